@@ -1,0 +1,311 @@
+"""Typed, validated configuration loaded from ``config.toml``.
+
+The file has portfolio-wide defaults (``[quoting]``, ``[risk]``) and one section per
+asset (``[assets.BTC]``) whose ``quoting``/``risk`` tables override those defaults key
+by key. Every error names the field path, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+KNOWN_VENUES = ("sim",)
+KNOWN_REGIMES = ("CALM", "NORMAL", "ELEVATED", "EXTREME")
+
+
+class ConfigError(Exception):
+    """A config problem a user can fix; the message says where and what is allowed."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class RunConfig(_Section):
+    venue: Literal["sim"] = "sim"
+    seed: int = 7
+    speed: float = 1.0  # simulated seconds per real second
+    view_fps: float = 4.0
+    journal_dir: str = "runs"
+
+
+class PortfolioConfig(_Section):
+    capital_usd: float = 100_000.0
+    assets: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "HYPE")
+
+
+class SupervisionConfig(_Section):
+    intensity: int = 3  # at most this many restarts ...
+    period_s: float = 60.0  # ... within this many seconds, else the tree gives up
+    tree_backoff_s: float = 2.0  # first backoff before the meta restarts a tree
+    tree_backoff_max_s: float = 60.0
+    shutdown_timeout_s: float = 5.0
+    start_timeout_s: float = 10.0
+    tick_s: float = 0.25  # supervision timer period (runtime clock)
+
+
+class QuotingConfig(_Section):
+    gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
+    k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
+    horizon_s: float = 60.0  # fixed (T - t) of the A–S model for a bot that never ends
+    min_spread_bp: float = 1.0  # total spread floor (bid to ask at L1)
+    max_spread_bp: float = 20.0
+    levels: int = 3
+    level_spacing_bp: float = 1.0  # extra distance of each level beyond L1
+    order_size_usd: float = 150.0  # L1 size per side
+    level_size_mult: tuple[float, ...] = (1.0, 2.0, 4.0)
+    refresh_tolerance_bp: float = 0.5  # keep a resting order if within this of wanted
+    use_microprice: bool = True
+
+
+class RiskConfig(_Section):
+    max_position_usd: float = 5_000.0  # hard cap on |inventory| in USD
+    max_position_pct: float = 0.25  # ... and at most this share of the asset's capital
+    widen_at: float = 0.5  # inventory / limit beyond which the loaded side widens
+    widen_mult: float = 1.5
+    stop_at: float = 0.8  # ... beyond which the loaded side stops quoting
+    reduce_only_at: float = 0.9  # ... beyond which the asset only quotes to reduce
+    daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
+
+
+class SimConfig(_Section):
+    step_s: float = 0.1  # market process step
+    book_interval_s: float = 0.5  # l2Book push cadence, like Hyperliquid
+    book_levels: int = 20
+    order_latency_ms: float = 20.0  # one way, client -> matching engine
+    ack_latency_ms: float = 20.0  # one way, engine -> client
+    feed_latency_ms: float = 10.0
+    maker_fee: float = 0.00015
+    taker_fee: float = 0.00045
+
+
+class MarketConfig(_Section):
+    """The simulated market of one asset."""
+
+    price: float
+    sz_decimals: int
+    sigma_bp: float  # volatility, bp per sqrt(second)
+    taker_rate: float  # A: taker arrivals per second per side
+    taker_k_per_bp: float  # k: arrivals reaching δ bp from the mid decay as exp(-k·δ)
+    taker_size_usd: float  # mean taker size
+    depth_usd: float  # mean displayed size per background level
+    book_spread_bp: float = 1.0  # background book's spread
+
+
+class AssetConfig(_Section):
+    """The effective config of one asset: defaults merged with its overrides."""
+
+    name: str
+    market: MarketConfig
+    quoting: QuotingConfig
+    risk: RiskConfig
+
+
+class Config(_Section):
+    run: RunConfig
+    portfolio: PortfolioConfig
+    supervision: SupervisionConfig
+    quoting: QuotingConfig
+    risk: RiskConfig
+    sim: SimConfig
+    assets: dict[str, AssetConfig]
+
+    def asset(self, name: str) -> AssetConfig:
+        return self.assets[name]
+
+    @property
+    def asset_names(self) -> tuple[str, ...]:
+        return self.portfolio.assets
+
+    def capital_share(self) -> float:
+        """Equal split of the portfolio's capital (the meta-supervisor's first allocation)."""
+        return self.portfolio.capital_usd / max(1, len(self.portfolio.assets))
+
+
+def _fail(path: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{path} = {value!r}: {allowed}")
+
+
+def _positive(path: str, v: float) -> None:
+    if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        _fail(path, v, "must be a finite number > 0")
+
+
+def _fraction(path: str, v: float, *, open_low: bool = True) -> None:
+    ok = (0 < v <= 1) if open_low else (0 <= v <= 1)
+    if not ok:
+        _fail(path, v, "must be a fraction in (0, 1]")
+
+
+def _validate_quoting(p: str, q: QuotingConfig) -> None:
+    for name in ("gamma", "k_per_bp", "horizon_s", "min_spread_bp", "max_spread_bp", "order_size_usd"):
+        _positive(f"{p}.{name}", getattr(q, name))
+    if q.levels < 1 or q.levels > 10:
+        _fail(f"{p}.levels", q.levels, "must be an integer from 1 to 10")
+    if q.level_spacing_bp < 0:
+        _fail(f"{p}.level_spacing_bp", q.level_spacing_bp, "must be >= 0")
+    if q.refresh_tolerance_bp < 0:
+        _fail(f"{p}.refresh_tolerance_bp", q.refresh_tolerance_bp, "must be >= 0")
+    if q.max_spread_bp < q.min_spread_bp:
+        _fail(f"{p}.max_spread_bp", q.max_spread_bp, f"must be >= min_spread_bp ({q.min_spread_bp})")
+    if len(q.level_size_mult) != q.levels:
+        _fail(f"{p}.level_size_mult", list(q.level_size_mult),
+              f"must list one multiplier per level (levels = {q.levels})")
+    for i, m in enumerate(q.level_size_mult):
+        _positive(f"{p}.level_size_mult[{i}]", m)
+    if q.order_size_usd < 10:
+        _fail(f"{p}.order_size_usd", q.order_size_usd, "must be at least 10 (Hyperliquid's $10 minimum order value)")
+
+
+def _validate_risk(p: str, r: RiskConfig) -> None:
+    _positive(f"{p}.max_position_usd", r.max_position_usd)
+    _fraction(f"{p}.max_position_pct", r.max_position_pct)
+    _fraction(f"{p}.daily_loss_pct", r.daily_loss_pct)
+    if not (0 < r.widen_at <= r.stop_at <= r.reduce_only_at <= 1):
+        _fail(f"{p}.widen_at/stop_at/reduce_only_at", (r.widen_at, r.stop_at, r.reduce_only_at),
+              "must satisfy 0 < widen_at <= stop_at <= reduce_only_at <= 1")
+    if r.widen_mult < 1:
+        _fail(f"{p}.widen_mult", r.widen_mult, "must be >= 1")
+
+
+def _validate(cfg: Config) -> None:
+    if cfg.run.speed <= 0 or cfg.run.speed > 1000:
+        _fail("run.speed", cfg.run.speed, "must be > 0 and <= 1000")
+    if not (0 < cfg.run.view_fps <= 30):
+        _fail("run.view_fps", cfg.run.view_fps, "must be > 0 and <= 30")
+    _positive("portfolio.capital_usd", cfg.portfolio.capital_usd)
+    if not cfg.portfolio.assets:
+        _fail("portfolio.assets", [], "must name at least one asset")
+    if len(set(cfg.portfolio.assets)) != len(cfg.portfolio.assets):
+        _fail("portfolio.assets", list(cfg.portfolio.assets), "must not repeat an asset")
+    s = cfg.supervision
+    if s.intensity < 0:
+        _fail("supervision.intensity", s.intensity, "must be >= 0")
+    for name in ("period_s", "tree_backoff_s", "tree_backoff_max_s", "shutdown_timeout_s", "start_timeout_s", "tick_s"):
+        _positive(f"supervision.{name}", getattr(s, name))
+    sim = cfg.sim
+    for name in ("step_s", "book_interval_s"):
+        _positive(f"sim.{name}", getattr(sim, name))
+    for name in ("order_latency_ms", "ack_latency_ms", "feed_latency_ms"):
+        if getattr(sim, name) < 0:
+            _fail(f"sim.{name}", getattr(sim, name), "must be >= 0")
+    if sim.book_levels < 1:
+        _fail("sim.book_levels", sim.book_levels, "must be >= 1")
+    _validate_quoting("quoting", cfg.quoting)
+    _validate_risk("risk", cfg.risk)
+    share = cfg.capital_share()
+    for name in cfg.portfolio.assets:
+        if name not in cfg.assets:
+            _fail("portfolio.assets", list(cfg.portfolio.assets),
+                  f"names {name!r} but there is no [assets.{name}] section (have: {sorted(cfg.assets)})")
+    for name, a in cfg.assets.items():
+        p = f"assets.{name}"
+        m = a.market
+        for f in ("price", "sigma_bp", "taker_rate", "taker_k_per_bp", "taker_size_usd", "depth_usd", "book_spread_bp"):
+            _positive(f"{p}.market.{f}", getattr(m, f))
+        if not (0 <= m.sz_decimals <= 6):
+            _fail(f"{p}.market.sz_decimals", m.sz_decimals, "must be an integer from 0 to 6")
+        _validate_quoting(f"{p}.quoting", a.quoting)
+        _validate_risk(f"{p}.risk", a.risk)
+        q, r = a.quoting, a.risk
+        limit = min(r.max_position_usd, r.max_position_pct * share)
+        per_side = q.order_size_usd * sum(q.level_size_mult)
+        if per_side > limit:
+            _fail(f"{p}.quoting.order_size_usd", q.order_size_usd,
+                  f"the ladder rests ${per_side:,.0f} per side, more than the position limit "
+                  f"${limit:,.0f} (min of risk.max_position_usd and risk.max_position_pct x capital ${share:,.0f})")
+        lot_usd = m.price * 10 ** (-m.sz_decimals)
+        if lot_usd > q.order_size_usd:
+            _fail(f"{p}.quoting.order_size_usd", q.order_size_usd,
+                  f"must be at least one lot of {name} (${lot_usd:,.2f} at price {m.price})")
+
+
+def _merge(defaults: dict, override: Any, path: str) -> dict:
+    if override is None:
+        return dict(defaults)
+    if not isinstance(override, dict):
+        _fail(path, override, "must be a table")
+    return {**defaults, **override}
+
+
+def from_dict(raw: dict) -> Config:
+    """Build and validate a Config from parsed TOML."""
+    if not isinstance(raw, dict):
+        raise ConfigError("config must be a TOML table")
+    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets"}
+    for key in raw:
+        if key not in allowed_top:
+            _fail(key, raw[key], f"unknown section; allowed: {sorted(allowed_top)}")
+    defaults_q = raw.get("quoting", {}) or {}
+    defaults_r = raw.get("risk", {}) or {}
+    assets_raw = raw.get("assets", {}) or {}
+    if not isinstance(assets_raw, dict):
+        _fail("assets", assets_raw, "must be a table of [assets.NAME] sections")
+    assets: dict[str, Any] = {}
+    for name, a in assets_raw.items():
+        if not isinstance(a, dict):
+            _fail(f"assets.{name}", a, "must be a table")
+        extra = set(a) - {"market", "quoting", "risk"}
+        if extra:
+            _fail(f"assets.{name}.{sorted(extra)[0]}", a[sorted(extra)[0]],
+                  "unknown key; allowed: ['market', 'quoting', 'risk']")
+        assets[name] = {
+            "name": name,
+            "market": a.get("market", {}),
+            "quoting": _merge(defaults_q, a.get("quoting"), f"assets.{name}.quoting"),
+            "risk": _merge(defaults_r, a.get("risk"), f"assets.{name}.risk"),
+        }
+    doc = {
+        "run": raw.get("run", {}),
+        "portfolio": raw.get("portfolio", {}),
+        "supervision": raw.get("supervision", {}),
+        "quoting": defaults_q,
+        "risk": defaults_r,
+        "sim": raw.get("sim", {}),
+        "assets": assets,
+    }
+    try:
+        cfg = msgspec.convert(doc, Config, strict=False)
+    except msgspec.ValidationError as e:
+        raise ConfigError(_explain(e, doc)) from None
+    _validate(cfg)
+    return cfg
+
+
+def _explain(e: msgspec.ValidationError, doc: dict) -> str:
+    """Turn msgspec's '... - at `$.a.b`' into 'a.b = value: ...'."""
+    msg = str(e)
+    if " - at `$." in msg:
+        text, _, where = msg.partition(" - at `$.")
+        path = where.rstrip("`")
+        value: Any = doc
+        for part in path.replace("[", ".").replace("]", "").split("."):
+            try:
+                value = value[int(part)] if isinstance(value, (list, tuple)) else value[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                value = "<missing>"
+                break
+        if text.startswith("Object contains unknown field"):
+            field = text.split("`")[1] if "`" in text else "?"
+            return f"{path}.{field}: unknown key (check the spelling; see config.toml for the allowed keys)"
+        return f"{path} = {value!r}: {text}"
+    return msg
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return from_dict(raw)
+
+
+def to_builtins(cfg: Config) -> dict:
+    return msgspec.to_builtins(cfg)

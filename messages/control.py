@@ -1,0 +1,51 @@
+"""Supervision, timers, operator events and status snapshots for the live view."""
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+
+class Tick(msgspec.Struct, frozen=True, tag=True):
+    """A timer beat from the venue runtime; ``now`` is the runtime clock (seconds)."""
+
+    now: float
+
+
+class Ping(msgspec.Struct, frozen=True, tag=True):
+    """Liveness probe and start barrier: every supervised actor answers True."""
+
+
+class Crash(msgspec.Struct, frozen=True, tag=True):
+    """Fault injection: the receiving actor raises (tests, chaos run)."""
+
+    detail: str = "injected crash"
+
+
+ExitReason = Literal["normal", "error", "start_failed", "hung", "killed"]
+
+
+class ChildExited(msgspec.Struct, frozen=True, tag=True):
+    """A supervised child reports its own end to its parent."""
+
+    child_id: str
+    epoch: int
+    reason: ExitReason
+    detail: str = ""
+
+
+AssetPhase = Literal["starting", "reconciling", "quoting", "restarting", "halted", "stopped", "failed"]
+
+EventKind = Literal[
+    "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
+    "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info",
+]
+
+
+class Event(msgspec.Struct, frozen=True, tag=True):
+    """Something an operator should see: shown in the view's log, kept in the run record."""
+
+    ts: float
+    kind: EventKind
+    asset: str
+    text: str

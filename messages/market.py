@@ -1,0 +1,61 @@
+"""Market data: what the venue pushes and what the book actor publishes."""
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Side = Literal["B", "A"]  # Hyperliquid's convention: B = bid/buy, A = ask/sell
+
+
+class Level(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """One price level of an L2 book (aggregated size at a price)."""
+
+    px: float
+    sz: float
+
+
+class BookSnapshot(msgspec.Struct, frozen=True, tag=True):
+    """A full L2 snapshot (Hyperliquid pushes full books, never diffs).
+
+    ``ts`` is venue time in seconds; ``recv_ns`` is a perf-counter stamp taken when
+    the snapshot entered the process, used only to measure latency, never to decide.
+    """
+
+    asset: str
+    ts: float
+    seq: int
+    bids: tuple[Level, ...]  # best first, descending prices
+    asks: tuple[Level, ...]  # best first, ascending prices
+    recv_ns: int = 0
+
+
+class Trade(msgspec.Struct, frozen=True, tag=True):
+    """A public trade print; ``side`` is the aggressor's side."""
+
+    asset: str
+    ts: float
+    px: float
+    sz: float
+    side: Side
+    tid: int
+
+
+Regime = Literal["CALM", "NORMAL", "ELEVATED", "EXTREME"]
+
+
+class MarketState(msgspec.Struct, frozen=True, tag=True):
+    """What the quoter needs to know about the market, derived by the book core."""
+
+    asset: str
+    ts: float
+    seq: int
+    mid: float
+    microprice: float
+    best_bid: float
+    best_ask: float
+    spread_bp: float
+    imbalance: float  # (bid depth - ask depth) / (bid depth + ask depth), top levels
+    sigma_bp: float  # volatility of the mid, basis points per sqrt(second)
+    regime: Regime
+    recv_ns: int = 0  # carried from the BookSnapshot, for latency measurement only

@@ -1,0 +1,127 @@
+"""Quotes, order commands and the venue's answers.
+
+Every order command carries the asset and the sender's epoch: the gateway refuses
+commands from a retired epoch (fencing), so a zombie order actor cannot trade.
+Client order ids (cloids) encode asset, epoch and sequence (see ``venues.cloid``).
+"""
+from __future__ import annotations
+
+import msgspec
+
+from messages.market import Side
+
+
+class QuoteLevel(msgspec.Struct, frozen=True, gc=False):
+    """One order the quoter wants resting: side, venue-valid price and size."""
+
+    side: Side
+    level: int  # 0 = L1 (tightest), 1 = L2, ...
+    px: float
+    sz: float
+
+
+class QuoteLadder(msgspec.Struct, frozen=True, tag=True):
+    """The complete set of orders the quoter wants resting for one asset.
+
+    An empty side means "nothing resting on that side"; the order actor cancels.
+    """
+
+    asset: str
+    ts: float
+    seq: int
+    bids: tuple[QuoteLevel, ...]
+    asks: tuple[QuoteLevel, ...]
+    reservation: float = 0.0
+    half_spread_bp: float = 0.0
+    recv_ns: int = 0  # from the book snapshot that caused it (latency only)
+
+
+class NewOrder(msgspec.Struct, frozen=True, gc=False):
+    """A post-only (ALO) limit order to place."""
+
+    cloid: str
+    side: Side
+    px: float
+    sz: float
+    level: int = 0
+
+
+class PlaceOrders(msgspec.Struct, frozen=True, tag=True):
+    asset: str
+    epoch: int
+    ts: float
+    orders: tuple[NewOrder, ...]
+
+
+class CancelOrders(msgspec.Struct, frozen=True, tag=True):
+    asset: str
+    epoch: int
+    ts: float
+    cloids: tuple[str, ...]
+
+
+class OrderAck(msgspec.Struct, frozen=True, tag=True):
+    """The venue accepted the order and it rests on the book."""
+
+    asset: str
+    cloid: str
+    oid: int
+    ts: float
+
+
+class OrderReject(msgspec.Struct, frozen=True, tag=True):
+    """The venue (or the gateway) refused an order; ``reason`` is the venue's text."""
+
+    asset: str
+    cloid: str
+    reason: str
+    ts: float
+
+
+class OrderCancelled(msgspec.Struct, frozen=True, tag=True):
+    """An order left the book without (further) fills."""
+
+    asset: str
+    cloid: str
+    ts: float
+    reason: str = "cancel"
+
+
+class Fill(msgspec.Struct, frozen=True, tag=True):
+    """One of our orders traded. ``tid`` is unique per fill: dedupe by it.
+
+    ``fee`` is what we paid (negative = rebate), in USD. ``remaining`` is the order's
+    size left resting after this fill (0 = fully filled).
+    """
+
+    asset: str
+    cloid: str
+    oid: int
+    tid: int
+    side: Side
+    px: float
+    sz: float
+    fee: float
+    ts: float
+    remaining: float
+
+
+class OpenOrder(msgspec.Struct, frozen=True, gc=False):
+    """An order resting on the venue, as the venue reports it."""
+
+    asset: str
+    cloid: str
+    oid: int
+    side: Side
+    px: float
+    sz: float  # remaining size
+    ts: float
+
+
+class CommandRefused(msgspec.Struct, frozen=True, tag=True):
+    """The gateway refused a command from a retired epoch (a fenced zombie)."""
+
+    asset: str
+    epoch: int
+    current_epoch: int
+    ts: float

@@ -1,0 +1,65 @@
+"""Risk state, capital allocation and the results of reconciliation."""
+from __future__ import annotations
+
+import msgspec
+
+from messages.orders import Fill
+
+
+class RiskState(msgspec.Struct, frozen=True, tag=True):
+    """What the risk core allows, published to the quoter and the order actor.
+
+    ``position`` is signed units; PnL figures are USD. Multipliers scale the quoter's
+    size and spread per side (inventory control); ``halted`` stops the asset entirely.
+    """
+
+    asset: str
+    ts: float
+    position: float
+    avg_entry: float
+    mid: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    capital: float
+    limit_usd: float
+    allow_bid: bool = True
+    allow_ask: bool = True
+    size_mult_bid: float = 1.0
+    size_mult_ask: float = 1.0
+    spread_mult_bid: float = 1.0
+    spread_mult_ask: float = 1.0
+    halted: bool = False
+    halt_reason: str = ""
+    fills_buy: int = 0
+    fills_sell: int = 0
+    volume_usd: float = 0.0
+    max_abs_inventory_usd: float = 0.0
+
+    @property
+    def net_pnl(self) -> float:
+        return self.realized_pnl + self.unrealized_pnl - self.fees
+
+
+class Allocation(msgspec.Struct, frozen=True, tag=True):
+    """The meta-supervisor's grant of capital (and so of position limit) to an asset."""
+
+    asset: str
+    ts: float
+    capital: float
+
+
+class VenuePosition(msgspec.Struct, frozen=True, tag=True):
+    """The venue's own view of an asset's position, from reconciliation."""
+
+    asset: str
+    ts: float
+    position: float
+
+
+class FillHistory(msgspec.Struct, frozen=True, tag=True):
+    """Fills fetched from the venue during reconciliation; the receiver dedupes by tid."""
+
+    asset: str
+    ts: float
+    fills: tuple[Fill, ...]
