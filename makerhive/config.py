@@ -289,11 +289,39 @@ def _explain(e: msgspec.ValidationError, doc: dict) -> str:
             except (KeyError, IndexError, ValueError, TypeError):
                 value = "<missing>"
                 break
+        allowed = _allowed_values(path)
+        if allowed:
+            text = f"{text}; allowed: {allowed}"
         if text.startswith("Object contains unknown field"):
             field = text.split("`")[1] if "`" in text else "?"
             return f"{path}.{field}: unknown key (check the spelling; see config.toml for the allowed keys)"
         return f"{path} = {value!r}: {text}"
     return msg
+
+
+def _allowed_values(path: str) -> list[Any] | None:
+    """The Literal choices of the field at ``path`` (e.g. run.venue -> ['sim'])."""
+    import typing
+
+    t: Any = Config
+    for part in path.split("."):
+        if part.isdigit():
+            continue
+        if t is AssetConfig or (isinstance(t, type) and issubclass(t, msgspec.Struct)):
+            hints = typing.get_type_hints(t, include_extras=False)
+            if part not in hints:
+                if t is Config and part == "assets":
+                    t = dict
+                    continue
+                return None
+            t = hints[part]
+        elif typing.get_origin(t) is dict:
+            t = typing.get_args(t)[1]
+        else:
+            return None
+    if typing.get_origin(t) is Literal:
+        return list(typing.get_args(t))
+    return None
 
 
 def load(path: str | Path) -> Config:

@@ -63,3 +63,9 @@ class FillHistory(msgspec.Struct, frozen=True, tag=True):
     asset: str
     ts: float
     fills: tuple[Fill, ...]
+
+
+class RiskStateRequest(msgspec.Struct, frozen=True, tag=True):
+    """Ask the risk actor to restate its RiskState now (a fresh quoter wants it)."""
+
+    asset: str

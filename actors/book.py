@@ -1,0 +1,41 @@
+"""BookActor: keeps the L2 book and trade tape, publishes MarketState.
+
+Book snapshots are conflated: the venue runtime drops the newest one into a latest-wins
+slot and wakes us once; we always work on the newest book, never a backlog.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from actors.base import SupervisedActor
+from actors.context import AssetContext
+from messages.market import Trade
+from strategy.book import BookCore
+from venues.gateway import BookReady
+
+
+class BookActor(SupervisedActor):
+    def __init__(self, ctx: AssetContext, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ctx = ctx
+        self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
+        self.slot = ctx.gateway.book_slots[ctx.asset]
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, BookReady):
+            snap = self.slot.take()
+            if snap is None:
+                return
+            snap = msgspec.structs.replace(snap, recv_ns=time.perf_counter_ns())
+            state = self.core.on_book(snap)
+            if state is not None:
+                self.ctx.board.market[self.ctx.asset] = state
+                self.ctx.team.tell("quoter", state)
+                self.ctx.team.tell("risk", state)
+        elif isinstance(msg, Trade):
+            self.core.on_trade(msg)
+        else:
+            super().handle(msg)

@@ -1,0 +1,41 @@
+"""What every actor of one asset's team shares: config, venue gateway, team, board."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from actors.team import Team
+from makerhive.config import AssetConfig, Config
+from makerhive.status import StatusBoard
+from venues.gateway import Gateway
+
+
+class LatencyRecorder:
+    """Tick-to-action samples (ns), filled by order actors; read by the benchmark."""
+
+    def __init__(self, keep: int = 200_000) -> None:
+        self.samples: list[int] = []
+        self.keep = keep
+
+    def add(self, ns: int) -> None:
+        if len(self.samples) < self.keep:
+            self.samples.append(ns)
+
+
+@dataclass
+class AssetContext:
+    asset: str
+    cfg: Config
+    gateway: Gateway
+    team: Team
+    board: StatusBoard
+    capital: Callable[[], float]  # the meta-supervisor's current allocation for this asset
+    latency: LatencyRecorder | None = None
+    start_ts: Callable[[], float] = field(default=lambda: 0.0)  # runtime clock at child start
+
+    @property
+    def acfg(self) -> AssetConfig:
+        return self.cfg.assets[self.asset]
+
+    def event(self, ts: float, kind, text: str) -> None:  # noqa: ANN001 - EventKind literal
+        self.board.event(ts, kind, self.asset, text)

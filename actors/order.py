@@ -1,0 +1,121 @@
+"""OrderActor: owns the live order map and talks to the venue gateway.
+
+On start it registers its route, then reconciles with the venue (open orders,
+position, fill history) before it accepts any ladder: restart => reconcile => quote.
+Every command carries its epoch; after a restart the gateway refuses the old one's.
+On a clean stop it cancels its orders, waits for the venue to confirm, and hands risk
+any fill that arrived meanwhile, so nothing is lost at exit.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.context import AssetContext
+from messages.orders import CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders, QuoteLadder
+from messages.risk import FillHistory, RiskState, VenuePosition
+from strategy.order_tracker import OrderTracker
+from venues.runtime import VenueUnavailable
+
+
+class OrderActor(SupervisedActor):
+    def __init__(self, ctx: AssetContext, *, order_epoch: int, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ctx = ctx
+        self.order_epoch = order_epoch
+        self.ts = ctx.start_ts()
+        a = ctx.acfg
+        self.tracker = OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
+                                    a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
+        self.risk: RiskState | None = None
+        self._last_fill_ts = 0.0
+
+    # -- start: reconcile before anything else ------------------------------------------
+    def init(self) -> None:
+        ctx = self.ctx
+        ctx.board.set_phase(ctx.asset, "reconciling")
+        ctx.team.set("order", self.actor_ref)  # from now on fills reach us (dedupe covers overlap)
+        gw = ctx.gateway
+        open_orders = gw.open_orders(ctx.asset)
+        position = gw.position(ctx.asset)
+        fills = gw.fills(ctx.asset, 0.0)
+        stale = self.tracker.reconcile(open_orders, position, fills)
+        if stale:
+            self._send_cancel(stale)
+            ctx.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
+        if fills:
+            self._last_fill_ts = fills[-1].ts
+        ctx.team.tell("risk", FillHistory(ctx.asset, self.ts, fills))
+        ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
+        ctx.event(self.ts, "reconciled",
+                  f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "
+                  f"{len(open_orders)} open order(s) found")
+
+    # -- messages ----------------------------------------------------------------------------
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, QuoteLadder):
+            self.ts = max(self.ts, msg.ts)
+            self._on_ladder(msg)
+        elif isinstance(msg, Fill):
+            self.ts = max(self.ts, msg.ts)
+            if self.tracker.on_fill(msg):
+                self._last_fill_ts = max(self._last_fill_ts, msg.ts)
+                self.ctx.team.tell("risk", msg)
+        elif isinstance(msg, OrderAck):
+            self.tracker.on_ack(msg)
+        elif isinstance(msg, OrderCancelled):
+            self.tracker.on_cancelled(msg)
+        elif isinstance(msg, OrderReject):
+            self.tracker.on_reject(msg)
+            if "already canceled" not in msg.reason:
+                self.ctx.board.count("rejects")
+                self.ctx.event(msg.ts, "reject", msg.reason[:120])
+        elif isinstance(msg, RiskState):
+            self.risk = msg
+            if msg.halted:
+                self._send_cancel(self.tracker.cancel_everything())
+        else:
+            super().handle(msg)
+            return
+        self.ctx.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+
+    def _on_ladder(self, ladder: QuoteLadder) -> None:
+        risk = self.risk
+        if risk is None:
+            return
+        if risk.halted:
+            self._send_cancel(self.tracker.cancel_everything())
+            return
+        mid = risk.mid or (ladder.reservation or 0.0)
+        if mid <= 0:
+            return
+        cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
+        if not cancels and not places:
+            return
+        if cancels:
+            self._send_cancel(cancels)
+        if places:
+            self.ctx.gateway.place(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places)))
+        if ladder.recv_ns and self.ctx.latency is not None:
+            self.ctx.latency.add(time.perf_counter_ns() - ladder.recv_ns)
+
+    def _send_cancel(self, cloids: list[str]) -> None:
+        if cloids:
+            self.ctx.gateway.cancel(CancelOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(cloids)))
+
+    # -- stop --------------------------------------------------------------------------------
+    def cleanup(self, reason: str) -> None:
+        gw, asset = self.ctx.gateway, self.ctx.asset
+        if reason != "normal":
+            gw.cancel_all_soon(asset)  # money first; the supervisor cancels again and waits
+            return
+        try:
+            gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            missed = gw.fills(asset, self._last_fill_ts)
+        except VenueUnavailable:
+            return
+        self.ctx.board.quotes[asset] = (0.0, 0.0, 0)
+        new = tuple(f for f in missed if self.tracker.on_fill(f))
+        if new:
+            self.ctx.team.tell("risk", FillHistory(asset, self.ts, new))

@@ -1,0 +1,47 @@
+"""QuoterActor: MarketState + RiskState -> the QuoteLadder the order actor should rest.
+
+It quotes only once it has heard from risk: on a (re)start risk speaks after the order
+actor has reconciled with the venue, so restart => reconcile => quote holds.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.context import AssetContext
+from messages.market import MarketState
+from messages.risk import RiskState, RiskStateRequest
+from strategy.quoter import QuoterCore
+
+
+class QuoterActor(SupervisedActor):
+    def __init__(self, ctx: AssetContext, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ctx = ctx
+        self.core = QuoterCore(ctx.asset, ctx.acfg.quoting, ctx.acfg.market.sz_decimals)
+        self.market: MarketState | None = None
+        self.risk: RiskState | None = None
+        self.quoting = False
+
+    def init(self) -> None:
+        self.ctx.team.set("quoter", self.actor_ref)
+        self.ctx.team.tell("risk", RiskStateRequest(self.ctx.asset))
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, MarketState):
+            self.market = msg
+            self._quote(msg.ts)
+        elif isinstance(msg, RiskState):
+            self.risk = msg
+            self._quote(msg.ts)
+        else:
+            super().handle(msg)
+
+    def _quote(self, ts: float) -> None:
+        if self.market is None or self.risk is None:
+            return
+        ladder = self.core.quote(self.market, self.risk, max(ts, self.market.ts))
+        self.ctx.team.tell("order", ladder)
+        if not self.quoting:
+            self.quoting = True
+            self.ctx.board.set_phase(self.ctx.asset, "quoting")

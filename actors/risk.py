@@ -1,0 +1,82 @@
+"""RiskActor: owns inventory and PnL, applies limits and the daily loss stop.
+
+Fills arrive from the order actor (deduplicated by trade id in the core); on start the
+actor rebuilds its books from the venue's fill history, so a restarted risk actor knows
+exactly what its predecessor knew.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.context import AssetContext
+from messages.market import MarketState
+from messages.orders import Fill
+from messages.risk import Allocation, FillHistory, RiskState, RiskStateRequest, VenuePosition
+from strategy.risk import RiskCore
+
+PUBLISH_EVERY_S = 1.0  # without news, restate risk this often (marks move PnL)
+
+
+class RiskActor(SupervisedActor):
+    def __init__(self, ctx: AssetContext, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ctx = ctx
+        self.ts = ctx.start_ts()
+        self.core = RiskCore(ctx.asset, ctx.acfg.risk, ctx.capital(), ts=self.ts)
+        self._last: RiskState | None = None
+        self._last_pub = -1e18
+
+    def init(self) -> None:
+        self.ctx.team.set("risk", self.actor_ref)
+        fills = self.ctx.gateway.fills(self.ctx.asset, 0.0)
+        self.core.on_fills(fills)
+        if fills:
+            self.core.mark(fills[-1].px, self.ts)
+
+    def handle(self, msg: Any) -> None:
+        if isinstance(msg, MarketState):
+            self.ts = max(self.ts, msg.ts)
+            self.core.mark(msg.mid, msg.ts)
+            self._publish(force=False)
+        elif isinstance(msg, Fill):
+            self.ts = max(self.ts, msg.ts)
+            if self.core.on_fill(msg):
+                self._publish(force=True)
+        elif isinstance(msg, FillHistory):
+            self.ts = max(self.ts, msg.ts)
+            self.core.on_fills(msg.fills)
+            self._publish(force=True)
+        elif isinstance(msg, VenuePosition):
+            diff = self.core.reconcile_position(msg.position)
+            if abs(diff) > 0:
+                self.ctx.event(msg.ts, "reconciled", f"position differed from the venue by {diff:g}; venue wins")
+            self._publish(force=True)
+        elif isinstance(msg, RiskStateRequest):
+            self._publish(force=True)
+        elif isinstance(msg, Allocation):
+            self.core.set_capital(msg.capital)
+            self._publish(force=True)
+        else:
+            super().handle(msg)
+
+    def _publish(self, force: bool) -> None:
+        state = self.core.state(self.ts)
+        last = self._last
+        changed = last is None or (
+            state.halted != last.halted or state.allow_bid != last.allow_bid or state.allow_ask != last.allow_ask
+            or state.spread_mult_bid != last.spread_mult_bid or state.spread_mult_ask != last.spread_mult_ask
+            or state.size_mult_bid != last.size_mult_bid or state.size_mult_ask != last.size_mult_ask
+        )
+        self.ctx.board.risk[self.ctx.asset] = state
+        if not (force or changed or self.ts - self._last_pub >= PUBLISH_EVERY_S):
+            return
+        if last is not None and state.halted != last.halted:
+            self.ctx.event(self.ts, "halt" if state.halted else "resume",
+                           state.halt_reason or "limits clear")
+        self._last, self._last_pub = state, self.ts
+        self.ctx.team.tell("quoter", state)
+        self.ctx.team.tell("order", state)
+
+    def cleanup(self, reason: str) -> None:
+        self.ctx.board.risk[self.ctx.asset] = self.core.state(self.ts)

@@ -1,0 +1,149 @@
+"""The hive: wires the venue runtime, the gateway, the venue and the supervision tree.
+
+Start order: venue runtime (trio thread) with the venue service and the supervision
+ticker -> meta-supervisor (which starts one asset tree per asset, each reconciling with
+the venue before it quotes). Stop order (clean stop): the root supervisor first, so
+order actors cancel through the still-running gateway and the venue confirms; then a
+final sweep that no order is left; then the trio thread; then pykka's stop_all as a
+safety net.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pykka
+import trio
+
+from actors.context import AssetContext, LatencyRecorder
+from actors.team import Team
+from makerhive.config import Config
+from makerhive.status import StatusBoard
+from makerhive.summary import build_summary
+from messages.control import Ping, Tick
+from supervisor.meta import MetaSupervisor
+from venues.gateway import Gateway
+from venues.runtime import VenueRuntime, VenueUnavailable
+from venues.sim.venue import SimVenue
+
+log = logging.getLogger(__name__)
+
+
+class Hive:
+    def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
+                 latency: LatencyRecorder | None = None) -> None:
+        self.cfg = cfg
+        self.speed = speed if speed is not None else cfg.run.speed
+        self.seed = seed if seed is not None else cfg.run.seed
+        self.assets = cfg.portfolio.assets
+        self.board = StatusBoard(self.assets, venue=cfg.run.venue, speed=self.speed,
+                                 capital=cfg.portfolio.capital_usd)
+        self.teams = {a: Team(a) for a in self.assets}
+        self.runtime = VenueRuntime(speed=self.speed)
+        self.gateway = Gateway(self.runtime, self.teams, self.board)
+        self.venue = SimVenue(cfg, self.gateway, seed=self.seed)
+        self.latency = latency
+        self.allocation: dict[str, float] = {}
+        self.meta: pykka.ActorRef | None = None
+        self._wall_start = 0.0
+        self.summary: dict[str, Any] | None = None
+        self._stopped = threading.Event()
+
+    # -- start ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._wall_start = time.monotonic()
+        self.runtime.add_service(self.venue.serve)
+        self.runtime.add_service(self._ticker)
+        self.runtime.start()
+        contexts = {
+            a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
+                            board=self.board, capital=(lambda a=a: self.allocation[a]),
+                            latency=self.latency)
+            for a in self.assets
+        }
+        self.meta = MetaSupervisor.start(contexts, seed=self.seed, allocation=self.allocation,
+                                         now=self.runtime.now())
+        self.meta.ask(Ping(), timeout=60)
+
+    async def _ticker(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        period = self.cfg.supervision.tick_s
+        while True:
+            await trio.sleep(period)
+            meta = self.meta
+            if meta is not None:
+                try:
+                    meta.tell(Tick(trio.current_time()))
+                except pykka.ActorDeadError:
+                    pass
+
+    # -- while running ---------------------------------------------------------------------
+    def sim_time(self) -> float:
+        return self.runtime.now()
+
+    def wall_time(self) -> float:
+        return time.monotonic() - self._wall_start
+
+    def wait_until(self, sim_seconds: float, stop: threading.Event | None = None,
+                   poll: float = 0.05) -> bool:
+        """Block until the runtime clock reaches ``sim_seconds`` (or ``stop`` is set)."""
+        while self.sim_time() < sim_seconds:
+            if stop is not None and stop.is_set():
+                return False
+            time.sleep(poll)
+        return True
+
+    def snapshot(self):  # noqa: ANN201 - ViewSnapshot
+        return self.board.snapshot(self.sim_time(), self.wall_time())
+
+    # -- stop ------------------------------------------------------------------------------
+    def stop(self) -> dict[str, Any]:
+        """Clean stop: cancel every order, wait for the venue, and build the summary."""
+        if self.summary is not None:
+            return self.summary
+        self.board.stopping = True
+        end_sim = self.sim_time()
+        if self.meta is not None:
+            try:
+                self.meta.stop(block=True, timeout=60)
+            except (pykka.Timeout, pykka.ActorDeadError):
+                log.error("meta-supervisor did not stop in time")
+        open_at_exit = self._sweep_open_orders()
+        self.runtime.stop()
+        pykka.ActorRegistry.stop_all(block=True, timeout=5)
+        engine = self.venue.engine
+        venue_truth = {
+            a: {"open_orders": open_at_exit.get(a, len(engine.open_orders(a))),
+                "position": engine.position(a), "mid": engine.mid(a), "pnl": engine.pnl(a),
+                "cash": engine.cash(a)}
+            for a in self.assets
+        }
+        self.summary = build_summary(self.cfg, self.board, venue_truth, self.allocation,
+                                     sim_seconds=end_sim, wall_seconds=self.wall_time(),
+                                     fenced=dict(self.gateway.refused))
+        self._stopped.set()
+        return self.summary
+
+    def _sweep_open_orders(self, attempts: int = 3) -> dict[str, int]:
+        """Make sure nothing of ours rests on the venue; returns what is left per asset."""
+        left: dict[str, int] = {}
+        for a in self.assets:
+            for _ in range(attempts):
+                try:
+                    n = len(self.gateway.open_orders(a))
+                    if n == 0:
+                        break
+                    self.board.event(self.sim_time(), "cancel_all", a, f"exit sweep: {n} order(s) still open")
+                    self.gateway.cancel_all(a)
+                except VenueUnavailable:
+                    n = -1
+                    break
+            else:
+                try:
+                    n = len(self.gateway.open_orders(a))
+                except VenueUnavailable:
+                    n = -1
+            left[a] = max(n, 0) if n >= 0 else -1
+        return {a: n for a, n in left.items() if n >= 0}

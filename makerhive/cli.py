@@ -1,0 +1,154 @@
+"""The ``makerhive`` command line.
+
+    makerhive run [--config PATH] [--headless] [--duration S] [--speed X] [--seed N]
+                  [--summary-json PATH]
+    makerhive check-config [PATH]
+
+Exit status: 0 after a clean stop with no order left open; 1 if orders were left open
+or the run failed; 2 for a bad config or bad arguments (nothing was started).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from makerhive import config as config_mod
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="makerhive", description="A supervised market maker for Hyperliquid perpetuals.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the hive (default: on the embedded simulated exchange)")
+    run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: ./config.toml)")
+    run.add_argument("--venue", choices=config_mod.KNOWN_VENUES, default=None, help="venue (default: from config)")
+    run.add_argument("--headless", action="store_true", help="no live view (for scripts)")
+    run.add_argument("--duration", type=_positive_float, default=None, metavar="S",
+                     help="stop after S simulated seconds (default: run until Ctrl-C)")
+    run.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+                     help="simulated seconds per real second (sim only)")
+    run.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
+    run.add_argument("--summary-json", default=None, metavar="PATH", help="write the run summary as JSON")
+    chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
+    chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    return p
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
+    return v
+
+
+def _load(path: str) -> config_mod.Config | None:
+    try:
+        return config_mod.load(path)
+    except config_mod.ConfigError as e:
+        print(f"makerhive: config error in {path}: {e}", file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    cfg = _load(path)
+    if cfg is None:
+        return 2
+    import msgspec
+
+    print(f"# {path}: valid. Effective config (per-asset values include the defaults):")
+    print(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode())
+    return 0
+
+
+def _setup_logging(cfg: config_mod.Config) -> Path:
+    log_dir = Path(cfg.run.journal_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / "makerhive.log"
+    logging.basicConfig(filename=path, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    if args.speed is not None and args.speed > 1000:
+        print("makerhive: --speed must be <= 1000", file=sys.stderr)
+        return 2
+    log_path = _setup_logging(cfg)
+    sys.setswitchinterval(0.0005)  # short GIL slices keep actor hops fast next to busy threads
+
+    from rich.console import Console
+
+    from makerhive.app import Hive
+    from makerhive.summary import summary_table
+
+    console = Console()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    hive = Hive(cfg, speed=args.speed, seed=args.seed)
+    view = None
+    if not args.headless:
+        from makerhive.view_process import ViewProcess
+
+        view = ViewProcess(fps=cfg.run.view_fps)
+        view.start()
+    else:
+        console.print(f"makerhive: {cfg.run.venue} venue, {len(cfg.portfolio.assets)} assets, "
+                      f"speed x{hive.speed:g}, log {log_path}")
+    try:
+        hive.start()
+        period = 1.0 / cfg.run.view_fps
+        deadline = args.duration
+        while not stop.is_set():
+            if deadline is not None and hive.sim_time() >= deadline:
+                break
+            if view is not None:
+                view.publish(hive.snapshot())
+            stop.wait(period if view is not None else 0.05)
+    finally:
+        hive.board.stopping = True
+        if view is not None:
+            view.publish(hive.snapshot())
+        summary = hive.stop()
+        if view is not None:
+            view.publish(hive.snapshot())
+            view.close()
+    if args.summary_json:
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2))
+    console.print(summary_table(summary))
+    left = summary["portfolio"]["open_orders_at_exit"]
+    if left:
+        console.print(f"[red]{left} order(s) still open at exit[/red]")
+        return 1
+    console.print("all orders cancelled; venue confirmed 0 open orders.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.path)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

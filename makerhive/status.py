@@ -1,0 +1,94 @@
+"""The status board: the latest published state of every asset, plus the event log.
+
+Actors write immutable structs into it (one dict assignment, atomic under the GIL);
+the view and the summary read consistent copies. Nothing here makes a trading decision:
+it is observability, so control flow never depends on it.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Iterable
+
+from messages.control import AssetPhase, Event, EventKind
+from messages.market import MarketState
+from messages.risk import RiskState
+from makerhive.snapshot import AssetRow, ViewSnapshot
+
+log = logging.getLogger("makerhive.events")
+
+
+class StatusBoard:
+    def __init__(self, assets: Iterable[str], *, venue: str = "sim", speed: float = 1.0,
+                 capital: float = 0.0, keep_events: int = 200) -> None:
+        self.assets = tuple(assets)
+        self.venue = venue
+        self.speed = speed
+        self.capital = capital
+        self.phase: dict[str, AssetPhase] = {a: "starting" for a in self.assets}
+        self.market: dict[str, MarketState] = {}
+        self.risk: dict[str, RiskState] = {}
+        self.quotes: dict[str, tuple[float, float, int]] = {}  # our bid, our ask, open orders
+        self.restarts: dict[str, int] = {a: 0 for a in self.assets}
+        self.allocation: dict[str, float] = {}
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._recent: collections.deque[Event] = collections.deque(maxlen=keep_events)
+        self.events: list[Event] = []  # the whole run's record
+        self._lock = threading.Lock()
+        self.stopping = False
+
+    def set_phase(self, asset: str, phase: AssetPhase) -> None:
+        self.phase[asset] = phase
+
+    def event(self, ts: float, kind: EventKind, asset: str, text: str) -> None:
+        ev = Event(ts=ts, kind=kind, asset=asset, text=text)
+        with self._lock:
+            self._recent.append(ev)
+            self.events.append(ev)
+            self.counters[kind] += 1
+        log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counters[name] += n
+
+    def events_of(self, kind: EventKind, asset: str | None = None) -> list[Event]:
+        with self._lock:
+            return [e for e in self.events if e.kind == kind and (asset is None or e.asset == asset)]
+
+    def row(self, asset: str) -> AssetRow:
+        m = self.market.get(asset)
+        r = self.risk.get(asset)
+        bid, ask, n_open = self.quotes.get(asset, (0.0, 0.0, 0))
+        mid = (m.mid if m else 0.0) or (r.mid if r else 0.0)
+        inv = r.position if r else 0.0
+        inv_usd = inv * mid
+        limit = r.limit_usd if r else 0.0
+        phase = self.phase.get(asset, "starting")
+        if r is not None and r.halted and phase == "quoting":
+            phase = "halted"
+        return AssetRow(
+            asset=asset, phase=phase, regime=m.regime if m else "",
+            mid=mid, spread_bp=m.spread_bp if m else 0.0,
+            our_bid=bid, our_ask=ask, open_orders=n_open,
+            inventory=inv, inventory_usd=inv_usd,
+            inventory_pct=abs(inv_usd) / limit * 100 if limit else 0.0, limit_usd=limit,
+            realized_pnl=r.realized_pnl if r else 0.0,
+            unrealized_pnl=r.unrealized_pnl if r else 0.0,
+            fees=r.fees if r else 0.0,
+            fills_buy=r.fills_buy if r else 0, fills_sell=r.fills_sell if r else 0,
+            restarts=self.restarts.get(asset, 0),
+            capital=self.allocation.get(asset, 0.0),
+            halt_reason=r.halt_reason if r else "",
+        )
+
+    def snapshot(self, sim_time_s: float, wall_time_s: float) -> ViewSnapshot:
+        rows = tuple(self.row(a) for a in self.assets)
+        with self._lock:
+            recent = tuple(self._recent)[-40:]
+        return ViewSnapshot(
+            venue=self.venue, speed=self.speed, sim_time_s=sim_time_s, wall_time_s=wall_time_s,
+            capital=self.capital, portfolio_pnl=sum(r.net_pnl for r in rows),
+            assets=rows, events=recent, stopping=self.stopping,
+        )

@@ -1,0 +1,78 @@
+"""The end-of-run summary: per-asset and portfolio figures, as JSON and as a table.
+
+Other tools read the JSON: its documented keys are a contract (add, never rename).
+Unrealized PnL is marked at the venue's final mid, so that the risk actors' accounting
+and the venue's own (cash + position x mid) can be compared to the cent.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from makerhive.config import Config
+from makerhive.status import StatusBoard
+
+
+def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, float]],
+                  allocation: dict[str, float], *, sim_seconds: float, wall_seconds: float,
+                  fenced: dict[str, int] | None = None) -> dict[str, Any]:
+    assets: dict[str, Any] = {}
+    for a in cfg.portfolio.assets:
+        r = board.risk.get(a)
+        v = venue.get(a, {})
+        mid = v.get("mid") or (r.mid if r else 0.0)
+        position = r.position if r else 0.0
+        avg = r.avg_entry if r else 0.0
+        realized = r.realized_pnl if r else 0.0
+        fees = r.fees if r else 0.0
+        unrealized = position * (mid - avg) if position else 0.0
+        limit = r.limit_usd if r else 0.0
+        assets[a] = {
+            "fills_buy": r.fills_buy if r else 0,
+            "fills_sell": r.fills_sell if r else 0,
+            "volume_usd": round(r.volume_usd if r else 0.0, 2),
+            "realized_pnl": round(realized, 6),
+            "unrealized_pnl": round(unrealized, 6),
+            "fees": round(fees, 6),
+            "net_pnl": round(realized + unrealized - fees, 6),
+            "inventory": position,
+            "max_abs_inventory_usd": round(r.max_abs_inventory_usd if r else 0.0, 2),
+            "limit_usd": round(limit, 2),
+            "restarts": board.restarts.get(a, 0),
+            "open_orders_at_exit": int(v.get("open_orders", 0)),
+            "capital": round(allocation.get(a, 0.0), 2),
+            "venue_position": v.get("position", 0.0),
+            "venue_pnl": round(v.get("pnl", 0.0), 6),
+            "fenced_commands": (fenced or {}).get(a, 0),
+        }
+    return {
+        "assets": assets,
+        "portfolio": {
+            "capital": round(cfg.portfolio.capital_usd, 2),
+            "net_pnl": round(sum(x["net_pnl"] for x in assets.values()), 6),
+            "open_orders_at_exit": sum(x["open_orders_at_exit"] for x in assets.values()),
+            "fills": sum(x["fills_buy"] + x["fills_sell"] for x in assets.values()),
+            "restarts": sum(x["restarts"] for x in assets.values()),
+            "sim_seconds": round(sim_seconds, 3),
+            "wall_seconds": round(wall_seconds, 3),
+            "events": dict(board.counters),
+        },
+    }
+
+
+def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich Table
+    from rich.table import Table
+
+    t = Table(title="makerhive summary", title_justify="left")
+    for col in ("asset", "fills b/s", "volume $", "realized", "unrealized", "fees", "net",
+                "inventory", "max |inv| $", "limit $", "restarts", "open at exit"):
+        t.add_column(col, justify="right" if col != "asset" else "left")
+    for a, x in summary["assets"].items():
+        t.add_row(a, f"{x['fills_buy']}/{x['fills_sell']}", f"{x['volume_usd']:,.0f}",
+                  f"{x['realized_pnl']:,.2f}", f"{x['unrealized_pnl']:,.2f}", f"{x['fees']:,.2f}",
+                  f"{x['net_pnl']:,.2f}", f"{x['inventory']:g}", f"{x['max_abs_inventory_usd']:,.0f}",
+                  f"{x['limit_usd']:,.0f}", str(x["restarts"]), str(x["open_orders_at_exit"]))
+    p = summary["portfolio"]
+    t.caption = (f"portfolio: capital ${p['capital']:,.0f}  net PnL ${p['net_pnl']:,.2f}  "
+                 f"open orders at exit {p['open_orders_at_exit']}  "
+                 f"{p['sim_seconds']:.0f} simulated s in {p['wall_seconds']:.0f} s")
+    return t

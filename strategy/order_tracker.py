@@ -1,0 +1,119 @@
+"""The order actor's brain: live orders, in-flight state, the position cap, reconciliation.
+
+Pure and synchronous. It turns a wanted ``QuoteLadder`` into the fewest venue actions
+(via ``order_diff``), keeps every order's state from placement to its end, and never
+lets resting size plus position exceed the position limit on either side: worst-case
+inventory (position plus every open order on a side filling) stays within the limit.
+"""
+from __future__ import annotations
+
+from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from strategy.order_diff import LiveOrder, diff_orders
+from venues import rules
+from venues.cloid import make_cloid
+
+
+class OrderTracker:
+    def __init__(self, asset: str, asset_index: int, epoch: int, sz_decimals: int,
+                 tolerance_bp: float) -> None:
+        self.asset = asset
+        self.asset_index = asset_index
+        self.epoch = epoch
+        self.sz_decimals = sz_decimals
+        self.tolerance_bp = tolerance_bp
+        self.live: dict[str, LiveOrder] = {}
+        self.position = 0.0
+        self.seen_tids: set[int] = set()
+        self._seq = 0
+        self.rejects = 0
+
+    # -- placing ---------------------------------------------------------------------------
+    def _next_cloid(self) -> str:
+        self._seq += 1
+        return make_cloid(self.asset_index, self.epoch, self._seq)
+
+    def exposure(self, side: str) -> float:
+        """Worst-case inventory on one side: position plus all open size on that side."""
+        if side == "B":
+            return self.position + sum(o.sz for o in self.live.values() if o.side == "B")
+        return -self.position + sum(o.sz for o in self.live.values() if o.side == "A")
+
+    def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
+        """Cancels and placements that move the live orders to ``ladder``."""
+        wanted = list(ladder.bids) + list(ladder.asks)
+        cancels, places = diff_orders(wanted, list(self.live.values()), mid=mid,
+                                      tolerance_bp=self.tolerance_bp)
+        for cloid in cancels:
+            o = self.live.get(cloid)
+            if o is not None:
+                self.live[cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
+                                             sz=o.sz, state="cancelling")
+        out: list[NewOrder] = []
+        room = {"B": None, "A": None}
+        for q in places:
+            used = room[q.side] if room[q.side] is not None else self.exposure(q.side)
+            allowed = limit_usd / q.px - used
+            sz = float(rules.round_size(min(q.sz, max(0.0, allowed)), self.sz_decimals))
+            if sz <= 0 or not rules.meets_min_notional(q.px, sz):
+                room[q.side] = used
+                continue
+            room[q.side] = used + sz
+            cloid = self._next_cloid()
+            self.live[cloid] = LiveOrder(cloid=cloid, side=q.side, level=q.level, px=q.px, sz=sz, state="pending")
+            out.append(NewOrder(cloid=cloid, side=q.side, px=q.px, sz=sz, level=q.level))
+        return cancels, out
+
+    def cancel_everything(self) -> list[str]:
+        """Cloids to cancel so that nothing of ours rests (e.g. on a halt)."""
+        out = []
+        for cloid, o in self.live.items():
+            if o.state != "cancelling":
+                self.live[cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
+                                             sz=o.sz, state="cancelling")
+                out.append(cloid)
+        return out
+
+    # -- venue answers --------------------------------------------------------------------
+    def on_ack(self, ack: OrderAck) -> None:
+        o = self.live.get(ack.cloid)
+        if o is not None and o.state == "pending":
+            self.live[ack.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
+                                             sz=o.sz, state="resting")
+
+    def on_reject(self, rej: OrderReject) -> None:
+        if self.live.pop(rej.cloid, None) is not None:
+            self.rejects += 1
+
+    def on_cancelled(self, msg: OrderCancelled) -> None:
+        self.live.pop(msg.cloid, None)
+
+    def on_fill(self, fill: Fill) -> bool:
+        """Apply a fill once (dedupe by trade id); False if it was seen before."""
+        if fill.tid in self.seen_tids:
+            return False
+        self.seen_tids.add(fill.tid)
+        signed = fill.sz if fill.side == "B" else -fill.sz
+        self.position = round(self.position + signed, self.sz_decimals)
+        o = self.live.get(fill.cloid)
+        if o is not None:
+            if fill.remaining <= 0:
+                del self.live[fill.cloid]
+            else:
+                self.live[fill.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
+                                                  sz=fill.remaining, state=o.state)
+        return True
+
+    # -- reconciliation ------------------------------------------------------------------------
+    def reconcile(self, open_orders: tuple[OpenOrder, ...], position: float,
+                  fills: tuple[Fill, ...]) -> list[str]:
+        """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
+        self.position = round(position, self.sz_decimals)
+        self.seen_tids.update(f.tid for f in fills)
+        self.live.clear()
+        return [o.cloid for o in open_orders]
+
+    # -- for the view ------------------------------------------------------------------------
+    def best_quotes(self) -> tuple[float, float, int]:
+        bids = [o.px for o in self.live.values() if o.side == "B" and o.state != "cancelling"]
+        asks = [o.px for o in self.live.values() if o.side == "A" and o.state != "cancelling"]
+        return (max(bids) if bids else 0.0, min(asks) if asks else 0.0, len(self.live))

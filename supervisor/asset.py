@@ -1,0 +1,112 @@
+"""AssetSupervisor: one asset's team (book, risk, order, quoter) under rest_for_one.
+
+Money first: on any abnormal exit in the tree, the first act is to retire the order
+epoch at the gateway (a zombie can no longer trade) and cancel the asset's orders
+through the venue directly, waiting for the venue to confirm; only then are children
+restarted. A quoter crash restarts the quoter; an order crash restarts order and
+quoter; a risk crash restarts risk, order and quoter; a book crash restarts all.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pykka
+
+from actors.base import Liveness
+from actors.book import BookActor
+from actors.context import AssetContext
+from actors.order import OrderActor
+from actors.quoter import QuoterActor
+from actors.risk import RiskActor
+from messages.control import ExitReason
+from messages.risk import Allocation
+from supervisor.supervisor import ChildSpec, Supervisor
+from venues.runtime import VenueUnavailable
+
+CHILD_ORDER = ("book", "risk", "order", "quoter")
+
+
+class AssetSupervisor(Supervisor):
+    def __init__(self, ctx: AssetContext, *, parent: pykka.ActorRef | None, child_id: str, epoch: int,
+                 liveness: Liveness | None = None, now: float = 0.0) -> None:
+        self.ctx = ctx
+        sup = ctx.cfg.supervision
+        specs = [
+            ChildSpec("book", self._start_book, max_handler_s=sup.shutdown_timeout_s),
+            ChildSpec("risk", self._start_risk, max_handler_s=sup.shutdown_timeout_s),
+            ChildSpec("order", self._start_order, shutdown_timeout=sup.shutdown_timeout_s + 1,
+                      max_handler_s=sup.shutdown_timeout_s),
+            ChildSpec("quoter", self._start_quoter, max_handler_s=sup.shutdown_timeout_s),
+        ]
+        super().__init__(parent=parent, child_id=child_id, epoch=epoch, specs=specs,
+                         strategy="rest_for_one", intensity=sup.intensity, period=sup.period_s,
+                         start_timeout=sup.start_timeout_s, now=now,
+                         on_event=lambda ts, kind, text: ctx.board.event(ts, kind, ctx.asset, text),
+                         liveness=liveness)
+        ctx.start_ts = lambda: self.now
+        self.cancel_ms: list[float] = []
+
+    # -- child factories -----------------------------------------------------------------
+    def _kw(self, parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> dict[str, Any]:
+        return {"parent": parent, "child_id": cid, "epoch": epoch, "liveness": lv}
+
+    def _start_book(self, parent, cid, epoch, lv):  # noqa: ANN001 - StartFn
+        return BookActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
+
+    def _start_risk(self, parent, cid, epoch, lv):  # noqa: ANN001
+        return RiskActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
+
+    def _start_order(self, parent, cid, epoch, lv):  # noqa: ANN001
+        order_epoch = self.ctx.gateway.new_epoch(self.ctx.asset)
+        return OrderActor.start(self.ctx, order_epoch=order_epoch, **self._kw(parent, cid, epoch, lv))
+
+    def _start_quoter(self, parent, cid, epoch, lv):  # noqa: ANN001
+        return QuoterActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
+
+    # -- hooks -----------------------------------------------------------------------------
+    def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
+        self.ctx.team.set(cid, ref)
+
+    def child_stopped(self, cid: str) -> None:
+        self.ctx.team.clear(cid)
+        if cid == "quoter":
+            self.ctx.board.quotes.pop(self.ctx.asset, None)
+
+    def before_restart(self, failed: str, affected: list[str], reason: ExitReason) -> None:
+        self.ctx.board.set_phase(self.ctx.asset, "restarting")
+        self.ctx.board.restarts[self.ctx.asset] = self.ctx.board.restarts.get(self.ctx.asset, 0) + 1
+        self._cancel_first(f"{failed} {reason}")
+
+    def _cancel_first(self, why: str) -> None:
+        """Fence the order epoch and cancel every order of the asset at the venue."""
+        t0 = time.perf_counter()
+        gw, asset = self.ctx.gateway, self.ctx.asset
+        try:
+            gw.new_epoch(asset)
+            gw.cancel_all_soon(asset)  # on the wire at once; the wait below confirms it
+            sent_ms = (time.perf_counter() - t0) * 1000
+            n = gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            self.cancel_ms.append(sent_ms)
+            self.emit("cancel_all", f"after {why}: fenced, {n} order(s) cancelled "
+                                    f"(sent in {sent_ms:.1f} ms, confirmed in {(time.perf_counter() - t0) * 1000:.0f} ms)")
+        except VenueUnavailable as e:
+            self.emit("failure", f"cancel-all after {why} failed: {e}")
+
+    def handle_other(self, msg: Any) -> Any:
+        if isinstance(msg, Allocation):
+            self.ctx.team.tell("risk", msg)
+            return None
+        return super().handle_other(msg)
+
+    def cleanup(self, reason: ExitReason) -> None:
+        if reason != "normal":
+            self.ctx.board.set_phase(self.ctx.asset, "failed")
+            self._cancel_first(f"tree {reason}")
+        super().cleanup(reason)
+        if reason == "normal":
+            try:  # a last sweep: nothing of ours may stay on the venue
+                self.ctx.gateway.cancel_all(self.ctx.asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            except VenueUnavailable:
+                pass
+            self.ctx.board.set_phase(self.ctx.asset, "stopped")

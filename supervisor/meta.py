@@ -1,0 +1,92 @@
+"""MetaSupervisor: the root. One AssetSupervisor per asset, capital, tree restarts.
+
+An asset tree that gives up (restart intensity exceeded) has already cancelled its
+orders on the way down; the meta cancels once more (cheap, and the venue is the truth),
+then restarts the tree after an exponential backoff with jitter, so a failing asset
+never takes the others down and never restarts in a tight loop. Capital starts as an
+equal share per asset.
+"""
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+import pykka
+
+from actors.base import Liveness
+from actors.context import AssetContext
+from messages.control import ExitReason, Tick
+from supervisor.asset import AssetSupervisor
+from supervisor.policy import backoff_delay
+from supervisor.supervisor import ChildSpec, StartFailed, Supervisor
+
+
+class MetaSupervisor(Supervisor):
+    def __init__(self, contexts: dict[str, AssetContext], *, parent: pykka.ActorRef | None = None,
+                 child_id: str = "meta", epoch: int = 1, seed: int = 0,
+                 allocation: dict[str, float] | None = None, now: float = 0.0,
+                 on_event: Callable[..., None] | None = None) -> None:
+        self.contexts = contexts
+        any_ctx = next(iter(contexts.values()))
+        self.cfg = any_ctx.cfg
+        self.board = any_ctx.board
+        self.allocation = allocation if allocation is not None else {}
+        share = self.cfg.portfolio.capital_usd / len(contexts)
+        for a in contexts:
+            self.allocation.setdefault(a, share)
+            self.board.allocation[a] = self.allocation[a]
+        sup = self.cfg.supervision
+        specs = [ChildSpec(a, self._starter(a), restart="permanent",
+                           shutdown_timeout=4 * (sup.shutdown_timeout_s + 1),
+                           max_handler_s=6 * (sup.shutdown_timeout_s + sup.start_timeout_s))
+                 for a in contexts]
+        super().__init__(parent=parent, child_id=child_id, epoch=epoch, specs=specs,
+                         strategy="one_for_one", intensity=10**9, period=1.0,
+                         start_timeout=4 * sup.start_timeout_s, now=now,
+                         on_event=on_event or (lambda ts, kind, text: self.board.event(ts, kind, "*", text)))
+        self.rng = random.Random(seed)
+        self.failures: dict[str, int] = {a: 0 for a in contexts}
+        self.due: dict[str, float] = {}
+
+    def _starter(self, asset: str) -> Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]:
+        def start(parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> pykka.ActorRef:
+            return AssetSupervisor.start(self.contexts[asset], parent=parent, child_id=cid,
+                                         epoch=epoch, liveness=lv, now=self.now)
+        return start
+
+    def init(self) -> None:
+        # Each tree starts on its own: one asset that cannot start must not stop the others.
+        for cid in self.order:
+            try:
+                self._start(cid)
+            except StartFailed as e:
+                self._schedule(cid, f"start failed: {e}")
+
+    def on_child_failure(self, cid: str, reason: ExitReason) -> None:
+        self._abandon(cid)
+        self.contexts[cid].gateway.cancel_all_soon(cid)
+        self._schedule(cid, reason)
+
+    def _schedule(self, cid: str, why: str) -> None:
+        sup = self.cfg.supervision
+        delay = backoff_delay(self.failures[cid], sup.tree_backoff_s, sup.tree_backoff_max_s, 0.2, self.rng)
+        self.failures[cid] += 1
+        self.due[cid] = self.now + delay
+        self.board.set_phase(cid, "failed")
+        self.board.event(self.now, "escalation", cid, f"asset tree gave up ({why}); restarting in {delay:.1f}s")
+
+    def on_tick(self, tick: Tick) -> None:
+        super().on_tick(tick)
+        for cid in self.order:
+            child = self.children.get(cid)
+            if child is not None:
+                child.ref.tell(tick)
+        for cid, due in sorted(self.due.items()):
+            if tick.now >= due:
+                del self.due[cid]
+                try:
+                    self._start(cid)
+                    self.board.restarts[cid] = self.board.restarts.get(cid, 0) + 1
+                    self.board.event(self.now, "restart", cid, "asset tree restarted")
+                except StartFailed as e:
+                    self._schedule(cid, f"restart failed: {e}")

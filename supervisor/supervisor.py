@@ -1,0 +1,208 @@
+"""A generic OTP-style supervisor actor on pykka.
+
+Children start synchronously in order (each start waits for the child's ``init`` via a
+``Ping`` barrier) and stop in reverse order, each within its shutdown timeout (a child
+that does not stop in time is killed by its kill switch and abandoned: Python threads
+cannot be killed). On an abnormal exit the supervisor restarts the affected children
+per its strategy, within its restart intensity; past the intensity it stops its
+children and fails itself, which reports to (escalates to) its own parent.
+
+A watchdog on each ``Tick`` treats a child whose handler has been busy longer than
+its budget as hung: it is fenced (a new incarnation gets a new epoch), kill-switched,
+abandoned and restarted like a crashed one.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pykka
+
+from actors.base import Liveness, SupervisedActor
+from messages.control import ChildExited, EventKind, ExitReason, Ping, Tick
+from supervisor.policy import RestartIntensity, RestartType, Strategy, affected_children, should_restart
+
+log = logging.getLogger(__name__)
+
+StartFn = Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]
+
+
+@dataclass
+class ChildSpec:
+    id: str
+    start: StartFn  # (parent ref, child id, epoch, liveness) -> started ActorRef
+    restart: RestartType = "permanent"
+    shutdown_timeout: float = 5.0  # real seconds
+    max_handler_s: float = 5.0  # real seconds a single handler may run before it counts as hung
+
+
+class GaveUp(Exception):
+    """Restart intensity exceeded: the supervisor fails itself (escalation)."""
+
+
+class StartFailed(Exception):
+    pass
+
+
+@dataclass
+class _Child:
+    spec: ChildSpec
+    ref: pykka.ActorRef
+    epoch: int
+    liveness: Liveness
+
+
+class Supervisor(SupervisedActor):
+    def __init__(self, *, parent: pykka.ActorRef | None, child_id: str, epoch: int,
+                 specs: list[ChildSpec], strategy: Strategy, intensity: int, period: float,
+                 start_timeout: float = 10.0, now: float = 0.0,
+                 on_event: Callable[[float, EventKind, str], None] | None = None,
+                 liveness: Liveness | None = None) -> None:
+        super().__init__(parent=parent, child_id=child_id, epoch=epoch, liveness=liveness)
+        self.specs = {s.id: s for s in specs}
+        self.order = [s.id for s in specs]
+        self.strategy = strategy
+        self.intensity = RestartIntensity(intensity, period)
+        self.start_timeout = start_timeout
+        self.now = now
+        self._on_event = on_event
+        self.children: dict[str, _Child] = {}
+        self._next_epoch = 0
+        self.restarts = 0
+
+    # -- hooks -------------------------------------------------------------------------
+    def before_restart(self, failed: str, affected: list[str], reason: ExitReason) -> None:
+        """Runs first on any abnormal exit (the asset supervisor cancels orders here)."""
+
+    def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
+        """A child is up (after its init)."""
+
+    def child_stopped(self, cid: str) -> None:
+        """A child is gone (stopped, crashed or abandoned)."""
+
+    def emit(self, kind: EventKind, text: str) -> None:
+        if self._on_event is not None:
+            self._on_event(self.now, kind, text)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def init(self) -> None:
+        started: list[str] = []
+        try:
+            for cid in self.order:
+                self._start(cid)
+                started.append(cid)
+        except Exception:
+            for cid in reversed(started):
+                self._terminate(cid)
+            raise
+
+    def cleanup(self, reason: ExitReason) -> None:
+        for cid in reversed(self.order):
+            if cid in self.children:
+                self._terminate(cid)
+
+    def handle(self, msg: Any) -> Any:
+        if isinstance(msg, ChildExited):
+            self._child_exited(msg)
+        elif isinstance(msg, Tick):
+            self.on_tick(msg)
+        else:
+            return self.handle_other(msg)
+        return None
+
+    def handle_other(self, msg: Any) -> Any:
+        return super().handle(msg)
+
+    def on_tick(self, tick: Tick) -> None:
+        self.now = tick.now
+        self._watchdog()
+
+    # -- children ------------------------------------------------------------------------
+    def _start(self, cid: str) -> _Child:
+        spec = self.specs[cid]
+        self._next_epoch += 1
+        lv = Liveness()
+        ref = spec.start(self.actor_ref, cid, self._next_epoch, lv)
+        try:
+            ref.ask(Ping(), timeout=self.start_timeout)
+        except (pykka.ActorDeadError, pykka.Timeout) as e:
+            lv.kill_switch.set()
+            raise StartFailed(f"{cid} failed to start: {type(e).__name__}") from e
+        child = _Child(spec, ref, self._next_epoch, lv)
+        self.children[cid] = child
+        self.child_started(cid, ref)
+        return child
+
+    def _terminate(self, cid: str) -> None:
+        child = self.children.pop(cid, None)
+        if child is None:
+            return
+        try:
+            child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
+        except pykka.Timeout:
+            child.liveness.kill_switch.set()
+            self.emit("failure", f"{cid} did not stop within {child.spec.shutdown_timeout}s: abandoned")
+        except pykka.ActorDeadError:
+            pass
+        self.child_stopped(cid)
+
+    def _abandon(self, cid: str) -> None:
+        child = self.children.pop(cid, None)
+        if child is not None:
+            child.liveness.kill_switch.set()
+            self.child_stopped(cid)
+
+    def _child_exited(self, msg: ChildExited) -> None:
+        child = self.children.get(msg.child_id)
+        if child is None or child.epoch != msg.epoch:
+            return  # a report from an incarnation already replaced or terminated by us
+        if not should_restart(child.spec.restart, msg.reason):
+            self.children.pop(msg.child_id, None)
+            self.child_stopped(msg.child_id)
+            return
+        self.emit("failure", f"{msg.child_id} exited ({msg.reason}): {msg.detail}"[:300])
+        self.on_child_failure(msg.child_id, msg.reason)
+
+    def on_child_failure(self, cid: str, reason: ExitReason) -> None:
+        """Default decider: restart per strategy now, within the intensity."""
+        self._restart(cid, reason)
+
+    def _restart(self, failed: str, reason: ExitReason) -> None:
+        affected = affected_children(self.strategy, self.order, failed)
+        self.before_restart(failed, affected, reason)
+        self._abandon(failed)  # dead already, or hung: never wait on it
+        for cid in reversed(affected):
+            if cid != failed:
+                self._terminate(cid)
+        self._count_restart()  # one restart per failure, as OTP counts it
+        for cid in affected:
+            if cid != failed and self.specs[cid].restart == "temporary":
+                continue
+            while True:
+                try:
+                    self._start(cid)
+                    break
+                except StartFailed as e:  # a failed restart counts again, then retries
+                    self.emit("failure", str(e))
+                    self._count_restart()
+        self.restarts += 1
+        self.emit("restart", f"restarted {', '.join(affected)} after {failed} {reason}")
+
+    def _count_restart(self) -> None:
+        if not self.intensity.allow(self.now):
+            self.emit("gave_up", f"more than {self.intensity.max_restarts} restarts in "
+                                 f"{self.intensity.period:g}s: giving up")
+            raise GaveUp(f"{self.child_id}: restart intensity exceeded")
+
+    def _watchdog(self) -> None:
+        now = time.monotonic()
+        for cid in list(self.order):
+            child = self.children.get(cid)
+            if child is None:
+                continue
+            busy = child.liveness.busy_since
+            if busy is not None and now - busy > child.spec.max_handler_s:
+                self.emit("failure", f"{cid} hung: one handler busy for {now - busy:.1f}s; fenced and abandoned")
+                self.on_child_failure(cid, "hung")

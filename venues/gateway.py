@@ -1,0 +1,154 @@
+"""The venue gateway: the one door between actors and a venue.
+
+It lives on the venue runtime's trio thread. Responsibilities that do not depend on
+which venue is behind it:
+
+- **Epoch fencing.** Each asset has a current order epoch. The asset supervisor takes a
+  new epoch (``new_epoch``) before it starts an order actor; any command carrying an
+  older epoch is refused and counted, so a hung, abandoned order actor that wakes up
+  later (a zombie) can never trade.
+- **Routing.** Venue events (acks, rejects, cancels, fills) go to the asset's current
+  order actor; books (conflated through a latest-wins slot) and trades go to the book
+  actor.
+- **A safe facade.** Thread-side methods never raise trio's BaseExceptions; they raise
+  ``VenueUnavailable`` or return.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from actors.team import LatestSlot, Team
+from messages.market import BookSnapshot, Trade
+from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders
+from venues.runtime import VenueRuntime
+
+log = logging.getLogger(__name__)
+
+
+class BookReady:
+    """Wake-up for the book actor: a new snapshot waits in its LatestSlot."""
+
+    __slots__ = ()
+
+
+BOOK_READY = BookReady()
+
+
+class VenueCore(Protocol):
+    """What a venue implementation offers the gateway (all called on the trio thread)."""
+
+    name: str
+
+    def place(self, cmd: PlaceOrders) -> None: ...
+    def cancel(self, cmd: CancelOrders) -> None: ...
+    async def cancel_all(self, asset: str) -> int: ...
+    async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]: ...
+    async def position(self, asset: str) -> float: ...
+    async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]: ...
+    def asset_index(self, asset: str) -> int: ...
+
+
+class Gateway:
+    def __init__(self, runtime: VenueRuntime, teams: dict[str, Team], board: Any = None) -> None:
+        self.runtime = runtime
+        self.teams = teams
+        self.board = board
+        self.venue: VenueCore | None = None
+        self.book_slots: dict[str, LatestSlot] = {a: LatestSlot() for a in teams}
+        self._epochs: dict[str, int] = {a: 0 for a in teams}
+        self.refused: dict[str, int] = {a: 0 for a in teams}
+        self.commands_sent = 0
+
+    def attach(self, venue: VenueCore) -> None:
+        self.venue = venue
+
+    # -- venue -> actors (trio thread) -----------------------------------------
+    def deliver(self, asset: str, msg: Any) -> None:
+        team = self.teams.get(asset)
+        if team is not None:
+            team.tell("order", msg)
+
+    def deliver_book(self, snap: BookSnapshot) -> None:
+        slot = self.book_slots.get(snap.asset)
+        if slot is not None and slot.put(snap):
+            self.teams[snap.asset].tell("book", BOOK_READY)
+
+    def deliver_trade(self, trade: Trade) -> None:
+        team = self.teams.get(trade.asset)
+        if team is not None:
+            team.tell("book", trade)
+
+    # -- fencing (trio thread) ---------------------------------------------------
+    def _new_epoch(self, asset: str) -> int:
+        self._epochs[asset] += 1
+        return self._epochs[asset]
+
+    def _admit(self, asset: str, epoch: int) -> bool:
+        current = self._epochs.get(asset, 0)
+        if epoch == current and current > 0:
+            return True
+        self.refused[asset] = self.refused.get(asset, 0) + 1
+        if self.board is not None:
+            self.board.event(self.runtime.now(), "fenced", asset,
+                             f"refused a command from retired epoch {epoch} (current {current})")
+        return False
+
+    def _place(self, cmd: PlaceOrders) -> None:
+        if self._admit(cmd.asset, cmd.epoch):
+            assert self.venue is not None
+            self.commands_sent += 1
+            self.venue.place(cmd)
+
+    def _cancel(self, cmd: CancelOrders) -> None:
+        if self._admit(cmd.asset, cmd.epoch):
+            assert self.venue is not None
+            self.commands_sent += 1
+            self.venue.cancel(cmd)
+
+    # -- the thread-side facade --------------------------------------------------
+    def place(self, cmd: PlaceOrders) -> bool:
+        """Send post-only orders (fire and forget; answers arrive as messages)."""
+        return self.runtime.submit(self._place, cmd)
+
+    def cancel(self, cmd: CancelOrders) -> bool:
+        return self.runtime.submit(self._cancel, cmd)
+
+    def new_epoch(self, asset: str) -> int:
+        """Retire the asset's current order epoch (fencing it) and return the next one."""
+        return self.runtime.call(self._new_epoch, asset)
+
+    def current_epoch(self, asset: str) -> int:
+        return self._epochs.get(asset, 0)
+
+    def cancel_all(self, asset: str, timeout: float = 5.0) -> int:
+        """Cancel every order of ``asset`` at the venue and wait until it confirms."""
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.cancel_all, asset, timeout=timeout)
+
+    def cancel_all_soon(self, asset: str) -> bool:
+        """Fire-and-forget cancel-all (never blocks the caller)."""
+        assert self.venue is not None
+        venue = self.venue
+
+        def go() -> None:
+            self.runtime.spawn(venue.cancel_all, asset)
+
+        return self.runtime.submit(go)
+
+    def open_orders(self, asset: str, timeout: float = 5.0) -> tuple[OpenOrder, ...]:
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.open_orders, asset, timeout=timeout)
+
+    def position(self, asset: str, timeout: float = 5.0) -> float:
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.position, asset, timeout=timeout)
+
+    def fills(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> tuple[Fill, ...]:
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.fills, asset, since_ts, timeout=timeout)
+
+    def asset_index(self, asset: str) -> int:
+        assert self.venue is not None
+        return self.venue.asset_index(asset)
+

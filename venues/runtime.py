@@ -1,0 +1,155 @@
+"""The venue runtime: one trio thread that owns every timer and all venue I/O.
+
+Actors never touch trio directly. They go through this facade, which turns every way
+trio can fail under them (``trio.Cancelled`` leaking out at shutdown, a finished run,
+a timeout) into ``VenueUnavailable``, an ordinary Exception. A BaseException escaping
+an actor would make pykka stop every actor in the process.
+
+The clock is trio's: ``trio.testing.MockClock(rate=speed)`` runs the simulated venue
+faster than real time (``--speed``); with speed 1 it is real time. Timestamps handed to
+actors come from this clock.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Awaitable, Callable
+
+import trio
+import trio.testing
+
+log = logging.getLogger(__name__)
+
+
+class VenueUnavailable(Exception):
+    """The venue runtime could not run the request (stopped, stopping, or timed out)."""
+
+
+class VenueRuntime:
+    """Runs ``trio.run`` in a dedicated non-daemon thread and exposes a safe facade."""
+
+    def __init__(self, speed: float = 1.0, name: str = "venue-io") -> None:
+        self.speed = speed
+        self.clock = trio.testing.MockClock(rate=speed)
+        self._name = name
+        self._thread: threading.Thread | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._ready = threading.Event()
+        self._stop: trio.Event | None = None
+        self._nursery: trio.Nursery | None = None
+        self._services: list[Callable[..., Awaitable[Any]]] = []
+        self._error: BaseException | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+    def add_service(self, afn: Callable[..., Awaitable[Any]]) -> None:
+        """An async function started in the runtime's nursery when it starts."""
+        self._services.append(afn)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=False)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise VenueUnavailable("venue runtime did not start")
+        if self._error is not None:
+            raise VenueUnavailable(f"venue runtime failed to start: {self._error!r}")
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main, clock=self.clock)
+        except BaseException as e:  # noqa: BLE001 - the thread must end quietly, the error is kept
+            self._error = e
+            log.exception("venue runtime crashed")
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for afn in self._services:
+                await nursery.start(afn)
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            return
+        if self._token is not None and self._stop is not None:
+            try:
+                trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
+            except BaseException:  # noqa: BLE001 - already finished is fine
+                pass
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._error is None
+
+    def now(self) -> float:
+        """The runtime clock, readable from any thread (for the main thread's bookkeeping)."""
+        return self.clock.current_time()
+
+    # -- the facade ------------------------------------------------------------
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a quick synchronous function in the trio thread and return its result."""
+        if self._token is None:
+            raise VenueUnavailable("venue runtime not started")
+        try:
+            return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+        except trio.RunFinishedError as e:
+            raise VenueUnavailable(f"venue runtime unavailable: {e}") from None
+        except Exception:
+            raise
+        except BaseException as e:  # trio.Cancelled during shutdown
+            raise VenueUnavailable(f"venue runtime stopping: {type(e).__name__}") from None
+
+    def call_async(self, afn: Callable[..., Awaitable[Any]], *args: Any, timeout: float) -> Any:
+        """Run an async function in the trio thread, wait at most ``timeout`` real seconds."""
+        if self._token is None:
+            raise VenueUnavailable("venue runtime not started")
+
+        async def guarded() -> Any:
+            # The deadline is in runtime-clock seconds; scale it so it is real seconds.
+            with trio.fail_after(timeout * self.speed):
+                return await afn(*args)
+
+        try:
+            return trio.from_thread.run(guarded, trio_token=self._token)
+        except trio.TooSlowError:
+            raise VenueUnavailable(f"venue request timed out after {timeout:.1f}s") from None
+        except trio.RunFinishedError as e:
+            raise VenueUnavailable(f"venue runtime unavailable: {e}") from None
+        except Exception:
+            raise
+        except BaseException as e:
+            raise VenueUnavailable(f"venue runtime stopping: {type(e).__name__}") from None
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
+        """Fire and forget: run ``fn(*args)`` in the trio thread soon. Never raises.
+
+        Exceptions inside ``fn`` are logged, never allowed to reach trio (which would turn
+        them into TrioInternalError and cancel everything).
+        """
+        token = self._token
+        if token is None:
+            return False
+
+        def safe() -> None:
+            try:
+                fn(*args)
+            except Exception:
+                log.exception("venue command failed: %s", getattr(fn, "__name__", fn))
+
+        try:
+            token.run_sync_soon(safe)
+            return True
+        except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
+            return False
+
+    def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start a background task in the runtime's nursery (call from the trio thread)."""
+        assert self._nursery is not None
+        self._nursery.start_soon(afn, *args)
+

@@ -1,0 +1,161 @@
+"""The embedded simulated exchange as a venue service on the trio runtime.
+
+Wraps the pure matching engine (``venues.sim.engine.SimExchange``) with what makes it
+feel like a remote exchange: a market loop on the runtime clock, an l2Book push every
+``book_interval_s``, and latency on the wire in both directions. Each asset's wire is
+FIFO (an arrival never overtakes an earlier one), as on one TCP connection, so a
+cancel-all sent after an order is applied after it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Awaitable, Callable
+
+import trio
+
+from makerhive.config import Config
+from messages.market import BookSnapshot, Trade
+from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders
+from venues.gateway import Gateway
+from venues.sim.engine import SimExchange
+
+
+class DelayLine:
+    """Items come out ``delay`` seconds after they go in, never out of order."""
+
+    def __init__(self, handler: Callable[[Any], Awaitable[None] | None]) -> None:
+        self._send, self._recv = trio.open_memory_channel[tuple[float, Any]](math.inf)
+        self._last = -math.inf
+        self._handler = handler
+
+    def put(self, item: Any, delay: float) -> None:
+        due = max(trio.current_time() + delay, self._last)
+        self._last = due
+        self._send.send_nowait((due, item))
+
+    async def run(self) -> None:
+        async for due, item in self._recv:
+            await trio.sleep_until(due)
+            result = self._handler(item)
+            if result is not None:
+                await result
+
+
+class SimVenue:
+    name = "sim"
+
+    def __init__(self, cfg: Config, gateway: Gateway, seed: int | None = None) -> None:
+        self.cfg = cfg
+        self.gateway = gateway
+        self.engine = SimExchange(cfg, seed if seed is not None else cfg.run.seed)
+        s = cfg.sim
+        self.order_latency = s.order_latency_ms / 1000.0
+        self.ack_latency = s.ack_latency_ms / 1000.0
+        self.feed_latency = s.feed_latency_ms / 1000.0
+        self._wire_in: dict[str, DelayLine] = {}
+        self._wire_out: dict[str, DelayLine] = {}
+        self._feed: dict[str, DelayLine] = {}
+        self._seq = 0
+        gateway.attach(self)
+
+    # -- service ------------------------------------------------------------------
+    async def serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for asset in self.cfg.portfolio.assets:
+                self._wire_in[asset] = DelayLine(self._arrive)
+                self._wire_out[asset] = DelayLine(self._depart)
+                self._feed[asset] = DelayLine(self.gateway.deliver_book)
+                nursery.start_soon(self._wire_in[asset].run)
+                nursery.start_soon(self._wire_out[asset].run)
+                nursery.start_soon(self._feed[asset].run)
+            self.engine.advance(trio.current_time())
+            self._publish_books()
+            nursery.start_soon(self._market_loop)
+            nursery.start_soon(self._book_loop)
+            task_status.started()
+
+    async def _market_loop(self) -> None:
+        step = self.cfg.sim.step_s
+        while True:
+            await trio.sleep(step)
+            for ev in self.engine.advance(trio.current_time()):
+                if isinstance(ev, Trade):
+                    self.gateway.deliver_trade(ev)
+                else:
+                    self._wire_out[ev.asset].put(ev, self.ack_latency)
+
+    async def _book_loop(self) -> None:
+        while True:
+            await trio.sleep(self.cfg.sim.book_interval_s)
+            self._publish_books()
+
+    def _publish_books(self) -> None:
+        now = trio.current_time()
+        self._seq += 1
+        for asset in self.cfg.portfolio.assets:
+            snap = self.engine.book_snapshot(asset, now, self._seq)
+            self._feed[asset].put(snap, self.feed_latency)
+
+    def _depart(self, msg: Any) -> None:
+        if isinstance(msg, _Reply):
+            msg.done.set()
+        else:
+            self.gateway.deliver(msg.asset, msg)
+
+    def _reply(self, asset: str, msgs: Any) -> None:
+        for m in msgs:
+            self._wire_out[asset].put(m, self.ack_latency)
+
+    # -- commands arriving at the matching engine -------------------------------------
+    def _arrive(self, item: Any) -> Awaitable[None] | None:
+        now = trio.current_time()
+        if isinstance(item, PlaceOrders):
+            self._reply(item.asset, self.engine.place(item.asset, item.orders, now))
+        elif isinstance(item, CancelOrders):
+            self._reply(item.asset, self.engine.cancel(item.asset, item.cloids, now))
+        else:  # a request: (asset, fn, box, forward) answered after the ack latency
+            asset, fn, box, forward = item
+            box.value = fn()
+            if forward:  # e.g. cancel-all: the order actor hears about each cancel too
+                self._reply(asset, box.value)
+            self._wire_out[asset].put(box, self.ack_latency)
+        return None
+
+    # -- VenueCore -------------------------------------------------------------------
+    def place(self, cmd: PlaceOrders) -> None:
+        self._wire_in[cmd.asset].put(cmd, self.order_latency)
+
+    def cancel(self, cmd: CancelOrders) -> None:
+        self._wire_in[cmd.asset].put(cmd, self.order_latency)
+
+    async def _request(self, asset: str, fn: Callable[[], Any], forward: bool = False) -> Any:
+        box = _Reply()
+        self._wire_in[asset].put((asset, fn, box, forward), self.order_latency)
+        await box.done.wait()
+        return box.value
+
+    async def cancel_all(self, asset: str) -> int:
+        cancelled = await self._request(asset, lambda: self.engine.cancel_all(asset, trio.current_time()), forward=True)
+        return len(cancelled)
+
+    async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]:
+        return await self._request(asset, lambda: self.engine.open_orders(asset))
+
+    async def position(self, asset: str) -> float:
+        return await self._request(asset, lambda: self.engine.position(asset))
+
+    async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
+        return await self._request(asset, lambda: self.engine.fills(asset, since_ts))
+
+    def asset_index(self, asset: str) -> int:
+        return self.engine.asset_index(asset)
+
+
+class _Reply:
+    """A request's answer, handed back through the outbound wire (so after the ack latency)."""
+
+    __slots__ = ("value", "done")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.done = trio.Event()
