@@ -145,6 +145,7 @@ def test_restarts_outside_the_period_do_not_accumulate():
     j = Journal()
     sup = make_sup(j, intensity=1, period=10.0)
     sup.ask(Ping(), timeout=5)
+    j.drain()
     for t in (0.0, 20.0, 40.0):
         sup.tell(Tick(now=t))
         ref = child_ref(sup, "quoter")

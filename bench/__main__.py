@@ -1,0 +1,34 @@
+"""Benchmarks: ``.venv/bin/python -m bench NAME [--json PATH]``.
+
+Speed and memory targets live here, never in unit tests. Each benchmark prints its
+figures and, with --json, writes them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+BENCHES = {
+    "latency": "bench.latency",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument("name", choices=sorted(BENCHES))
+    p.add_argument("--json", default=None, metavar="PATH", help="write the figures as JSON")
+    p.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    args = p.parse_args(argv)
+    mod = importlib.import_module(BENCHES[args.name])
+    result = mod.run(quick=args.quick)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

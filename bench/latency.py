@@ -1,0 +1,74 @@
+"""Tick-to-action latency: a book update entering the BookActor -> the order batch
+leaving the OrderActor, with five assets running on the zero-latency sim.
+
+Run twice: without the live view, and with the view process rendering at the
+configured rate while the main thread builds and ships snapshots (what ``makerhive
+run`` does). The refresh tolerance is 0 so that every book update moves the quotes
+and leads to an action.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from actors.context import LatencyRecorder
+from makerhive import config as config_mod
+from makerhive.app import Hive
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_config(speed: float) -> config_mod.Config:
+    raw = config_mod.tomllib.loads((ROOT / "config.toml").read_text())
+    raw["run"]["speed"] = speed
+    raw["sim"].update(order_latency_ms=0.0, ack_latency_ms=0.0, feed_latency_ms=0.0,
+                      book_interval_s=0.25, step_s=0.05)
+    raw["quoting"]["refresh_tolerance_bp"] = 0.0
+    return config_mod.from_dict(raw)
+
+
+def measure(samples: int, with_view: bool, speed: float = 20.0, fps: float = 4.0) -> dict:
+    cfg = bench_config(speed)
+    rec = LatencyRecorder(keep=samples)
+    hive = Hive(cfg, latency=rec)
+    view = None
+    if with_view:
+        from makerhive.view_process import ViewProcess
+
+        view = ViewProcess(fps=fps, stdout=open(os.devnull, "w"))
+        view.start()
+    hive.start()
+    deadline = time.monotonic() + 600
+    rec.samples.clear()  # drop start-up (reconciliation) samples
+    try:
+        while len(rec.samples) < samples and time.monotonic() < deadline:
+            if view is not None:
+                view.publish(hive.snapshot())
+            time.sleep(1.0 / fps)
+    finally:
+        hive.stop()
+        if view is not None:
+            view.close()
+    us = np.array(rec.samples[:samples], dtype=np.float64) / 1000.0
+    return {"p50_us": float(np.percentile(us, 50)), "p99_us": float(np.percentile(us, 99)),
+            "samples": int(us.size)}
+
+
+def run(quick: bool = False) -> dict:
+    import sys
+
+    sys.setswitchinterval(0.0005)  # as makerhive run does
+    n = 2_000 if quick else 10_000
+    without = measure(n, with_view=False)
+    with_view = measure(n, with_view=True)
+    return {
+        "p50_us": round(without["p50_us"], 1),
+        "p99_us": round(without["p99_us"], 1),
+        "p50_us_with_view": round(with_view["p50_us"], 1),
+        "p99_us_with_view": round(with_view["p99_us"], 1),
+        "samples": min(without["samples"], with_view["samples"]),
+        "view_moves_p99_pct": round((with_view["p99_us"] / without["p99_us"] - 1) * 100, 1),
+    }

@@ -1,0 +1,30 @@
+"""Helpers for tests that run the whole hive on the simulated venue."""
+from __future__ import annotations
+
+import time
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from makerhive import config as config_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sim_config(**overrides) -> config_mod.Config:
+    """The default config, accelerated, with optional section overrides."""
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
+    raw["run"]["speed"] = 20.0
+    raw["run"]["journal_dir"] = "/tmp/makerhive-test-runs"
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    return config_mod.from_dict(raw)
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 20.0, poll: float = 0.02, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what or pred}")

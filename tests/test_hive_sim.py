@@ -1,0 +1,80 @@
+"""The whole system on the simulated exchange: five assets quote, fill and stop clean."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from makerhive.app import Hive
+from tests.hive_helpers import ROOT, sim_config, wait_for
+
+SUMMARY_ASSET_KEYS = {"fills_buy", "fills_sell", "volume_usd", "realized_pnl", "unrealized_pnl", "fees",
+                      "inventory", "max_abs_inventory_usd", "limit_usd", "restarts", "open_orders_at_exit",
+                      "capital"}
+
+
+@pytest.fixture(scope="module")
+def run_summary():
+    """One 90-simulated-second run of the default five assets (speed x20)."""
+    hive = Hive(sim_config())
+    hive.start()
+    try:
+        hive.wait_until(90.0)
+        quoting_seen = dict(hive.board.phase)
+    finally:
+        summary = hive.stop()
+    return summary, quoting_seen, hive
+
+
+def test_every_asset_fills_on_both_sides(run_summary):
+    summary, phases, _ = run_summary
+    assert set(summary["assets"]) == {"BTC", "ETH", "SOL", "XRP", "HYPE"}
+    for asset, s in summary["assets"].items():
+        assert phases[asset] == "quoting", asset
+        assert s["fills_buy"] > 0 and s["fills_sell"] > 0, (asset, s)
+        assert s["volume_usd"] > 0
+
+
+def test_inventory_never_beyond_its_limit(run_summary):
+    summary, _, _ = run_summary
+    for asset, s in summary["assets"].items():
+        assert 0 < s["limit_usd"] <= 5000
+        assert s["max_abs_inventory_usd"] <= s["limit_usd"] + 1e-6, (asset, s)
+
+
+def test_risk_pnl_equals_the_venues_own_accounting_to_the_cent(run_summary):
+    summary, _, hive = run_summary
+    for asset, s in summary["assets"].items():
+        assert s["inventory"] == pytest.approx(s["venue_position"], abs=1e-12), asset
+        assert abs(s["net_pnl"] - s["venue_pnl"]) < 0.01, (asset, s["net_pnl"], s["venue_pnl"])
+        assert s["venue_pnl"] == pytest.approx(hive.venue.engine.pnl(asset), abs=1e-9)
+
+
+def test_zero_open_orders_after_shutdown(run_summary):
+    summary, _, hive = run_summary
+    assert summary["portfolio"]["open_orders_at_exit"] == 0
+    for asset in summary["assets"]:
+        assert hive.venue.engine.open_orders(asset) == ()
+        assert summary["assets"][asset]["open_orders_at_exit"] == 0
+
+
+def test_capital_is_shared_equally(run_summary):
+    summary, _, _ = run_summary
+    caps = [s["capital"] for s in summary["assets"].values()]
+    assert caps == [summary["portfolio"]["capital"] / 5] * 5
+
+
+def test_headless_cli_writes_the_summary_contract(tmp_path):
+    out = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "makerhive.cli", "run", "--headless", "--duration", "20", "--speed", "20",
+         "--seed", "3", "--summary-json", str(out), "--config", str(ROOT / "config.toml")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert set(data["assets"]) == {"BTC", "ETH", "SOL", "XRP", "HYPE"}
+    for s in data["assets"].values():
+        assert SUMMARY_ASSET_KEYS <= set(s)
+        assert s["open_orders_at_exit"] == 0
+    assert {"capital", "net_pnl", "open_orders_at_exit"} <= set(data["portfolio"])
+    assert "all orders cancelled" in proc.stdout

@@ -1,0 +1,88 @@
+"""Supervision on the live system: crash an actor mid-run and watch the tree recover.
+
+Invariants: the asset's orders are cancelled first (before any restart), the right
+children restart (rest_for_one), the asset quotes again, no order of the old
+incarnation remains on the venue, and the other assets are untouched.
+"""
+import pytest
+
+from messages.control import Crash
+from venues.cloid import parse_cloid
+from makerhive.app import Hive
+from tests.hive_helpers import sim_config, wait_for
+
+ROLES = ("book", "risk", "order", "quoter")
+
+
+@pytest.fixture
+def hive():
+    h = Hive(sim_config(run={"speed": 10.0}))
+    h.start()
+    wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all assets quoting")
+    yield h
+    summary = h.stop()
+    assert summary["portfolio"]["open_orders_at_exit"] == 0
+
+
+def refs(hive, asset):
+    return {r: hive.teams[asset].get(r) for r in ROLES}
+
+
+def venue_orders(hive, asset):
+    return hive.gateway.open_orders(asset)
+
+
+@pytest.mark.parametrize("victim, restarted", [
+    ("quoter", ["quoter"]),
+    ("order", ["order", "quoter"]),
+    ("book", ["book", "risk", "order", "quoter"]),
+])
+def test_crash_cancels_first_restarts_right_children_and_quotes_again(hive, victim, restarted):
+    asset = "ETH"
+    wait_for(lambda: len(venue_orders(hive, asset)) > 0, what="ETH orders resting")
+    before = refs(hive, asset)
+    others_before = {a: refs(hive, a) for a in hive.assets if a != asset}
+    epoch_before = hive.gateway.current_epoch(asset)
+    n_events = len(hive.board.events)
+
+    before[victim].tell(Crash(detail=f"test kills {victim}"))
+
+    wait_for(lambda: any(e.kind == "restart" and e.asset == asset for e in hive.board.events[n_events:]),
+             what="restart event")
+    new_events = [e for e in hive.board.events[n_events:] if e.asset == asset]
+    kinds = [e.kind for e in new_events]
+    assert "cancel_all" in kinds
+    assert kinds.index("cancel_all") < kinds.index("restart"), kinds  # money first
+
+    after = refs(hive, asset)
+    assert [r for r in ROLES if after[r] is not before[r]] == restarted
+    for a, old in others_before.items():
+        assert refs(hive, a) == old, f"{a} was disturbed"
+
+    wait_for(lambda: hive.board.phase[asset] == "quoting" and len(venue_orders(hive, asset)) > 0,
+             what="quoting again")
+    current = hive.gateway.current_epoch(asset)
+    if "order" in restarted:
+        assert current > epoch_before
+    for o in venue_orders(hive, asset):
+        parts = parse_cloid(o.cloid)
+        assert parts is not None and parts.epoch == current, f"order of a retired epoch still resting: {o}"
+    assert hive.board.restarts[asset] == 1
+
+
+def test_zombie_order_actor_is_fenced(hive):
+    """A command carrying a retired epoch is refused by the gateway and never reaches the venue."""
+    from messages.orders import NewOrder, PlaceOrders
+
+    asset = "SOL"
+    old_epoch = hive.gateway.current_epoch(asset)
+    hive.teams[asset].get("order").tell(Crash())
+    wait_for(lambda: hive.gateway.current_epoch(asset) > old_epoch and hive.board.phase[asset] == "quoting",
+             what="order actor replaced")
+    mid = hive.venue.engine.mid(asset)
+    zombie = PlaceOrders(asset, old_epoch, 0.0, (NewOrder("0x6d68000200000001ffffffffffffffff", "B",
+                                                          round(mid * 0.99, 2), 1.0),))
+    refused_before = hive.gateway.refused[asset]
+    hive.gateway.place(zombie)
+    wait_for(lambda: hive.gateway.refused[asset] == refused_before + 1, what="refusal")
+    assert all(o.cloid != zombie.orders[0].cloid for o in venue_orders(hive, asset))
