@@ -14,7 +14,7 @@ from actors.base import SupervisedActor
 from actors.context import AssetContext
 from messages.market import Trade
 from strategy.book import BookCore
-from venues.gateway import BookReady
+from venues.gateway import BOOK_READY, BookReady
 
 
 class BookActor(SupervisedActor):
@@ -23,6 +23,10 @@ class BookActor(SupervisedActor):
         self.ctx = ctx
         self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
         self.slot = ctx.gateway.book_slots[ctx.asset]
+
+    def init(self) -> None:
+        self.ctx.team.set("book", self.actor_ref)
+        self.actor_ref.tell(BOOK_READY)  # a book may already wait in the slot
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, BookReady):

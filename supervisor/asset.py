@@ -76,20 +76,21 @@ class AssetSupervisor(Supervisor):
     def before_restart(self, failed: str, affected: list[str], reason: ExitReason) -> None:
         self.ctx.board.set_phase(self.ctx.asset, "restarting")
         self.ctx.board.restarts[self.ctx.asset] = self.ctx.board.restarts.get(self.ctx.asset, 0) + 1
-        self._cancel_first(f"{failed} {reason}")
+        self._cancel_first(f"{failed} {reason}", fence="order" in affected)
 
-    def _cancel_first(self, why: str) -> None:
-        """Fence the order epoch and cancel every order of the asset at the venue."""
+    def _cancel_first(self, why: str, fence: bool) -> None:
+        """Cancel every order of the asset at the venue, fencing the order epoch first
+        when the order actor is being replaced (its commands must no longer count)."""
         t0 = time.perf_counter()
         gw, asset = self.ctx.gateway, self.ctx.asset
         try:
-            gw.new_epoch(asset)
-            gw.cancel_all_soon(asset)  # on the wire at once; the wait below confirms it
-            sent_ms = (time.perf_counter() - t0) * 1000
+            if fence:
+                gw.new_epoch(asset)
             n = gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
-            self.cancel_ms.append(sent_ms)
-            self.emit("cancel_all", f"after {why}: fenced, {n} order(s) cancelled "
-                                    f"(sent in {sent_ms:.1f} ms, confirmed in {(time.perf_counter() - t0) * 1000:.0f} ms)")
+            ms = (time.perf_counter() - t0) * 1000
+            self.cancel_ms.append(ms)
+            self.emit("cancel_all", f"after {why}: {'fenced, ' if fence else ''}{n} order(s) cancelled, "
+                                    f"confirmed by the venue in {ms:.0f} ms")
         except VenueUnavailable as e:
             self.emit("failure", f"cancel-all after {why} failed: {e}")
 
@@ -102,7 +103,7 @@ class AssetSupervisor(Supervisor):
     def cleanup(self, reason: ExitReason) -> None:
         if reason != "normal":
             self.ctx.board.set_phase(self.ctx.asset, "failed")
-            self._cancel_first(f"tree {reason}")
+            self._cancel_first(f"tree {reason}", fence=True)
         super().cleanup(reason)
         if reason == "normal":
             try:  # a last sweep: nothing of ours may stay on the venue

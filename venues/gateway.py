@@ -72,7 +72,8 @@ class Gateway:
     def deliver_book(self, snap: BookSnapshot) -> None:
         slot = self.book_slots.get(snap.asset)
         if slot is not None and slot.put(snap):
-            self.teams[snap.asset].tell("book", BOOK_READY)
+            if not self.teams[snap.asset].tell("book", BOOK_READY):
+                slot.take()  # nobody to wake (restarting): the next book will try again
 
     def deliver_trade(self, trade: Trade) -> None:
         team = self.teams.get(trade.asset)

@@ -1,0 +1,118 @@
+"""From L2 snapshots and the trade tape to the MarketState the quoter works on.
+
+The functions are the book's measurements; ``BookCore`` applies them to each new
+snapshot, refuses books that cannot be quoted against (a missing side, crossed or
+locked, stale), and carries the volatility estimate and the volatility regime.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Sequence
+
+from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
+from strategy.volatility import EwmaVolatility
+
+TAPE_LEN = 50  # trades kept for the aggressor ratio (strategy.md: last 50 trades)
+
+
+def mid(best_bid: float, best_ask: float) -> float:
+    return (best_bid + best_ask) / 2.0
+
+
+def microprice(bid_px: float, bid_sz: float, ask_px: float, ask_sz: float) -> float:
+    """Size-weighted mid: leans toward the side more likely to be taken out next.
+
+    A heavy bid (little ask size) pulls the fair price toward the ask. Falls back to
+    the plain mid when both sizes are zero.
+    """
+    total = bid_sz + ask_sz
+    if total <= 0:
+        return mid(bid_px, ask_px)
+    return (bid_px * ask_sz + ask_px * bid_sz) / total
+
+
+def spread_bp(best_bid: float, best_ask: float) -> float:
+    """Bid-ask spread relative to the mid, in basis points."""
+    m = mid(best_bid, best_ask)
+    return (best_ask - best_bid) / m * 1e4
+
+
+def imbalance(bids: Sequence[Level], asks: Sequence[Level], depth: int) -> float:
+    """(bid depth − ask depth) / (bid depth + ask depth) over the top ``depth`` levels, in [-1, 1]."""
+    b = sum(lv.sz for lv in bids[:depth])
+    a = sum(lv.sz for lv in asks[:depth])
+    total = b + a
+    return (b - a) / total if total > 0 else 0.0
+
+
+def regime_for(sigma_bp: float, thresholds: tuple[float, float, float] = (5.0, 25.0, 60.0)) -> Regime:
+    """Classify volatility by its 1-minute size, sigma·sqrt(60), against (calm, elevated, extreme)."""
+    calm, elevated, extreme = thresholds
+    one_minute = sigma_bp * math.sqrt(60.0)
+    if one_minute > extreme:
+        return "EXTREME"
+    if one_minute > elevated:
+        return "ELEVATED"
+    if one_minute < calm:
+        return "CALM"
+    return "NORMAL"
+
+
+class BookCore:
+    """Turns each acceptable book snapshot into a MarketState; keeps the trade tape."""
+
+    def __init__(self, asset: str, *, depth_levels: int = 5, vol_halflife_s: float = 30.0,
+                 initial_sigma_bp: float = 1.0) -> None:
+        self.asset = asset
+        self.depth_levels = depth_levels
+        self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
+        self.last: MarketState | None = None
+        self.rejected = 0
+        self._tape: deque[Trade] = deque(maxlen=TAPE_LEN)
+
+    def _acceptable(self, snap: BookSnapshot) -> bool:
+        if not snap.bids or not snap.asks:
+            return False
+        bb, ba = snap.bids[0].px, snap.asks[0].px
+        if not (bb > 0 and ba > 0) or bb >= ba:  # crossed or locked: no passive price exists
+            return False
+        last = self.last
+        if last is not None and (snap.ts < last.ts or snap.seq <= last.seq):
+            return False  # stale or repeated: never step back to an older book
+        return True
+
+    def on_book(self, snap: BookSnapshot) -> MarketState | None:
+        """The new MarketState, or None (and ``rejected`` += 1) for an unusable snapshot."""
+        if not self._acceptable(snap):
+            self.rejected += 1
+            return None
+        bid, ask = snap.bids[0], snap.asks[0]
+        m = mid(bid.px, ask.px)
+        sigma = self.vol.update(snap.ts, m)
+        state = MarketState(
+            asset=self.asset,
+            ts=snap.ts,
+            seq=snap.seq,
+            mid=m,
+            microprice=microprice(bid.px, bid.sz, ask.px, ask.sz),
+            best_bid=bid.px,
+            best_ask=ask.px,
+            spread_bp=spread_bp(bid.px, ask.px),
+            imbalance=imbalance(snap.bids, snap.asks, self.depth_levels),
+            sigma_bp=sigma,
+            regime=regime_for(sigma),
+            recv_ns=snap.recv_ns,
+        )
+        self.last = state
+        return state
+
+    def on_trade(self, trade: Trade) -> None:
+        self._tape.append(trade)
+
+    @property
+    def aggressor_buy_ratio(self) -> float:
+        """Share of the last trades whose aggressor bought; 0.5 (no signal) with no trades."""
+        if not self._tape:
+            return 0.5
+        return sum(1 for t in self._tape if t.side == "B") / len(self._tape)

@@ -1,0 +1,118 @@
+"""The quote model: Avellaneda–Stoikov in basis points around a fair price, as a ladder.
+
+Everything is computed in bp relative to fair value (mid or microprice), so one set of
+parameters fits a $0.50 coin and a $100,000 one alike. Inventory is counted in L1 lots
+(q = position / L1 size), which makes γ "bp of skew per lot" and keeps the skew
+independent of the asset's price. The regime scales the spread and trims the ladder;
+risk multipliers widen or shrink each side; EXTREME volatility or a halt pulls
+everything. Prices and sizes leave here already venue-valid, post-only safe and
+strictly ordered, so the order actor never has to second-guess them.
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+from makerhive.config import QuotingConfig
+from messages.market import MarketState, Side
+from messages.orders import QuoteLadder, QuoteLevel
+from messages.risk import RiskState
+from strategy import avellaneda
+from venues import rules
+
+# Spread scale per regime (strategy.md). EXTREME never quotes; its scale only fills in
+# the reported half spread of the empty ladder.
+REGIME_SPREAD_SCALE = {"CALM": 0.7, "NORMAL": 1.0, "ELEVATED": 2.0, "EXTREME": 2.0}
+ELEVATED_MAX_LEVELS = 2
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+def _snap(px: Decimal | float, sz_decimals: int, mode: rules.Rounding) -> Decimal | None:
+    """A valid price rounded in ``mode``; None when there is no positive one.
+
+    A float model price is first cut to 10 significant digits, so float noise
+    (100.11000000000001) cannot push a directed rounding one whole tick further out.
+    """
+    if isinstance(px, float):
+        if not math.isfinite(px):
+            return None
+        px = Decimal(f"{px:.10g}")
+    if px <= 0:
+        return None
+    try:
+        return rules.round_price(px, sz_decimals, mode)
+    except ValueError:  # rounds down to zero: below the smallest tick
+        return None
+
+
+class QuoterCore:
+    def __init__(self, asset: str, params: QuotingConfig, sz_decimals: int) -> None:
+        self.asset = asset
+        self.params = params
+        self.sz_decimals = sz_decimals
+
+    def set_params(self, params: QuotingConfig) -> None:
+        self.params = params
+
+    def quote(self, market: MarketState, risk: RiskState, ts: float) -> QuoteLadder:
+        """The ladder wanted now for ``market`` under ``risk``."""
+        p = self.params
+        fair = market.microprice if p.use_microprice else market.mid
+        if not (math.isfinite(fair) and fair > 0 and market.best_bid > 0 and market.best_ask > 0):
+            return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns)
+
+        q = risk.position * fair / p.order_size_usd  # inventory in L1 lots
+        sigma, tau, gamma = market.sigma_bp, p.horizon_s, p.gamma
+        r_bp = avellaneda.reservation_price(0.0, q, gamma, sigma, tau)
+        spread = avellaneda.optimal_spread(gamma, sigma, tau, p.k_per_bp) * REGIME_SPREAD_SCALE[market.regime]
+        spread = min(max(spread, p.min_spread_bp), p.max_spread_bp)
+        half = spread / 2.0
+
+        n = min(p.levels, len(p.level_size_mult))
+        if market.regime == "ELEVATED":
+            n = min(n, ELEVATED_MAX_LEVELS)
+        if market.regime == "EXTREME" or risk.halted:
+            n = 0
+        bids = self._side("B", fair, r_bp, half, risk.spread_mult_bid, risk.size_mult_bid, n, market) \
+            if risk.allow_bid else ()
+        asks = self._side("A", fair, r_bp, half, risk.spread_mult_ask, risk.size_mult_ask, n, market) \
+            if risk.allow_ask else ()
+        return QuoteLadder(
+            asset=self.asset, ts=ts, seq=market.seq, bids=bids, asks=asks,
+            reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,
+        )
+
+    def _side(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
+              size_mult: float, n: int, market: MarketState) -> tuple[QuoteLevel, ...]:
+        """One side's levels, outward from the reservation price."""
+        p, szd = self.params, self.sz_decimals
+        buy = side == "B"
+        mode: rules.Rounding = "down" if buy else "up"  # always round away from the other side
+        sign = -1.0 if buy else 1.0
+        # Post-only: a bid must stay under the best ask, an ask over the best bid; one that
+        # would not is moved to the edge, one tick inside the opposite touch.
+        touch = _dec(market.best_ask if buy else market.best_bid)
+        step = rules.tick_at(touch, szd)
+        edge = _snap(touch - step if buy else touch + step, szd, mode)
+        out: list[QuoteLevel] = []
+        prev: Decimal | None = None
+        for i in range(n):
+            dist = half * spread_mult + i * p.level_spacing_bp
+            px = _snap(fair * (1.0 + (r_bp + sign * dist) / 1e4), szd, mode)
+            if px is not None and (px >= touch if buy else px <= touch):
+                px = edge
+            if px is not None and prev is not None and (px >= prev if buy else px <= prev):
+                step = rules.tick_at(prev, szd)  # two levels on one price: push the outer one out
+                px = _snap(prev - step if buy else prev + step, szd, mode)
+            if px is None:
+                break  # no positive valid price this far out, nor further
+            prev = px
+            notional = _dec(p.order_size_usd * p.level_size_mult[i] * size_mult)
+            sz = rules.round_size(notional / px, szd, "down")
+            if sz <= 0 or not rules.meets_min_notional(px, sz):
+                continue
+            out.append(QuoteLevel(side=side, level=i, px=float(px), sz=float(sz)))
+        return tuple(out)

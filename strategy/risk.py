@@ -1,0 +1,224 @@
+"""One asset's inventory, PnL and limits: what the quoter may do, derived from fills.
+
+Fills are deduplicated by trade id, because after a restart or a reconnection the same
+fill can arrive twice (live and in the fill history). PnL uses average-cost accounting,
+so realized + unrealized − fees always equals the cash flow of the fills plus the
+position marked at the mid. Inventory control works on utilisation of the position
+limit (widen, then stop, then reduce-only on the loaded side); the daily loss stop
+halts the asset until the UTC day rolls.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from makerhive.config import RiskConfig
+from messages.orders import Fill
+from messages.risk import RiskState
+
+DAY_S = 86_400.0
+_EPS = 1e-9  # relative: a position this close to zero is float residue of a full close
+
+
+def _day_of(ts: float) -> int:
+    return math.floor(ts / DAY_S)
+
+
+class RiskCore:
+    def __init__(self, asset: str, params: RiskConfig, capital: float, *, ts: float = 0.0) -> None:
+        self.asset = asset
+        self.params = params
+        self.capital = float(capital)
+        self._position = 0.0
+        self._avg = 0.0
+        self._realized = 0.0
+        self._fees = 0.0
+        self._mid = 0.0  # 0 = not marked yet
+        self._entry_unknown = False  # adopted a position while flat and unmarked
+        self._seen: set[int] = set()
+        self.fills_buy = 0
+        self.fills_sell = 0
+        self.volume_usd = 0.0
+        self.max_abs_inventory_usd = 0.0
+        # The day starts when the core does, with nothing made or lost yet.
+        self._day = _day_of(ts)
+        self._day_start_net = 0.0
+        self._stopped_day: int | None = None
+
+    # -- limits ---------------------------------------------------------------------------
+    def set_capital(self, capital: float) -> None:
+        self.capital = float(capital)
+
+    @property
+    def limit_usd(self) -> float:
+        return min(self.params.max_position_usd, self.params.max_position_pct * self.capital)
+
+    # -- fills ----------------------------------------------------------------------------
+    def on_fill(self, fill: Fill) -> bool:
+        """Apply a fill once; False (and nothing changes) if its trade id was seen before."""
+        if fill.tid in self._seen:
+            return False
+        self._seen.add(fill.tid)
+        self._roll_day(fill.ts)
+        before = self.net_pnl
+        buy = fill.side == "B"
+        self._apply(fill.sz if buy else -fill.sz, fill.px)
+        self._fees += fill.fee
+        if buy:
+            self.fills_buy += 1
+        else:
+            self.fills_sell += 1
+        self.volume_usd += fill.px * fill.sz
+        self.max_abs_inventory_usd = max(self.max_abs_inventory_usd, abs(self._position) * fill.px)
+        if _day_of(fill.ts) < self._day:
+            # A fill from an earlier day (history replayed after a restart) belongs to the
+            # day's starting PnL, not to what the day has made or lost.
+            self._day_start_net += self.net_pnl - before
+        return True
+
+    def on_fills(self, fills: Iterable[Fill]) -> int:
+        """Apply many fills; returns how many were new."""
+        return sum(1 for f in fills if self.on_fill(f))
+
+    def _apply(self, signed: float, px: float) -> None:
+        """Average-cost update: increases average in, decreases realize against the average."""
+        pos = self._position
+        if signed == 0:
+            return
+        if self._entry_unknown and pos != 0:
+            self._avg = px  # an adopted position with no known entry: enter it here
+            self._entry_unknown = False
+        if pos == 0 or (pos > 0) == (signed > 0):
+            new = pos + signed
+            self._avg = (abs(pos) * self._avg + abs(signed) * px) / abs(new)
+            self._position = new
+            return
+        closed = min(abs(signed), abs(pos))
+        self._realized += closed * (px - self._avg) * (1.0 if pos > 0 else -1.0)
+        new = pos + signed
+        if abs(new) <= _EPS * max(1.0, abs(signed)):
+            new = 0.0
+        if new == 0:
+            self._avg = 0.0
+        elif (new > 0) != (pos > 0):  # flipped through zero: the remainder opens at px
+            self._avg = px
+        self._position = new
+
+    # -- marks and reconciliation ------------------------------------------------------------
+    def mark(self, mid: float, ts: float) -> None:
+        """Revalue the position at ``mid``; rolls the day and checks the daily loss stop."""
+        if mid > 0 and math.isfinite(mid):
+            self._mid = mid
+            if self._entry_unknown and self._position != 0:
+                self._avg = mid  # an adopted position with no known entry is entered at the first mark
+                self._entry_unknown = False
+        self._roll_day(ts)
+        self._check_loss()
+
+    def reconcile_position(self, venue_position: float) -> float:
+        """Our position minus the venue's; when they differ the venue wins.
+
+        An adopted position keeps our average entry, or is entered at the mid if we
+        were flat (at the first mark if there is no mid yet).
+        """
+        diff = self._position - venue_position
+        if abs(diff) <= _EPS * max(1.0, abs(venue_position)):
+            return 0.0
+        was_flat = self._position == 0
+        self._position = venue_position
+        if venue_position == 0:
+            self._avg = 0.0
+            self._entry_unknown = False
+        elif was_flat:
+            self._avg = self._mid
+            self._entry_unknown = self._mid <= 0
+        return diff
+
+    # -- figures ----------------------------------------------------------------------------
+    @property
+    def position(self) -> float:
+        return self._position
+
+    @property
+    def avg_entry(self) -> float:
+        return self._avg
+
+    @property
+    def mid(self) -> float:
+        return self._mid
+
+    @property
+    def realized_pnl(self) -> float:
+        return self._realized
+
+    @property
+    def unrealized_pnl(self) -> float:
+        """position·(mid − avg_entry); 0 until there is a mark to value it at."""
+        if self._mid <= 0:
+            return 0.0
+        return self._position * (self._mid - self._avg)
+
+    @property
+    def fees(self) -> float:
+        return self._fees
+
+    @property
+    def net_pnl(self) -> float:
+        return self._realized + self.unrealized_pnl - self._fees
+
+    # -- daily loss stop -------------------------------------------------------------------
+    def _roll_day(self, ts: float) -> None:
+        day = _day_of(ts)
+        if day > self._day:
+            self._day = day
+            self._day_start_net = self.net_pnl
+
+    def _check_loss(self) -> None:
+        if self.net_pnl - self._day_start_net < -self.params.daily_loss_pct * self.capital:
+            self._stopped_day = self._day  # latched until the day rolls
+
+    # -- what the quoter may do -------------------------------------------------------------
+    def state(self, ts: float) -> RiskState:
+        self._roll_day(ts)
+        self._check_loss()
+        p = self.params
+        limit = self.limit_usd
+        px = self._mid if self._mid > 0 else self._avg
+        exposure = abs(self._position * px)
+        u = exposure / limit if limit > 0 else (math.inf if exposure > 0 else 0.0)
+        allow = {"B": True, "A": True}
+        spread_mult = {"B": 1.0, "A": 1.0}
+        reason = ""
+        if self._position != 0:
+            loaded = "B" if self._position > 0 else "A"
+            if u > p.widen_at:
+                spread_mult[loaded] = p.widen_mult
+            if u > p.stop_at:
+                allow[loaded] = False
+            if u > p.reduce_only_at:
+                reason = "reduce-only"
+        halted = self._stopped_day == self._day
+        if halted:
+            reason = "daily loss stop"
+        return RiskState(
+            asset=self.asset,
+            ts=ts,
+            position=self._position,
+            avg_entry=self._avg,
+            mid=self._mid,
+            realized_pnl=self._realized,
+            unrealized_pnl=self.unrealized_pnl,
+            fees=self._fees,
+            capital=self.capital,
+            limit_usd=limit,
+            allow_bid=allow["B"],
+            allow_ask=allow["A"],
+            spread_mult_bid=spread_mult["B"],
+            spread_mult_ask=spread_mult["A"],
+            halted=halted,
+            halt_reason=reason,
+            fills_buy=self.fills_buy,
+            fills_sell=self.fills_sell,
+            volume_usd=self.volume_usd,
+            max_abs_inventory_usd=self.max_abs_inventory_usd,
+        )
