@@ -13,10 +13,13 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.context import AssetContext
-from messages.orders import CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders, QuoteLadder
+from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
+                             QuoteLadder, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
 from strategy.order_tracker import OrderTracker
 from venues.runtime import VenueUnavailable
+
+REJECT_EVENT_WINDOW_S = 10.0  # simulated seconds between reject lines in the event log
 
 
 class OrderActor(SupervisedActor):
@@ -30,6 +33,8 @@ class OrderActor(SupervisedActor):
                                     a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
         self.risk: RiskState | None = None
         self._last_fill_ts = 0.0
+        self._reject_window_start = -1e18
+        self._rejects_in_window = 0
 
     # -- start: reconcile before anything else ------------------------------------------
     def init(self) -> None:
@@ -54,10 +59,25 @@ class OrderActor(SupervisedActor):
 
     # -- messages ----------------------------------------------------------------------------
     def handle(self, msg: Any) -> None:
-        if isinstance(msg, QuoteLadder):
+        if isinstance(msg, VenueBatch):
+            for ev in msg.events:
+                self._on_venue(ev)
+        elif isinstance(msg, QuoteLadder):
             self.ts = max(self.ts, msg.ts)
             self._on_ladder(msg)
-        elif isinstance(msg, Fill):
+        elif isinstance(msg, (Fill, OrderAck, OrderCancelled, OrderReject)):
+            self._on_venue(msg)
+        elif isinstance(msg, RiskState):
+            self.risk = msg
+            if msg.halted:
+                self._send_cancel(self.tracker.cancel_everything())
+        else:
+            super().handle(msg)
+            return
+        self.ctx.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+
+    def _on_venue(self, msg: Any) -> None:
+        if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
             if self.tracker.on_fill(msg):
                 self._last_fill_ts = max(self._last_fill_ts, msg.ts)
@@ -69,16 +89,17 @@ class OrderActor(SupervisedActor):
         elif isinstance(msg, OrderReject):
             self.tracker.on_reject(msg)
             if "already canceled" not in msg.reason:
-                self.ctx.board.count("rejects")
-                self.ctx.event(msg.ts, "reject", msg.reason[:120])
-        elif isinstance(msg, RiskState):
-            self.risk = msg
-            if msg.halted:
-                self._send_cancel(self.tracker.cancel_everything())
-        else:
-            super().handle(msg)
-            return
-        self.ctx.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+                self._note_reject(msg)
+
+    def _note_reject(self, msg: OrderReject) -> None:
+        """Count every reject; show the first of a burst, then one line per window."""
+        self.ctx.board.count("rejects")
+        self._rejects_in_window += 1
+        if msg.ts - self._reject_window_start >= REJECT_EVENT_WINDOW_S:
+            more = self._rejects_in_window - 1
+            suffix = f" (+{more} more in the last {REJECT_EVENT_WINDOW_S:g}s)" if more > 0 else ""
+            self.ctx.event(msg.ts, "reject", msg.reason[:110] + suffix)
+            self._reject_window_start, self._rejects_in_window = msg.ts, 0
 
     def _on_ladder(self, ladder: QuoteLadder) -> None:
         risk = self.risk
@@ -93,10 +114,12 @@ class OrderActor(SupervisedActor):
         cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
         if not cancels and not places:
             return
-        if cancels:
-            self._send_cancel(cancels)
+        cmds: list[CancelOrders | PlaceOrders] = []
+        if cancels:  # cancels first: the venue applies them before the new orders
+            cmds.append(CancelOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(cancels)))
         if places:
-            self.ctx.gateway.place(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places)))
+            cmds.append(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places)))
+        self.ctx.gateway.send(*cmds)
         if ladder.recv_ns and self.ctx.latency is not None:
             self.ctx.latency.add(time.perf_counter_ns() - ladder.recv_ns)
 

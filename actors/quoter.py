@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from actors.base import SupervisedActor
 from actors.context import AssetContext
 from messages.market import MarketState
@@ -30,17 +32,20 @@ class QuoterActor(SupervisedActor):
     def handle(self, msg: Any) -> None:
         if isinstance(msg, MarketState):
             self.market = msg
-            self._quote(msg.ts)
+            self._quote(msg.ts, from_book=True)
         elif isinstance(msg, RiskState):
             self.risk = msg
-            self._quote(msg.ts)
+            self._quote(msg.ts, from_book=False)
         else:
             super().handle(msg)
 
-    def _quote(self, ts: float) -> None:
+    def _quote(self, ts: float, from_book: bool) -> None:
         if self.market is None or self.risk is None:
             return
         ladder = self.core.quote(self.market, self.risk, max(ts, self.market.ts))
+        if not from_book and ladder.recv_ns:
+            # tick-to-action is measured from book updates only, not from risk news
+            ladder = msgspec.structs.replace(ladder, recv_ns=0)
         self.ctx.team.tell("order", ladder)
         if not self.quoting:
             self.quoting = True

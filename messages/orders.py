@@ -125,3 +125,15 @@ class CommandRefused(msgspec.Struct, frozen=True, tag=True):
     epoch: int
     current_epoch: int
     ts: float
+
+
+VenueEvent = OrderAck | OrderReject | OrderCancelled | Fill
+
+
+class VenueBatch(msgspec.Struct, frozen=True, tag=True):
+    """Several venue answers for one asset in one message (one response to a batch
+    request, or the fills of one matching step), in the order the venue produced them."""
+
+    asset: str
+    ts: float
+    events: tuple[VenueEvent, ...]

@@ -40,8 +40,7 @@ class VenueCore(Protocol):
 
     name: str
 
-    def place(self, cmd: PlaceOrders) -> None: ...
-    def cancel(self, cmd: CancelOrders) -> None: ...
+    def send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None: ...
     async def cancel_all(self, asset: str) -> int: ...
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]: ...
     async def position(self, asset: str) -> float: ...
@@ -95,25 +94,24 @@ class Gateway:
                              f"refused a command from retired epoch {epoch} (current {current})")
         return False
 
-    def _place(self, cmd: PlaceOrders) -> None:
-        if self._admit(cmd.asset, cmd.epoch):
+    def _send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
+        if cmds and self._admit(cmds[0].asset, cmds[0].epoch):
             assert self.venue is not None
-            self.commands_sent += 1
-            self.venue.place(cmd)
-
-    def _cancel(self, cmd: CancelOrders) -> None:
-        if self._admit(cmd.asset, cmd.epoch):
-            assert self.venue is not None
-            self.commands_sent += 1
-            self.venue.cancel(cmd)
+            self.commands_sent += len(cmds)
+            self.venue.send(cmds)
 
     # -- the thread-side facade --------------------------------------------------
+    def send(self, *cmds: CancelOrders | PlaceOrders) -> bool:
+        """Send order commands of one asset and epoch, applied in the given order
+        (fire and forget: the venue's answers arrive as messages)."""
+        return self.runtime.submit(self._send, cmds)
+
     def place(self, cmd: PlaceOrders) -> bool:
-        """Send post-only orders (fire and forget; answers arrive as messages)."""
-        return self.runtime.submit(self._place, cmd)
+        """Send post-only orders."""
+        return self.send(cmd)
 
     def cancel(self, cmd: CancelOrders) -> bool:
-        return self.runtime.submit(self._cancel, cmd)
+        return self.send(cmd)
 
     def new_epoch(self, asset: str) -> int:
         """Retire the asset's current order epoch (fencing it) and return the next one."""

@@ -6,6 +6,7 @@ decimals. An order must be worth at least $10.
 """
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
@@ -21,15 +22,19 @@ def _dec(x: float | Decimal | str) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(repr(x) if isinstance(x, float) else x)
 
 
+@functools.lru_cache(maxsize=512)
+def _tick_for(exponent: int, sz_decimals: int) -> Decimal:
+    sig_tick = Decimal(1).scaleb(exponent - (MAX_SIG_FIGS - 1))
+    dec_tick = Decimal(1).scaleb(-(MAX_DECIMALS_PERP - sz_decimals))
+    return min(max(sig_tick, dec_tick), Decimal(1))
+
+
 def tick_at(px: float | Decimal, sz_decimals: int) -> Decimal:
     """The price increment that is valid around ``px`` (it changes with magnitude)."""
     d = _dec(px)
     if d <= 0:
         raise ValueError(f"price must be positive, got {px}")
-    exponent = d.adjusted()  # floor(log10(px))
-    sig_tick = Decimal(1).scaleb(exponent - (MAX_SIG_FIGS - 1))
-    dec_tick = Decimal(1).scaleb(-(MAX_DECIMALS_PERP - sz_decimals))
-    return min(max(sig_tick, dec_tick), Decimal(1))
+    return _tick_for(d.adjusted(), sz_decimals)  # adjusted() = floor(log10(px))
 
 
 def round_price(px: float | Decimal, sz_decimals: int, mode: Rounding = "nearest") -> Decimal:
@@ -55,9 +60,14 @@ def is_valid_price(px: float | Decimal, sz_decimals: int) -> bool:
     return d % tick_at(d, sz_decimals) == 0
 
 
+@functools.lru_cache(maxsize=16)
+def _lot(sz_decimals: int) -> Decimal:
+    return Decimal(1).scaleb(-sz_decimals)
+
+
 def round_size(sz: float | Decimal, sz_decimals: int, mode: Rounding = "down") -> Decimal:
     """Round a size to the lot (10^-szDecimals); ``down`` never grows an order."""
-    lot = Decimal(1).scaleb(-sz_decimals)
+    lot = _lot(sz_decimals)
     return ((_dec(sz) / lot).to_integral_value(rounding=_MODES[mode]) * lot).normalize()
 
 

@@ -9,13 +9,13 @@ cancel-all sent after an order is applied after it.
 from __future__ import annotations
 
 import math
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import trio
 
 from makerhive.config import Config
 from messages.market import BookSnapshot, Trade
-from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders
+from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders, VenueBatch
 from venues.gateway import Gateway
 from venues.sim.engine import SimExchange
 
@@ -23,22 +23,27 @@ from venues.sim.engine import SimExchange
 class DelayLine:
     """Items come out ``delay`` seconds after they go in, never out of order."""
 
-    def __init__(self, handler: Callable[[Any], Awaitable[None] | None]) -> None:
+    def __init__(self, handler: Callable[[Any], None]) -> None:
         self._send, self._recv = trio.open_memory_channel[tuple[float, Any]](math.inf)
         self._last = -math.inf
+        self._queued = 0
         self._handler = handler
 
     def put(self, item: Any, delay: float) -> None:
-        due = max(trio.current_time() + delay, self._last)
+        now = trio.current_time()
+        if delay <= 0 and self._queued == 0 and self._last <= now:
+            self._handler(item)  # nothing in flight to overtake: deliver now
+            return
+        due = max(now + delay, self._last)
         self._last = due
+        self._queued += 1
         self._send.send_nowait((due, item))
 
     async def run(self) -> None:
         async for due, item in self._recv:
             await trio.sleep_until(due)
-            result = self._handler(item)
-            if result is not None:
-                await result
+            self._queued -= 1
+            self._handler(item)
 
 
 class SimVenue:
@@ -69,32 +74,37 @@ class SimVenue:
                 nursery.start_soon(self._wire_out[asset].run)
                 nursery.start_soon(self._feed[asset].run)
             self.engine.advance(trio.current_time())
-            self._publish_books()
+            n = len(self.cfg.portfolio.assets)
+            for i, asset in enumerate(self.cfg.portfolio.assets):
+                self._publish_book(asset)
+                # each coin's l2Book subscription pushes on its own beat, as on Hyperliquid
+                nursery.start_soon(self._book_loop, asset, i * self.cfg.sim.book_interval_s / n)
             nursery.start_soon(self._market_loop)
-            nursery.start_soon(self._book_loop)
             task_status.started()
 
     async def _market_loop(self) -> None:
         step = self.cfg.sim.step_s
         while True:
             await trio.sleep(step)
+            by_asset: dict[str, list[Any]] = {}
             for ev in self.engine.advance(trio.current_time()):
                 if isinstance(ev, Trade):
                     self.gateway.deliver_trade(ev)
                 else:
-                    self._wire_out[ev.asset].put(ev, self.ack_latency)
+                    by_asset.setdefault(ev.asset, []).append(ev)
+            for asset, events in by_asset.items():
+                self._reply(asset, events)
 
-    async def _book_loop(self) -> None:
+    async def _book_loop(self, asset: str, offset: float) -> None:
+        await trio.sleep(offset)
         while True:
             await trio.sleep(self.cfg.sim.book_interval_s)
-            self._publish_books()
+            self._publish_book(asset)
 
-    def _publish_books(self) -> None:
-        now = trio.current_time()
+    def _publish_book(self, asset: str) -> None:
         self._seq += 1
-        for asset in self.cfg.portfolio.assets:
-            snap = self.engine.book_snapshot(asset, now, self._seq)
-            self._feed[asset].put(snap, self.feed_latency)
+        snap = self.engine.book_snapshot(asset, trio.current_time(), self._seq)
+        self._feed[asset].put(snap, self.feed_latency)
 
     def _depart(self, msg: Any) -> None:
         if isinstance(msg, _Reply):
@@ -102,31 +112,33 @@ class SimVenue:
         else:
             self.gateway.deliver(msg.asset, msg)
 
-    def _reply(self, asset: str, msgs: Any) -> None:
-        for m in msgs:
-            self._wire_out[asset].put(m, self.ack_latency)
+    def _reply(self, asset: str, msgs: list[Any]) -> None:
+        """Answers to one request go back as one message, like one exchange response."""
+        if msgs:
+            self._wire_out[asset].put(VenueBatch(asset, trio.current_time(), tuple(msgs)), self.ack_latency)
 
     # -- commands arriving at the matching engine -------------------------------------
-    def _arrive(self, item: Any) -> Awaitable[None] | None:
+    def _arrive(self, item: Any) -> None:
         now = trio.current_time()
-        if isinstance(item, PlaceOrders):
-            self._reply(item.asset, self.engine.place(item.asset, item.orders, now))
-        elif isinstance(item, CancelOrders):
-            self._reply(item.asset, self.engine.cancel(item.asset, item.cloids, now))
+        if isinstance(item, tuple) and item and isinstance(item[0], (PlaceOrders, CancelOrders)):
+            answers: list[Any] = []
+            for cmd in item:  # a cancel and a place sent together: applied in order
+                if isinstance(cmd, PlaceOrders):
+                    answers += self.engine.place(cmd.asset, cmd.orders, now)
+                else:
+                    answers += self.engine.cancel(cmd.asset, cmd.cloids, now)
+            self._reply(item[0].asset, answers)
         else:  # a request: (asset, fn, box, forward) answered after the ack latency
             asset, fn, box, forward = item
             box.value = fn()
             if forward:  # e.g. cancel-all: the order actor hears about each cancel too
                 self._reply(asset, box.value)
             self._wire_out[asset].put(box, self.ack_latency)
-        return None
 
     # -- VenueCore -------------------------------------------------------------------
-    def place(self, cmd: PlaceOrders) -> None:
-        self._wire_in[cmd.asset].put(cmd, self.order_latency)
-
-    def cancel(self, cmd: CancelOrders) -> None:
-        self._wire_in[cmd.asset].put(cmd, self.order_latency)
+    def send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
+        """Commands for one asset, sent together and applied in order."""
+        self._wire_in[cmds[0].asset].put(cmds, self.order_latency)
 
     async def _request(self, asset: str, fn: Callable[[], Any], forward: bool = False) -> Any:
         box = _Reply()
