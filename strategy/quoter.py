@@ -97,11 +97,15 @@ class QuoterCore:
         touch = _dec(market.best_ask if buy else market.best_bid)
         step = rules.tick_at(touch, szd)
         edge = _snap(touch - step if buy else touch + step, szd, mode)
+        # However hard inventory skews the reservation price, a side never comes closer
+        # to fair value than half the minimum spread: skew may bring it to the touch, not
+        # through fair value into a book that has moved since this snapshot.
+        l1 = r_bp + sign * half * spread_mult
+        l1 = min(l1, -p.min_spread_bp / 2) if buy else max(l1, p.min_spread_bp / 2)
         out: list[QuoteLevel] = []
         prev: Decimal | None = None
         for i in range(n):
-            dist = half * spread_mult + i * p.level_spacing_bp
-            px = _snap(fair * (1.0 + (r_bp + sign * dist) / 1e4), szd, mode)
+            px = _snap(fair * (1.0 + (l1 + sign * i * p.level_spacing_bp) / 1e4), szd, mode)
             if px is not None and (px >= touch if buy else px <= touch):
                 px = edge
             if px is not None and prev is not None and (px >= prev if buy else px <= prev):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+MIN_DT_S = 0.01  # shortest interval over which a return counts as a rate
+
 
 class EwmaVolatility:
     """sigma in basis points per sqrt(second) of a price observed at irregular times."""
@@ -42,6 +44,9 @@ class EwmaVolatility:
             return self.sigma_bp
         r_bp = (math.log(mid) - math.log(self._mid)) * 1e4
         alpha = 1.0 - math.exp(-math.log(2.0) * dt / self.halflife_s)  # = 1 - 2^(-dt/halflife)
-        self._var += alpha * (r_bp * r_bp / dt - self._var)
+        # Two prints microseconds apart would turn a normal return into an absurd rate.
+        var = self._var + alpha * (r_bp * r_bp / max(dt, MIN_DT_S) - self._var)
+        if math.isfinite(var):
+            self._var = var
         self._ts, self._mid = ts, mid
         return self.sigma_bp

@@ -61,19 +61,27 @@ def test_long_inventory_skews_down_and_stays_post_only():
     assert ladder.reservation == pytest.approx(99.91)
     # bids 100·(1 − (9 + 3.406 + i)/1e4) = 99.87594, ... -> down
     assert pxs(ladder.bids) == [99.875, 99.865, 99.855]
-    # asks would be 99.945.. below the best bid: moved to best bid + 1 tick, then
-    # levels that land on the same price pushed one tick further out
-    assert pxs(ladder.asks) == [99.991, 99.992, 99.993]
+    # the asks' skewed prices (99.945..) are under fair value: L1 stops at fair + half the
+    # minimum spread (0.5 bp -> 100.005, rounded up to the 0.01 tick), then 1 bp apart
+    assert pxs(ladder.asks) == [100.01, 100.02, 100.03]
     assert all(a > 99.99 for a in pxs(ladder.asks))
 
 
 def test_short_inventory_skews_up_and_stays_post_only():
     ladder = QuoterCore("ETH", QuotingConfig(), 2).quote(market(), risk(position=-4.5), 50.0)
     assert ladder.reservation == pytest.approx(100.09)
-    # bids would be 100.05..: moved to best ask − tick (100.00), the next pushed out by
-    # the tick at 100.00 (0.01), the next by the tick at 99.99 (0.001)
-    assert pxs(ladder.bids) == [100.0, 99.99, 99.989]
+    # bids would be 100.05..: held at fair − half the minimum spread (99.995), 1 bp apart
+    assert pxs(ladder.bids) == [99.995, 99.985, 99.975]
     assert pxs(ladder.asks) == [100.13, 100.14, 100.15]
+
+
+def test_post_only_edge_when_the_book_sits_on_one_side_of_fair():
+    # microprice pulled up to the ask: fair − 0.5 bp would still cross a 100.00 ask
+    m = market(microprice=100.012, best_bid=99.99, best_ask=100.0)
+    ladder = QuoterCore("ETH", QuotingConfig(), 2).quote(m, risk(position=-4.5), 50.0)
+    assert pxs(ladder.bids)[0] == 99.99  # one tick under the best ask
+    assert all(b < 100.0 for b in pxs(ladder.bids))
+    assert pxs(ladder.bids) == sorted(pxs(ladder.bids), reverse=True)
 
 
 @pytest.mark.parametrize("regime, half, n", [
