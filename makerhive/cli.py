@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from makerhive.app import Hive
     from makerhive.summary import summary_table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)  # no squeezed table in logs
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
