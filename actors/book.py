@@ -16,6 +16,8 @@ from messages.market import Trade
 from strategy.book import BookCore
 from venues.gateway import BOOK_READY, BookReady
 
+RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the risk actor
+
 
 class BookActor(SupervisedActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
@@ -23,6 +25,8 @@ class BookActor(SupervisedActor):
         self.ctx = ctx
         self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
         self.slot = ctx.gateway.book_slots[ctx.asset]
+        self._risk_marked = -1e18
+        self._regime = ""
 
     def init(self) -> None:
         self.ctx.team.set("book", self.actor_ref)
@@ -38,7 +42,11 @@ class BookActor(SupervisedActor):
             if state is not None:
                 self.ctx.board.market[self.ctx.asset] = state
                 self.ctx.team.tell("quoter", state)
-                self.ctx.team.tell("risk", state)
+                # Risk needs marks for PnL and utilisation, not every book: sparing it a
+                # wake-up per update keeps the quoting path short.
+                if state.ts - self._risk_marked >= RISK_MARK_INTERVAL_S or state.regime != self._regime:
+                    self._risk_marked, self._regime = state.ts, state.regime
+                    self.ctx.team.tell("risk", state)
         elif isinstance(msg, Trade):
             self.core.on_trade(msg)
         else:

@@ -16,6 +16,7 @@ import numpy as np
 
 from actors.context import LatencyRecorder
 from makerhive import config as config_mod
+from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 from makerhive.app import Hive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +33,10 @@ def bench_config(speed: float) -> config_mod.Config:
     return config_mod.from_dict(raw)
 
 
-def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.0) -> dict:
+def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.0,
+            pin: bool = True) -> dict:
     cfg = bench_config(speed)
+    pinned = pin_to_cpu(cfg.run.pin_cpu) if pin else False
     rec = LatencyRecorder(keep=samples)
     hive = Hive(cfg, latency=rec)
     view = None
@@ -42,6 +45,8 @@ def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.
 
         view = ViewProcess(fps=fps, stdout=open(os.devnull, "w"))
         view.start()
+        if pinned and view.pid is not None:
+            move_process(view.pid, other_cpus(cfg.run.pin_cpu))
     hive.start()
     deadline = time.monotonic() + 600
     rec.samples.clear()  # drop start-up (reconciliation) samples
@@ -64,6 +69,7 @@ def run(quick: bool = False) -> dict:
 
     sys.setswitchinterval(0.0005)  # as makerhive run does
     n = 2_000 if quick else 10_000
+    unpinned = measure(n, with_view=False, pin=False)  # for comparison: before the pin
     without = measure(n, with_view=False)
     with_view = measure(n, with_view=True)
     return {
@@ -73,4 +79,6 @@ def run(quick: bool = False) -> dict:
         "p99_us_with_view": round(with_view["p99_us"], 1),
         "samples": min(without["samples"], with_view["samples"]),
         "view_moves_p99_pct": round((with_view["p99_us"] / without["p99_us"] - 1) * 100, 1),
+        "p50_us_unpinned": round(unpinned["p50_us"], 1),
+        "p99_us_unpinned": round(unpinned["p99_us"], 1),
     }

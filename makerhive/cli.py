@@ -103,13 +103,18 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    from makerhive.affinity import move_process, other_cpus, pin_to_cpu
+
     hive = Hive(cfg, speed=args.speed, seed=args.seed)
     view = None
+    pinned = pin_to_cpu(cfg.run.pin_cpu)
     if not args.headless:
         from makerhive.view_process import ViewProcess
 
         view = ViewProcess(fps=cfg.run.view_fps)
         view.start()
+        if pinned and view.pid is not None:
+            move_process(view.pid, other_cpus(cfg.run.pin_cpu))
     else:
         console.print(f"makerhive: {cfg.run.venue} venue, {len(cfg.portfolio.assets)} assets, "
                       f"speed x{hive.speed:g}, log {log_path}")
