@@ -12,9 +12,9 @@ import msgspec
 
 from actors.base import SupervisedActor
 from actors.context import AssetContext
-from messages.market import Trade
+from messages.market import BookReady, Trade
 from strategy.book import BookCore
-from venues.gateway import BOOK_READY, BookReady
+from venues.gateway import BOOK_READY
 
 RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the risk actor
 

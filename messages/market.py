@@ -59,3 +59,10 @@ class MarketState(msgspec.Struct, frozen=True, tag=True):
     sigma_bp: float  # volatility of the mid, basis points per sqrt(second)
     regime: Regime
     recv_ns: int = 0  # carried from the BookSnapshot, for latency measurement only
+
+
+class BookReady(msgspec.Struct, frozen=True, tag=True):
+    """Wake-up for the book actor: a new snapshot waits in its latest-wins slot.
+
+    The snapshot itself is not sent: the slot holds only the newest one (conflation).
+    """

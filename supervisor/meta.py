@@ -8,8 +8,9 @@ equal share per asset.
 """
 from __future__ import annotations
 
+import logging
 import random
-from typing import Callable
+from typing import Any, Callable
 
 import pykka
 
@@ -19,6 +20,8 @@ from messages.control import ExitReason, Tick
 from supervisor.asset import AssetSupervisor
 from supervisor.policy import backoff_delay
 from supervisor.supervisor import ChildSpec, StartFailed, Supervisor
+
+log = logging.getLogger(__name__)
 
 
 class MetaSupervisor(Supervisor):
@@ -62,6 +65,17 @@ class MetaSupervisor(Supervisor):
             except StartFailed as e:
                 self._schedule(cid, f"start failed: {e}")
 
+    def handle(self, msg: Any) -> Any:
+        """The root never dies of its own handler: an unexpected error is shown and kept
+        in the run's record, and the root carries on supervising the other assets."""
+        try:
+            return super().handle(msg)
+        except Exception as e:  # noqa: BLE001 - see docstring
+            log.exception("meta-supervisor: error handling %s", type(msg).__name__)
+            self.board.count("root_errors")
+            self.board.event(self.now, "failure", "*", f"meta-supervisor error (kept running): {e!r}"[:200])
+            return None
+
     def on_child_failure(self, cid: str, reason: ExitReason) -> None:
         self._abandon(cid)
         self.contexts[cid].gateway.cancel_all_soon(cid)
@@ -78,9 +92,7 @@ class MetaSupervisor(Supervisor):
     def on_tick(self, tick: Tick) -> None:
         super().on_tick(tick)
         for cid in self.order:
-            child = self.children.get(cid)
-            if child is not None:
-                child.ref.tell(tick)
+            self.tell_child(cid, tick)
         for cid, due in sorted(self.due.items()):
             if tick.now >= due:
                 del self.due[cid]

@@ -148,6 +148,16 @@ class Supervisor(SupervisedActor):
             pass
         self.child_stopped(cid)
 
+    def tell_child(self, cid: str, msg: Any) -> None:
+        """Tell a child; one that has died meanwhile is not an error here (its own
+        ChildExited report, already queued, is how we learn of it)."""
+        child = self.children.get(cid)
+        if child is not None:
+            try:
+                child.ref.tell(msg)
+            except pykka.ActorDeadError:
+                pass
+
     def _abandon(self, cid: str) -> None:
         child = self.children.pop(cid, None)
         if child is not None:

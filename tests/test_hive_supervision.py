@@ -68,6 +68,7 @@ def test_crash_cancels_first_restarts_right_children_and_quotes_again(hive, vict
         parts = parse_cloid(o.cloid)
         assert parts is not None and parts.epoch == current, f"order of a retired epoch still resting: {o}"
     assert hive.board.restarts[asset] == 1
+    assert hive.meta.is_alive()
 
 
 def test_zombie_order_actor_is_fenced(hive):
@@ -86,3 +87,36 @@ def test_zombie_order_actor_is_fenced(hive):
     hive.gateway.place(zombie)
     wait_for(lambda: hive.gateway.refused[asset] == refused_before + 1, what="refusal")
     assert all(o.cloid != zombie.orders[0].cloid for o in venue_orders(hive, asset))
+
+
+def test_tree_that_gives_up_is_restarted_by_the_meta_after_backoff():
+    """More restarts than the intensity allows: the asset's tree stops with its orders
+    cancelled, the meta-supervisor restarts it after a backoff, the others never stop."""
+    h = Hive(sim_config(run={"speed": 10.0}, supervision={"intensity": 1, "period_s": 60.0,
+                                                          "tree_backoff_s": 3.0}))
+    h.start()
+    try:
+        wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
+        asset = "XRP"
+        others = {a: refs(h, a) for a in h.assets if a != asset}
+        for _ in range(2):  # the second crash exceeds an intensity of 1
+            old = h.teams[asset].get("quoter")
+            old.tell(Crash())
+            wait_for(lambda: h.teams[asset].get("quoter") is not old, what="quoter replaced or gone")
+        wait_for(lambda: h.board.events_of("escalation", asset), what="escalation")
+        gave_up_at = h.sim_time()
+        wait_for(lambda: h.board.phase[asset] == "failed" or h.board.events_of("restart", asset), what="down")
+        assert h.gateway.open_orders(asset) == ()  # nothing of the asset rests while it is down
+        wait_for(lambda: any(e.text == "asset tree restarted" for e in h.board.events_of("restart", asset)),
+                 what="tree restarted")
+        restarted_at = next(e.ts for e in h.board.events_of("restart", asset) if e.text == "asset tree restarted")
+        assert restarted_at - gave_up_at >= 2.5  # after the backoff, not at once
+        wait_for(lambda: h.board.phase[asset] == "quoting" and len(h.gateway.open_orders(asset)) > 0,
+                 what="quoting again")
+        for a, before in others.items():
+            assert refs(h, a) == before, f"{a} was disturbed"
+        assert h.meta.is_alive()  # the root never dies
+        assert h.board.counters["root_errors"] == 0
+    finally:
+        summary = h.stop()
+    assert summary["portfolio"]["open_orders_at_exit"] == 0

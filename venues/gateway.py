@@ -19,17 +19,11 @@ import logging
 from typing import Any, Protocol
 
 from actors.team import LatestSlot, Team
-from messages.market import BookSnapshot, Trade
+from messages.market import BookReady, BookSnapshot, Trade
 from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
-
-
-class BookReady:
-    """Wake-up for the book actor: a new snapshot waits in its LatestSlot."""
-
-    __slots__ = ()
 
 
 BOOK_READY = BookReady()
