@@ -85,6 +85,19 @@ class SimConfig(_Section):
     feed_latency_ms: float = 10.0
     maker_fee: float = 0.00015
     taker_fee: float = 0.00045
+    # "fixed": the *_latency_ms above, always; "hyperliquid": drawn like Hyperliquid's
+    # (order round trip median ~0.2 s, p99 ~0.9 s, a book every ~0.5 s); "zero": none.
+    latency_profile: Literal["fixed", "hyperliquid", "zero"] = "fixed"
+    # How our place in a price level's queue moves when displayed size ahead shrinks
+    # (models.md §4): risk_averse (only trades move us) or a probabilistic model.
+    queue_model: Literal["risk_averse", "power", "log", "power2", "log2", "power3"] = "power3"
+    queue_power: float = 3.0
+    open_order_cap: int = 1000  # open orders per account
+    address_budget_initial: int = 10_000  # address actions before volume earns more
+    ip_weight_per_minute: int = 1200
+    funding_interval_s: float = 3600.0
+    schedule_cancel_min_ahead_s: float = 5.0
+    schedule_cancel_triggers_per_day: int = 10
 
 
 class MarketConfig(_Section):
@@ -98,6 +111,14 @@ class MarketConfig(_Section):
     taker_size_usd: float  # mean taker size
     depth_usd: float  # mean displayed size per background level
     book_spread_bp: float = 1.0  # background book's spread
+    regimes: bool = True  # regime-switching volatility/trend process (calm ... crash)
+    jump_rate_per_hour: float = 1.0  # price jumps (Poisson)
+    jump_bp: float = 20.0  # typical jump size (bp)
+    trend_bp_per_min: float = 4.0  # drift of the mid in a trending episode
+    informed_share: float = 0.3  # share of takers who trade with the coming move when trending
+    size_tail_alpha: float = 2.5  # Pareto tail exponent of taker sizes (heavier when smaller)
+    funding_rate: float = 0.0000125  # mean hourly funding rate (longs pay when > 0)
+    funding_vol: float = 0.00001  # its standard deviation
 
 
 class AssetConfig(_Section):
@@ -201,6 +222,12 @@ def _validate(cfg: Config) -> None:
             _fail(f"sim.{name}", getattr(sim, name), "must be >= 0")
     if sim.book_levels < 1:
         _fail("sim.book_levels", sim.book_levels, "must be >= 1")
+    if sim.queue_power <= 0:
+        _fail("sim.queue_power", sim.queue_power, "must be > 0")
+    for name in ("open_order_cap", "address_budget_initial", "ip_weight_per_minute", "schedule_cancel_triggers_per_day"):
+        if getattr(sim, name) < 1:
+            _fail(f"sim.{name}", getattr(sim, name), "must be an integer >= 1")
+    _positive("sim.funding_interval_s", sim.funding_interval_s)
     _validate_quoting("quoting", cfg.quoting)
     _validate_risk("risk", cfg.risk)
     share = cfg.capital_share()
@@ -213,6 +240,13 @@ def _validate(cfg: Config) -> None:
         m = a.market
         for f in ("price", "sigma_bp", "taker_rate", "taker_k_per_bp", "taker_size_usd", "depth_usd", "book_spread_bp"):
             _positive(f"{p}.market.{f}", getattr(m, f))
+        if not (0 <= m.informed_share <= 1):
+            _fail(f"{p}.market.informed_share", m.informed_share, "must be a fraction in [0, 1]")
+        if m.size_tail_alpha <= 1:
+            _fail(f"{p}.market.size_tail_alpha", m.size_tail_alpha, "must be > 1 (a finite mean size)")
+        for f in ("jump_rate_per_hour", "jump_bp", "trend_bp_per_min", "funding_vol"):
+            if getattr(m, f) < 0:
+                _fail(f"{p}.market.{f}", getattr(m, f), "must be >= 0")
         if not (0 <= m.sz_decimals <= 6):
             _fail(f"{p}.market.sz_decimals", m.sz_decimals, "must be an integer from 0 to 6")
         _validate_quoting(f"{p}.quoting", a.quoting)

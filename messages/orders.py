@@ -127,13 +127,26 @@ class CommandRefused(msgspec.Struct, frozen=True, tag=True):
     ts: float
 
 
-VenueEvent = OrderAck | OrderReject | OrderCancelled | Fill
-
-
 class VenueBatch(msgspec.Struct, frozen=True, tag=True):
     """Several venue answers for one asset in one message (one response to a batch
     request, or the fills of one matching step), in the order the venue produced them."""
 
     asset: str
     ts: float
-    events: tuple[VenueEvent, ...]
+    events: tuple["VenueEvent", ...]
+
+
+class Funding(msgspec.Struct, frozen=True, tag=True):
+    """A funding payment on our position: ``usd`` > 0 is received, < 0 paid.
+
+    ``rate`` is the hourly rate applied; longs pay shorts when it is positive.
+    """
+
+    asset: str
+    ts: float
+    rate: float
+    position: float
+    usd: float
+
+
+VenueEvent = OrderAck | OrderReject | OrderCancelled | Fill | Funding
