@@ -49,13 +49,17 @@ class SupervisedActor(pykka.ThreadingActor):
     use_daemon_thread = True  # an abandoned (hung) actor must not keep the process alive
 
     def __init__(self, *, parent: pykka.ActorRef | None, child_id: str, epoch: int,
-                 liveness: Liveness | None = None) -> None:
+                 liveness: Liveness | None = None, faults: Any = None, fault_key: str = "",
+                 fault_role: str = "") -> None:
         super().__init__()
         self.parent = parent
         self.child_id = child_id
         self.epoch = epoch
         self.liveness = liveness or Liveness()
         self._reported = False
+        self._faults = faults  # actors.faults.ActorFaults, or None
+        self._fault_key = fault_key  # the asset
+        self._fault_role = fault_role or child_id
 
     # -- hooks for subclasses -------------------------------------------------------
     def init(self) -> None:
@@ -70,6 +74,8 @@ class SupervisedActor(pykka.ThreadingActor):
     # -- pykka plumbing ------------------------------------------------------------
     def on_start(self) -> None:
         try:
+            if self._faults is not None:
+                self._faults.on_start(self._fault_key, self._fault_role)
             self.init()
         except BaseException as e:  # noqa: BLE001 - reported, then pykka stops us
             self._safe_cleanup("start_failed")
@@ -88,6 +94,8 @@ class SupervisedActor(pykka.ThreadingActor):
             raise ActorCrashed(f"{self.child_id}: {message.detail}")
         lv.busy_since = time.monotonic()
         try:
+            if self._faults is not None:
+                self._faults.on_handle(self._fault_key, self._fault_role)
             return self.handle(message)
         except Exception:
             raise

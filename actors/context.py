@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from actors.team import Team
 from makerhive.config import AssetConfig, Config
@@ -31,6 +31,7 @@ class AssetContext:
     board: StatusBoard
     capital: Callable[[], float]  # the meta-supervisor's current allocation for this asset
     latency: LatencyRecorder | None = None
+    faults: Any = None  # actors.faults.ActorFaults: injected faults (tests, chaos run)
     start_ts: Callable[[], float] = field(default=lambda: 0.0)  # runtime clock at child start
 
     @property

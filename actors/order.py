@@ -13,13 +13,16 @@ from typing import Any
 
 from actors.base import SupervisedActor
 from actors.context import AssetContext
+from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
-                             QuoteLadder, VenueBatch)
+                             QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
 from strategy.order_tracker import OrderTracker
 from venues.runtime import VenueUnavailable
 
 REJECT_EVENT_WINDOW_S = 10.0  # simulated seconds between reject lines in the event log
+FILL_SYNC_S = 5.0  # runtime-clock seconds between fill reconciliations with the venue
+SYNC_OVERLAP_S = 5.0  # each sync looks this far back past the previous one
 
 
 class OrderActor(SupervisedActor):
@@ -32,7 +35,8 @@ class OrderActor(SupervisedActor):
         self.tracker = OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
                                     a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
         self.risk: RiskState | None = None
-        self._last_fill_ts = 0.0
+        self._last_sync = self.ts
+        self._synced_until = self.ts  # init fetches the whole history
         self._reject_window_start = -1e18
         self._rejects_in_window = 0
 
@@ -49,8 +53,6 @@ class OrderActor(SupervisedActor):
         if stale:
             self._send_cancel(stale)
             ctx.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
-        if fills:
-            self._last_fill_ts = fills[-1].ts
         ctx.team.tell("risk", FillHistory(ctx.asset, self.ts, fills))
         ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
         ctx.event(self.ts, "reconciled",
@@ -71,16 +73,56 @@ class OrderActor(SupervisedActor):
             self.risk = msg
             if msg.halted:
                 self._send_cancel(self.tracker.cancel_everything())
+        elif isinstance(msg, FillHistory):  # the answer to a fill sync
+            self._apply_fills(msg.fills)
+            self._synced_until = max(self._synced_until, msg.ts)
+        elif isinstance(msg, Tick):
+            if msg.now - self._last_sync >= FILL_SYNC_S:
+                # a fill message the wire lost is found here, at the latest one period later
+                self._last_sync = msg.now
+                self.ctx.gateway.fetch_fills(self.ctx.asset, self._sync_from())
+        elif isinstance(msg, Resync):
+            self._resync(msg)
         else:
             super().handle(msg)
             return
         self.ctx.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
 
+    def _sync_from(self) -> float:
+        """Every fill before the last completed sync is known; a later one may not be,
+        even if an even later one arrived (a lost message leaves a gap)."""
+        return max(0.0, self._synced_until - SYNC_OVERLAP_S)
+
+    def _apply_fills(self, fills: Any) -> None:
+        new = [f for f in fills if self.tracker.on_fill(f)]
+        if new:
+            self.ctx.team.tell("risk", FillHistory(self.ctx.asset, self.ts, tuple(new)))
+
+    def _resync(self, msg: Resync) -> None:
+        """Reconcile after a reconnect: apply missed fills once, drop what the venue no
+        longer has, cancel what we do not know, restate the position to risk."""
+        ctx, gw = self.ctx, self.ctx.gateway
+        self.ts = max(self.ts, msg.ts)
+        try:
+            fills = gw.fills(ctx.asset, self._sync_from())
+            self._apply_fills(fills)
+            self._synced_until = max(self._synced_until, self.ts)
+            open_orders = gw.open_orders(ctx.asset)
+            position = gw.position(ctx.asset)
+        except VenueUnavailable as e:
+            ctx.event(self.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
+            self._last_sync = -1e18
+            return
+        unknown = self.tracker.resync(open_orders, position)
+        self._send_cancel(unknown)
+        ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
+        ctx.event(self.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
+                                         f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
+
     def _on_venue(self, msg: Any) -> None:
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
             if self.tracker.on_fill(msg):
-                self._last_fill_ts = max(self._last_fill_ts, msg.ts)
                 self.ctx.team.tell("risk", msg)
         elif isinstance(msg, OrderAck):
             self.tracker.on_ack(msg)
@@ -137,7 +179,7 @@ class OrderActor(SupervisedActor):
             return
         try:
             gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
-            missed = gw.fills(asset, self._last_fill_ts)
+            missed = gw.fills(asset, self._sync_from())
         except VenueUnavailable:
             return
         self.ctx.board.quotes[asset] = (0.0, 0.0, 0)

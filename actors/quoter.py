@@ -11,7 +11,9 @@ import msgspec
 
 from actors.base import SupervisedActor
 from actors.context import AssetContext
+from messages.control import Tick
 from messages.market import MarketState
+from messages.orders import QuoteLadder
 from messages.risk import RiskState, RiskStateRequest
 from strategy.quoter import QuoterCore
 
@@ -24,6 +26,7 @@ class QuoterActor(SupervisedActor):
         self.market: MarketState | None = None
         self.risk: RiskState | None = None
         self.quoting = False
+        self.stale = False
 
     def init(self) -> None:
         self.ctx.team.set("quoter", self.actor_ref)
@@ -36,12 +39,30 @@ class QuoterActor(SupervisedActor):
         elif isinstance(msg, RiskState):
             self.risk = msg
             self._quote(msg.ts, from_book=False)
+        elif isinstance(msg, Tick):
+            self._check_stale(msg.now)
         else:
             super().handle(msg)
+
+    def _check_stale(self, now: float) -> None:
+        """No book for a few pushes (feed stalled or dropped): pull every quote. Quoting
+        on an old book is how a market maker gets picked off."""
+        last = self.market.ts if self.market is not None else self.ctx.start_ts()
+        if not self.stale and now - last > self.core.params.stale_book_s:
+            self.stale = True
+            self.ctx.team.tell("order", QuoteLadder(self.ctx.asset, now, -1, (), ()))
+            self.ctx.board.set_phase(self.ctx.asset, "stalled")
+            self.ctx.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
 
     def _quote(self, ts: float, from_book: bool) -> None:
         if self.market is None or self.risk is None:
             return
+        if self.stale:
+            if not from_book:
+                return  # stay out until a fresh book arrives
+            self.stale = False
+            self.ctx.event(ts, "resume", "book feed back: quoting again")
+            self.quoting = False
         ladder = self.core.quote(self.market, self.risk, max(ts, self.market.ts))
         if not from_book and ladder.recv_ns:
             # tick-to-action is measured from book updates only, not from risk news

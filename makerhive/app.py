@@ -18,11 +18,12 @@ import pykka
 import trio
 
 from actors.context import AssetContext, LatencyRecorder
+from actors.faults import ActorFaults
 from actors.team import Team
 from makerhive.config import Config
 from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
-from messages.control import Ping, Tick
+from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
 from supervisor.meta import MetaSupervisor
 from venues.gateway import Gateway
 from venues.runtime import VenueRuntime, VenueUnavailable
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 class Hive:
     def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
-                 latency: LatencyRecorder | None = None) -> None:
+                 latency: LatencyRecorder | None = None, faults: ActorFaults | None = None) -> None:
         self.cfg = cfg
         self.speed = speed if speed is not None else cfg.run.speed
         self.seed = seed if seed is not None else cfg.run.seed
@@ -45,6 +46,7 @@ class Hive:
         self.gateway = Gateway(self.runtime, self.teams, self.board)
         self.venue = SimVenue(cfg, self.gateway, seed=self.seed)
         self.latency = latency
+        self.faults = faults if faults is not None else ActorFaults()
         self.allocation: dict[str, float] = {}
         self.meta: pykka.ActorRef | None = None
         self._wall_start = 0.0
@@ -60,7 +62,7 @@ class Hive:
         contexts = {
             a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
                             board=self.board, capital=(lambda a=a: self.allocation[a]),
-                            latency=self.latency)
+                            latency=self.latency, faults=self.faults)
             for a in self.assets
         }
         self.meta = MetaSupervisor.start(contexts, seed=self.seed, allocation=self.allocation,
@@ -95,6 +97,28 @@ class Hive:
             time.sleep(poll)
         return True
 
+    def command(self, words: list[str]) -> dict:
+        """An operator command (from the control socket): ``status`` or ``unquarantine ASSET``."""
+        if not words:
+            return {"ok": False, "error": "empty command; try: status | unquarantine ASSET"}
+        verb, args = words[0], words[1:]
+        if verb == "status":
+            snap = self.snapshot()
+            return {"ok": True, "sim_time_s": snap.sim_time_s,
+                    "assets": {r.asset: {"phase": r.phase, "net_pnl": r.net_pnl, "inventory": r.inventory,
+                                         "capital": r.capital, "restarts": r.restarts} for r in snap.assets}}
+        if verb == "unquarantine" and len(args) == 1:
+            asset = args[0].upper()
+            if asset not in self.assets:
+                return {"ok": False, "error": f"unknown asset {asset!r}; assets: {list(self.assets)}"}
+            assert self.meta is not None
+            quarantined = self.meta.ask(QueryQuarantined(), timeout=10)
+            if asset not in quarantined:
+                return {"ok": False, "error": f"{asset} is not quarantined (quarantined: {quarantined})"}
+            self.meta.tell(Unquarantine(asset))
+            return {"ok": True, "asset": asset, "text": f"{asset}: quarantine lifted, restarting"}
+        return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET"}
+
     def snapshot(self):  # noqa: ANN201 - ViewSnapshot
         return self.board.snapshot(self.sim_time(), self.wall_time())
 
@@ -104,6 +128,7 @@ class Hive:
         if self.summary is not None:
             return self.summary
         self.board.stopping = True
+        self.faults.release.set()  # no injected hang may hold up the stop
         end_sim = self.sim_time()
         if self.meta is not None:
             try:

@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated seconds per real second (sim only)")
     run.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
     run.add_argument("--summary-json", default=None, metavar="PATH", help="write the run summary as JSON")
+    unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
+    unq.add_argument("asset")
+    unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    st = sub.add_parser("status", help="one-line status of the running hive, as JSON")
+    st.add_argument("--config", default=DEFAULT_CONFIG)
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
     return p
@@ -118,6 +123,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.print(f"makerhive: {cfg.run.venue} venue, {len(cfg.portfolio.assets)} assets, "
                       f"speed x{hive.speed:g}, log {log_path}")
+    from makerhive.control import ControlServer, socket_path
+
+    control = ControlServer(socket_path(cfg.run.journal_dir), hive.command)
+    try:
+        control.start()
+    except RuntimeError as e:
+        print(f"makerhive: {e}", file=sys.stderr)
+        if view is not None:
+            view.close()
+        return 2
     try:
         hive.start()
         period = 1.0 / cfg.run.view_fps
@@ -129,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 view.publish(hive.snapshot())
             stop.wait(period if view is not None else 0.05)
     finally:
+        control.stop()
         hive.board.stopping = True
         if view is not None:
             view.publish(hive.snapshot())
@@ -148,10 +164,30 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def operator_command(args: argparse.Namespace, words: list[str]) -> int:
+    from makerhive.control import send, socket_path
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    path = socket_path(cfg.run.journal_dir)
+    try:
+        answer = send(path, words)
+    except OSError as e:
+        print(f"makerhive: no running hive answers at {path}: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer))
+    return 0 if answer.get("ok") else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "unquarantine":
+        return operator_command(args, ["unquarantine", args.asset])
+    if args.command == "status":
+        return operator_command(args, ["status"])
     return run(args)
 
 

@@ -50,6 +50,8 @@ class SupervisionConfig(_Section):
     shutdown_timeout_s: float = 5.0
     start_timeout_s: float = 10.0
     tick_s: float = 0.25  # supervision timer period (runtime clock)
+    quarantine_after: int = 3  # this many tree failures of one asset ...
+    quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
 
 class QuotingConfig(_Section):
@@ -64,6 +66,7 @@ class QuotingConfig(_Section):
     level_size_mult: tuple[float, ...] = (1.0, 2.0, 4.0)
     refresh_tolerance_bp: float = 0.5  # keep a resting order if within this of wanted
     use_microprice: bool = True
+    stale_book_s: float = 2.0  # no book for this long (a few pushes): pull every quote
 
 
 class RiskConfig(_Section):
@@ -167,7 +170,7 @@ def _fraction(path: str, v: float, *, open_low: bool = True) -> None:
 
 
 def _validate_quoting(p: str, q: QuotingConfig) -> None:
-    for name in ("gamma", "k_per_bp", "horizon_s", "min_spread_bp", "max_spread_bp", "order_size_usd"):
+    for name in ("gamma", "k_per_bp", "horizon_s", "min_spread_bp", "max_spread_bp", "order_size_usd", "stale_book_s"):
         _positive(f"{p}.{name}", getattr(q, name))
     if q.levels < 1 or q.levels > 10:
         _fail(f"{p}.levels", q.levels, "must be an integer from 1 to 10")
@@ -212,7 +215,10 @@ def _validate(cfg: Config) -> None:
     s = cfg.supervision
     if s.intensity < 0:
         _fail("supervision.intensity", s.intensity, "must be >= 0")
-    for name in ("period_s", "tree_backoff_s", "tree_backoff_max_s", "shutdown_timeout_s", "start_timeout_s", "tick_s"):
+    if s.quarantine_after < 1:
+        _fail("supervision.quarantine_after", s.quarantine_after, "must be an integer >= 1")
+    for name in ("period_s", "tree_backoff_s", "tree_backoff_max_s", "shutdown_timeout_s", "start_timeout_s", "tick_s",
+                 "quarantine_window_s"):
         _positive(f"supervision.{name}", getattr(s, name))
     sim = cfg.sim
     for name in ("step_s", "book_interval_s"):

@@ -34,11 +34,13 @@ class ChildExited(msgspec.Struct, frozen=True, tag=True):
     detail: str = ""
 
 
-AssetPhase = Literal["starting", "reconciling", "quoting", "restarting", "halted", "stopped", "failed"]
+AssetPhase = Literal["starting", "reconciling", "quoting", "stalled", "restarting", "halted", "stopped",
+                     "failed", "quarantined"]
 
 EventKind = Literal[
     "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
-    "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info",
+    "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
+    "quarantine", "unquarantine",
 ]
 
 
@@ -49,3 +51,13 @@ class Event(msgspec.Struct, frozen=True, tag=True):
     kind: EventKind
     asset: str
     text: str
+
+
+class Unquarantine(msgspec.Struct, frozen=True, tag=True):
+    """Operator command to the meta-supervisor: give a quarantined asset another go."""
+
+    asset: str
+
+
+class QueryQuarantined(msgspec.Struct, frozen=True, tag=True):
+    """Ask (not tell) the meta-supervisor which assets are quarantined."""

@@ -150,3 +150,12 @@ class Funding(msgspec.Struct, frozen=True, tag=True):
 
 
 VenueEvent = OrderAck | OrderReject | OrderCancelled | Fill | Funding
+
+
+class Resync(msgspec.Struct, frozen=True, tag=True):
+    """The venue connection came back (or something looks off): reconcile with the
+    venue before trusting our order map again."""
+
+    asset: str
+    ts: float
+    reason: str

@@ -99,8 +99,9 @@ class OrderTracker:
             if fill.remaining <= 0:
                 del self.live[fill.cloid]
             else:
+                # min(): a fill that arrives late (reordered) must not grow the order back
                 self.live[fill.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                                  sz=fill.remaining, state=o.state)
+                                                  sz=min(o.sz, fill.remaining), state=o.state)
         return True
 
     # -- reconciliation ------------------------------------------------------------------------
@@ -111,6 +112,21 @@ class OrderTracker:
         self.seen_tids.update(f.tid for f in fills)
         self.live.clear()
         return [o.cloid for o in open_orders]
+
+    def resync(self, open_orders: tuple[OpenOrder, ...], position: float) -> list[str]:
+        """After a reconnect: keep what the venue confirms, forget what it no longer has
+        (filled or cancelled while we were blind; fills are applied separately), and
+        return the venue's orders we do not know (to cancel)."""
+        venue = {o.cloid: o for o in open_orders}
+        for cloid in [c for c in self.live if c not in venue]:
+            del self.live[cloid]
+        for cloid, o in venue.items():
+            mine = self.live.get(cloid)
+            if mine is not None:
+                self.live[cloid] = LiveOrder(cloid=cloid, side=mine.side, level=mine.level, px=mine.px,
+                                             sz=o.sz, state="resting" if mine.state == "pending" else mine.state)
+        self.position = round(position, self.sz_decimals)
+        return [c for c in venue if c not in self.live]
 
     # -- for the view ------------------------------------------------------------------------
     def best_quotes(self) -> tuple[float, float, int]:

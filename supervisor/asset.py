@@ -19,7 +19,7 @@ from actors.context import AssetContext
 from actors.order import OrderActor
 from actors.quoter import QuoterActor
 from actors.risk import RiskActor
-from messages.control import ExitReason
+from messages.control import ExitReason, Tick
 from messages.risk import Allocation
 from supervisor.supervisor import ChildSpec, Supervisor
 from venues.runtime import VenueUnavailable
@@ -43,13 +43,14 @@ class AssetSupervisor(Supervisor):
                          strategy="rest_for_one", intensity=sup.intensity, period=sup.period_s,
                          start_timeout=sup.start_timeout_s, now=now,
                          on_event=lambda ts, kind, text: ctx.board.event(ts, kind, ctx.asset, text),
-                         liveness=liveness)
+                         liveness=liveness, faults=ctx.faults, fault_key=ctx.asset, fault_role="supervisor")
         ctx.start_ts = lambda: self.now
         self.cancel_ms: list[float] = []
 
     # -- child factories -----------------------------------------------------------------
     def _kw(self, parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> dict[str, Any]:
-        return {"parent": parent, "child_id": cid, "epoch": epoch, "liveness": lv}
+        return {"parent": parent, "child_id": cid, "epoch": epoch, "liveness": lv,
+                "faults": self.ctx.faults, "fault_key": self.ctx.asset}
 
     def _start_book(self, parent, cid, epoch, lv):  # noqa: ANN001 - StartFn
         return BookActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
@@ -93,6 +94,11 @@ class AssetSupervisor(Supervisor):
                                     f"confirmed by the venue in {ms:.0f} ms")
         except VenueUnavailable as e:
             self.emit("failure", f"cancel-all after {why} failed: {e}")
+
+    def on_tick(self, tick: Tick) -> None:
+        super().on_tick(tick)
+        for role in ("order", "quoter"):  # staleness checks and fill syncs run on it
+            self.ctx.team.tell(role, tick)
 
     def handle_other(self, msg: Any) -> Any:
         if isinstance(msg, Allocation):

@@ -16,7 +16,8 @@ import pykka
 
 from actors.base import Liveness
 from actors.context import AssetContext
-from messages.control import ExitReason, Tick
+from messages.control import ExitReason, QueryQuarantined, Tick, Unquarantine
+from messages.risk import Allocation
 from supervisor.asset import AssetSupervisor
 from supervisor.policy import backoff_delay
 from supervisor.supervisor import ChildSpec, StartFailed, Supervisor
@@ -49,7 +50,9 @@ class MetaSupervisor(Supervisor):
                          on_event=on_event or (lambda ts, kind, text: self.board.event(ts, kind, "*", text)))
         self.rng = random.Random(seed)
         self.failures: dict[str, int] = {a: 0 for a in contexts}
+        self.failure_times: dict[str, list[float]] = {a: [] for a in contexts}
         self.due: dict[str, float] = {}
+        self.quarantined: set[str] = set()
 
     def _starter(self, asset: str) -> Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]:
         def start(parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> pykka.ActorRef:
@@ -69,6 +72,11 @@ class MetaSupervisor(Supervisor):
         """The root never dies of its own handler: an unexpected error is shown and kept
         in the run's record, and the root carries on supervising the other assets."""
         try:
+            if isinstance(msg, Unquarantine):
+                self._unquarantine(msg.asset)
+                return None
+            if isinstance(msg, QueryQuarantined):
+                return sorted(self.quarantined)
             return super().handle(msg)
         except Exception as e:  # noqa: BLE001 - see docstring
             log.exception("meta-supervisor: error handling %s", type(msg).__name__)
@@ -79,7 +87,48 @@ class MetaSupervisor(Supervisor):
     def on_child_failure(self, cid: str, reason: ExitReason) -> None:
         self._abandon(cid)
         self.contexts[cid].gateway.cancel_all_soon(cid)
-        self._schedule(cid, reason)
+        sup = self.cfg.supervision
+        times = [t for t in self.failure_times[cid] if t > self.now - sup.quarantine_window_s] + [self.now]
+        self.failure_times[cid] = times
+        if len(times) >= sup.quarantine_after:
+            self._quarantine(cid, f"{len(times)} tree failures within {sup.quarantine_window_s:g}s")
+        else:
+            self._schedule(cid, reason)
+
+    # -- quarantine --------------------------------------------------------------------------
+    def _quarantine(self, cid: str, why: str) -> None:
+        """Stop retrying an asset: its orders are cancelled, its capital goes to the others."""
+        self.quarantined.add(cid)
+        self.due.pop(cid, None)
+        self.board.set_phase(cid, "quarantined")
+        self.board.event(self.now, "quarantine", cid,
+                         f"quarantined after {why}; capital released to the other assets. "
+                         f"Lift with: makerhive unquarantine {cid}")
+        self._reallocate()
+
+    def _unquarantine(self, cid: str) -> None:
+        if cid not in self.quarantined:
+            self.board.event(self.now, "info", cid, "not quarantined: nothing to lift")
+            return
+        self.quarantined.discard(cid)
+        self.failure_times[cid] = []
+        self.failures[cid] = 0
+        self.board.event(self.now, "unquarantine", cid, "quarantine lifted by the operator: restarting")
+        self._reallocate()
+        self.board.set_phase(cid, "restarting")
+        self.due[cid] = self.now  # at the next tick
+
+    def _reallocate(self) -> None:
+        """Equal shares among the assets not quarantined (issue 6 refines the rule)."""
+        healthy = [a for a in self.order if a not in self.quarantined]
+        share = self.cfg.portfolio.capital_usd / len(healthy) if healthy else 0.0
+        for a in self.order:
+            new = share if a in healthy else 0.0
+            if abs(self.allocation.get(a, 0.0) - new) > 1e-9:
+                self.allocation[a] = new
+                self.board.allocation[a] = new
+                self.board.event(self.now, "allocation", a, f"capital now ${new:,.0f}")
+                self.tell_child(a, Allocation(a, self.now, new))
 
     def _schedule(self, cid: str, why: str) -> None:
         sup = self.cfg.supervision

@@ -59,8 +59,10 @@ class Supervisor(SupervisedActor):
                  specs: list[ChildSpec], strategy: Strategy, intensity: int, period: float,
                  start_timeout: float = 10.0, now: float = 0.0,
                  on_event: Callable[[float, EventKind, str], None] | None = None,
-                 liveness: Liveness | None = None) -> None:
-        super().__init__(parent=parent, child_id=child_id, epoch=epoch, liveness=liveness)
+                 liveness: Liveness | None = None, faults: Any = None, fault_key: str = "",
+                 fault_role: str = "") -> None:
+        super().__init__(parent=parent, child_id=child_id, epoch=epoch, liveness=liveness,
+                         faults=faults, fault_key=fault_key, fault_role=fault_role)
         self.specs = {s.id: s for s in specs}
         self.order = [s.id for s in specs]
         self.strategy = strategy

@@ -38,7 +38,7 @@ def test_quotes_are_centred_on_the_reservation(s, q, gamma, sigma, tau, k):
     spread = optimal_spread(gamma, sigma, tau, k)
     # a difference of two large floats carries their rounding error, not its own
     assert ask - bid == pytest.approx(spread, rel=1e-9, abs=1e-9 * (1 + abs(bid) + abs(ask)))
-    assert (bid + ask) / 2 == pytest.approx(r, rel=1e-9, abs=1e-9)
+    assert (bid + ask) / 2 == pytest.approx(r, rel=1e-9, abs=1e-9 * (1 + abs(bid) + abs(ask)))
     # inventory skews symmetrically: long lowers r by what short raises it
     assert s - reservation_price(s, q, gamma, sigma, tau) == pytest.approx(
         reservation_price(s, -q, gamma, sigma, tau) - s, rel=1e-9, abs=1e-6)

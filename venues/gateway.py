@@ -20,7 +20,8 @@ from typing import Any, Protocol
 
 from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
-from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders
+from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
+from messages.risk import FillHistory
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,22 @@ class VenueCore(Protocol):
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]: ...
     async def position(self, asset: str) -> float: ...
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]: ...
+    def fetch_fills(self, asset: str, since_ts: float) -> bool:
+        """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
+        the asset's order actor as a ``FillHistory`` message."""
+        assert self.venue is not None
+        venue = self.venue
+
+        async def fetch() -> None:
+            try:
+                fills = await venue.fills(asset, since_ts)
+            except Exception as e:  # noqa: BLE001 - a failed sync is retried next time
+                log.warning("fill sync for %s failed: %r", asset, e)
+                return
+            self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
+
+        return self.runtime.submit(lambda: self.runtime.spawn(fetch))
+
     def asset_index(self, asset: str) -> int: ...
 
 
@@ -67,6 +84,12 @@ class Gateway:
         if slot is not None and slot.put(snap):
             if not self.teams[snap.asset].tell("book", BOOK_READY):
                 slot.take()  # nobody to wake (restarting): the next book will try again
+
+    def reconnected(self, asset: str, ts: float) -> None:
+        """The venue connection for ``asset`` is back: its order actor must reconcile."""
+        if self.board is not None:
+            self.board.event(ts, "info", asset, "venue connection back: reconciling")
+        self.deliver(asset, Resync(asset, ts, "reconnected"))
 
     def deliver_trade(self, trade: Trade) -> None:
         team = self.teams.get(trade.asset)
@@ -140,6 +163,22 @@ class Gateway:
     def fills(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> tuple[Fill, ...]:
         assert self.venue is not None
         return self.runtime.call_async(self.venue.fills, asset, since_ts, timeout=timeout)
+
+    def fetch_fills(self, asset: str, since_ts: float) -> bool:
+        """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
+        the asset's order actor as a ``FillHistory`` message."""
+        assert self.venue is not None
+        venue = self.venue
+
+        async def fetch() -> None:
+            try:
+                fills = await venue.fills(asset, since_ts)
+            except Exception as e:  # noqa: BLE001 - a failed sync is retried next time
+                log.warning("fill sync for %s failed: %r", asset, e)
+                return
+            self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
+
+        return self.runtime.submit(lambda: self.runtime.spawn(fetch))
 
     def asset_index(self, asset: str) -> int:
         assert self.venue is not None

@@ -18,6 +18,7 @@ from messages.market import BookSnapshot, Trade
 from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders, VenueBatch
 from venues.gateway import Gateway
 from venues.sim.engine import SimExchange
+from venues.sim.wire_faults import WireFaults
 
 
 class DelayLine:
@@ -61,11 +62,14 @@ class SimVenue:
         self._wire_out: dict[str, DelayLine] = {}
         self._feed: dict[str, DelayLine] = {}
         self._seq = 0
+        self.wire = WireFaults()
+        self._nursery: trio.Nursery | None = None
         gateway.attach(self)
 
     # -- service ------------------------------------------------------------------
     async def serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             for asset in self.cfg.portfolio.assets:
                 self._wire_in[asset] = DelayLine(self._arrive)
                 self._wire_out[asset] = DelayLine(self._depart)
@@ -89,7 +93,8 @@ class SimVenue:
             by_asset: dict[str, list[Any]] = {}
             for ev in self.engine.advance(trio.current_time()):
                 if isinstance(ev, Trade):
-                    self.gateway.deliver_trade(ev)
+                    if self.wire.connected(ev.asset, ev.ts):
+                        self.gateway.deliver_trade(ev)
                 else:
                     by_asset.setdefault(ev.asset, []).append(ev)
             for asset, events in by_asset.items():
@@ -102,6 +107,8 @@ class SimVenue:
             self._publish_book(asset)
 
     def _publish_book(self, asset: str) -> None:
+        if not self.wire.books_flow(asset, trio.current_time()):
+            return  # disconnected or stalled: this push never reaches us
         self._seq += 1
         snap = self.engine.book_snapshot(asset, trio.current_time(), self._seq)
         self._feed[asset].put(snap, self.feed_latency)
@@ -110,12 +117,15 @@ class SimVenue:
         if isinstance(msg, _Reply):
             msg.done.set()
         else:
-            self.gateway.deliver(msg.asset, msg)
+            for batch in self.wire.outbound(msg, trio.current_time()):
+                self.gateway.deliver(batch.asset, batch)
 
     def _reply(self, asset: str, msgs: list[Any]) -> None:
         """Answers to one request go back as one message, like one exchange response."""
         if msgs:
-            self._wire_out[asset].put(VenueBatch(asset, trio.current_time(), tuple(msgs)), self.ack_latency)
+            now = trio.current_time()
+            extra = self.wire.extra_ack_delay(asset, now)
+            self._wire_out[asset].put(VenueBatch(asset, now, tuple(msgs)), self.ack_latency + extra)
 
     # -- commands arriving at the matching engine -------------------------------------
     def _arrive(self, item: Any) -> None:
@@ -161,6 +171,18 @@ class SimVenue:
 
     def asset_index(self, asset: str) -> int:
         return self.engine.asset_index(asset)
+
+    # -- wire faults (called on the trio thread) ------------------------------------------
+    def disconnect(self, asset: str, seconds: float) -> None:
+        """Drop the asset's connection for ``seconds``; on reconnect we must reconcile."""
+        self.wire.disconnect(asset, trio.current_time(), seconds)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._reconnect_after, asset, seconds)
+
+    async def _reconnect_after(self, asset: str, seconds: float) -> None:
+        await trio.sleep(seconds)
+        if self.wire.connected(asset, trio.current_time()):
+            self.gateway.reconnected(asset, trio.current_time())
 
 
 class _Reply:
