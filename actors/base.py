@@ -71,6 +71,10 @@ class SupervisedActor(pykka.ThreadingActor):
     def cleanup(self, reason: ExitReason) -> None:
         """Release what the actor holds (e.g. cancel orders). Must not raise."""
 
+    def first_act_on_failure(self) -> None:
+        """Runs first when a handler fails, before cleanup and before the supervisor hears
+        of it (asset actors cancel the asset's orders here). Must not raise or block."""
+
     # -- pykka plumbing ------------------------------------------------------------
     def on_start(self) -> None:
         try:
@@ -106,6 +110,10 @@ class SupervisedActor(pykka.ThreadingActor):
             lv.handled += 1
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        try:
+            self.first_act_on_failure()
+        except Exception:
+            log.exception("%s: first act on failure failed", self.child_id)
         reason: ExitReason = "killed" if exception_type is Killed else "error"
         self._safe_cleanup(reason)
         self._report(reason, f"{exception_type.__name__}: {exception_value}")
@@ -125,6 +133,7 @@ class SupervisedActor(pykka.ThreadingActor):
             return
         self._reported = True
         try:
-            self.parent.tell(ChildExited(child_id=self.child_id, epoch=self.epoch, reason=reason, detail=detail))
+            self.parent.tell(ChildExited(child_id=self.child_id, epoch=self.epoch, reason=reason, detail=detail,
+                                         at_ns=time.perf_counter_ns()))
         except pykka.ActorDeadError:
             pass

@@ -10,8 +10,9 @@ from typing import Any
 
 import msgspec
 
-from actors.base import SupervisedActor
+from actors.asset_actor import AssetActor
 from actors.context import AssetContext
+from messages.control import MarketStateRequest
 from messages.market import BookReady, Trade
 from strategy.book import BookCore
 from venues.gateway import BOOK_READY
@@ -19,10 +20,9 @@ from venues.gateway import BOOK_READY
 RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the risk actor
 
 
-class BookActor(SupervisedActor):
+class BookActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.ctx = ctx
+        super().__init__(ctx, **kw)
         self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
         self.slot = ctx.gateway.book_slots[ctx.asset]
         self._risk_marked = -1e18
@@ -49,5 +49,8 @@ class BookActor(SupervisedActor):
                     self.ctx.team.tell("risk", state)
         elif isinstance(msg, Trade):
             self.core.on_trade(msg)
+        elif isinstance(msg, MarketStateRequest):
+            if self.core.last is not None:
+                self.ctx.team.tell("quoter", self.core.last)
         else:
             super().handle(msg)

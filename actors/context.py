@@ -32,6 +32,7 @@ class AssetContext:
     capital: Callable[[], float]  # the meta-supervisor's current allocation for this asset
     latency: LatencyRecorder | None = None
     faults: Any = None  # actors.faults.ActorFaults: injected faults (tests, chaos run)
+    supervisor: Any = None  # the current AssetSupervisor's ActorRef
     start_ts: Callable[[], float] = field(default=lambda: 0.0)  # runtime clock at child start
 
     @property

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors.base import SupervisedActor
+from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
-                             QuoteLadder, Resync, VenueBatch)
+                             QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
 from strategy.order_tracker import OrderTracker
 from venues.runtime import VenueUnavailable
@@ -25,10 +25,9 @@ FILL_SYNC_S = 5.0  # runtime-clock seconds between fill reconciliations with the
 SYNC_OVERLAP_S = 5.0  # each sync looks this far back past the previous one
 
 
-class OrderActor(SupervisedActor):
+class OrderActor(AssetActor):
     def __init__(self, ctx: AssetContext, *, order_epoch: int, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.ctx = ctx
+        super().__init__(ctx, **kw)
         self.order_epoch = order_epoch
         self.ts = ctx.start_ts()
         a = ctx.acfg
@@ -45,10 +44,8 @@ class OrderActor(SupervisedActor):
         ctx = self.ctx
         ctx.board.set_phase(ctx.asset, "reconciling")
         ctx.team.set("order", self.actor_ref)  # from now on fills reach us (dedupe covers overlap)
-        gw = ctx.gateway
-        open_orders = gw.open_orders(ctx.asset)
-        position = gw.position(ctx.asset)
-        fills = gw.fills(ctx.asset, 0.0)
+        snap = ctx.gateway.snapshot(ctx.asset, 0.0)  # one instant: orders, position, fills
+        open_orders, position, fills = snap.open_orders, snap.position, snap.fills
         stale = self.tracker.reconcile(open_orders, position, fills)
         if stale:
             self._send_cancel(stale)
@@ -60,7 +57,7 @@ class OrderActor(SupervisedActor):
                   f"{len(open_orders)} open order(s) found")
 
     # -- messages ----------------------------------------------------------------------------
-    def handle(self, msg: Any) -> None:
+    def handle(self, msg: Any) -> Any:
         if isinstance(msg, VenueBatch):
             for ev in msg.events:
                 self._on_venue(ev)
@@ -83,6 +80,8 @@ class OrderActor(SupervisedActor):
                 self.ctx.gateway.fetch_fills(self.ctx.asset, self._sync_from())
         elif isinstance(msg, Resync):
             self._resync(msg)
+        elif isinstance(msg, QueryLiveOrders):
+            return tuple(self.tracker.live)
         else:
             super().handle(msg)
             return
@@ -104,15 +103,14 @@ class OrderActor(SupervisedActor):
         ctx, gw = self.ctx, self.ctx.gateway
         self.ts = max(self.ts, msg.ts)
         try:
-            fills = gw.fills(ctx.asset, self._sync_from())
-            self._apply_fills(fills)
-            self._synced_until = max(self._synced_until, self.ts)
-            open_orders = gw.open_orders(ctx.asset)
-            position = gw.position(ctx.asset)
+            snap = gw.snapshot(ctx.asset, self._sync_from())
         except VenueUnavailable as e:
             ctx.event(self.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
             self._last_sync = -1e18
             return
+        self._apply_fills(snap.fills)
+        self._synced_until = max(self._synced_until, self.ts)
+        open_orders, position = snap.open_orders, snap.position
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
         ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
@@ -175,8 +173,7 @@ class OrderActor(SupervisedActor):
     def cleanup(self, reason: str) -> None:
         gw, asset = self.ctx.gateway, self.ctx.asset
         if reason != "normal":
-            gw.cancel_all_soon(asset)  # money first; the supervisor cancels again and waits
-            return
+            return  # the cancel-all is already on the wire (first act); the supervisor confirms
         try:
             gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
             missed = gw.fills(asset, self._sync_from())

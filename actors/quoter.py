@@ -9,19 +9,18 @@ from typing import Any
 
 import msgspec
 
-from actors.base import SupervisedActor
+from actors.asset_actor import AssetActor
 from actors.context import AssetContext
-from messages.control import Tick
+from messages.control import MarketStateRequest, Tick
 from messages.market import MarketState
 from messages.orders import QuoteLadder
 from messages.risk import RiskState, RiskStateRequest
 from strategy.quoter import QuoterCore
 
 
-class QuoterActor(SupervisedActor):
+class QuoterActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.ctx = ctx
+        super().__init__(ctx, **kw)
         self.core = QuoterCore(ctx.asset, ctx.acfg.quoting, ctx.acfg.market.sz_decimals)
         self.market: MarketState | None = None
         self.risk: RiskState | None = None
@@ -31,6 +30,7 @@ class QuoterActor(SupervisedActor):
     def init(self) -> None:
         self.ctx.team.set("quoter", self.actor_ref)
         self.ctx.team.tell("risk", RiskStateRequest(self.ctx.asset))
+        self.ctx.team.tell("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, MarketState):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import SupervisedActor
+from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.market import MarketState
 from messages.orders import Fill
@@ -18,10 +18,9 @@ from strategy.risk import RiskCore
 PUBLISH_EVERY_S = 1.0  # without news, restate risk this often (marks move PnL)
 
 
-class RiskActor(SupervisedActor):
+class RiskActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
-        super().__init__(**kw)
-        self.ctx = ctx
+        super().__init__(ctx, **kw)
         self.ts = ctx.start_ts()
         self.core = RiskCore(ctx.asset, ctx.acfg.risk, ctx.capital(), ts=self.ts)
         self._last: RiskState | None = None

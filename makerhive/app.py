@@ -49,6 +49,7 @@ class Hive:
         self.faults = faults if faults is not None else ActorFaults()
         self.allocation: dict[str, float] = {}
         self.meta: pykka.ActorRef | None = None
+        self.contexts: dict[str, AssetContext] = {}
         self._wall_start = 0.0
         self.summary: dict[str, Any] | None = None
         self._stopped = threading.Event()
@@ -59,7 +60,7 @@ class Hive:
         self.runtime.add_service(self.venue.serve)
         self.runtime.add_service(self._ticker)
         self.runtime.start()
-        contexts = {
+        self.contexts = contexts = {
             a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
                             board=self.board, capital=(lambda a=a: self.allocation[a]),
                             latency=self.latency, faults=self.faults)

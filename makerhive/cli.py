@@ -36,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated seconds per real second (sim only)")
     run.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
     run.add_argument("--summary-json", default=None, metavar="PATH", help="write the run summary as JSON")
+    ch = sub.add_parser("chaos", help="run the five-asset sim under random faults and check the invariants")
+    ch.add_argument("--config", default=DEFAULT_CONFIG)
+    ch.add_argument("--seed", type=int, default=1, metavar="N")
+    ch.add_argument("--faults", type=int, default=100, metavar="K", help="how many faults to inject")
+    ch.add_argument("--duration", type=_positive_float, default=300.0, metavar="S", help="simulated seconds")
+    ch.add_argument("--speed", type=_positive_float, default=20.0, metavar="X")
+    ch.add_argument("--summary-json", default=None, metavar="PATH")
     unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
     unq.add_argument("asset")
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
@@ -43,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--config", default=DEFAULT_CONFIG)
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    from backtest import cli as backtest_cli
+
+    backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
     return p
 
 
@@ -180,14 +190,49 @@ def operator_command(args: argparse.Namespace, words: list[str]) -> int:
     return 0 if answer.get("ok") else 1
 
 
+def chaos(args: argparse.Namespace) -> int:
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    if args.faults < 0:
+        print("makerhive: --faults must be >= 0", file=sys.stderr)
+        return 2
+    _setup_logging(cfg)
+    sys.setswitchinterval(0.0005)
+    from rich.console import Console
+
+    from makerhive.affinity import pin_to_cpu
+    from makerhive.chaos import report_table, run_chaos
+
+    pin_to_cpu(cfg.run.pin_cpu)
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
+                       progress=lambda text: console.print(f"[dim]{text}[/dim]"))
+    if args.summary_json:
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(json.dumps(report, indent=2))
+    console.print(report_table(report))
+    if not report["invariants_ok"]:
+        console.print("[red]an invariant broke[/red]")
+        return 1
+    console.print("every invariant held.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "chaos":
+        return chaos(args)
     if args.command == "check-config":
         return check_config(args.path)
     if args.command == "unquarantine":
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
         return operator_command(args, ["status"])
+    if args.command == "backtest":
+        from backtest import cli as backtest_cli
+
+        return backtest_cli.run(args)
     return run(args)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Iterable
+import time
+from typing import Iterable, NamedTuple
 
 from messages.control import AssetPhase, Event, EventKind
 from messages.market import MarketState
@@ -17,6 +18,23 @@ from messages.risk import RiskState
 from makerhive.snapshot import AssetRow, ViewSnapshot
 
 log = logging.getLogger("makerhive.events")
+
+
+class Recovery(NamedTuple):
+    """One recovery, in perf-counter ns: failure, cancel-all sent, quoting again."""
+
+    asset: str
+    fail_ns: int
+    cancel_sent_ns: int
+    quoting_ns: int
+
+    @property
+    def cancel_ms(self) -> float:
+        return (self.cancel_sent_ns - self.fail_ns) / 1e6 if self.cancel_sent_ns else float("nan")
+
+    @property
+    def requote_ms(self) -> float:
+        return (self.quoting_ns - self.fail_ns) / 1e6
 
 
 class StatusBoard:
@@ -37,9 +55,25 @@ class StatusBoard:
         self.events: list[Event] = []  # the whole run's record
         self._lock = threading.Lock()
         self.stopping = False
+        self._recovering: dict[str, tuple[int, int]] = {}
+        self.recoveries: list[Recovery] = []
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
         self.phase[asset] = phase
+        if phase == "quoting":
+            pending = self._recovering.pop(asset, None)
+            if pending is not None:
+                fail_ns, cancel_ns = pending
+                self.recoveries.append(Recovery(asset, fail_ns, cancel_ns, time.perf_counter_ns()))
+
+    # -- recovery timing: failure -> cancel-all sent -> quoting again -----------------------
+    def recovery_started(self, asset: str, fail_ns: int) -> None:
+        self._recovering[asset] = (fail_ns or time.perf_counter_ns(), 0)
+
+    def recovery_cancel_sent(self, asset: str, sent_ns: int) -> None:
+        fail_ns, cancel_ns = self._recovering.get(asset, (0, 0))
+        if fail_ns and not cancel_ns:
+            self._recovering[asset] = (fail_ns, sent_ns)
 
     def event(self, ts: float, kind: EventKind, asset: str, text: str) -> None:
         ev = Event(ts=ts, kind=kind, asset=asset, text=text)

@@ -32,6 +32,7 @@ class ChildExited(msgspec.Struct, frozen=True, tag=True):
     epoch: int
     reason: ExitReason
     detail: str = ""
+    at_ns: int = 0  # perf-counter stamp of the failure (recovery-time measurement only)
 
 
 AssetPhase = Literal["starting", "reconciling", "quoting", "stalled", "restarting", "halted", "stopped",
@@ -61,3 +62,9 @@ class Unquarantine(msgspec.Struct, frozen=True, tag=True):
 
 class QueryQuarantined(msgspec.Struct, frozen=True, tag=True):
     """Ask (not tell) the meta-supervisor which assets are quarantined."""
+
+
+class MarketStateRequest(msgspec.Struct, frozen=True, tag=True):
+    """A fresh quoter asks the book actor for the latest MarketState, to quote at once."""
+
+    asset: str

@@ -159,3 +159,19 @@ class Resync(msgspec.Struct, frozen=True, tag=True):
     asset: str
     ts: float
     reason: str
+
+
+class QueryLiveOrders(msgspec.Struct, frozen=True, tag=True):
+    """Ask (not tell) an order actor for the cloids it knows are live or in flight."""
+
+    asset: str
+
+
+class AccountSnapshot(msgspec.Struct, frozen=True):
+    """Open orders, position and fills of one asset, all as of the same instant at the
+    venue, so that reconciling with them can never mix two moments."""
+
+    asset: str
+    open_orders: tuple[OpenOrder, ...]
+    position: float
+    fills: tuple[Fill, ...]

@@ -33,11 +33,11 @@ class AssetSupervisor(Supervisor):
         self.ctx = ctx
         sup = ctx.cfg.supervision
         specs = [
-            ChildSpec("book", self._start_book, max_handler_s=sup.shutdown_timeout_s),
-            ChildSpec("risk", self._start_risk, max_handler_s=sup.shutdown_timeout_s),
+            ChildSpec("book", self._start_book, max_handler_s=sup.handler_budget_s),
+            ChildSpec("risk", self._start_risk, max_handler_s=sup.handler_budget_s),
             ChildSpec("order", self._start_order, shutdown_timeout=sup.shutdown_timeout_s + 1,
-                      max_handler_s=sup.shutdown_timeout_s),
-            ChildSpec("quoter", self._start_quoter, max_handler_s=sup.shutdown_timeout_s),
+                      max_handler_s=max(sup.handler_budget_s, sup.shutdown_timeout_s)),
+            ChildSpec("quoter", self._start_quoter, max_handler_s=sup.handler_budget_s),
         ]
         super().__init__(parent=parent, child_id=child_id, epoch=epoch, specs=specs,
                          strategy="rest_for_one", intensity=sup.intensity, period=sup.period_s,
@@ -66,6 +66,10 @@ class AssetSupervisor(Supervisor):
         return QuoterActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
 
     # -- hooks -----------------------------------------------------------------------------
+    def init(self) -> None:
+        self.ctx.supervisor = self.actor_ref  # reachable for operators and fault injection
+        super().init()
+
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.set(cid, ref)
 
@@ -75,6 +79,7 @@ class AssetSupervisor(Supervisor):
             self.ctx.board.quotes.pop(self.ctx.asset, None)
 
     def before_restart(self, failed: str, affected: list[str], reason: ExitReason) -> None:
+        self.ctx.board.recovery_started(self.ctx.asset, self.failure_ns)
         self.ctx.board.set_phase(self.ctx.asset, "restarting")
         self.ctx.board.restarts[self.ctx.asset] = self.ctx.board.restarts.get(self.ctx.asset, 0) + 1
         self._cancel_first(f"{failed} {reason}", fence="order" in affected)
@@ -88,6 +93,7 @@ class AssetSupervisor(Supervisor):
             if fence:
                 gw.new_epoch(asset)
             n = gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            self.ctx.board.recovery_cancel_sent(asset, gw.first_cancel_after(asset, self.failure_ns))
             ms = (time.perf_counter() - t0) * 1000
             self.cancel_ms.append(ms)
             self.emit("cancel_all", f"after {why}: {'fenced, ' if fence else ''}{n} order(s) cancelled, "

@@ -71,6 +71,7 @@ class Supervisor(SupervisedActor):
         self.now = now
         self._on_event = on_event
         self.children: dict[str, _Child] = {}
+        self.failure_ns = 0  # when the failure being handled happened (perf counter)
         self._next_epoch = 0
         self.restarts = 0
 
@@ -141,6 +142,13 @@ class Supervisor(SupervisedActor):
         child = self.children.pop(cid, None)
         if child is None:
             return
+        busy = child.liveness.busy_since
+        if busy is not None and time.monotonic() - busy > child.spec.max_handler_s:
+            # stuck in one handler past its budget: hung, so waiting for it is pointless
+            child.liveness.kill_switch.set()
+            self.emit("failure", f"{cid} hung while being stopped: abandoned")
+            self.child_stopped(cid)
+            return
         try:
             child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
         except pykka.Timeout:
@@ -175,6 +183,7 @@ class Supervisor(SupervisedActor):
             self.child_stopped(msg.child_id)
             return
         self.emit("failure", f"{msg.child_id} exited ({msg.reason}): {msg.detail}"[:300])
+        self.failure_ns = msg.at_ns or time.perf_counter_ns()
         self.on_child_failure(msg.child_id, msg.reason)
 
     def on_child_failure(self, cid: str, reason: ExitReason) -> None:
@@ -217,4 +226,5 @@ class Supervisor(SupervisedActor):
             busy = child.liveness.busy_since
             if busy is not None and now - busy > child.spec.max_handler_s:
                 self.emit("failure", f"{cid} hung: one handler busy for {now - busy:.1f}s; fenced and abandoned")
+                self.failure_ns = time.perf_counter_ns()
                 self.on_child_failure(cid, "hung")

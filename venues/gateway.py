@@ -15,12 +15,14 @@ which venue is behind it:
 """
 from __future__ import annotations
 
+import collections
 import logging
+import time
 from typing import Any, Protocol
 
 from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
-from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
+from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
 from messages.risk import FillHistory
 from venues.runtime import VenueRuntime
 
@@ -40,6 +42,12 @@ class VenueCore(Protocol):
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]: ...
     async def position(self, asset: str) -> float: ...
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]: ...
+    async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot: ...
+    def snapshot(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> AccountSnapshot:
+        """Open orders, position and fills since ``since_ts``, all of one instant."""
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.snapshot, asset, since_ts, timeout=timeout)
+
     def fetch_fills(self, asset: str, since_ts: float) -> bool:
         """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
         the asset's order actor as a ``FillHistory`` message."""
@@ -56,6 +64,10 @@ class VenueCore(Protocol):
 
         return self.runtime.submit(lambda: self.runtime.spawn(fetch))
 
+    def first_cancel_after(self, asset: str, ns: int) -> int:
+        """When the first cancel-all of ``asset`` left after ``ns`` (0 if none did)."""
+        return next((t for t in self.cancel_sent_ns[asset] if t >= ns), 0)
+
     def asset_index(self, asset: str) -> int: ...
 
 
@@ -68,6 +80,8 @@ class Gateway:
         self.book_slots: dict[str, LatestSlot] = {a: LatestSlot() for a in teams}
         self._epochs: dict[str, int] = {a: 0 for a in teams}
         self.refused: dict[str, int] = {a: 0 for a in teams}
+        # when cancel-alls left for the venue (recent ones), for recovery-time measurement
+        self.cancel_sent_ns: dict[str, collections.deque[int]] = {a: collections.deque(maxlen=32) for a in teams}
         self.commands_sent = 0
 
     def attach(self, venue: VenueCore) -> None:
@@ -137,10 +151,14 @@ class Gateway:
     def current_epoch(self, asset: str) -> int:
         return self._epochs.get(asset, 0)
 
+    async def _cancel_all(self, asset: str) -> int:
+        assert self.venue is not None
+        self.cancel_sent_ns[asset].append(time.perf_counter_ns())
+        return await self.venue.cancel_all(asset)
+
     def cancel_all(self, asset: str, timeout: float = 5.0) -> int:
         """Cancel every order of ``asset`` at the venue and wait until it confirms."""
-        assert self.venue is not None
-        return self.runtime.call_async(self.venue.cancel_all, asset, timeout=timeout)
+        return self.runtime.call_async(self._cancel_all, asset, timeout=timeout)
 
     def cancel_all_soon(self, asset: str) -> bool:
         """Fire-and-forget cancel-all (never blocks the caller)."""
@@ -148,7 +166,7 @@ class Gateway:
         venue = self.venue
 
         def go() -> None:
-            self.runtime.spawn(venue.cancel_all, asset)
+            self.runtime.spawn(self._cancel_all, asset)
 
         return self.runtime.submit(go)
 
@@ -163,6 +181,11 @@ class Gateway:
     def fills(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> tuple[Fill, ...]:
         assert self.venue is not None
         return self.runtime.call_async(self.venue.fills, asset, since_ts, timeout=timeout)
+
+    def snapshot(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> AccountSnapshot:
+        """Open orders, position and fills since ``since_ts``, all of one instant."""
+        assert self.venue is not None
+        return self.runtime.call_async(self.venue.snapshot, asset, since_ts, timeout=timeout)
 
     def fetch_fills(self, asset: str, since_ts: float) -> bool:
         """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
@@ -179,6 +202,10 @@ class Gateway:
             self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
 
         return self.runtime.submit(lambda: self.runtime.spawn(fetch))
+
+    def first_cancel_after(self, asset: str, ns: int) -> int:
+        """When the first cancel-all of ``asset`` left after ``ns`` (0 if none did)."""
+        return next((t for t in self.cancel_sent_ns[asset] if t >= ns), 0)
 
     def asset_index(self, asset: str) -> int:
         assert self.venue is not None

@@ -25,6 +25,11 @@ class VenueUnavailable(Exception):
     """The venue runtime could not run the request (stopped, stopping, or timed out)."""
 
 
+class VenueRequestFailed(VenueUnavailable):
+    """The venue answered a request with an error; callers treat it like an outage
+    (retry later, reconcile), never as a reason to believe any state changed."""
+
+
 class VenueRuntime:
     """Runs ``trio.run`` in a dedicated non-daemon thread and exposes a safe facade."""
 

@@ -15,8 +15,9 @@ import trio
 
 from makerhive.config import Config
 from messages.market import BookSnapshot, Trade
-from messages.orders import CancelOrders, Fill, OpenOrder, PlaceOrders, VenueBatch
+from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, VenueBatch
 from venues.gateway import Gateway
+from venues.runtime import VenueRequestFailed
 from venues.sim.engine import SimExchange
 from venues.sim.wire_faults import WireFaults
 
@@ -129,6 +130,28 @@ class SimVenue:
 
     # -- commands arriving at the matching engine -------------------------------------
     def _arrive(self, item: Any) -> None:
+        try:
+            self._apply(item)
+        except Exception as e:  # noqa: BLE001 - a failed request must not kill the venue thread
+            self._failed(item, e)
+
+    def _failed(self, item: Any, e: Exception) -> None:
+        """The venue failed the request: commands are answered with a reject per order or
+        cancel (so nothing is left pending), queries raise at the caller."""
+        now = trio.current_time()
+        if isinstance(item, tuple) and item and isinstance(item[0], (PlaceOrders, CancelOrders)):
+            text = f"request failed: {e}"
+            rejects = [OrderReject(c.asset, o.cloid, text, now) for c in item if isinstance(c, PlaceOrders)
+                       for o in c.orders]
+            rejects += [OrderReject(c.asset, cl, text, now) for c in item if isinstance(c, CancelOrders)
+                        for cl in c.cloids]
+            self._reply(item[0].asset, rejects)
+        else:
+            asset, _fn, box, _forward = item
+            box.error = e
+            self._wire_out[asset].put(box, self.ack_latency)
+
+    def _apply(self, item: Any) -> None:
         now = trio.current_time()
         if isinstance(item, tuple) and item and isinstance(item[0], (PlaceOrders, CancelOrders)):
             answers: list[Any] = []
@@ -154,6 +177,8 @@ class SimVenue:
         box = _Reply()
         self._wire_in[asset].put((asset, fn, box, forward), self.order_latency)
         await box.done.wait()
+        if box.error is not None:
+            raise VenueRequestFailed(str(box.error))
         return box.value
 
     async def cancel_all(self, asset: str) -> int:
@@ -168,6 +193,13 @@ class SimVenue:
 
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
         return await self._request(asset, lambda: self.engine.fills(asset, since_ts))
+
+    async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot:
+        def take() -> AccountSnapshot:
+            e = self.engine
+            return AccountSnapshot(asset, e.open_orders(asset), e.position(asset), e.fills(asset, since_ts))
+
+        return await self._request(asset, take)
 
     def asset_index(self, asset: str) -> int:
         return self.engine.asset_index(asset)
@@ -188,8 +220,9 @@ class SimVenue:
 class _Reply:
     """A request's answer, handed back through the outbound wire (so after the ack latency)."""
 
-    __slots__ = ("value", "done")
+    __slots__ = ("value", "done", "error")
 
     def __init__(self) -> None:
         self.value: Any = None
+        self.error: Exception | None = None
         self.done = trio.Event()

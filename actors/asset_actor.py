@@ -1,0 +1,22 @@
+"""AssetActor: what the four actors of an asset's team have in common.
+
+Money first: when any of them fails, its very first act, before cleanup and before its
+supervisor even hears of it, is a fire-and-forget cancel-all of the asset's orders
+through the venue gateway. The supervisor then fences the order epoch and waits for the
+venue to confirm; the cancel is already on the wire.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import SupervisedActor
+from actors.context import AssetContext
+
+
+class AssetActor(SupervisedActor):
+    def __init__(self, ctx: AssetContext, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.ctx = ctx
+
+    def first_act_on_failure(self) -> None:
+        self.ctx.gateway.cancel_all_soon(self.ctx.asset)

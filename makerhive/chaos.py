@@ -1,0 +1,237 @@
+"""The chaos run: the five-asset hive on the sim while faults of every kind land at
+random times on random assets, with the invariants checked at every recovery point.
+
+``makerhive chaos --seed N --faults K --duration S [--speed X] [--summary-json PATH]``
+prints a report and exits non-zero if any invariant broke: an orphaned order, a
+position that does not match the venue, a lost or double-counted fill, an inventory
+beyond its limit (plus one order in flight), or a dead root.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from typing import Any, Callable
+
+import numpy as np
+
+from makerhive import invariants as inv
+from makerhive.app import Hive
+from makerhive.config import Config
+from messages.control import Crash
+
+ROLES = ("book", "risk", "order", "quoter")
+ACTOR_FAULTS = tuple(f"crash_{r}" for r in ROLES) + ("crash_supervisor",) + tuple(
+    f"start_fail_{r}" for r in ROLES) + tuple(f"hang_{r}" for r in ("book", "quoter", "risk")) + tuple(
+    f"slow_{r}" for r in ROLES)
+VENUE_FAULTS = ("feed_disconnect", "feed_stall", "reject_burst", "throttle", "request_failures",
+                "delayed_acks", "drop_fills", "duplicate_fills", "reorder_fills", "partial_fills")
+FAULT_KINDS = ACTOR_FAULTS + VENUE_FAULTS
+
+
+class Chaos:
+    """Injects faults into a running hive; every kind is a method of one line or two."""
+
+    def __init__(self, hive: Hive, rng: random.Random) -> None:
+        self.hive = hive
+        self.rng = rng
+        sup = hive.cfg.supervision
+        self.budget = sup.handler_budget_s
+
+    def inject(self, kind: str, asset: str) -> None:
+        if kind.startswith(("crash_", "hang_", "slow_")):
+            getattr(self, "_" + kind.split("_", 1)[0])(kind, asset)
+        elif kind.startswith("start_fail_"):
+            self._start_fail(asset, kind.removeprefix("start_fail_"))
+        else:
+            getattr(self, "_" + kind)(kind, asset)
+
+    # -- actors ----------------------------------------------------------------------------
+    def _tell(self, asset: str, role: str, msg: Any) -> None:
+        ref = self.hive.contexts[asset].supervisor if role == "supervisor" else self.hive.teams[asset].get(role)
+        if ref is not None:
+            try:
+                ref.tell(msg)
+            except Exception:  # noqa: BLE001 - it died on its own meanwhile: fine
+                pass
+
+    def _crash(self, kind: str, asset: str) -> None:
+        self._tell(asset, kind.split("_", 1)[1], Crash(detail=f"chaos: {kind}"))
+
+    def _start_fail(self, asset: str, role: str) -> None:
+        self.hive.faults.arm(asset, role, "start")
+        self._tell(asset, role, Crash(detail="chaos: crash, then fail the restart"))
+
+    def _hang(self, kind: str, asset: str) -> None:
+        self.hive.faults.arm(asset, kind.split("_", 1)[1], "hang", seconds=3 * self.budget)
+
+    def _slow(self, kind: str, asset: str) -> None:
+        self.hive.faults.arm(asset, kind.split("_", 1)[1], "slow", seconds=0.2 * self.budget)
+
+    # -- the venue -------------------------------------------------------------------------
+    def _venue(self, fn: Callable[[], Any]) -> None:
+        self.hive.runtime.call(fn)
+
+    def _feed_disconnect(self, kind: str, asset: str) -> None:
+        self._venue(lambda: self.hive.venue.disconnect(asset, self.rng.uniform(1.0, 5.0)))
+
+    def _feed_stall(self, kind: str, asset: str) -> None:
+        venue = self.hive.venue
+        self._venue(lambda: venue.wire.stall(asset, self.hive.sim_time(), self.rng.uniform(2.0, 6.0)))
+
+    def _delayed_acks(self, kind: str, asset: str) -> None:
+        venue = self.hive.venue
+        self._venue(lambda: venue.wire.delay_acks(asset, self.hive.sim_time(), 3.0, self.rng.uniform(0.2, 1.0)))
+
+    def _drop_fills(self, kind: str, asset: str) -> None:
+        self._venue(lambda: self.hive.venue.wire.drop_fills(asset, self.rng.randint(1, 3)))
+
+    def _duplicate_fills(self, kind: str, asset: str) -> None:
+        self._venue(lambda: self.hive.venue.wire.duplicate_fills(asset, self.rng.randint(1, 3)))
+
+    def _reorder_fills(self, kind: str, asset: str) -> None:
+        self._venue(lambda: self.hive.venue.wire.reorder_fills(asset, self.rng.randint(1, 3)))
+
+    def _reject_burst(self, kind: str, asset: str) -> None:
+        faults = self.hive.venue.engine.faults
+        self._venue(lambda: faults.reject_next(asset, self.rng.randint(3, 12), "Insufficient margin to place order."))
+
+    def _throttle(self, kind: str, asset: str) -> None:
+        faults = self.hive.venue.engine.faults
+        self._venue(lambda: faults.throttle(asset, self.rng.randint(2, 6)))
+
+    def _request_failures(self, kind: str, asset: str) -> None:
+        faults = self.hive.venue.engine.faults
+        self._venue(lambda: faults.fail_requests(asset, self.rng.randint(1, 4)))
+
+    def _partial_fills(self, kind: str, asset: str) -> None:
+        faults = self.hive.venue.engine.faults
+        self._venue(lambda: faults.partial_fills(asset, self.rng.choice((0.25, 0.5))))
+
+
+def _pct(values: list[float], q: float) -> float:
+    vals = [v for v in values if not math.isnan(v)]
+    return round(float(np.percentile(vals, q)), 3) if vals else 0.0
+
+
+def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: float,
+              kinds: tuple[str, ...] = FAULT_KINDS, progress: Callable[[str], None] | None = None) -> dict:
+    rng = random.Random(seed)
+    hive = Hive(cfg, speed=speed, seed=seed)
+    chaos = Chaos(hive, rng)
+    assets = hive.assets
+    report: dict[str, Any] = {"seed": seed, "duration_s": duration, "speed": speed}
+    violations: Counter[str] = Counter()
+    injected: Counter[str] = Counter()
+    skipped = 0
+    hive.start()
+    try:
+        _wait(lambda: all(hive.board.phase[a] == "quoting" for a in assets), 30.0)
+        warmup, cooldown = min(5.0, duration * 0.1), min(15.0, duration * 0.2)
+        schedule = sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
+                          for _ in range(faults))
+        pending: dict[str, str] = {}
+        for i, (t, kind, asset) in enumerate(schedule):
+            hive.wait_until(t)
+            if hive.board.phase[asset] == "quarantined":
+                skipped += 1
+                continue
+            chaos.inject(kind, asset)
+            injected[kind] += 1
+            pending[asset] = kind
+            _check_recovered(hive, pending, violations)
+            if progress is not None and i % 50 == 0:
+                progress(f"{i}/{len(schedule)} faults, t={hive.sim_time():.0f}s")
+        hive.wait_until(duration)
+        hive.faults.release.set()  # let any still-hung handler go before the final look
+        _wait(lambda: all(hive.board.phase[a] in ("quoting", "quarantined") for a in assets), 60.0)
+        for a in assets:
+            pending[a] = "final"
+        _check_recovered(hive, pending, violations, wait=True)
+        root_alive = hive.meta is not None and hive.meta.is_alive()
+    finally:
+        summary = hive.stop()
+    engine = hive.venue.engine
+    lost = dup = mismatches = breaches = 0
+    for a, s in summary["assets"].items():
+        venue_fills = len(engine.fills(a))
+        counted = s["fills_buy"] + s["fills_sell"]
+        lost += max(0, venue_fills - counted)
+        dup += max(0, counted - venue_fills)
+        if abs(s["inventory"] - engine.position(a)) > 1e-9:
+            mismatches += 1
+        if inv.limit_breached(s, inv.max_order_usd(hive, a)):
+            breaches += 1
+    recs = hive.board.recoveries
+    cancel_ms = [r.cancel_ms for r in recs]
+    requote_ms = [r.requote_ms for r in recs]
+    report.update({
+        "faults_injected": sum(injected.values()),
+        "faults_skipped_quarantined": skipped,
+        "faults_by_kind": dict(sorted(injected.items())),
+        "recoveries": len(recs),
+        "orphan_orders": violations["orphan_orders"] + summary["portfolio"]["open_orders_at_exit"],
+        "position_mismatches": violations["position_mismatches"] + mismatches,
+        "lost_fills": lost,
+        "duplicate_fills": dup,
+        "limit_breaches": breaches,
+        "root_failures": int(not root_alive) + hive.board.counters["root_errors"],
+        "quarantines": hive.board.counters["quarantine"],
+        "cancel_ms_p50": _pct(cancel_ms, 50), "cancel_ms_p99": _pct(cancel_ms, 99),
+        "cancel_ms_max": _pct(cancel_ms, 100),
+        "requote_ms_p50": _pct(requote_ms, 50), "requote_ms_p99": _pct(requote_ms, 99),
+        "requote_ms_max": _pct(requote_ms, 100),
+        "fenced_commands": sum(hive.gateway.refused.values()),
+        "fills": summary["portfolio"]["fills"],
+        "net_pnl": summary["portfolio"]["net_pnl"],
+    })
+    report["invariants_ok"] = all(report[k] == 0 for k in INVARIANTS)
+    return report
+
+
+INVARIANTS = ("orphan_orders", "position_mismatches", "lost_fills", "duplicate_fills", "limit_breaches",
+              "root_failures")
+
+
+def _wait(pred: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _check_recovered(hive: Hive, pending: dict[str, str], violations: Counter, wait: bool = False) -> None:
+    """At each recovery point (an asset quoting again after a fault), look for orphans and
+    compare the risk actor's position with the venue's."""
+    for asset in list(pending):
+        if wait:
+            _wait(lambda a=asset: hive.board.phase[a] in ("quoting", "quarantined"), 30.0)
+        if hive.board.phase[asset] != "quoting":
+            continue
+        orphans = inv.orphan_orders(hive, asset)
+        if orphans is None:
+            continue  # between incarnations: look again at the next recovery point
+        del pending[asset]
+        violations["orphan_orders"] += orphans
+        if inv.position_settles(hive, asset) is False:
+            violations["position_mismatches"] += 1
+
+
+def report_table(report: dict):  # noqa: ANN201 - rich Table
+    from rich.table import Table
+
+    t = Table(title=f"makerhive chaos run (seed {report['seed']})", title_justify="left")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for k in ("faults_injected", "faults_skipped_quarantined", "recoveries", "quarantines", "fenced_commands",
+              "fills", "cancel_ms_p50", "cancel_ms_p99", "cancel_ms_max", "requote_ms_p50", "requote_ms_p99",
+              "requote_ms_max"):
+        t.add_row(k, str(report[k]))
+    for k in INVARIANTS:
+        v = report[k]
+        t.add_row(f"[bold]{k}[/bold] (must be 0)", f"[green]{v}[/green]" if v == 0 else f"[red]{v}[/red]")
+    t.caption = "faults by kind: " + ", ".join(f"{k} {v}" for k, v in report["faults_by_kind"].items())
+    return t
