@@ -1,6 +1,7 @@
 """AssetActor: what the four actors of an asset's team have in common.
 
-Money first: when any of them fails, its very first act, before cleanup and before its
+Teammates are addressed by role through ``send``, which a fenced (abandoned) incarnation
+cannot use. Money first: when any of them fails, its very first act, before cleanup and before its
 supervisor even hears of it, is a fire-and-forget cancel-all of the asset's orders
 through the venue gateway. The supervisor then fences the order epoch and waits for the
 venue to confirm; the cancel is already on the wire.
@@ -20,3 +21,10 @@ class AssetActor(SupervisedActor):
 
     def first_act_on_failure(self) -> None:
         self.ctx.gateway.cancel_all_soon(self.ctx.asset)
+
+    def send(self, role: str, msg: Any) -> bool:
+        """Tell a teammate, unless we have been fenced: an abandoned (hung) incarnation
+        that wakes up must not steer its replacement's team."""
+        if self.liveness.kill_switch.is_set():
+            return False
+        return self.ctx.team.tell(role, msg)

@@ -41,16 +41,16 @@ class BookActor(AssetActor):
             state = self.core.on_book(snap)
             if state is not None:
                 self.ctx.board.market[self.ctx.asset] = state
-                self.ctx.team.tell("quoter", state)
+                self.send("quoter", state)
                 # Risk needs marks for PnL and utilisation, not every book: sparing it a
                 # wake-up per update keeps the quoting path short.
                 if state.ts - self._risk_marked >= RISK_MARK_INTERVAL_S or state.regime != self._regime:
                     self._risk_marked, self._regime = state.ts, state.regime
-                    self.ctx.team.tell("risk", state)
+                    self.send("risk", state)
         elif isinstance(msg, Trade):
             self.core.on_trade(msg)
         elif isinstance(msg, MarketStateRequest):
             if self.core.last is not None:
-                self.ctx.team.tell("quoter", self.core.last)
+                self.send("quoter", self.core.last)
         else:
             super().handle(msg)

@@ -50,8 +50,8 @@ class OrderActor(AssetActor):
         if stale:
             self._send_cancel(stale)
             ctx.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
-        ctx.team.tell("risk", FillHistory(ctx.asset, self.ts, fills))
-        ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
+        self.send("risk", FillHistory(ctx.asset, self.ts, fills))
+        self.send("risk", VenuePosition(ctx.asset, self.ts, position))
         ctx.event(self.ts, "reconciled",
                   f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "
                   f"{len(open_orders)} open order(s) found")
@@ -95,7 +95,7 @@ class OrderActor(AssetActor):
     def _apply_fills(self, fills: Any) -> None:
         new = [f for f in fills if self.tracker.on_fill(f)]
         if new:
-            self.ctx.team.tell("risk", FillHistory(self.ctx.asset, self.ts, tuple(new)))
+            self.send("risk", FillHistory(self.ctx.asset, self.ts, tuple(new)))
 
     def _resync(self, msg: Resync) -> None:
         """Reconcile after a reconnect: apply missed fills once, drop what the venue no
@@ -113,7 +113,7 @@ class OrderActor(AssetActor):
         open_orders, position = snap.open_orders, snap.position
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
-        ctx.team.tell("risk", VenuePosition(ctx.asset, self.ts, position))
+        self.send("risk", VenuePosition(ctx.asset, self.ts, position))
         ctx.event(self.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
                                          f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
 
@@ -121,7 +121,7 @@ class OrderActor(AssetActor):
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
             if self.tracker.on_fill(msg):
-                self.ctx.team.tell("risk", msg)
+                self.send("risk", msg)
         elif isinstance(msg, OrderAck):
             self.tracker.on_ack(msg)
         elif isinstance(msg, OrderCancelled):
@@ -182,4 +182,4 @@ class OrderActor(AssetActor):
         self.ctx.board.quotes[asset] = (0.0, 0.0, 0)
         new = tuple(f for f in missed if self.tracker.on_fill(f))
         if new:
-            self.ctx.team.tell("risk", FillHistory(asset, self.ts, new))
+            self.send("risk", FillHistory(asset, self.ts, new))

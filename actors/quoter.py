@@ -29,8 +29,8 @@ class QuoterActor(AssetActor):
 
     def init(self) -> None:
         self.ctx.team.set("quoter", self.actor_ref)
-        self.ctx.team.tell("risk", RiskStateRequest(self.ctx.asset))
-        self.ctx.team.tell("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
+        self.send("risk", RiskStateRequest(self.ctx.asset))
+        self.send("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
         if isinstance(msg, MarketState):
@@ -50,7 +50,7 @@ class QuoterActor(AssetActor):
         last = self.market.ts if self.market is not None else self.ctx.start_ts()
         if not self.stale and now - last > self.core.params.stale_book_s:
             self.stale = True
-            self.ctx.team.tell("order", QuoteLadder(self.ctx.asset, now, -1, (), ()))
+            self.send("order", QuoteLadder(self.ctx.asset, now, -1, (), ()))
             self.ctx.board.set_phase(self.ctx.asset, "stalled")
             self.ctx.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
 
@@ -67,7 +67,7 @@ class QuoterActor(AssetActor):
         if not from_book and ladder.recv_ns:
             # tick-to-action is measured from book updates only, not from risk news
             ladder = msgspec.structs.replace(ladder, recv_ns=0)
-        self.ctx.team.tell("order", ladder)
+        self.send("order", ladder)
         if not self.quoting:
             self.quoting = True
             self.ctx.board.set_phase(self.ctx.asset, "quoting")

@@ -74,8 +74,8 @@ class RiskActor(AssetActor):
             self.ctx.event(self.ts, "halt" if state.halted else "resume",
                            state.halt_reason or "limits clear")
         self._last, self._last_pub = state, self.ts
-        self.ctx.team.tell("quoter", state)
-        self.ctx.team.tell("order", state)
+        self.send("quoter", state)
+        self.send("order", state)
 
     def cleanup(self, reason: str) -> None:
         self.ctx.board.risk[self.ctx.asset] = self.core.state(self.ts)

@@ -51,6 +51,7 @@ class SupervisionConfig(_Section):
     start_timeout_s: float = 10.0
     tick_s: float = 0.25  # supervision timer period (runtime clock)
     handler_budget_s: float = 2.0  # real seconds one handler may run before it counts as hung
+    tree_handler_budget_s: float = 60.0  # the same for an asset supervisor (restarts block it)
     quarantine_after: int = 3  # this many tree failures of one asset ...
     quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
@@ -219,7 +220,7 @@ def _validate(cfg: Config) -> None:
     if s.quarantine_after < 1:
         _fail("supervision.quarantine_after", s.quarantine_after, "must be an integer >= 1")
     for name in ("period_s", "tree_backoff_s", "tree_backoff_max_s", "shutdown_timeout_s", "start_timeout_s", "tick_s",
-                 "quarantine_window_s", "handler_budget_s"):
+                 "quarantine_window_s", "handler_budget_s", "tree_handler_budget_s"):
         _positive(f"supervision.{name}", getattr(s, name))
     sim = cfg.sim
     for name in ("step_s", "book_interval_s"):

@@ -42,7 +42,7 @@ class MetaSupervisor(Supervisor):
         sup = self.cfg.supervision
         specs = [ChildSpec(a, self._starter(a), restart="permanent",
                            shutdown_timeout=4 * (sup.shutdown_timeout_s + 1),
-                           max_handler_s=6 * (sup.shutdown_timeout_s + sup.start_timeout_s))
+                           max_handler_s=sup.tree_handler_budget_s)
                  for a in contexts]
         super().__init__(parent=parent, child_id=child_id, epoch=epoch, specs=specs,
                          strategy="one_for_one", intensity=10**9, period=1.0,
