@@ -132,11 +132,13 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         schedule = sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
                           for _ in range(faults))
         pending: dict[str, str] = {}
+        injections: list[tuple[int, str, str]] = []
         for i, (t, kind, asset) in enumerate(schedule):
             hive.wait_until(t)
             if hive.board.phase[asset] == "quarantined":
                 skipped += 1
                 continue
+            injections.append((time.perf_counter_ns(), asset, kind))
             chaos.inject(kind, asset)
             injected[kind] += 1
             pending[asset] = kind
@@ -166,6 +168,10 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     recs = hive.board.recoveries
     cancel_ms = [r.cancel_ms for r in recs]
     requote_ms = [r.requote_ms for r in recs]
+    by_kind: dict[str, list[float]] = {}
+    for r in recs:  # the fault behind a recovery: the last one injected on that asset before it
+        cause = next((k for ns, a, k in reversed(injections) if a == r.asset and ns <= r.fail_ns), "unknown")
+        by_kind.setdefault(cause, []).append(r.requote_ms)
     report.update({
         "faults_injected": sum(injected.values()),
         "faults_skipped_quarantined": skipped,
@@ -182,6 +188,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "cancel_ms_max": _pct(cancel_ms, 100),
         "requote_ms_p50": _pct(requote_ms, 50), "requote_ms_p99": _pct(requote_ms, 99),
         "requote_ms_max": _pct(requote_ms, 100),
+        "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
         "fenced_commands": sum(hive.gateway.refused.values()),
         "fills": summary["portfolio"]["fills"],
         "net_pnl": summary["portfolio"]["net_pnl"],

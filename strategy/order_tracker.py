@@ -12,6 +12,9 @@ from strategy.order_diff import LiveOrder, diff_orders
 from venues import rules
 from venues.cloid import make_cloid
 
+# Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
+GONE_PREFIX = "Order was never placed, already canceled, or filled"
+
 
 class OrderTracker:
     def __init__(self, asset: str, asset_index: int, epoch: int, sz_decimals: int,
@@ -81,8 +84,18 @@ class OrderTracker:
                                              sz=o.sz, state="resting")
 
     def on_reject(self, rej: OrderReject) -> None:
-        if self.live.pop(rej.cloid, None) is not None:
-            self.rejects += 1
+        """A rejected placement is gone. A rejected *cancel* is not, unless the venue says
+        the order is already gone: throttled or failed cancels leave it resting, so it
+        stays known (and is cancelled again by the next diff)."""
+        o = self.live.get(rej.cloid)
+        if o is None:
+            return
+        self.rejects += 1
+        if o.state == "cancelling" and not rej.reason.startswith(GONE_PREFIX):
+            self.live[rej.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
+                                             sz=o.sz, state="resting")
+        else:
+            del self.live[rej.cloid]
 
     def on_cancelled(self, msg: OrderCancelled) -> None:
         self.live.pop(msg.cloid, None)

@@ -92,7 +92,7 @@ class AssetSupervisor(Supervisor):
         try:
             if fence:
                 gw.new_epoch(asset)
-            n = gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            n = self._cancel_all_confirmed()
             self.ctx.board.recovery_cancel_sent(asset, gw.first_cancel_after(asset, self.failure_ns))
             ms = (time.perf_counter() - t0) * 1000
             self.cancel_ms.append(ms)
@@ -105,6 +105,16 @@ class AssetSupervisor(Supervisor):
         super().on_tick(tick)
         for role in ("order", "quoter"):  # staleness checks and fill syncs run on it
             self.ctx.team.tell(role, tick)
+
+    def _cancel_all_confirmed(self, attempts: int = 3) -> int:
+        """Cancel-all and wait for the venue; a failed request is tried again."""
+        for attempt in range(attempts):
+            try:
+                return self.ctx.gateway.cancel_all(self.ctx.asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
+            except VenueUnavailable:
+                if attempt == attempts - 1:
+                    raise
+        return 0
 
     def handle_other(self, msg: Any) -> Any:
         if isinstance(msg, Allocation):

@@ -110,3 +110,17 @@ def test_property_exposure_within_limit_through_fills_and_requotes(steps):
             # orders into the position, so worst-case inventory never grows past that
             if min_px[side] < float("inf"):
                 assert t.exposure(side) <= limit / min_px[side] + 1e-9
+
+
+def test_a_failed_cancel_keeps_the_order_known_until_it_really_goes():
+    t = tracker()
+    _, places = t.plan(ladder(3500.0), 3500.0, 5000.0)
+    for p in places:
+        t.on_ack(OrderAck("ETH", p.cloid, 1, 0.0))
+    cancels, _ = t.plan(ladder(3510.0), 3510.0, 5000.0)
+    victim = cancels[0]
+    t.on_reject(OrderReject("ETH", victim, "Too many cumulative requests sent (10001 > 10000) ...", 0.0))
+    assert t.live[victim].state == "resting"  # still on the venue: still ours to cancel
+    assert victim in t.plan(ladder(3510.0), 3510.0, 5000.0)[0]  # and the next diff cancels it again
+    t.on_reject(OrderReject("ETH", victim, "Order was never placed, already canceled, or filled.", 0.0))
+    assert victim not in t.live

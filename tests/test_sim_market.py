@@ -1,8 +1,12 @@
 """The simulated market process: determinism, the taker intensity law, the mid's
-volatility and the background book's shape on Hyperliquid's grid."""
+volatility and the background book's shape on Hyperliquid's grid.
+
+The intensity and volatility laws are those of the plain model (``regimes = false``);
+with regimes they hold within each regime, scaled by it (tests/test_sim_regimes.py)."""
 import math
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -18,8 +22,9 @@ def cfg():
     return c.load(pathlib.Path(__file__).resolve().parents[1] / "config.toml")
 
 
-def proc(cfg, asset="BTC", seed=11):
-    return MarketProcess(asset, cfg.assets[asset].market, cfg.sim, seed)
+def proc(cfg, asset="BTC", seed=11, **market):
+    mk = msgspec.structs.replace(cfg.assets[asset].market, **market)
+    return MarketProcess(asset, mk, cfg.sim, seed)
 
 
 def run(m, seconds, step=None):
@@ -61,7 +66,7 @@ def test_advance_never_goes_back_and_counts_whole_steps(cfg):
 
 def test_taker_intensity_decays_as_a_exp_minus_k_delta(cfg):
     mk = cfg.assets["BTC"].market
-    m = proc(cfg, seed=5)
+    m = proc(cfg, seed=5, regimes=False)
     T = 20_000.0
     takers = m.advance(T)
     for side in ("B", "A"):
@@ -88,7 +93,7 @@ def test_taker_sizes_are_whole_lots_with_the_configured_mean(cfg):
 
 def test_mid_log_returns_have_the_configured_volatility(cfg):
     mk = cfg.assets["HYPE"].market
-    m = proc(cfg, "HYPE", seed=2)
+    m = proc(cfg, "HYPE", seed=2, regimes=False)
     path, _ = run(m, 2_000)
     r = np.diff(np.log(path))
     want = mk.sigma_bp * 1e-4 * math.sqrt(cfg.sim.step_s)
@@ -102,12 +107,12 @@ def test_background_book_sits_on_the_grid_around_the_mid(cfg, asset):
     d = mk.sz_decimals
     m = proc(cfg, asset, seed=21)
     lot = Decimal(1).scaleb(-d)
-    mean = mk.depth_usd / mk.price
     for t in (0.0, 7.3, 61.0):
         m.advance(t)
+        mean = m.depth_usd / m.mid  # the regime's depth and spread
         bids, asks = m.book(20)
         assert len(bids) == 20 and len(asks) == 20
-        half = mk.book_spread_bp / 2e4
+        half = m.book_spread_bp / 2e4
         assert bids[0].px == float(round_price(m.mid * (1 - half), d, "down"))
         assert asks[0].px == float(round_price(m.mid * (1 + half), d, "up"))
         assert bids[0].px < m.mid < asks[0].px

@@ -20,6 +20,8 @@ import logging
 import time
 from typing import Any, Protocol
 
+import trio
+
 from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
@@ -27,6 +29,8 @@ from messages.risk import FillHistory
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
+
+CANCEL_RETRIES = 5
 
 
 BOOK_READY = BookReady()
@@ -160,15 +164,22 @@ class Gateway:
         """Cancel every order of ``asset`` at the venue and wait until it confirms."""
         return self.runtime.call_async(self._cancel_all, asset, timeout=timeout)
 
+    async def _cancel_all_retrying(self, asset: str) -> None:
+        """Money first does not give up after one failed request."""
+        for attempt in range(CANCEL_RETRIES):
+            try:
+                await self._cancel_all(asset)
+                return
+            except Exception as e:  # noqa: BLE001 - logged, retried
+                log.warning("cancel-all for %s failed (attempt %d): %r", asset, attempt + 1, e)
+                await trio.sleep(0.05 * 2 ** attempt)
+        if self.board is not None:
+            self.board.event(self.runtime.now(), "failure", asset,
+                             f"cancel-all failed {CANCEL_RETRIES} times; reconciliation will cancel")
+
     def cancel_all_soon(self, asset: str) -> bool:
-        """Fire-and-forget cancel-all (never blocks the caller)."""
-        assert self.venue is not None
-        venue = self.venue
-
-        def go() -> None:
-            self.runtime.spawn(self._cancel_all, asset)
-
-        return self.runtime.submit(go)
+        """Fire-and-forget cancel-all (never blocks the caller), retried on failure."""
+        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_all_retrying, asset))
 
     def open_orders(self, asset: str, timeout: float = 5.0) -> tuple[OpenOrder, ...]:
         assert self.venue is not None

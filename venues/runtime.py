@@ -154,7 +154,17 @@ class VenueRuntime:
             return False
 
     def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Start a background task in the runtime's nursery (call from the trio thread)."""
+        """Start a background task in the runtime's nursery (call from the trio thread).
+
+        Its failure is logged, never raised: one failed background request must not
+        cancel the nursery and with it every feed and timer of every asset."""
         assert self._nursery is not None
-        self._nursery.start_soon(afn, *args)
+
+        async def guarded() -> None:
+            try:
+                await afn(*args)
+            except Exception:
+                log.exception("background venue task %s failed", getattr(afn, "__name__", afn))
+
+        self._nursery.start_soon(guarded)
 

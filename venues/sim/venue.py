@@ -19,6 +19,7 @@ from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, Orde
 from venues.gateway import Gateway
 from venues.runtime import VenueRequestFailed
 from venues.sim.engine import SimExchange
+from venues.sim.latency import LatencyModel
 from venues.sim.wire_faults import WireFaults
 
 
@@ -56,9 +57,7 @@ class SimVenue:
         self.gateway = gateway
         self.engine = SimExchange(cfg, seed if seed is not None else cfg.run.seed)
         s = cfg.sim
-        self.order_latency = s.order_latency_ms / 1000.0
-        self.ack_latency = s.ack_latency_ms / 1000.0
-        self.feed_latency = s.feed_latency_ms / 1000.0
+        self.latency = LatencyModel(s, self.engine.seed)  # sim.latency_profile
         self._wire_in: dict[str, DelayLine] = {}
         self._wire_out: dict[str, DelayLine] = {}
         self._feed: dict[str, DelayLine] = {}
@@ -104,7 +103,7 @@ class SimVenue:
     async def _book_loop(self, asset: str, offset: float) -> None:
         await trio.sleep(offset)
         while True:
-            await trio.sleep(self.cfg.sim.book_interval_s)
+            await trio.sleep(self.latency.book_interval_s())
             self._publish_book(asset)
 
     def _publish_book(self, asset: str) -> None:
@@ -112,7 +111,7 @@ class SimVenue:
             return  # disconnected or stalled: this push never reaches us
         self._seq += 1
         snap = self.engine.book_snapshot(asset, trio.current_time(), self._seq)
-        self._feed[asset].put(snap, self.feed_latency)
+        self._feed[asset].put(snap, self.latency.feed_s())
 
     def _depart(self, msg: Any) -> None:
         if isinstance(msg, _Reply):
@@ -126,7 +125,7 @@ class SimVenue:
         if msgs:
             now = trio.current_time()
             extra = self.wire.extra_ack_delay(asset, now)
-            self._wire_out[asset].put(VenueBatch(asset, now, tuple(msgs)), self.ack_latency + extra)
+            self._wire_out[asset].put(VenueBatch(asset, now, tuple(msgs)), self.latency.ack_s() + extra)
 
     # -- commands arriving at the matching engine -------------------------------------
     def _arrive(self, item: Any) -> None:
@@ -149,7 +148,7 @@ class SimVenue:
         else:
             asset, _fn, box, _forward = item
             box.error = e
-            self._wire_out[asset].put(box, self.ack_latency)
+            self._wire_out[asset].put(box, self.latency.ack_s())
 
     def _apply(self, item: Any) -> None:
         now = trio.current_time()
@@ -166,16 +165,16 @@ class SimVenue:
             box.value = fn()
             if forward:  # e.g. cancel-all: the order actor hears about each cancel too
                 self._reply(asset, box.value)
-            self._wire_out[asset].put(box, self.ack_latency)
+            self._wire_out[asset].put(box, self.latency.ack_s())
 
     # -- VenueCore -------------------------------------------------------------------
     def send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
         """Commands for one asset, sent together and applied in order."""
-        self._wire_in[cmds[0].asset].put(cmds, self.order_latency)
+        self._wire_in[cmds[0].asset].put(cmds, self.latency.order_s())
 
     async def _request(self, asset: str, fn: Callable[[], Any], forward: bool = False) -> Any:
         box = _Reply()
-        self._wire_in[asset].put((asset, fn, box, forward), self.order_latency)
+        self._wire_in[asset].put((asset, fn, box, forward), self.latency.order_s())
         await box.done.wait()
         if box.error is not None:
             raise VenueRequestFailed(str(box.error))
