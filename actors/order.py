@@ -61,6 +61,11 @@ class OrderActor(AssetActor):
         if isinstance(msg, VenueBatch):
             for ev in msg.events:
                 self._on_venue(ev)
+            by_switch = sum(1 for ev in msg.events
+                            if isinstance(ev, OrderCancelled) and ev.reason == "scheduledCancel")
+            if by_switch:
+                self.ctx.board.count("dms_cancels", by_switch)
+                self.ctx.event(msg.ts, "cancel_all", f"the venue's dead-man's switch cancelled {by_switch} order(s)")
         elif isinstance(msg, QuoteLadder):
             self.ts = max(self.ts, msg.ts)
             self._on_ladder(msg)

@@ -32,6 +32,15 @@ from venues.sim.venue import SimVenue
 log = logging.getLogger(__name__)
 
 
+def make_venue(cfg: Config, gateway: Gateway, seed: int):  # noqa: ANN201 - a VenueCore
+    """The venue the config names: the embedded sim, or the sim served by another process."""
+    if cfg.run.venue == "remote-sim":
+        from venues.remote.client import RemoteSimVenue
+
+        return RemoteSimVenue(cfg, gateway)
+    return SimVenue(cfg, gateway, seed=seed)
+
+
 class Hive:
     def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
                  latency: LatencyRecorder | None = None, faults: ActorFaults | None = None) -> None:
@@ -44,7 +53,7 @@ class Hive:
         self.teams = {a: Team(a) for a in self.assets}
         self.runtime = VenueRuntime(speed=self.speed)
         self.gateway = Gateway(self.runtime, self.teams, self.board)
-        self.venue = SimVenue(cfg, self.gateway, seed=self.seed)
+        self.venue = make_venue(cfg, self.gateway, self.seed)
         self.latency = latency
         self.faults = faults if faults is not None else ActorFaults()
         self.allocation: dict[str, float] = {}
@@ -137,20 +146,32 @@ class Hive:
             except (pykka.Timeout, pykka.ActorDeadError):
                 log.error("meta-supervisor did not stop in time")
         open_at_exit = self._sweep_open_orders()
+        if self.cfg.dead_mans_switch.enabled:
+            try:  # orders are gone: the switch has nothing left to protect
+                self.gateway.schedule_cancel(None)
+            except VenueUnavailable:
+                pass
+        venue_truth = self._venue_truth(open_at_exit)
         self.runtime.stop()
         pykka.ActorRegistry.stop_all(block=True, timeout=5)
-        engine = self.venue.engine
-        venue_truth = {
-            a: {"open_orders": open_at_exit.get(a, len(engine.open_orders(a))),
-                "position": engine.position(a), "mid": engine.mid(a), "pnl": engine.pnl(a),
-                "cash": engine.cash(a)}
-            for a in self.assets
-        }
         self.summary = build_summary(self.cfg, self.board, venue_truth, self.allocation,
                                      sim_seconds=end_sim, wall_seconds=self.wall_time(),
                                      fenced=dict(self.gateway.refused))
         self._stopped.set()
         return self.summary
+
+    def _venue_truth(self, open_at_exit: dict[str, int]) -> dict[str, dict[str, float]]:
+        """What the venue says at exit, per asset: the figures the summary is checked by."""
+        truth: dict[str, dict[str, float]] = {}
+        for a in self.assets:
+            try:
+                snap = self.gateway.snapshot(a, since_ts=1e18)  # no fills needed
+            except VenueUnavailable:
+                truth[a] = {"open_orders": open_at_exit.get(a, -1)}
+                continue
+            truth[a] = {"open_orders": len(snap.open_orders), "position": snap.position, "mid": snap.mid,
+                        "cash": snap.cash, "pnl": snap.cash + snap.position * snap.mid}
+        return truth
 
     def _sweep_open_orders(self, attempts: int = 3) -> dict[str, int]:
         """Make sure nothing of ours rests on the venue; returns what is left per asset."""

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-KNOWN_VENUES = ("sim",)
+KNOWN_VENUES = ("sim", "remote-sim")
 KNOWN_REGIMES = ("CALM", "NORMAL", "ELEVATED", "EXTREME")
 
 
@@ -26,7 +26,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
 
 
 class RunConfig(_Section):
-    venue: Literal["sim"] = "sim"
+    venue: Literal["sim", "remote-sim"] = "sim"  # remote-sim: the sim served by `makerhive sim-server`
     seed: int = 7
     speed: float = 1.0  # simulated seconds per real second
     view_fps: float = 4.0
@@ -35,6 +35,19 @@ class RunConfig(_Section):
     # many threads hops between actors about twice as fast on a single core; the live
     # view's process keeps the other cores.
     pin_cpu: int = 0
+
+
+class DeadMansSwitchConfig(_Section):
+    """The exchange-side dead-man's switch (Hyperliquid's scheduleCancel): renewed only
+    while every asset tree is healthy, so a frozen or killed process loses its quotes."""
+
+    enabled: bool = True
+    window_s: float = 60.0  # each renewal schedules the cancel this far ahead (>= 5 s)
+    renew_every_s: float = 20.0
+
+
+class RemoteConfig(_Section):
+    url: str = "ws://127.0.0.1:8765"  # where `makerhive sim-server` listens
 
 
 class PortfolioConfig(_Section):
@@ -137,6 +150,8 @@ class AssetConfig(_Section):
 
 class Config(_Section):
     run: RunConfig
+    dead_mans_switch: DeadMansSwitchConfig
+    remote: RemoteConfig
     portfolio: PortfolioConfig
     supervision: SupervisionConfig
     quoting: QuotingConfig
@@ -210,6 +225,14 @@ def _validate(cfg: Config) -> None:
     if not (0 < cfg.run.view_fps <= 30):
         _fail("run.view_fps", cfg.run.view_fps, "must be > 0 and <= 30")
     _positive("portfolio.capital_usd", cfg.portfolio.capital_usd)
+    dms = cfg.dead_mans_switch
+    if dms.window_s < cfg.sim.schedule_cancel_min_ahead_s:
+        _fail("dead_mans_switch.window_s", dms.window_s,
+              f"must be at least {cfg.sim.schedule_cancel_min_ahead_s:g} s (the venue refuses a closer cancel)")
+    if not (0 < dms.renew_every_s < dms.window_s):
+        _fail("dead_mans_switch.renew_every_s", dms.renew_every_s, f"must be > 0 and < window_s ({dms.window_s:g})")
+    if not cfg.remote.url.startswith(("ws://", "wss://")):
+        _fail("remote.url", cfg.remote.url, "must be a ws:// or wss:// URL")
     if not cfg.portfolio.assets:
         _fail("portfolio.assets", [], "must name at least one asset")
     if len(set(cfg.portfolio.assets)) != len(cfg.portfolio.assets):
@@ -284,7 +307,7 @@ def from_dict(raw: dict) -> Config:
     """Build and validate a Config from parsed TOML."""
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
-    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets"}
+    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote"}
     for key in raw:
         if key not in allowed_top:
             _fail(key, raw[key], f"unknown section; allowed: {sorted(allowed_top)}")
@@ -309,6 +332,8 @@ def from_dict(raw: dict) -> Config:
         }
     doc = {
         "run": raw.get("run", {}),
+        "dead_mans_switch": raw.get("dead_mans_switch", {}),
+        "remote": raw.get("remote", {}),
         "portfolio": raw.get("portfolio", {}),
         "supervision": raw.get("supervision", {}),
         "quoting": defaults_q,

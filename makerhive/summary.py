@@ -19,7 +19,7 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
     for a in cfg.portfolio.assets:
         r = board.risk.get(a)
         v = venue.get(a, {})
-        mid = v.get("mid") or (r.mid if r else 0.0)
+        mid = v.get("mid") if v.get("mid") == v.get("mid") and v.get("mid") else (r.mid if r else 0.0)
         position = r.position if r else 0.0
         avg = r.avg_entry if r else 0.0
         realized = r.realized_pnl if r else 0.0
@@ -42,6 +42,7 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
             "capital": round(allocation.get(a, 0.0), 2),
             "venue_position": v.get("position", 0.0),
             "venue_pnl": round(v.get("pnl", 0.0), 6),
+            "venue_mid": mid,  # the mark of unrealized PnL and of venue_pnl
             "fenced_commands": (fenced or {}).get(a, 0),
         }
     return {

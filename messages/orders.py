@@ -175,3 +175,5 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     open_orders: tuple[OpenOrder, ...]
     position: float
     fills: tuple[Fill, ...]
+    cash: float = float("nan")  # the venue's cash flow for the asset, where it reports one
+    mid: float = float("nan")  # the venue's mid at that instant

@@ -47,12 +47,15 @@ class MetaSupervisor(Supervisor):
         super().__init__(parent=parent, child_id=child_id, epoch=epoch, specs=specs,
                          strategy="one_for_one", intensity=10**9, period=1.0,
                          start_timeout=4 * sup.start_timeout_s, now=now,
-                         on_event=on_event or (lambda ts, kind, text: self.board.event(ts, kind, "*", text)))
+                         on_event=on_event or (lambda ts, kind, text: self.board.event(ts, kind, "*", text)),
+                         faults=any_ctx.faults, fault_key="*", fault_role="meta")
         self.rng = random.Random(seed)
         self.failures: dict[str, int] = {a: 0 for a in contexts}
         self.failure_times: dict[str, list[float]] = {a: [] for a in contexts}
         self.due: dict[str, float] = {}
         self.quarantined: set[str] = set()
+        self._dms_renewed = -1e18
+        self._dms_paused = False
 
     def _starter(self, asset: str) -> Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]:
         def start(parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> pykka.ActorRef:
@@ -138,8 +141,41 @@ class MetaSupervisor(Supervisor):
         self.board.set_phase(cid, "failed")
         self.board.event(self.now, "escalation", cid, f"asset tree gave up ({why}); restarting in {delay:.1f}s")
 
+    def healthy(self) -> bool:
+        """Every asset tree that should run is up and not recovering (quarantined assets
+        hold no orders and do not count)."""
+        for a in self.order:
+            if a in self.quarantined:
+                continue
+            if a not in self.children or a in self.due:
+                return False
+            if self.board.phase.get(a) in ("starting", "reconciling", "restarting", "failed"):
+                return False
+        return True
+
+    def _renew_dead_mans_switch(self) -> None:
+        dms = self.cfg.dead_mans_switch
+        if not dms.enabled:
+            return
+        gateway = next(iter(self.contexts.values())).gateway
+        if not self.healthy():
+            if not self._dms_paused and gateway.dms_at is not None:
+                self._dms_paused = True
+                self.board.event(self.now, "info", "*", "dead-man's switch not renewed while a tree recovers")
+            return
+        if self._dms_paused:
+            self._dms_paused = False
+            self.board.event(self.now, "info", "*", "all trees healthy: dead-man's switch renewed again")
+        if self.now - self._dms_renewed >= dms.renew_every_s:
+            if self._dms_renewed < 0:
+                self.board.event(self.now, "info", "*", f"dead-man's switch armed: the venue cancels every "
+                                                        f"order if not renewed within {dms.window_s:g}s")
+            self._dms_renewed = self.now
+            gateway.schedule_cancel_soon(self.now + dms.window_s)
+
     def on_tick(self, tick: Tick) -> None:
         super().on_tick(tick)
+        self._renew_dead_mans_switch()
         for cid in self.order:
             self.tell_child(cid, tick)
         for cid, due in sorted(self.due.items()):

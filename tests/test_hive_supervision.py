@@ -120,3 +120,27 @@ def test_tree_that_gives_up_is_restarted_by_the_meta_after_backoff():
     finally:
         summary = h.stop()
     assert summary["portfolio"]["open_orders_at_exit"] == 0
+
+
+def test_dead_mans_switch_is_renewed_while_healthy_and_fires_when_renewals_stop():
+    """Renewals stop when the root freezes; the venue then cancels every order within the
+    window (the exchange-side guarantee that a frozen process cannot leave quotes)."""
+    h = Hive(sim_config(run={"speed": 20.0}, dead_mans_switch={"window_s": 10.0, "renew_every_s": 2.0}))
+    h.start()
+    try:
+        wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
+        wait_for(lambda: h.gateway.dms_at is not None, what="switch armed")
+        first = h.gateway.dms_at
+        wait_for(lambda: h.gateway.dms_at > first, what="renewed")
+        assert h.venue.engine.schedule_cancel_state() == (h.gateway.dms_at, 0)
+        assert all(len(h.gateway.open_orders(a)) > 0 for a in h.assets)
+        h.faults.arm("*", "meta", "hang", seconds=30.0)  # the root freezes at its next tick
+        frozen_at = h.sim_time()
+        wait_for(lambda: h.venue.engine.schedule_cancel_state()[1] == 1, timeout=20, what="switch fired")
+        assert h.sim_time() - frozen_at <= 10.0 + 2.0  # within the window (plus one renewal period)
+        wait_for(lambda: h.board.counters["dms_cancels"] > 0, what="cancels reported")
+        assert {e.asset for e in h.board.events_of("cancel_all") if "dead-man's switch" in e.text} == set(h.assets)
+    finally:
+        h.faults.release.set()
+        h.stop()
+    assert h.venue.engine.schedule_cancel_state()[0] is None  # a clean stop clears it

@@ -47,6 +47,22 @@ class VenueCore(Protocol):
     async def position(self, asset: str) -> float: ...
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]: ...
     async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot: ...
+    async def schedule_cancel(self, at: float | None) -> str | None: ...
+    # -- the dead-man's switch ---------------------------------------------------------------
+    async def _schedule_cancel(self, at: float | None) -> None:
+        assert self.venue is not None
+        refusal = await self.venue.schedule_cancel(at)
+        self.dms_at = at if refusal is None else self.dms_at
+        if refusal is not None and self.board is not None:
+            self.board.event(self.runtime.now(), "failure", "*", f"dead-man's switch refused: {refusal}")
+
+    def schedule_cancel_soon(self, at: float | None) -> bool:
+        """Renew (or with None clear) the venue-side cancel-everything-at ``at``."""
+        return self.runtime.submit(lambda: self.runtime.spawn(self._schedule_cancel, at))
+
+    def schedule_cancel(self, at: float | None, timeout: float = 5.0) -> None:
+        self.runtime.call_async(self._schedule_cancel, at, timeout=timeout)
+
     def snapshot(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> AccountSnapshot:
         """Open orders, position and fills since ``since_ts``, all of one instant."""
         assert self.venue is not None
@@ -87,6 +103,7 @@ class Gateway:
         # when cancel-alls left for the venue (recent ones), for recovery-time measurement
         self.cancel_sent_ns: dict[str, collections.deque[int]] = {a: collections.deque(maxlen=32) for a in teams}
         self.commands_sent = 0
+        self.dms_at: float | None = None  # when the venue will cancel everything unless renewed
 
     def attach(self, venue: VenueCore) -> None:
         self.venue = venue
@@ -192,6 +209,21 @@ class Gateway:
     def fills(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> tuple[Fill, ...]:
         assert self.venue is not None
         return self.runtime.call_async(self.venue.fills, asset, since_ts, timeout=timeout)
+
+    # -- the dead-man's switch ---------------------------------------------------------------
+    async def _schedule_cancel(self, at: float | None) -> None:
+        assert self.venue is not None
+        refusal = await self.venue.schedule_cancel(at)
+        self.dms_at = at if refusal is None else self.dms_at
+        if refusal is not None and self.board is not None:
+            self.board.event(self.runtime.now(), "failure", "*", f"dead-man's switch refused: {refusal}")
+
+    def schedule_cancel_soon(self, at: float | None) -> bool:
+        """Renew (or with None clear) the venue-side cancel-everything-at ``at``."""
+        return self.runtime.submit(lambda: self.runtime.spawn(self._schedule_cancel, at))
+
+    def schedule_cancel(self, at: float | None, timeout: float = 5.0) -> None:
+        self.runtime.call_async(self._schedule_cancel, at, timeout=timeout)
 
     def snapshot(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> AccountSnapshot:
         """Open orders, position and fills since ``since_ts``, all of one instant."""

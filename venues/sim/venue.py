@@ -193,10 +193,17 @@ class SimVenue:
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
         return await self._request(asset, lambda: self.engine.fills(asset, since_ts))
 
+    async def schedule_cancel(self, at: float | None) -> str | None:
+        """The dead-man's switch: the venue cancels every order at ``at`` unless renewed
+        (``None`` clears it). Returns None if accepted, else the venue's refusal."""
+        first = self.cfg.portfolio.assets[0]  # account-wide; any asset's wire carries it
+        return await self._request(first, lambda: self.engine.schedule_cancel(trio.current_time(), at))
+
     async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot:
         def take() -> AccountSnapshot:
             e = self.engine
-            return AccountSnapshot(asset, e.open_orders(asset), e.position(asset), e.fills(asset, since_ts))
+            return AccountSnapshot(asset, e.open_orders(asset), e.position(asset), e.fills(asset, since_ts),
+                                   cash=e.cash(asset), mid=e.mid(asset))
 
         return await self._request(asset, take)
 
