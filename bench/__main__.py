@@ -13,6 +13,8 @@ from pathlib import Path
 
 BENCHES = {
     "latency": "bench.latency",
+    "recovery": "bench.recovery",
+    "backtest": "bench.backtest",
 }
 
 
