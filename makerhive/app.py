@@ -12,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pykka
 import trio
 
@@ -157,8 +159,25 @@ class Hive:
         self.summary = build_summary(self.cfg, self.board, venue_truth, self.allocation,
                                      sim_seconds=end_sim, wall_seconds=self.wall_time(),
                                      fenced=dict(self.gateway.refused))
+        self.summary["portfolio"]["events_file"] = self._write_events()
         self._stopped.set()
         return self.summary
+
+    def _write_events(self) -> str | None:
+        """The run's record: every event (failures, restarts, escalations, quarantines,
+        fencing refusals, halts, rejects) as one JSON object a line."""
+        try:
+            out = Path(self.cfg.run.journal_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+            path = out / f"events-{stamp}-seed{self.seed}.jsonl"
+            with self.board._lock:
+                events = list(self.board.events)
+            path.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in events))
+            return str(path.resolve())
+        except OSError as e:
+            log.error("could not write the run's events: %s", e)
+            return None
 
     def _venue_truth(self, open_at_exit: dict[str, int]) -> dict[str, dict[str, float]]:
         """What the venue says at exit, per asset: the figures the summary is checked by."""

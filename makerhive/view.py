@@ -27,9 +27,14 @@ PHASE_STYLE = {
     "restarting": "yellow",
     "halted": "bold red",
     "failed": "bold red",
+    "quarantined": "bold magenta",
+    "stalled": "yellow",
     "stopped": "dim",
 }
 EVENT_STYLE = {
+    "quarantine": "bold magenta",
+    "stall": "yellow",
+    "fenced": "magenta",
     "failure": "red",
     "halt": "red",
     "gave_up": "bold red",

@@ -79,6 +79,8 @@ def test_headless_cli_writes_the_summary_contract(tmp_path):
         assert s["open_orders_at_exit"] == 0
     assert {"capital", "net_pnl", "open_orders_at_exit"} <= set(data["portfolio"])
     assert "all orders cancelled" in proc.stdout
+    events = [json.loads(line) for line in open(data["portfolio"]["events_file"])]
+    assert {e["kind"] for e in events} >= {"reconciled"} and all(e["asset"] for e in events)
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
