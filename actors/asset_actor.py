@@ -22,9 +22,45 @@ class AssetActor(SupervisedActor):
     def first_act_on_failure(self) -> None:
         self.ctx.gateway.cancel_all_soon(self.ctx.asset)
 
+    @property
+    def fenced(self) -> bool:
+        """Abandoned by our supervisor (we hung): a replacement owns the asset now."""
+        return self.liveness.kill_switch.is_set()
+
+    @property
+    def board(self) -> Any:
+        """The status board; a fenced incarnation writes into a sink instead, so that a
+        zombie waking up cannot overwrite its replacement's published state."""
+        return _MUTED if self.fenced else self.ctx.board
+
+    def event(self, ts: float, kind: Any, text: str) -> None:
+        self.board.event(ts, kind, self.ctx.asset, text)
+
     def send(self, role: str, msg: Any) -> bool:
         """Tell a teammate, unless we have been fenced: an abandoned (hung) incarnation
         that wakes up must not steer its replacement's team."""
-        if self.liveness.kill_switch.is_set():
+        if self.fenced:
             return False
         return self.ctx.team.tell(role, msg)
+
+
+class _MutedBoard:
+    """Looks like a StatusBoard to a fenced actor; keeps nothing it is given."""
+
+    @property
+    def market(self) -> dict:
+        return {}
+
+    risk = quotes = market
+
+    def set_phase(self, *args: Any) -> None:
+        pass
+
+    def count(self, *args: Any) -> None:
+        pass
+
+    def event(self, *args: Any) -> None:
+        pass
+
+
+_MUTED = _MutedBoard()

@@ -40,7 +40,7 @@ class BookActor(AssetActor):
             snap = msgspec.structs.replace(snap, recv_ns=time.perf_counter_ns())
             state = self.core.on_book(snap)
             if state is not None:
-                self.ctx.board.market[self.ctx.asset] = state
+                self.board.market[self.ctx.asset] = state
                 self.send("quoter", state)
                 # Risk needs marks for PnL and utilisation, not every book: sparing it a
                 # wake-up per update keeps the quoting path short.

@@ -14,7 +14,7 @@ from typing import Any
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import Tick
-from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
+from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
 from strategy.order_tracker import OrderTracker
@@ -42,17 +42,17 @@ class OrderActor(AssetActor):
     # -- start: reconcile before anything else ------------------------------------------
     def init(self) -> None:
         ctx = self.ctx
-        ctx.board.set_phase(ctx.asset, "reconciling")
+        self.board.set_phase(ctx.asset, "reconciling")
         ctx.team.set("order", self.actor_ref)  # from now on fills reach us (dedupe covers overlap)
         snap = ctx.gateway.snapshot(ctx.asset, 0.0)  # one instant: orders, position, fills
         open_orders, position, fills = snap.open_orders, snap.position, snap.fills
         stale = self.tracker.reconcile(open_orders, position, fills)
         if stale:
             self._send_cancel(stale)
-            ctx.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
+            self.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
         self.send("risk", FillHistory(ctx.asset, self.ts, fills))
-        self.send("risk", VenuePosition(ctx.asset, self.ts, position))
-        ctx.event(self.ts, "reconciled",
+        self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
+        self.event(self.ts, "reconciled",
                   f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "
                   f"{len(open_orders)} open order(s) found")
 
@@ -64,8 +64,8 @@ class OrderActor(AssetActor):
             by_switch = sum(1 for ev in msg.events
                             if isinstance(ev, OrderCancelled) and ev.reason == "scheduledCancel")
             if by_switch:
-                self.ctx.board.count("dms_cancels", by_switch)
-                self.ctx.event(msg.ts, "cancel_all", f"the venue's dead-man's switch cancelled {by_switch} order(s)")
+                self.board.count("dms_cancels", by_switch)
+                self.event(msg.ts, "cancel_all", f"the venue's dead-man's switch cancelled {by_switch} order(s)")
         elif isinstance(msg, QuoteLadder):
             self.ts = max(self.ts, msg.ts)
             self._on_ladder(msg)
@@ -90,7 +90,7 @@ class OrderActor(AssetActor):
         else:
             super().handle(msg)
             return
-        self.ctx.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+        self.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
 
     def _sync_from(self) -> float:
         """Every fill before the last completed sync is known; a later one may not be,
@@ -110,7 +110,7 @@ class OrderActor(AssetActor):
         try:
             snap = gw.snapshot(ctx.asset, self._sync_from())
         except VenueUnavailable as e:
-            ctx.event(self.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
+            self.event(self.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
             self._last_sync = -1e18
             return
         self._apply_fills(snap.fills)
@@ -118,8 +118,8 @@ class OrderActor(AssetActor):
         open_orders, position = snap.open_orders, snap.position
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
-        self.send("risk", VenuePosition(ctx.asset, self.ts, position))
-        ctx.event(self.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
+        self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
+        self.event(self.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
                                          f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
 
     def _on_venue(self, msg: Any) -> None:
@@ -135,25 +135,27 @@ class OrderActor(AssetActor):
             self.tracker.on_reject(msg)
             if "already canceled" not in msg.reason:
                 self._note_reject(msg)
+        elif isinstance(msg, Funding):
+            self.send("risk", msg)
 
     def _note_reject(self, msg: OrderReject) -> None:
         """Count every reject; show the first of a burst, then one line per window."""
-        self.ctx.board.count("rejects")
+        self.board.count("rejects")
         self._rejects_in_window += 1
         if msg.ts - self._reject_window_start >= REJECT_EVENT_WINDOW_S:
             more = self._rejects_in_window - 1
             suffix = f" (+{more} more in the last {REJECT_EVENT_WINDOW_S:g}s)" if more > 0 else ""
-            self.ctx.event(msg.ts, "reject", msg.reason[:110] + suffix)
+            self.event(msg.ts, "reject", msg.reason[:110] + suffix)
             self._reject_window_start, self._rejects_in_window = msg.ts, 0
 
     def _on_ladder(self, ladder: QuoteLadder) -> None:
         risk = self.risk
         if risk is None:
             return
-        if risk.halted:
+        if risk.halted or not (ladder.bids or ladder.asks):  # pull everything: no mid needed
             self._send_cancel(self.tracker.cancel_everything())
             return
-        mid = risk.mid or (ladder.reservation or 0.0)
+        mid = risk.mid or ladder.reservation or _ladder_mid(ladder)
         if mid <= 0:
             return
         cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
@@ -184,7 +186,15 @@ class OrderActor(AssetActor):
             missed = gw.fills(asset, self._sync_from())
         except VenueUnavailable:
             return
-        self.ctx.board.quotes[asset] = (0.0, 0.0, 0)
+        self.board.quotes[asset] = (0.0, 0.0, 0)
         new = tuple(f for f in missed if self.tracker.on_fill(f))
         if new:
             self.send("risk", FillHistory(asset, self.ts, new))
+
+
+def _ladder_mid(ladder: QuoteLadder) -> float:
+    """A mid from the ladder itself, when risk has not marked one yet."""
+    if ladder.bids and ladder.asks:
+        return (ladder.bids[0].px + ladder.asks[0].px) / 2
+    best = ladder.bids or ladder.asks
+    return best[0].px if best else 0.0

@@ -51,8 +51,8 @@ class QuoterActor(AssetActor):
         if not self.stale and now - last > self.core.params.stale_book_s:
             self.stale = True
             self.send("order", QuoteLadder(self.ctx.asset, now, -1, (), ()))
-            self.ctx.board.set_phase(self.ctx.asset, "stalled")
-            self.ctx.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
+            self.board.set_phase(self.ctx.asset, "stalled")
+            self.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
 
     def _quote(self, ts: float, from_book: bool) -> None:
         if self.market is None or self.risk is None:
@@ -61,7 +61,7 @@ class QuoterActor(AssetActor):
             if not from_book:
                 return  # stay out until a fresh book arrives
             self.stale = False
-            self.ctx.event(ts, "resume", "book feed back: quoting again")
+            self.event(ts, "resume", "book feed back: quoting again")
             self.quoting = False
         ladder = self.core.quote(self.market, self.risk, max(ts, self.market.ts))
         if not from_book and ladder.recv_ns:
@@ -70,4 +70,4 @@ class QuoterActor(AssetActor):
         self.send("order", ladder)
         if not self.quoting:
             self.quoting = True
-            self.ctx.board.set_phase(self.ctx.asset, "quoting")
+            self.board.set_phase(self.ctx.asset, "quoting")

@@ -11,7 +11,7 @@ from typing import Any
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.market import MarketState
-from messages.orders import Fill
+from messages.orders import Fill, Funding
 from messages.risk import Allocation, FillHistory, RiskState, RiskStateRequest, VenuePosition
 from strategy.risk import RiskCore
 
@@ -46,10 +46,15 @@ class RiskActor(AssetActor):
             self.ts = max(self.ts, msg.ts)
             self.core.on_fills(msg.fills)
             self._publish(force=True)
+        elif isinstance(msg, Funding):
+            if self.core.on_funding(msg):
+                self._publish(force=True)
         elif isinstance(msg, VenuePosition):
+            if msg.funding is not None:
+                self.core.set_funding_total(msg.funding, msg.ts)
             diff = self.core.reconcile_position(msg.position)
             if abs(diff) > 0:
-                self.ctx.event(msg.ts, "reconciled", f"position differed from the venue by {diff:g}; venue wins")
+                self.event(msg.ts, "reconciled", f"position differed from the venue by {diff:g}; venue wins")
             self._publish(force=True)
         elif isinstance(msg, RiskStateRequest):
             self._publish(force=True)
@@ -67,15 +72,15 @@ class RiskActor(AssetActor):
             or state.spread_mult_bid != last.spread_mult_bid or state.spread_mult_ask != last.spread_mult_ask
             or state.size_mult_bid != last.size_mult_bid or state.size_mult_ask != last.size_mult_ask
         )
-        self.ctx.board.risk[self.ctx.asset] = state
+        self.board.risk[self.ctx.asset] = state
         if not (force or changed or self.ts - self._last_pub >= PUBLISH_EVERY_S):
             return
         if last is not None and state.halted != last.halted:
-            self.ctx.event(self.ts, "halt" if state.halted else "resume",
+            self.event(self.ts, "halt" if state.halted else "resume",
                            state.halt_reason or "limits clear")
         self._last, self._last_pub = state, self.ts
         self.send("quoter", state)
         self.send("order", state)
 
     def cleanup(self, reason: str) -> None:
-        self.ctx.board.risk[self.ctx.asset] = self.core.state(self.ts)
+        self.board.risk[self.ctx.asset] = self.core.state(self.ts)

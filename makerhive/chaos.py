@@ -133,8 +133,11 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
                           for _ in range(faults))
         pending: dict[str, str] = {}
         injections: list[tuple[int, str, str]] = []
+        quarantined_since: dict[str, float] = {}
+        lifts = 0
         for i, (t, kind, asset) in enumerate(schedule):
             hive.wait_until(t)
+            lifts += _lift_quarantines(hive, quarantined_since, t)
             if hive.board.phase[asset] == "quarantined":
                 skipped += 1
                 continue
@@ -184,6 +187,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "limit_breaches": breaches,
         "root_failures": int(not root_alive) + hive.board.counters["root_errors"],
         "quarantines": hive.board.counters["quarantine"],
+        "quarantines_lifted": lifts,
         "cancel_ms_p50": _pct(cancel_ms, 50), "cancel_ms_p99": _pct(cancel_ms, 99),
         "cancel_ms_max": _pct(cancel_ms, 100),
         "requote_ms_p50": _pct(requote_ms, 50), "requote_ms_p99": _pct(requote_ms, 99),
@@ -199,6 +203,24 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
 
 INVARIANTS = ("orphan_orders", "position_mismatches", "lost_fills", "duplicate_fills", "limit_breaches",
               "root_failures")
+
+
+QUARANTINE_LIFT_S = 30.0  # like an operator, lift a quarantine after this long (simulated)
+
+
+def _lift_quarantines(hive: Hive, since: dict[str, float], now: float) -> int:
+    """Act as the operator: a quarantined asset gets another go after a while, so that
+    faults keep landing on every asset (and the lift itself is exercised)."""
+    lifted = 0
+    for a in hive.assets:
+        if hive.board.phase[a] != "quarantined":
+            since.pop(a, None)
+            continue
+        since.setdefault(a, now)
+        if now - since[a] >= QUARANTINE_LIFT_S and hive.command(["unquarantine", a]).get("ok"):
+            since.pop(a)
+            lifted += 1
+    return lifted
 
 
 def _wait(pred: Callable[[], bool], timeout: float) -> bool:
@@ -233,7 +255,8 @@ def report_table(report: dict):  # noqa: ANN201 - rich Table
     t = Table(title=f"makerhive chaos run (seed {report['seed']})", title_justify="left")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for k in ("faults_injected", "faults_skipped_quarantined", "recoveries", "quarantines", "fenced_commands",
+    for k in ("faults_injected", "faults_skipped_quarantined", "recoveries", "quarantines", "quarantines_lifted",
+              "fenced_commands",
               "fills", "cancel_ms_p50", "cancel_ms_p99", "cancel_ms_max", "requote_ms_p50", "requote_ms_p99",
               "requote_ms_max"):
         t.add_row(k, str(report[k]))

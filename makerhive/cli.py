@@ -3,6 +3,7 @@
     makerhive run [--config PATH] [--headless] [--duration S] [--speed X] [--seed N]
                   [--summary-json PATH]
     makerhive check-config [PATH]
+    makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
 
 Exit status: 0 after a clean stop with no order left open; 1 if orders were left open
 or the run failed; 2 for a bad config or bad arguments (nothing was started).
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     ch.add_argument("--duration", type=_positive_float, default=300.0, metavar="S", help="simulated seconds")
     ch.add_argument("--speed", type=_positive_float, default=20.0, metavar="X")
     ch.add_argument("--summary-json", default=None, metavar="PATH")
+    ch.add_argument("--latency-profile", choices=("fixed", "hyperliquid", "zero"), default=None,
+                    help="override sim.latency_profile (zero: measure recovery itself)")
     unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
     unq.add_argument("asset")
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
@@ -53,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     from backtest import cli as backtest_cli
 
     backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
+    srv = sub.add_parser("sim-server", help="serve the simulated exchange over a WebSocket (for --venue remote-sim)")
+    srv.add_argument("--config", default=DEFAULT_CONFIG, help="config file (the sim's markets and rules)")
+    srv.add_argument("--host", default="127.0.0.1", help="listen address (loopback only)")
+    srv.add_argument("--port", type=int, default=8765, help="listen port (0: a free port, printed)")
+    srv.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
+    srv.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+                     help="simulated seconds per real second (default: run.speed of the config)")
     return p
 
 
@@ -98,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     if cfg is None:
         return 2
+    if args.venue is not None and args.venue != cfg.run.venue:
+        import msgspec
+
+        cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, venue=args.venue))
     if args.speed is not None and args.speed > 1000:
         print("makerhive: --speed must be <= 1000", file=sys.stderr)
         return 2
@@ -197,6 +211,10 @@ def chaos(args: argparse.Namespace) -> int:
     if args.faults < 0:
         print("makerhive: --faults must be >= 0", file=sys.stderr)
         return 2
+    if args.latency_profile is not None:
+        import msgspec
+
+        cfg = msgspec.structs.replace(cfg, sim=msgspec.structs.replace(cfg.sim, latency_profile=args.latency_profile))
     _setup_logging(cfg)
     sys.setswitchinterval(0.0005)
     from rich.console import Console
@@ -233,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         from backtest import cli as backtest_cli
 
         return backtest_cli.run(args)
+    if args.command == "sim-server":
+        from venues.remote import server as sim_server
+
+        return sim_server.run_cli(args)
     return run(args)
 
 

@@ -26,6 +26,7 @@ class AssetRow(msgspec.Struct, frozen=True, kw_only=True):
     realized_pnl: float = 0.0
     unrealized_pnl: float = 0.0
     fees: float = 0.0
+    funding: float = 0.0
     fills_buy: int = 0
     fills_sell: int = 0
     restarts: int = 0
@@ -34,7 +35,7 @@ class AssetRow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def net_pnl(self) -> float:
-        return self.realized_pnl + self.unrealized_pnl - self.fees
+        return self.realized_pnl + self.unrealized_pnl - self.fees + self.funding
 
 
 class ViewSnapshot(msgspec.Struct, frozen=True, kw_only=True):

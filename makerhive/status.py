@@ -111,6 +111,7 @@ class StatusBoard:
             realized_pnl=r.realized_pnl if r else 0.0,
             unrealized_pnl=r.unrealized_pnl if r else 0.0,
             fees=r.fees if r else 0.0,
+            funding=r.funding if r else 0.0,
             fills_buy=r.fills_buy if r else 0, fills_sell=r.fills_sell if r else 0,
             restarts=self.restarts.get(asset, 0),
             capital=self.allocation.get(asset, 0.0),

@@ -24,6 +24,7 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
         avg = r.avg_entry if r else 0.0
         realized = r.realized_pnl if r else 0.0
         fees = r.fees if r else 0.0
+        funding = r.funding if r else 0.0
         unrealized = position * (mid - avg) if position else 0.0
         limit = r.limit_usd if r else 0.0
         assets[a] = {
@@ -33,7 +34,8 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
             "realized_pnl": round(realized, 6),
             "unrealized_pnl": round(unrealized, 6),
             "fees": round(fees, 6),
-            "net_pnl": round(realized + unrealized - fees, 6),
+            "funding": round(funding, 6),
+            "net_pnl": round(realized + unrealized - fees + funding, 6),
             "inventory": position,
             "max_abs_inventory_usd": round(r.max_abs_inventory_usd if r else 0.0, 2),
             "limit_usd": round(limit, 2),

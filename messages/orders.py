@@ -177,3 +177,5 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     fills: tuple[Fill, ...]
     cash: float = float("nan")  # the venue's cash flow for the asset, where it reports one
     mid: float = float("nan")  # the venue's mid at that instant
+    funding: float | None = None  # cumulative funding of the asset, where the venue reports it
+    ts: float = 0.0  # the venue's clock at that instant

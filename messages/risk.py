@@ -23,6 +23,7 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     fees: float
     capital: float
     limit_usd: float
+    funding: float = 0.0  # received (+) or paid (-)
     allow_bid: bool = True
     allow_ask: bool = True
     size_mult_bid: float = 1.0
@@ -38,7 +39,7 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
 
     @property
     def net_pnl(self) -> float:
-        return self.realized_pnl + self.unrealized_pnl - self.fees
+        return self.realized_pnl + self.unrealized_pnl - self.fees + self.funding
 
 
 class Allocation(msgspec.Struct, frozen=True, tag=True):
@@ -50,11 +51,13 @@ class Allocation(msgspec.Struct, frozen=True, tag=True):
 
 
 class VenuePosition(msgspec.Struct, frozen=True, tag=True):
-    """The venue's own view of an asset's position, from reconciliation."""
+    """The venue's own view of an asset's position (and cumulative funding, where the
+    venue reports it), from reconciliation."""
 
     asset: str
     ts: float
     position: float
+    funding: float | None = None
 
 
 class FillHistory(msgspec.Struct, frozen=True, tag=True):

@@ -13,7 +13,7 @@ import math
 from typing import Iterable
 
 from makerhive.config import RiskConfig
-from messages.orders import Fill
+from messages.orders import Fill, Funding
 from messages.risk import RiskState
 
 DAY_S = 86_400.0
@@ -33,6 +33,9 @@ class RiskCore:
         self._avg = 0.0
         self._realized = 0.0
         self._fees = 0.0
+        self._funding = 0.0  # received (+) or paid (-), USD
+        self._funding_upto = -math.inf  # venue totals cover funding due up to here
+        self._funding_after: dict[float, float] = {}  # payments (by due time) past that point
         self._mid = 0.0  # 0 = not marked yet
         self._entry_unknown = False  # adopted a position while flat and unmarked
         self._seen: set[int] = set()
@@ -163,8 +166,27 @@ class RiskCore:
         return self._fees
 
     @property
+    def funding(self) -> float:
+        return self._funding
+
+    def on_funding(self, ev: Funding) -> bool:
+        """Apply one funding payment once (keyed by its due time); False if already counted."""
+        if ev.ts <= self._funding_upto or ev.ts in self._funding_after:
+            return False
+        self._funding_after[ev.ts] = ev.usd
+        self._funding += ev.usd
+        return True
+
+    def set_funding_total(self, total: float, as_of: float) -> None:
+        """The venue's cumulative funding for the asset as of ``as_of`` (reconciliation):
+        it replaces ours; payments due later are applied as they arrive."""
+        self._funding_after = {t: usd for t, usd in self._funding_after.items() if t > as_of}
+        self._funding = total + sum(self._funding_after.values())
+        self._funding_upto = as_of
+
+    @property
     def net_pnl(self) -> float:
-        return self._realized + self.unrealized_pnl - self._fees
+        return self._realized + self.unrealized_pnl - self._fees + self._funding
 
     # -- daily loss stop -------------------------------------------------------------------
     def _roll_day(self, ts: float) -> None:
@@ -209,6 +231,7 @@ class RiskCore:
             realized_pnl=self._realized,
             unrealized_pnl=self.unrealized_pnl,
             fees=self._fees,
+            funding=self._funding,
             capital=self.capital,
             limit_usd=limit,
             allow_bid=allow["B"],

@@ -13,7 +13,7 @@ from typing import Any
 
 import pykka
 
-from actors.base import Liveness
+from actors.base import Killed, Liveness
 from actors.book import BookActor
 from actors.context import AssetContext
 from actors.order import OrderActor
@@ -73,12 +73,12 @@ class AssetSupervisor(Supervisor):
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.set(cid, ref)
 
-    def child_stopped(self, cid: str) -> None:
-        self.ctx.team.clear(cid)
-        if cid == "quoter":
-            self.ctx.board.quotes.pop(self.ctx.asset, None)
+    def child_stopped(self, cid: str, ref: pykka.ActorRef) -> None:
+        self.ctx.team.clear(cid, ref)  # only if the slot still holds this very actor
 
     def before_restart(self, failed: str, affected: list[str], reason: ExitReason) -> None:
+        if self.abandoned:
+            raise Killed(f"{self.ctx.asset} supervisor was abandoned: its replacement recovers")
         self.ctx.board.recovery_started(self.ctx.asset, self.failure_ns)
         self.ctx.board.set_phase(self.ctx.asset, "restarting")
         self.ctx.board.restarts[self.ctx.asset] = self.ctx.board.restarts.get(self.ctx.asset, 0) + 1
@@ -123,6 +123,11 @@ class AssetSupervisor(Supervisor):
         return super().handle_other(msg)
 
     def cleanup(self, reason: ExitReason) -> None:
+        if self.abandoned:
+            # The meta gave up on us and fenced the asset; a new tree may already trade.
+            # Stop our own children, touch nothing shared (no fence, no cancel, no phase).
+            super().cleanup(reason)
+            return
         if reason != "normal":
             self.ctx.board.set_phase(self.ctx.asset, "failed")
             self._cancel_first(f"tree {reason}", fence=True)

@@ -89,7 +89,13 @@ class MetaSupervisor(Supervisor):
 
     def on_child_failure(self, cid: str, reason: ExitReason) -> None:
         self._abandon(cid)
-        self.contexts[cid].gateway.cancel_all_soon(cid)
+        gateway = self.contexts[cid].gateway
+        if reason == "hung":  # its children may still be alive: fence them off the venue
+            try:
+                gateway.new_epoch(cid)
+            except Exception:  # noqa: BLE001 - the venue thread is down: nothing can trade anyway
+                log.exception("could not fence %s", cid)
+        gateway.cancel_all_soon(cid)
         sup = self.cfg.supervision
         times = [t for t in self.failure_times[cid] if t > self.now - sup.quarantine_window_s] + [self.now]
         self.failure_times[cid] = times

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import pykka
 
-from actors.base import Liveness, SupervisedActor
+from actors.base import Killed, Liveness, SupervisedActor
 from messages.control import ChildExited, EventKind, ExitReason, Ping, Tick
 from supervisor.policy import RestartIntensity, RestartType, Strategy, affected_children, should_restart
 
@@ -82,8 +82,13 @@ class Supervisor(SupervisedActor):
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         """A child is up (after its init)."""
 
-    def child_stopped(self, cid: str) -> None:
+    def child_stopped(self, cid: str, ref: pykka.ActorRef) -> None:
         """A child is gone (stopped, crashed or abandoned)."""
+
+    @property
+    def abandoned(self) -> bool:
+        """Our own supervisor gave up on us (we hung): act on nothing but our own children."""
+        return self.liveness.kill_switch.is_set()
 
     def emit(self, kind: EventKind, text: str) -> None:
         if self._on_event is not None:
@@ -124,6 +129,8 @@ class Supervisor(SupervisedActor):
 
     # -- children ------------------------------------------------------------------------
     def _start(self, cid: str) -> _Child:
+        if self.abandoned:  # a zombie supervisor must not start a rival incarnation
+            raise Killed(f"{self.child_id} was abandoned by its supervisor")
         spec = self.specs[cid]
         self._next_epoch += 1
         lv = Liveness()
@@ -147,7 +154,7 @@ class Supervisor(SupervisedActor):
             # stuck in one handler past its budget: hung, so waiting for it is pointless
             child.liveness.kill_switch.set()
             self.emit("failure", f"{cid} hung while being stopped: abandoned")
-            self.child_stopped(cid)
+            self.child_stopped(cid, child.ref)
             return
         try:
             child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
@@ -156,7 +163,7 @@ class Supervisor(SupervisedActor):
             self.emit("failure", f"{cid} did not stop within {child.spec.shutdown_timeout}s: abandoned")
         except pykka.ActorDeadError:
             pass
-        self.child_stopped(cid)
+        self.child_stopped(cid, child.ref)
 
     def tell_child(self, cid: str, msg: Any) -> None:
         """Tell a child; one that has died meanwhile is not an error here (its own
@@ -172,7 +179,7 @@ class Supervisor(SupervisedActor):
         child = self.children.pop(cid, None)
         if child is not None:
             child.liveness.kill_switch.set()
-            self.child_stopped(cid)
+            self.child_stopped(cid, child.ref)
 
     def _child_exited(self, msg: ChildExited) -> None:
         child = self.children.get(msg.child_id)
@@ -180,7 +187,7 @@ class Supervisor(SupervisedActor):
             return  # a report from an incarnation already replaced or terminated by us
         if not should_restart(child.spec.restart, msg.reason):
             self.children.pop(msg.child_id, None)
-            self.child_stopped(msg.child_id)
+            self.child_stopped(msg.child_id, child.ref)
             return
         self.emit("failure", f"{msg.child_id} exited ({msg.reason}): {msg.detail}"[:300])
         self.failure_ns = msg.at_ns or time.perf_counter_ns()

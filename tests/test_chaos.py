@@ -8,7 +8,7 @@ from makerhive.chaos import FAULT_KINDS, INVARIANTS, run_chaos
 from tests.hive_helpers import ROOT, sim_config
 
 CHAOS_SUPERVISION = {"intensity": 10, "handler_budget_s": 0.5, "shutdown_timeout_s": 2.0,
-                     "tree_backoff_s": 1.0, "tree_handler_budget_s": 1.5}
+                     "tree_backoff_s": 1.0, "tree_handler_budget_s": 10.0}
 REPORT_KEYS = {"faults_injected", "faults_by_kind", "recoveries", "orphan_orders", "position_mismatches",
                "lost_fills", "duplicate_fills", "limit_breaches", "root_failures", "cancel_ms_p99",
                "requote_ms_p99"}

@@ -200,3 +200,27 @@ def test_repeated_tree_failures_quarantine_the_asset_and_release_its_capital():
     finally:
         summary = h.stop()
     assert summary["portfolio"]["open_orders_at_exit"] == 0
+
+
+@pytest.mark.parametrize("fault, arm", [
+    ("reject_burst", lambda f: f.reject_next(ASSET, 8, "Insufficient margin to place order. asset=2")),
+    ("throttle", lambda f: f.throttle(ASSET, 4)),
+    ("request_failures", lambda f: f.fail_requests(ASSET, 3)),
+    ("partial_fills", lambda f: f.partial_fills(ASSET, 0.25)),
+])
+def test_venue_refusals_failures_and_partial_fills(hive, fault, arm):
+    """The venue refuses, fails or splits what we send: nothing may be lost or orphaned
+    (a throttled or failed cancel leaves the order resting and still ours)."""
+    others = others_of(hive)
+    engine = hive.venue.engine
+    hive.runtime.call(lambda: arm(engine.faults))
+    fills_before = len(engine.fills(ASSET))
+    def consumed() -> bool:
+        if fault == "partial_fills":
+            return len(engine.fills(ASSET)) >= fills_before + 4
+        armed = engine.faults.armed(ASSET)
+        return armed["reject_next"] == armed["fail_requests"] == armed["throttle"] == 0
+
+    wait_for(consumed, timeout=RECOVERY_S * 2, what=f"{fault} consumed")
+    hive.wait_until(hive.sim_time() + 10.0)
+    assert_invariants(hive, others=others)

@@ -106,3 +106,19 @@ def test_signal_stops_cleanly_with_zero_open_orders(tmp_path, sig):
     assert data["portfolio"]["open_orders_at_exit"] == 0
     assert sum(s["fills_buy"] + s["fills_sell"] for s in data["assets"].values()) > 0
     assert "makerhive summary" in stdout and "all orders cancelled" in stdout
+
+
+def test_funding_is_paid_and_accounted_to_the_cent():
+    """Funding every 20 simulated seconds (hourly on Hyperliquid): the risk actors' PnL,
+    funding included, still equals the venue's cash + position x mid."""
+    hive = Hive(sim_config(sim={"funding_interval_s": 20.0}))
+    hive.start()
+    try:
+        hive.wait_until(90.0)
+    finally:
+        summary = hive.stop()
+    paid = {a: hive.venue.engine.funding(a) for a in hive.assets}
+    assert any(abs(v) > 0 for v in paid.values())
+    for asset, s in summary["assets"].items():
+        assert s["funding"] == pytest.approx(paid[asset], abs=1e-6), asset  # rounded to 6 decimals
+        assert abs(s["net_pnl"] - s["venue_pnl"]) < 0.01, (asset, s["net_pnl"], s["venue_pnl"])

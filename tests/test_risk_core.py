@@ -246,3 +246,19 @@ def test_pnl_identity_and_dedupe(seq, mid):
             unique.append(f)
     assert run(unique, mid).state(T0 + 100) == c.state(T0 + 100)
     assert run(seq + seq, mid).state(T0 + 100) == c.state(T0 + 100)
+
+
+def test_funding_counts_once_and_reconciles_to_the_venue_total():
+    from messages.orders import Funding
+
+    core = RiskCore("ETH", RiskConfig(), 20_000.0)
+    f1 = Funding("ETH", 3600.0, 0.0001, 1.0, -0.35)
+    assert core.on_funding(f1) and not core.on_funding(f1)
+    assert core.funding == pytest.approx(-0.35)
+    core.set_funding_total(-0.50, as_of=3600.0)  # the venue's total wins up to its instant
+    assert core.funding == pytest.approx(-0.50)
+    assert not core.on_funding(f1)  # already in the total
+    assert core.on_funding(Funding("ETH", 7200.0, 0.0001, 1.0, -0.40))
+    core.set_funding_total(-0.50, as_of=3600.0)  # a later payment survives a restatement
+    assert core.funding == pytest.approx(-0.90)
+    assert core.state(7200.0).funding == pytest.approx(-0.90)

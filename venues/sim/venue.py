@@ -185,13 +185,13 @@ class SimVenue:
         return len(cancelled)
 
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]:
-        return await self._request(asset, lambda: self.engine.open_orders(asset))
+        return await self._request(asset, lambda: self.engine.open_orders(asset, ts=trio.current_time()))
 
     async def position(self, asset: str) -> float:
-        return await self._request(asset, lambda: self.engine.position(asset))
+        return await self._request(asset, lambda: self.engine.position(asset, ts=trio.current_time()))
 
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
-        return await self._request(asset, lambda: self.engine.fills(asset, since_ts))
+        return await self._request(asset, lambda: self.engine.fills(asset, since_ts, ts=trio.current_time()))
 
     async def schedule_cancel(self, at: float | None) -> str | None:
         """The dead-man's switch: the venue cancels every order at ``at`` unless renewed
@@ -202,8 +202,10 @@ class SimVenue:
     async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot:
         def take() -> AccountSnapshot:
             e = self.engine
-            return AccountSnapshot(asset, e.open_orders(asset), e.position(asset), e.fills(asset, since_ts),
-                                   cash=e.cash(asset), mid=e.mid(asset))
+            now = trio.current_time()  # one request: charged (and failable) once
+            return AccountSnapshot(asset, e.open_orders(asset, ts=now), e.position(asset), e.fills(asset, since_ts),
+                                   cash=e.cash(asset), mid=e.mid(asset), funding=e.funding(asset),
+                                   ts=trio.current_time())
 
         return await self._request(asset, take)
 
