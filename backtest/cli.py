@@ -1,0 +1,204 @@
+"""``makerhive backtest``: the deterministic backtester from the command line.
+
+    makerhive backtest [--config PATH] [--assets BTC,ETH] [--duration S] [--seed N]
+                       [--zero-latency] [--json PATH] [--plot PNG]
+    makerhive backtest --scenario as-paper --strategy inventory|symmetric --gamma G
+                       --paths N --seed S [--json PATH]
+    makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
+                       [--workers N] [--out PATH.csv|PATH.jsonl] [--assets ...] [--duration S]
+
+The as-paper JSON has exactly the keys profit_mean, profit_std, final_q_mean,
+final_q_std, spread_mean. Exit status 0 on success, 2 for a bad config or arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+DEFAULT_DURATION_S = 600.0
+STRATEGIES = ("inventory", "symmetric")  # backtest.as_paper.STRATEGIES (not imported: keeps numpy out of
+#                                          the parser of every makerhive command)
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
+    return v
+
+
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{s!r} must be >= 1")
+    return v
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="config.toml", help="config file (default: ./config.toml)")
+    parser.add_argument("--scenario", choices=("sim", "as-paper"), default="sim",
+                        help="sim: the live strategy on the simulated exchange (default); "
+                             "as-paper: the Avellaneda-Stoikov paper's own market")
+    parser.add_argument("--assets", default=None, metavar="BTC,ETH", help="assets to trade (default: the config's)")
+    parser.add_argument("--duration", type=_positive_float, default=DEFAULT_DURATION_S, metavar="S",
+                        help=f"simulated seconds (default {DEFAULT_DURATION_S:g})")
+    parser.add_argument("--seed", type=int, default=None, metavar="N",
+                        help="seed (default: the config's run.seed; 0 for as-paper)")
+    parser.add_argument("--zero-latency", action="store_true", help="no order, ack or feed latency")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the report as JSON")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="plot equity and inventory to a PNG")
+    paper = parser.add_argument_group("as-paper scenario")
+    paper.add_argument("--strategy", choices=STRATEGIES, default="inventory")
+    paper.add_argument("--gamma", type=_positive_float, default=0.1, metavar="G", help="risk aversion (default 0.1)")
+    paper.add_argument("--paths", type=_positive_int, default=1000, metavar="N", help="simulated paths (default 1000)")
+    sweep = parser.add_argument_group("parameter sweep")
+    sweep.add_argument("--sweep", action="store_true", help="run every combination of the --grid values")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                       help="a config key and its values, e.g. quoting.gamma=0.02,0.05 (repeatable)")
+    sweep.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="worker processes (default: all cores)")
+    sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
+
+
+def _fail(msg: str) -> int:
+    print(f"makerhive backtest: {msg}", file=sys.stderr)
+    return 2
+
+
+def _write_json(path: str, doc: dict) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(doc, indent=2))
+
+
+def _assets(args: argparse.Namespace) -> list[str] | None:
+    return [a for a in args.assets.split(",") if a.strip()] if args.assets else None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.scenario == "as-paper":
+        if args.sweep:
+            return _fail("--sweep works on the sim scenario only")
+        return _as_paper(args)
+    if args.sweep:
+        return _sweep(args)
+    if args.grid:
+        return _fail("--grid needs --sweep")
+    return _sim(args)
+
+
+def _as_paper(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from backtest.as_paper import KEYS as AS_PAPER_KEYS
+    from backtest.as_paper import run_as_paper
+
+    seed = 0 if args.seed is None else args.seed
+    out = run_as_paper(args.strategy, args.gamma, args.paths, seed)
+    doc = {k: out[k] for k in AS_PAPER_KEYS}
+    if args.json:
+        _write_json(args.json, doc)
+    t = Table(title=f"Avellaneda-Stoikov paper market: {args.strategy}, gamma {args.gamma:g}, "
+                    f"{args.paths} paths, seed {seed}")
+    for k in AS_PAPER_KEYS:
+        t.add_column(k, justify="right")
+    t.add_row(*(f"{doc[k]:.4f}" for k in AS_PAPER_KEYS))
+    Console(width=None if sys.stdout.isatty() else 120).print(t)
+    return 0
+
+
+def _load(path: str):  # -> Config | None
+    from makerhive import config as config_mod
+
+    try:
+        return config_mod.load(path)
+    except config_mod.ConfigError as e:
+        print(f"makerhive backtest: config error in {path}: {e}", file=sys.stderr)
+        return None
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from backtest.engine import Backtest, zero_latency
+    from backtest.report import build_report, plot, render_table, to_json
+    from makerhive.config import ConfigError
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    if args.zero_latency:
+        cfg = zero_latency(cfg)
+    try:
+        bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
+    except ConfigError as e:
+        return _fail(str(e))
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    t0 = time.perf_counter()
+    result = bt.run(args.duration)
+    wall = time.perf_counter() - t0
+    report = build_report(result)
+    console.print(render_table(report))
+    console.print(f"{result.events:,} book+trade events and {result.steps:,} engine steps in {wall:.2f} s wall "
+                  f"({result.events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
+                  f"{report['sharpe_method']}.")
+    if args.json:
+        to_json(report, args.json)
+    if args.plot:
+        plot(result, args.plot)
+        console.print(f"plot written to {args.plot}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from backtest.sweep import HEADLINE, parse_grid, run_sweep, write_rows
+    from makerhive.config import ConfigError
+
+    if not args.grid:
+        return _fail("--sweep needs at least one --grid KEY=V1,V2,...")
+    try:
+        grid = parse_grid(args.grid)
+        raw = tomllib.loads(Path(args.config).read_text())
+    except (ValueError, OSError) as e:  # TOMLDecodeError is a ValueError
+        return _fail(str(e))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    keys = [k for k, _ in grid]
+    total = 1
+    for _, vals in grid:
+        total *= len(vals)
+    try:
+        rows = run_sweep(raw, grid, duration_s=args.duration, seed=args.seed, assets=_assets(args),
+                         workers=args.workers, zero=args.zero_latency,
+                         on_row=lambda i, r: console.print(
+                             f"[dim]{i + 1}/{total}: {', '.join(f'{k}={r[k]}' for k in keys)} -> "
+                             f"net {r['net_pnl']:.2f}, fills {r['fills']}[/dim]"))
+    except ConfigError as e:
+        return _fail(f"config error: {e}")
+    if args.out:
+        write_rows(rows, args.out)
+    shown = ("net_pnl", "sharpe", "max_drawdown", "fills", "fill_rate", "markout_5s_bp", "inventory_p99_usd")
+    t = Table(title=f"sweep: {len(rows)} combinations, {args.duration:g} s each")
+    for k in keys + list(shown):
+        t.add_column(k, justify="right")
+    for r in rows:
+        t.add_row(*(str(r[k]) for k in keys),
+                  *("-" if r[k] is None else (f"{r[k]:.3f}" if isinstance(r[k], float) else str(r[k]))
+                    for k in shown))
+    console.print(t)
+    if args.out:
+        console.print(f"{len(rows)} rows ({len(HEADLINE)} metrics each) written to {args.out}")
+    return 0

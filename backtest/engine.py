@@ -1,0 +1,310 @@
+"""The backtest loop: the simulated exchange and the live cores on one event clock.
+
+Single-threaded, no actors, no wall clock. In time order it runs
+
+- **engine steps** every ``sim.step_s``: ``SimExchange.advance(ts)``; public trades go
+  straight to the asset's book core (the live gateway delivers them without delay),
+  the step's fills and other venue events go back to the asset's order side as one
+  batch after the ack latency;
+- **book pushes** per asset every ``sim.book_interval_s``, staggered across assets as
+  the live venue staggers them, reaching the book core after the feed latency;
+- **commands** from the order side (cancels, then placements, as one message) reaching
+  the engine after the order latency, and the engine's answers coming back as one
+  batch after the ack latency.
+
+Latencies come from the live venue's own ``venues.sim.latency.LatencyModel`` (seeded
+from the run's seed): with ``sim.latency_profile = "fixed"`` (the default) the config's
+fixed order/ack/feed latencies, ``"zero"`` none (``zero_latency`` makes such a config:
+the tests' default), ``"hyperliquid"`` drawn like Hyperliquid's. Each wire stays FIFO.
+Each asset gets ``capital_usd / n_assets``, as the meta-supervisor's first allocation
+does. The same config, seed and duration give bit-identical results. Events at one
+instant run: engine step, then book pushes, then deliveries in the order they were
+sent. A request the engine fails (an injected fault) is answered as the live venue
+answers it: a reject per order and per cancel.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import msgspec
+
+from backtest.clock import NS, EventQueue, Wire, to_ns
+from backtest.desk import Command, Desk
+from backtest.record import MARKOUT_HORIZONS_S, AssetRecord, BacktestResult, FillRecord
+from makerhive.config import Config, ConfigError
+from messages.market import Trade
+from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
+from venues.sim.engine import SimExchange
+
+# event kinds (and their priority at one instant)
+STEP, PUSH, BOOK, ARRIVE, REPLY = range(5)
+_PRIO = {STEP: 0, PUSH: 1, BOOK: 2, ARRIVE: 2, REPLY: 2}
+SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
+_LONGEST = max(MARKOUT_HORIZONS_S)
+
+
+def select_assets(cfg: Config, assets: Iterable[str] | None) -> Config:
+    """The config restricted to ``assets`` (in the given order); None keeps them all."""
+    if assets is None:
+        return cfg
+    names = tuple(a.strip().upper() for a in assets if a.strip())
+    unknown = [a for a in names if a not in cfg.assets]
+    if not names or unknown:
+        raise ConfigError(f"assets = {list(names)}: unknown {unknown or 'none given'}; have {sorted(cfg.assets)}")
+    return msgspec.structs.replace(cfg, portfolio=msgspec.structs.replace(cfg.portfolio, assets=names))
+
+
+def zero_latency(cfg: Config) -> Config:
+    """The same config with an instantaneous wire (what the tests use)."""
+    sim = msgspec.structs.replace(cfg.sim, latency_profile="zero", order_latency_ms=0.0, ack_latency_ms=0.0,
+                                  feed_latency_ms=0.0)
+    return msgspec.structs.replace(cfg, sim=sim)
+
+
+def latency_summary(cfg: Config) -> dict[str, Any]:
+    """The wire as the report states it: the profile and its fixed one-way latencies in
+    ms (None for the random "hyperliquid" profile)."""
+    s = cfg.sim
+    profile = s.latency_profile
+    if profile == "zero":
+        return {"profile": profile, "order_ms": 0.0, "ack_ms": 0.0, "feed_ms": 0.0}
+    if profile == "fixed":
+        return {"profile": profile, "order_ms": s.order_latency_ms, "ack_ms": s.ack_latency_ms,
+                "feed_ms": s.feed_latency_ms}
+    return {"profile": profile, "order_ms": None, "ack_ms": None, "feed_ms": None}
+
+
+class _FixedLatency:
+    """The latency model's interface with the config's fixed figures (if the venue's own
+    ``LatencyModel`` is not available)."""
+
+    def __init__(self, cfg: Config) -> None:
+        s = cfg.sim
+        ms = (0.0, 0.0, 0.0) if s.latency_profile == "zero" else (s.order_latency_ms, s.ack_latency_ms,
+                                                                  s.feed_latency_ms)
+        self._o, self._a, self._f = (x / 1e3 for x in ms)
+        self._i = s.book_interval_s
+
+    def order_s(self) -> float:
+        return self._o
+
+    def ack_s(self) -> float:
+        return self._a
+
+    def feed_s(self) -> float:
+        return self._f
+
+    def book_interval_s(self) -> float:
+        return self._i
+
+
+def _latency_model(cfg: Config, seed: int) -> Any:
+    try:
+        from venues.sim.latency import LatencyModel
+    except ImportError:
+        return _FixedLatency(cfg)
+    return LatencyModel(cfg.sim, seed)
+
+
+class Backtest:
+    def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
+        self.cfg = select_assets(cfg, assets)
+        self.seed = cfg.run.seed if seed is None else int(seed)
+        self.assets = tuple(self.cfg.portfolio.assets)
+        self.sim = SimExchange(self.cfg, self.seed)
+        self.capital = self.cfg.portfolio.capital_usd / len(self.assets)
+        self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital) for a in self.assets}
+        self.records = {a: AssetRecord(a, self.capital) for a in self.assets}
+        self._szd = {a: self.sim.sz_decimals(a) for a in self.assets}
+        self.latency = latency_summary(self.cfg)
+        lm = self._lm = _latency_model(self.cfg, self.sim.seed)
+        q = self.queue = EventQueue()
+        self._to_venue = {a: Wire(q, lm.order_s, _PRIO[ARRIVE], ARRIVE) for a in self.assets}
+        self._to_us = {a: Wire(q, lm.ack_s, _PRIO[REPLY], REPLY) for a in self.assets}
+        self._feed = {a: Wire(q, lm.feed_s, _PRIO[BOOK], BOOK) for a in self.assets}
+        self._step_ns = to_ns(self.cfg.sim.step_s)
+        self._book_ns = to_ns(self.cfg.sim.book_interval_s)
+        self._horizons = [(h, to_ns(h)) for h in MARKOUT_HORIZONS_S]
+        self._book_seq = 0
+        self._steps = 0
+        self._sample_ts: list[float] = []
+        self._next_sample = 0
+        self._ran = False
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, duration_s: float) -> BacktestResult:
+        """Run ``duration_s`` simulated seconds from t = 0 (once per Backtest)."""
+        if self._ran:
+            raise RuntimeError("a Backtest runs once; make a new one")
+        if not duration_s > 0:
+            raise ValueError(f"duration_s must be > 0, got {duration_s}")
+        self._ran = True
+        end = to_ns(duration_s)
+        q = self.queue
+        n = len(self.assets)
+        self.sim.advance(0.0)
+        self._sample(0)
+        for i, a in enumerate(self.assets):
+            self._send(a, 0, self.desks[a].start())
+            self._push_book(a, 0)  # the venue's first push, at start
+            # each coin's l2Book pushes on its own beat: offset i/n of the interval
+            q.push(i * self._book_ns // n + self._book_ns, _PRIO[PUSH], PUSH, a)
+        q.push(self._step_ns, _PRIO[STEP], STEP, 1)
+        while len(q) and q.peek_time() <= end:
+            t, _, _, kind, payload = q.pop()
+            if kind == STEP:
+                self._step(t, payload)
+            elif kind == BOOK:
+                self.records[payload.asset].book_events += 1
+                self._send(payload.asset, t, self.desks[payload.asset].on_book(payload))
+            elif kind == REPLY:
+                asset, events = payload
+                self._send(asset, t, self.desks[asset].on_venue(events))
+            elif kind == ARRIVE:
+                self._arrive(t, *payload)
+            elif kind == PUSH:
+                self._push_book(payload, t)
+                q.push(t + to_ns(self._lm.book_interval_s()), _PRIO[PUSH], PUSH, payload)
+        if not self._sample_ts or self._sample_ts[-1] < duration_s:
+            self._sample(end)
+        return self._result(duration_s)
+
+    # -- handlers -------------------------------------------------------------------------
+    def _step(self, t: int, j: int) -> None:
+        ts = t / NS
+        sim, records, desks = self.sim, self.records, self.desks
+        self._steps += 1
+        batches: dict[str, list[Any]] = {}
+        for ev in sim.advance(ts):
+            if type(ev) is Trade:
+                records[ev.asset].trade_events += 1
+                desks[ev.asset].on_trade(ev)
+                continue
+            asset = getattr(ev, "asset", None)
+            if asset not in records:
+                continue  # nothing we can route
+            if type(ev) is Fill:
+                self._record_fill(t, ev)
+            elif isinstance(ev, Funding):  # booked to the venue's cash, so to ours
+                rec = records[asset]
+                rec.funding += ev.usd
+                rec.cash += ev.usd
+                rec.funding_events += 1
+            elif not isinstance(ev, (OrderCancelled, OrderReject, OrderAck)):
+                records[asset].other_events[type(ev).__name__] += 1  # passed on; the desk ignores it
+            batches.setdefault(asset, []).append(ev)
+        for asset, evs in batches.items():
+            self._to_us[asset].send(t, (asset, tuple(evs)))
+        for a in self.assets:
+            rec = records[a]
+            if rec.pending[_LONGEST]:  # every horizon resolves by the longest one's due time
+                self._resolve_markouts(rec, t, sim.mid(a))
+            cmds = desks[a].tick(ts)
+            if cmds:
+                self._send(a, t, cmds)
+        if t >= self._next_sample:
+            self._sample(t)
+        self.queue.push(t + self._step_ns, _PRIO[STEP], STEP, j + 1)
+
+    def _push_book(self, asset: str, t: int) -> None:
+        self._book_seq += 1
+        snap = self.sim.book_snapshot(asset, t / NS, self._book_seq)
+        self._feed[asset].send(t, snap)
+
+    def _send(self, asset: str, t: int, cmds: list[Command]) -> None:
+        if not cmds:
+            return
+        rec, wire = self.records[asset], self._to_venue[asset]
+        for c in cmds:
+            rec.orders_sent += len(c.places)
+            rec.cancels_sent += len(c.cancels)
+            wire.send(t, (asset, c))
+
+    def _arrive(self, t: int, asset: str, cmd: Command) -> None:
+        """A command reaches the matching engine: cancels, then placements, one answer."""
+        ts = t / NS
+        rec = self.records[asset]
+        answers: list[Any] = []
+        try:
+            if cmd.cancels:
+                out = self.sim.cancel(asset, cmd.cancels, ts)
+                for a in out:
+                    if type(a) is OrderReject:
+                        if "already canceled" in a.reason:
+                            rec.cancel_misses += 1
+                        else:
+                            rec.cancel_rejects += 1
+                answers += out
+            if cmd.places:
+                out = self.sim.place(asset, cmd.places, ts)
+                for a in out:
+                    if type(a) is OrderAck:
+                        rec.acks += 1
+                    elif type(a) is OrderReject:
+                        rec.rejects += 1
+                answers += out
+        except Exception as e:  # noqa: BLE001 - as the live venue: the request failed
+            text = f"request failed: {e}"
+            answers = [OrderReject(asset, o.cloid, text, ts) for o in cmd.places]
+            answers += [OrderReject(asset, c, text, ts) for c in cmd.cancels]
+            rec.failed_requests += 1
+            rec.rejects += len(cmd.places)  # acks of this request's part that did apply are
+            rec.cancel_rejects += len(cmd.cancels)  # lost with it, as on the live venue
+        if answers:
+            self._to_us[asset].send(t, (asset, tuple(answers)))
+
+    # -- recording ------------------------------------------------------------------------
+    def _record_fill(self, t: int, f: Fill) -> None:
+        rec = self.records[f.asset]
+        mid = self.sim.mid(f.asset)
+        rec.fills.append(FillRecord(f.ts, f.side, f.px, f.sz, f.fee, mid))
+        notional = f.px * f.sz
+        if f.side == "B":
+            rec.cash -= notional + f.fee
+            rec.position = round(rec.position + f.sz, self._szd[f.asset])
+            sign = 1.0
+        else:
+            rec.cash += notional - f.fee
+            rec.position = round(rec.position - f.sz, self._szd[f.asset])
+            sign = -1.0
+        for h, h_ns in self._horizons:
+            rec.pending[h].append((t + h_ns, sign, mid))
+
+    @staticmethod
+    def _resolve_markouts(rec: AssetRecord, t: int, mid: float) -> None:
+        for h, dq in rec.pending.items():
+            while dq and dq[0][0] <= t:
+                _, sign, mid0 = dq.popleft()
+                rec.markout_sum[h] += sign * (mid - mid0) / mid0 * 1e4
+                rec.markout_n[h] += 1
+
+    def _sample(self, t: int) -> None:
+        self._sample_ts.append(t / NS)
+        for a in self.assets:
+            rec = self.records[a]
+            mid = self.sim.mid(a)
+            inv = rec.position * mid
+            rec.inventory_usd.append(inv)
+            rec.equity.append(rec.cash + inv)
+        self._next_sample = (t // to_ns(SAMPLE_S) + 1) * to_ns(SAMPLE_S)
+
+    def _result(self, duration_s: float) -> BacktestResult:
+        for a in self.assets:
+            rec, desk = self.records[a], self.desks[a]
+            rec.final_mid = self.sim.mid(a)
+            rec.engine_cash = self.sim.cash(a)
+            rec.engine_position = self.sim.position(a)
+            rec.engine_pnl = self.sim.pnl(a)
+            rec.risk_net_pnl = desk.risk.net_pnl
+            rec.risk_fills = desk.risk.fills_buy + desk.risk.fills_sell
+            rec.risk_position = desk.risk.position
+            rec.stalls = desk.stalls
+        return BacktestResult(seed=self.seed, duration_s=float(duration_s), assets=self.assets,
+                              capital_usd=self.cfg.portfolio.capital_usd, latency=dict(self.latency),
+                              sample_ts=self._sample_ts, records=self.records, steps=self._steps)
+
+
+def run_backtest(cfg: Config, *, duration_s: float, seed: int | None = None,
+                 assets: Iterable[str] | None = None) -> BacktestResult:
+    """One deterministic backtest: same config, seed and duration → identical result."""
+    return Backtest(cfg, seed=seed, assets=assets).run(duration_s)
