@@ -62,6 +62,7 @@ class Hive:
         self.meta: pykka.ActorRef | None = None
         self.contexts: dict[str, AssetContext] = {}
         self._wall_start = 0.0
+        self.started_at = 0.0
         self.summary: dict[str, Any] | None = None
         self._stopped = threading.Event()
 
@@ -71,6 +72,7 @@ class Hive:
         self.runtime.add_service(self.venue.serve)
         self.runtime.add_service(self._ticker)
         self.runtime.start()
+        self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
             a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
                             board=self.board, capital=(lambda a=a: self.allocation[a]),
@@ -141,7 +143,7 @@ class Hive:
             return self.summary
         self.board.stopping = True
         self.faults.release.set()  # no injected hang may hold up the stop
-        end_sim = self.sim_time()
+        end_sim = self.sim_time() - self.started_at
         if self.meta is not None:
             try:
                 self.meta.stop(block=True, timeout=60)

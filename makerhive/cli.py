@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
     from makerhive.app import Hive
     from makerhive.summary import summary_table
+    from venues.runtime import VenueUnavailable
 
     console = Console(width=None if sys.stdout.isatty() else 140)  # no squeezed table in logs
     stop = threading.Event()
@@ -158,9 +159,18 @@ def run(args: argparse.Namespace) -> int:
             view.close()
         return 2
     try:
-        hive.start()
+        try:
+            hive.start()
+        except VenueUnavailable as e:
+            print(f"makerhive: cannot reach the venue: {e}", file=sys.stderr)
+            control.stop()
+            if view is not None:
+                view.close()
+            hive.runtime.stop()
+            return 1
         period = 1.0 / cfg.run.view_fps
-        deadline = args.duration
+        # the runtime clock may start at the venue's (remote-sim): count from our start
+        deadline = hive.sim_time() + args.duration if args.duration is not None else None
         while not stop.is_set():
             if deadline is not None and hive.sim_time() >= deadline:
                 break

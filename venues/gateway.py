@@ -48,46 +48,6 @@ class VenueCore(Protocol):
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]: ...
     async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot: ...
     async def schedule_cancel(self, at: float | None) -> str | None: ...
-    # -- the dead-man's switch ---------------------------------------------------------------
-    async def _schedule_cancel(self, at: float | None) -> None:
-        assert self.venue is not None
-        refusal = await self.venue.schedule_cancel(at)
-        self.dms_at = at if refusal is None else self.dms_at
-        if refusal is not None and self.board is not None:
-            self.board.event(self.runtime.now(), "failure", "*", f"dead-man's switch refused: {refusal}")
-
-    def schedule_cancel_soon(self, at: float | None) -> bool:
-        """Renew (or with None clear) the venue-side cancel-everything-at ``at``."""
-        return self.runtime.submit(lambda: self.runtime.spawn(self._schedule_cancel, at))
-
-    def schedule_cancel(self, at: float | None, timeout: float = 5.0) -> None:
-        self.runtime.call_async(self._schedule_cancel, at, timeout=timeout)
-
-    def snapshot(self, asset: str, since_ts: float = 0.0, timeout: float = 5.0) -> AccountSnapshot:
-        """Open orders, position and fills since ``since_ts``, all of one instant."""
-        assert self.venue is not None
-        return self.runtime.call_async(self.venue.snapshot, asset, since_ts, timeout=timeout)
-
-    def fetch_fills(self, asset: str, since_ts: float) -> bool:
-        """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
-        the asset's order actor as a ``FillHistory`` message."""
-        assert self.venue is not None
-        venue = self.venue
-
-        async def fetch() -> None:
-            try:
-                fills = await venue.fills(asset, since_ts)
-            except Exception as e:  # noqa: BLE001 - a failed sync is retried next time
-                log.warning("fill sync for %s failed: %r", asset, e)
-                return
-            self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
-
-        return self.runtime.submit(lambda: self.runtime.spawn(fetch))
-
-    def first_cancel_after(self, asset: str, ns: int) -> int:
-        """When the first cancel-all of ``asset`` left after ``ns`` (0 if none did)."""
-        return next((t for t in self.cancel_sent_ns[asset] if t >= ns), 0)
-
     def asset_index(self, asset: str) -> int: ...
 
 

@@ -163,6 +163,8 @@ class VenueRuntime:
         async def guarded() -> None:
             try:
                 await afn(*args)
+            except VenueUnavailable as e:  # an outage: expected, say it in one line
+                log.warning("background venue task %s: %s", getattr(afn, "__name__", afn), e)
             except Exception:
                 log.exception("background venue task %s failed", getattr(afn, "__name__", afn))
 
