@@ -18,20 +18,12 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from makerhive.argtypes import positive_float
 
 DEFAULT_DURATION_S = 600.0
 STRATEGIES = ("inventory", "symmetric")  # backtest.as_paper.STRATEGIES (not imported: keeps numpy out of
 #                                          the parser of every makerhive command)
 
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
-    return v
 
 
 def _positive_int(s: str) -> int:
@@ -50,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sim: the live strategy on the simulated exchange (default); "
                              "as-paper: the Avellaneda-Stoikov paper's own market")
     parser.add_argument("--assets", default=None, metavar="BTC,ETH", help="assets to trade (default: the config's)")
-    parser.add_argument("--duration", type=_positive_float, default=DEFAULT_DURATION_S, metavar="S",
+    parser.add_argument("--duration", type=positive_float, default=DEFAULT_DURATION_S, metavar="S",
                         help=f"simulated seconds (default {DEFAULT_DURATION_S:g})")
     parser.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed (default: the config's run.seed; 0 for as-paper)")
@@ -59,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", default=None, metavar="PNG", help="plot equity and inventory to a PNG")
     paper = parser.add_argument_group("as-paper scenario")
     paper.add_argument("--strategy", choices=STRATEGIES, default="inventory")
-    paper.add_argument("--gamma", type=_positive_float, default=0.1, metavar="G", help="risk aversion (default 0.1)")
+    paper.add_argument("--gamma", type=positive_float, default=0.1, metavar="G", help="risk aversion (default 0.1)")
     paper.add_argument("--paths", type=_positive_int, default=1000, metavar="N", help="simulated paths (default 1000)")
     sweep = parser.add_argument_group("parameter sweep")
     sweep.add_argument("--sweep", action="store_true", help="run every combination of the --grid values")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from makerhive import config as config_mod
+from makerhive.argtypes import positive_float
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -31,9 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: ./config.toml)")
     run.add_argument("--venue", choices=config_mod.KNOWN_VENUES, default=None, help="venue (default: from config)")
     run.add_argument("--headless", action="store_true", help="no live view (for scripts)")
-    run.add_argument("--duration", type=_positive_float, default=None, metavar="S",
+    run.add_argument("--duration", type=positive_float, default=None, metavar="S",
                      help="stop after S simulated seconds (default: run until Ctrl-C)")
-    run.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+    run.add_argument("--speed", type=positive_float, default=None, metavar="X",
                      help="simulated seconds per real second (sim only)")
     run.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
     run.add_argument("--summary-json", default=None, metavar="PATH", help="write the run summary as JSON")
@@ -41,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     ch.add_argument("--config", default=DEFAULT_CONFIG)
     ch.add_argument("--seed", type=int, default=1, metavar="N")
     ch.add_argument("--faults", type=int, default=100, metavar="K", help="how many faults to inject")
-    ch.add_argument("--duration", type=_positive_float, default=300.0, metavar="S", help="simulated seconds")
-    ch.add_argument("--speed", type=_positive_float, default=20.0, metavar="X")
+    ch.add_argument("--duration", type=positive_float, default=300.0, metavar="S", help="simulated seconds")
+    ch.add_argument("--speed", type=positive_float, default=20.0, metavar="X")
     ch.add_argument("--summary-json", default=None, metavar="PATH")
     ch.add_argument("--latency-profile", choices=("fixed", "hyperliquid", "zero"), default=None,
                     help="override sim.latency_profile (zero: measure recovery itself)")
@@ -61,19 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1", help="listen address (loopback only)")
     srv.add_argument("--port", type=int, default=8765, help="listen port (0: a free port, printed)")
     srv.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
-    srv.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+    srv.add_argument("--speed", type=positive_float, default=None, metavar="X",
                      help="simulated seconds per real second (default: run.speed of the config)")
     return p
 
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
-    return v
 
 
 def _load(path: str) -> config_mod.Config | None:

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from makerhive.app import Hive
-from tests.hive_helpers import ROOT, sim_config, wait_for
+from tests.hive_helpers import ROOT, sim_config
 
 SUMMARY_ASSET_KEYS = {"fills_buy", "fills_sell", "volume_usd", "realized_pnl", "unrealized_pnl", "fees",
                       "inventory", "max_abs_inventory_usd", "limit_usd", "restarts", "open_orders_at_exit",

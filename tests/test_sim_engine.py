@@ -12,6 +12,7 @@ from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled,
 from venues.rules import round_price, round_size
 from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
+from tests.sim_helpers import ScriptedMarket
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOL = 2  # index of SOL in the default portfolio
@@ -23,21 +24,6 @@ def cfg():
     return c.load(ROOT / "config.toml")
 
 
-class ScriptedMarket:
-    """A market whose mid, book and takers the test decides."""
-
-    def __init__(self, mid, bids, asks):
-        self.mid = mid
-        self.bids = tuple(Level(p, s) for p, s in bids)
-        self.asks = tuple(Level(p, s) for p, s in asks)
-        self.takers: list[TakerOrder] = []
-
-    def advance(self, ts):
-        out, self.takers = self.takers, []
-        return out
-
-    def book(self, levels):
-        return self.bids[:levels], self.asks[:levels]
 
 
 def reach_to(mid, px, side):

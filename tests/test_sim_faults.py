@@ -11,25 +11,13 @@ from venues.sim.engine import SimExchange, SimRequestFailed
 from venues.sim.faults import Faults
 from venues.sim.faults import SimRequestFailed as FaultsSimRequestFailed
 from venues.sim.market import TakerOrder
+from tests.sim_helpers import ScriptedMarket
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TICK = 0.01
 MARGIN = "Insufficient margin to place order. asset=2"
 
 
-class ScriptedMarket:
-    def __init__(self, mid, bids, asks):
-        self.mid = mid
-        self.bids = tuple(Level(p, s) for p, s in bids)
-        self.asks = tuple(Level(p, s) for p, s in asks)
-        self.takers: list[TakerOrder] = []
-
-    def advance(self, ts):
-        out, self.takers = self.takers, []
-        return out
-
-    def book(self, levels):
-        return self.bids[:levels], self.asks[:levels]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from messages.orders import Fill, NewOrder, OrderAck
 from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
 from venues.sim.queue import MODELS, QueueModel, queue_model
+from tests.sim_helpers import ScriptedMarket
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TICK = 0.01  # SOL's tick around 150
@@ -86,27 +87,6 @@ def test_factory_refuses_unknown_names_and_bad_powers():
 
 
 # -- in the engine -------------------------------------------------------------------------
-class ScriptedMarket:
-    def __init__(self, mid, bids, asks):
-        self.mid = mid
-        self.bids = tuple(Level(p, s) for p, s in bids)
-        self.asks = tuple(Level(p, s) for p, s in asks)
-        self.takers: list[TakerOrder] = []
-
-    def advance(self, ts):
-        out, self.takers = self.takers, []
-        return out
-
-    def book(self, levels):
-        return self.bids[:levels], self.asks[:levels]
-
-    def set_bid(self, px, sz):
-        lv = dict((lv.px, lv.sz) for lv in self.bids)
-        if sz:
-            lv[px] = sz
-        else:
-            lv.pop(px, None)
-        self.bids = tuple(Level(p, s) for p, s in sorted(lv.items(), reverse=True))
 
 
 @pytest.fixture(scope="module")

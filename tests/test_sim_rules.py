@@ -9,11 +9,12 @@ import msgspec
 import pytest
 
 from makerhive import config as c
-from messages.market import Level, Trade
+from messages.market import Trade
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject
 from venues.rules import round_price, round_size
 from venues.sim.engine import SimExchange, exchange_weight, info_weight
 from venues.sim.market import TakerOrder
+from tests.sim_helpers import ScriptedMarket
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TICK = 0.01
@@ -30,19 +31,6 @@ def with_sim(cfg, **sim):
     return msgspec.structs.replace(cfg, sim=msgspec.structs.replace(cfg.sim, **sim))
 
 
-class ScriptedMarket:
-    def __init__(self, mid, bids, asks):
-        self.mid = mid
-        self.bids = tuple(Level(p, s) for p, s in bids)
-        self.asks = tuple(Level(p, s) for p, s in asks)
-        self.takers: list[TakerOrder] = []
-
-    def advance(self, ts):
-        out, self.takers = self.takers, []
-        return out
-
-    def book(self, levels):
-        return self.bids[:levels], self.asks[:levels]
 
 
 def scripted(cfg, seed=1, **sim):

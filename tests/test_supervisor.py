@@ -135,7 +135,7 @@ def test_intensity_exceeded_stops_children_and_escalates():
             time.sleep(0.02)
     j.wait_for(lambda e: e == ("parent", "sup", "error"))
     assert not sup.is_alive()
-    stopped = [e for e in j.drain(0.3)]
+    j.drain(0.3)  # let the stops settle
     alive = [a for a in pykka.ActorRegistry.get_by_class(Worker) if a.is_alive()]
     assert alive == []
     parent.stop()

@@ -1,0 +1,31 @@
+"""Test doubles for the simulated exchange's engine tests."""
+from __future__ import annotations
+
+from messages.market import Level
+from venues.sim.market import TakerOrder
+
+
+class ScriptedMarket:
+    """A market whose mid, book and takers the test decides (stands in for MarketProcess)."""
+
+    def __init__(self, mid, bids, asks):
+        self.mid = mid
+        self.bids = tuple(Level(p, s) for p, s in bids)
+        self.asks = tuple(Level(p, s) for p, s in asks)
+        self.takers: list[TakerOrder] = []
+
+    def advance(self, ts):
+        out, self.takers = self.takers, []
+        return out
+
+    def book(self, levels):
+        return self.bids[:levels], self.asks[:levels]
+
+    def set_bid(self, px, sz):
+        """Change (or with sz 0 remove) one displayed bid level, as cancels would."""
+        lv = dict((lv.px, lv.sz) for lv in self.bids)
+        if sz:
+            lv[px] = sz
+        else:
+            lv.pop(px, None)
+        self.bids = tuple(Level(p, s) for p, s in sorted(lv.items(), reverse=True))
