@@ -8,9 +8,15 @@ and leads to an action.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 import numpy as np
 
@@ -34,8 +40,11 @@ def bench_config(speed: float) -> config_mod.Config:
 
 
 def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.0,
-            pin: bool = True) -> dict:
+            pin: bool = True, remote_url: str | None = None) -> dict:
     cfg = bench_config(speed)
+    if remote_url is not None:  # the venue in its own process, as in live trading
+        cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, venue="remote-sim"),
+                                      remote=msgspec.structs.replace(cfg.remote, url=remote_url))
     pinned = pin_to_cpu(cfg.run.pin_cpu) if pin else False
     rec = LatencyRecorder(keep=samples)
     hive = Hive(cfg, latency=rec)
@@ -64,6 +73,24 @@ def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.
             "samples": int(us.size)}
 
 
+@contextlib.contextmanager
+def sim_server(speed: float):  # noqa: ANN201 - yields the server's URL
+    """The zero-latency sim served by another process, kept off the trading CPU."""
+    cfg_path = Path(tempfile.mkdtemp()) / "bench.toml"
+    text = (ROOT / "config.toml").read_text().replace("[sim]\n", '[sim]\nlatency_profile = "zero"\n', 1)
+    cfg_path.write_text(text)
+    proc = subprocess.Popen([sys.executable, "-m", "makerhive.cli", "sim-server", "--config", str(cfg_path),
+                             "--port", "0", "--speed", str(speed)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        url = line.strip().split()[-1]
+        move_process(proc.pid, other_cpus(0))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def run(quick: bool = False) -> dict:
     import sys
 
@@ -72,6 +99,8 @@ def run(quick: bool = False) -> dict:
     unpinned = measure(n, with_view=False, pin=False)  # for comparison: before the pin
     without = measure(n, with_view=False)
     with_view = measure(n, with_view=True)
+    with sim_server(SPEED) as url:  # the production shape: the venue is another process
+        remote = measure(n, with_view=True, remote_url=url)
     return {
         "p50_us": round(without["p50_us"], 1),
         "p99_us": round(without["p99_us"], 1),
@@ -81,4 +110,6 @@ def run(quick: bool = False) -> dict:
         "view_moves_p99_pct": round((with_view["p99_us"] / without["p99_us"] - 1) * 100, 1),
         "p50_us_unpinned": round(unpinned["p50_us"], 1),
         "p99_us_unpinned": round(unpinned["p99_us"], 1),
+        "p50_us_venue_out_of_process": round(remote["p50_us"], 1),
+        "p99_us_venue_out_of_process": round(remote["p99_us"], 1),
     }
