@@ -23,7 +23,6 @@ def test_a_few_hundred_faults_break_no_invariant():
     for key in INVARIANTS:
         assert report[key] == 0, (key, report)
     assert report["invariants_ok"]
-    assert report["cancel_ms_p99"] <= 50  # the first act on failure is quick even under load
 
 
 def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
