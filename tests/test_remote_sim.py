@@ -499,7 +499,6 @@ def test_hive_on_remote_sim_quotes_fills_reconnects_and_stops_clean(tmp_path):
 def test_sigkilled_hive_loses_its_quotes_to_the_dead_mans_switch_and_a_restart_reconciles_first(tmp_path):
     speed, window = 2.0, 6.0
     server_cfg = write_config(tmp_path / "server.toml")
-    t_begin = time.monotonic()
     with sim_server(server_cfg, speed=speed, seed=11) as srv:
         hive_cfg = write_config(tmp_path / "hive.toml", run={"journal_dir": str(tmp_path / "runs")},
                                 remote={"url": srv.url},
@@ -572,7 +571,6 @@ def test_sigkilled_hive_loses_its_quotes_to_the_dead_mans_switch_and_a_restart_r
         for a in ASSETS:  # the position the killed hive left behind was taken over, not ignored
             assert summary["assets"][a]["inventory"] == pytest.approx(st["positions"][a], abs=1e-12), a
         assert any(inherited[a] != 0 for a in ASSETS)
-    assert time.monotonic() - t_begin < 90
 
 
 def test_unreachable_venue_is_one_clear_line_and_exit_1(tmp_path):

@@ -303,7 +303,7 @@ def test_a_stuck_child_never_blocks_publish_and_the_latest_snapshot_wins(tmp_pat
                 t0 = time.perf_counter()
                 vp.publish(snapshot(venue=f"v{i:03d}", events=big))
                 slowest = max(slowest, time.perf_counter() - t0)
-            assert slowest < 0.05
+            assert slowest < 1.0  # a blocking publish would wait for the stopped child: forever
             # the writer is stuck on an early frame; of the rest only the newest waits to go
             assert vp._pending is not None and vp._pending.venue == "v099"
         finally:
