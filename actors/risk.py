@@ -13,9 +13,7 @@ from actors.context import AssetContext
 from messages.market import MarketState
 from messages.orders import Fill, Funding
 from messages.risk import Allocation, FillHistory, RiskState, RiskStateRequest, VenuePosition
-from strategy.risk import RiskCore
-
-PUBLISH_EVERY_S = 1.0  # without news, restate risk this often (marks move PnL)
+from strategy.risk import RiskCore, should_publish
 
 
 class RiskActor(AssetActor):
@@ -67,13 +65,8 @@ class RiskActor(AssetActor):
     def _publish(self, force: bool) -> None:
         state = self.core.state(self.ts)
         last = self._last
-        changed = last is None or (
-            state.halted != last.halted or state.allow_bid != last.allow_bid or state.allow_ask != last.allow_ask
-            or state.spread_mult_bid != last.spread_mult_bid or state.spread_mult_ask != last.spread_mult_ask
-            or state.size_mult_bid != last.size_mult_bid or state.size_mult_ask != last.size_mult_ask
-        )
         self.board.risk[self.ctx.asset] = state
-        if not (force or changed or self.ts - self._last_pub >= PUBLISH_EVERY_S):
+        if not should_publish(state, last, self._last_pub, force=force):
             return
         if last is not None and state.halted != last.halted:
             self.event(self.ts, "halt" if state.halted else "resume",

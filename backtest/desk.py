@@ -21,11 +21,10 @@ from messages.risk import RiskState
 from strategy.book import BookCore
 from strategy.order_tracker import OrderTracker
 from strategy.quoter import QuoterCore
-from strategy.risk import RiskCore
+from strategy.risk import RiskCore, should_publish
 
 # The live actors' cadences (copied, not imported: actors/ needs pykka).
 RISK_MARK_INTERVAL_S = 1.0  # actors/book.py: marks sent to risk at most this often
-PUBLISH_EVERY_S = 1.0  # actors/risk.py: RiskState restated this often without news
 
 
 class Command(NamedTuple):
@@ -120,13 +119,7 @@ class Desk:
 
     def _risk_publish(self, force: bool) -> None:
         state = self.risk.state(self._risk_ts)
-        last = self._published
-        changed = last is None or (
-            state.halted != last.halted or state.allow_bid != last.allow_bid or state.allow_ask != last.allow_ask
-            or state.spread_mult_bid != last.spread_mult_bid or state.spread_mult_ask != last.spread_mult_ask
-            or state.size_mult_bid != last.size_mult_bid or state.size_mult_ask != last.size_mult_ask
-        )
-        if not (force or changed or self._risk_ts - self._last_pub >= PUBLISH_EVERY_S):
+        if not should_publish(state, self._published, self._last_pub, force=force):
             return
         self._published, self._last_pub = state, self._risk_ts
         # risk tells the quoter, then the order actor; the order actor has the new state

@@ -245,3 +245,17 @@ class RiskCore:
             volume_usd=self.volume_usd,
             max_abs_inventory_usd=self.max_abs_inventory_usd,
         )
+
+
+PUBLISH_EVERY_S = 1.0  # without news, restate risk this often (marks move PnL)
+
+
+def should_publish(state: RiskState, last: RiskState | None, last_ts: float, *, force: bool) -> bool:
+    """Whether the quoter and order actor must hear of ``state``: on demand, whenever
+    what it allows changed (halt, sides, multipliers), and at least every
+    ``PUBLISH_EVERY_S`` so marks reach them. The live actor and the backtester share it."""
+    if force or last is None or state.ts - last_ts >= PUBLISH_EVERY_S:
+        return True
+    return (state.halted != last.halted or state.allow_bid != last.allow_bid or state.allow_ask != last.allow_ask
+            or state.spread_mult_bid != last.spread_mult_bid or state.spread_mult_ask != last.spread_mult_ask
+            or state.size_mult_bid != last.size_mult_bid or state.size_mult_ask != last.size_mult_ask)

@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from messages.market import Level
+from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
+
+
+def scripted_sol(cfg):
+    """An engine whose SOL market is scripted: mid 150, 3 units at 149.99 and 150.01."""
+    eng = SimExchange(cfg, seed=1)
+    m = ScriptedMarket(150.0, [(149.99, 3.0), (149.98, 5.0)], [(150.01, 3.0), (150.02, 5.0)])
+    eng.markets["SOL"] = m
+    return eng, m
 
 
 class ScriptedMarket:

@@ -204,6 +204,14 @@ def _hello(now: float, session: int = 1) -> str:
                             session=session))
 
 
+
+async def _answer_pings(ws):
+    """Play a server that answers every ping, until the connection closes."""
+    while True:
+        frame = p.server_decoder().decode(await ws.get_message())
+        if isinstance(frame, p.Ping):
+            await ws.send_message(p.encode(p.Pong(nonce=frame.nonce, ts=frame.ts, now=trio.current_time())))
+
 async def _scripted(script, nursery: trio.Nursery) -> int:
     """A loopback server whose every connection runs ``script(ws, n)`` (until it ends or
     the connection closes); returns its port."""
@@ -240,11 +248,7 @@ def test_client_aligns_its_clock_and_counts_malformed_frames_without_dying():
         await ws.send_message(p.encode(book))
         await ws.send_message(p.encode(Trade("ETH", 100.0, 3500.0, 0.1, "A", 5)))
         await ws.send_message(p.encode(VenueBatch("ETH", 100.0, (OrderAck("ETH", "0x1", 1, 100.0),))))
-        while True:  # answer pings, so the link stays alive (until the connection closes)
-            raw = await ws.get_message()
-            frame = p.server_decoder().decode(raw)
-            if isinstance(frame, p.Ping):
-                await ws.send_message(p.encode(p.Pong(nonce=frame.nonce, ts=frame.ts, now=trio.current_time())))
+        await _answer_pings(ws)  # the link stays alive until the connection closes
 
     async def main():
         async with trio.open_nursery() as nursery:
@@ -316,11 +320,7 @@ def test_client_detects_a_silent_link_and_rejects_commands_sent_while_down():
         await ws.send_message(_hello(1.0, session=n))
         if n == 1:
             await trio.sleep_forever()  # accepted, then silent: no pong ever
-        while True:  # until the connection closes
-            raw = await ws.get_message()
-            frame = p.server_decoder().decode(raw)
-            if isinstance(frame, p.Ping):
-                await ws.send_message(p.encode(p.Pong(nonce=frame.nonce, ts=frame.ts, now=trio.current_time())))
+        await _answer_pings(ws)
 
     async def main():
         async with trio.open_nursery() as nursery:

@@ -12,7 +12,7 @@ from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled,
 from venues.rules import round_price, round_size
 from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
-from tests.sim_helpers import ScriptedMarket
+from tests.sim_helpers import scripted_sol
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOL = 2  # index of SOL in the default portfolio
@@ -35,11 +35,7 @@ def reach_to(mid, px, side):
 
 @pytest.fixture
 def sol(cfg):
-    """An engine whose SOL market is scripted: mid 150, 3 units at 149.99 and 150.01."""
-    eng = SimExchange(cfg, seed=1)
-    m = ScriptedMarket(150.0, [(149.99, 3.0), (149.98, 5.0)], [(150.01, 3.0), (150.02, 5.0)])
-    eng.markets["SOL"] = m
-    return eng, m
+    return scripted_sol(cfg)
 
 
 def take(eng, m, side, px, sz, ts=1.0):

@@ -7,11 +7,11 @@ import pytest
 from makerhive import config as c
 from messages.market import Level, Trade
 from messages.orders import Fill, NewOrder, OrderAck, OrderCancelled, OrderReject
-from venues.sim.engine import SimExchange, SimRequestFailed
+from venues.sim.engine import SimRequestFailed
 from venues.sim.faults import Faults
 from venues.sim.faults import SimRequestFailed as FaultsSimRequestFailed
 from venues.sim.market import TakerOrder
-from tests.sim_helpers import ScriptedMarket
+from tests.sim_helpers import scripted_sol
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TICK = 0.01
@@ -27,10 +27,7 @@ def cfg():
 
 @pytest.fixture
 def sol(cfg):
-    eng = SimExchange(cfg, seed=1)
-    m = ScriptedMarket(150.0, [(149.99, 3.0), (149.98, 5.0)], [(150.01, 3.0), (150.02, 5.0)])
-    eng.markets["SOL"] = m
-    return eng, m
+    return scripted_sol(cfg)
 
 
 def bid(cloid, px=149.9, sz=1.0):
