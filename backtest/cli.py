@@ -6,6 +6,8 @@
                        --paths N --seed S [--json PATH]
     makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
                        [--workers N] [--out PATH.csv|PATH.jsonl] [--assets ...] [--duration S]
+    makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
+                       [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
 
 The as-paper JSON has exactly the keys profit_mean, profit_std, final_q_mean,
 final_q_std, spread_mean. Exit status 0 on success, 2 for a bad config or arguments.
@@ -42,8 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sim: the live strategy on the simulated exchange (default); "
                              "as-paper: the Avellaneda-Stoikov paper's own market")
     parser.add_argument("--assets", default=None, metavar="BTC,ETH", help="assets to trade (default: the config's)")
-    parser.add_argument("--duration", type=positive_float, default=DEFAULT_DURATION_S, metavar="S",
-                        help=f"simulated seconds (default {DEFAULT_DURATION_S:g})")
+    parser.add_argument("--duration", type=positive_float, default=None, metavar="S",
+                        help=f"simulated seconds (default {DEFAULT_DURATION_S:g}; with --replay the whole recording)")
+    parser.add_argument("--replay", default=None, metavar="DIR",
+                        help="backtest on a recording (makerhive record) instead of the simulated markets")
     parser.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed (default: the config's run.seed; 0 for as-paper)")
     parser.add_argument("--zero-latency", action="store_true", help="no order, ack or feed latency")
@@ -78,6 +82,14 @@ def _assets(args: argparse.Namespace) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "replay", None):
+        if args.scenario != "sim" or args.sweep:
+            return _fail("--replay works on its own (no --scenario as-paper, no --sweep)")
+        from backtest.replay import run_cli as replay_cli
+
+        return replay_cli(args)
+    if args.duration is None:
+        args.duration = DEFAULT_DURATION_S
     if args.scenario == "as-paper":
         if args.sweep:
             return _fail("--sweep works on the sim scenario only")

@@ -107,6 +107,10 @@ def _latency_model(cfg: Config, seed: int) -> Any:
 
 
 class Backtest:
+    # books pushed every sim.book_interval_s; a subclass whose market says when its books
+    # change (a replay) turns this off and pushes them itself
+    timed_pushes = True
+
     def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
         self.cfg = select_assets(cfg, assets)
         self.seed = cfg.run.seed if seed is None else int(seed)
@@ -147,8 +151,9 @@ class Backtest:
         for i, a in enumerate(self.assets):
             self._send(a, 0, self.desks[a].start())
             self._push_book(a, 0)  # the venue's first push, at start
-            # each coin's l2Book pushes on its own beat: offset i/n of the interval
-            q.push(i * self._book_ns // n + self._book_ns, _PRIO[PUSH], PUSH, a)
+            if self.timed_pushes:
+                # each coin's l2Book pushes on its own beat: offset i/n of the interval
+                q.push(i * self._book_ns // n + self._book_ns, _PRIO[PUSH], PUSH, a)
         q.push(self._step_ns, _PRIO[STEP], STEP, 1)
         while len(q) and q.peek_time() <= end:
             t, _, _, kind, payload = q.pop()

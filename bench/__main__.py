@@ -15,6 +15,7 @@ BENCHES = {
     "latency": "bench.latency",
     "recovery": "bench.recovery",
     "backtest": "bench.backtest",
+    "decode": "bench.decode",
 }
 
 
