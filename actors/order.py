@@ -8,6 +8,7 @@ any fill that arrived meanwhile, so nothing is lost at exit.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
+from strategy.budget_policy import refresh_tolerance_bp
 from strategy.order_tracker import OrderTracker
 from venues.runtime import VenueUnavailable
 
@@ -33,6 +35,7 @@ class OrderActor(AssetActor):
         a = ctx.acfg
         self.tracker = OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
                                     a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
+        self._base_tolerance_bp = a.quoting.refresh_tolerance_bp
         self.risk: RiskState | None = None
         self._last_sync = self.ts
         self._synced_until = self.ts  # init fetches the whole history
@@ -116,6 +119,11 @@ class OrderActor(AssetActor):
         self._apply_fills(snap.fills)
         self._synced_until = max(self._synced_until, self.ts)
         open_orders, position = snap.open_orders, snap.position
+        if math.isnan(position):
+            # a venue without an atomic read: our count, completed by the fills just
+            # applied, is the position (a read from before a fill we already applied
+            # would undo it)
+            position = self.tracker.position
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
@@ -158,6 +166,8 @@ class OrderActor(AssetActor):
         mid = risk.mid or ladder.reservation or _ladder_mid(ladder)
         if mid <= 0:
             return
+        # a budget running low widens the refresh tolerance: fewer requotes, same cancels
+        self.tracker.tolerance_bp = refresh_tolerance_bp(self._base_tolerance_bp, self.ctx.gateway.budget_share_left())
         cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
         if not cancels and not places:
             return
@@ -165,7 +175,7 @@ class OrderActor(AssetActor):
         if cancels:  # cancels first: the venue applies them before the new orders
             cmds.append(CancelOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(cancels)))
         if places:
-            cmds.append(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places)))
+            cmds.append(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places), ladder.recv_ns))
         if ladder.recv_ns and self.ctx.latency is not None:
             # the batch leaves us here; sending wakes the venue thread, whose work is the
             # venue's, not ours

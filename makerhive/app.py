@@ -34,8 +34,17 @@ from venues.sim.venue import SimVenue
 log = logging.getLogger(__name__)
 
 
-def make_venue(cfg: Config, gateway: Gateway, seed: int):  # noqa: ANN201 - a VenueCore
-    """The venue the config names: the embedded sim, or the sim served by another process."""
+def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  # noqa: ANN201 - a VenueCore
+    """The venue the config names: the embedded sim, the sim served by another process,
+    or Hyperliquid (signing with ``signer``, else the key from the environment)."""
+    if cfg.run.venue == "hyperliquid":
+        from venues.hyperliquid.keys import load_private_key
+        from venues.hyperliquid.signing import Signer
+        from venues.hyperliquid.venue import HyperliquidVenue
+
+        if signer is None:
+            signer = Signer(load_private_key(cfg.venue.hyperliquid.key_file or None))
+        return HyperliquidVenue(cfg, gateway, signer=signer)
     if cfg.run.venue == "remote-sim":
         from venues.remote.client import RemoteSimVenue
 
@@ -45,7 +54,8 @@ def make_venue(cfg: Config, gateway: Gateway, seed: int):  # noqa: ANN201 - a Ve
 
 class Hive:
     def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
-                 latency: LatencyRecorder | None = None, faults: ActorFaults | None = None) -> None:
+                 latency: LatencyRecorder | None = None, faults: ActorFaults | None = None,
+                 signer: Any = None) -> None:
         self.cfg = cfg
         self.speed = speed if speed is not None else cfg.run.speed
         self.seed = seed if seed is not None else cfg.run.seed
@@ -55,7 +65,7 @@ class Hive:
         self.teams = {a: Team(a) for a in self.assets}
         self.runtime = VenueRuntime(speed=self.speed)
         self.gateway = Gateway(self.runtime, self.teams, self.board)
-        self.venue = make_venue(cfg, self.gateway, self.seed)
+        self.venue = make_venue(cfg, self.gateway, self.seed, signer)
         self.latency = latency
         self.faults = faults if faults is not None else ActorFaults()
         self.allocation: dict[str, float] = {}

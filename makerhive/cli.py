@@ -4,6 +4,7 @@
                   [--summary-json PATH]
     makerhive check-config [PATH]
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
+    makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
 
 Exit status: 0 after a clean stop with no order left open; 1 if orders were left open
 or the run failed; 2 for a bad config or bad arguments (nothing was started).
@@ -38,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="simulated seconds per real second (sim only)")
     run.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
     run.add_argument("--summary-json", default=None, metavar="PATH", help="write the run summary as JSON")
+    run.add_argument("--key-file", default=None, metavar="PATH",
+                     help="Hyperliquid: file holding the private key (default: $HL_PRIVATE_KEY)")
+    run.add_argument("--mainnet", action="store_true",
+                     help="Hyperliquid: trade on MAINNET with real money (asks for confirmation)")
+    run.add_argument("--yes", action="store_true", help="Hyperliquid: do not ask to confirm --mainnet")
     ch = sub.add_parser("chaos", help="run the five-asset sim under random faults and check the invariants")
     ch.add_argument("--config", default=DEFAULT_CONFIG)
     ch.add_argument("--seed", type=int, default=1, metavar="N")
@@ -64,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the simulated markets")
     srv.add_argument("--speed", type=positive_float, default=None, metavar="X",
                      help="simulated seconds per real second (default: run.speed of the config)")
+    rec = sub.add_parser("record", help="record Hyperliquid l2Book and trades to hourly gzip files (no key)")
+    rec.add_argument("--assets", required=True, metavar="BTC,ETH", help="coins to record")
+    rec.add_argument("--out", required=True, metavar="DIR", help="directory of the recording")
+    rec.add_argument("--duration", type=positive_float, default=None, metavar="S",
+                     help="stop after S seconds (default: until Ctrl-C / SIGTERM)")
+    rec.add_argument("--network", choices=("mainnet", "testnet"), default="mainnet",
+                     help="which Hyperliquid (default mainnet): sets the WebSocket URL")
+    rec.add_argument("--ws-url", default=None, metavar="URL", help="WebSocket URL (overrides --network)")
     return p
 
 
@@ -107,6 +121,15 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed > 1000:
         print("makerhive: --speed must be <= 1000", file=sys.stderr)
         return 2
+    signer = None
+    if cfg.run.venue == "hyperliquid":
+        prepared = _prepare_hyperliquid(cfg, args)
+        if prepared is None:
+            return 2
+        cfg, signer = prepared
+    elif args.mainnet or args.key_file:
+        print("makerhive: --mainnet and --key-file apply to --venue hyperliquid only", file=sys.stderr)
+        return 2
     log_path = _setup_logging(cfg)
     sys.setswitchinterval(0.0005)  # short GIL slices keep actor hops fast next to busy threads
 
@@ -127,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 
-    hive = Hive(cfg, speed=args.speed, seed=args.seed)
+    hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer)
     view = None
     pinned = pin_to_cpu(cfg.run.pin_cpu)
     if not args.headless:
@@ -188,6 +211,47 @@ def run(args: argparse.Namespace) -> int:
         return 1
     console.print("all orders cancelled; venue confirmed 0 open orders.")
     return 0
+
+
+def _prepare_hyperliquid(cfg: config_mod.Config, args: argparse.Namespace) -> tuple[config_mod.Config, Any] | None:
+    """The Hyperliquid safety gate: the key from the environment or a key file (never the
+    config), real time only, and mainnet only with --mainnet plus a confirmation."""
+    import msgspec
+
+    from venues.hyperliquid.keys import SigningKeyError, load_private_key
+    from venues.hyperliquid.signing import Signer
+
+    hl = cfg.venue.hyperliquid
+    if args.mainnet:
+        hl = msgspec.structs.replace(hl, network="mainnet")
+    if args.key_file:
+        hl = msgspec.structs.replace(hl, key_file=args.key_file)
+    cfg = msgspec.structs.replace(cfg, venue=msgspec.structs.replace(cfg.venue, hyperliquid=hl))
+    if (args.speed is not None and args.speed != 1) or cfg.run.speed != 1:
+        print("makerhive: the Hyperliquid venue runs in real time; --speed / run.speed apply to the sim only",
+              file=sys.stderr)
+        return None
+    try:
+        signer = Signer(load_private_key(hl.key_file or None))
+    except SigningKeyError as e:
+        print(f"makerhive: {e}", file=sys.stderr)
+        return None
+    mainnet = hl.network == "mainnet" or hl.signs_mainnet()
+    if mainnet and not args.mainnet:
+        print("makerhive: the config points at Hyperliquid MAINNET; trading real money needs --mainnet",
+              file=sys.stderr)
+        return None
+    if mainnet and not args.yes:
+        who = hl.vault_address or hl.account_address or signer.address
+        prompt = (f"Trade with REAL MONEY on Hyperliquid mainnet ({hl.rest_url()}) as {who}, "
+                  f"assets {', '.join(cfg.portfolio.assets)}? Type 'yes' to go on: ")
+        if not sys.stdin.isatty():
+            print("makerhive: --mainnet needs a confirmation: run it in a terminal or add --yes", file=sys.stderr)
+            return None
+        if input(prompt).strip().lower() != "yes":
+            print("makerhive: not confirmed; nothing was sent", file=sys.stderr)
+            return None
+    return cfg, signer
 
 
 def operator_command(args: argparse.Namespace, words: list[str]) -> int:
@@ -257,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         from venues.remote import server as sim_server
 
         return sim_server.run_cli(args)
+    if args.command == "record":
+        from venues.hyperliquid import recorder
+
+        return recorder.run_cli(args)
     return run(args)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-KNOWN_VENUES = ("sim", "remote-sim")
+KNOWN_VENUES = ("sim", "remote-sim", "hyperliquid")
 KNOWN_REGIMES = ("CALM", "NORMAL", "ELEVATED", "EXTREME")
 
 
@@ -26,7 +26,9 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
 
 
 class RunConfig(_Section):
-    venue: Literal["sim", "remote-sim"] = "sim"  # remote-sim: the sim served by `makerhive sim-server`
+    # remote-sim: the sim served by `makerhive sim-server`; hyperliquid: the real exchange
+    # ([venue.hyperliquid]; testnet unless told otherwise, mainnet only with --mainnet)
+    venue: Literal["sim", "remote-sim", "hyperliquid"] = "sim"
     seed: int = 7
     speed: float = 1.0  # simulated seconds per real second
     view_fps: float = 4.0
@@ -48,6 +50,46 @@ class DeadMansSwitchConfig(_Section):
 
 class RemoteConfig(_Section):
     url: str = "ws://127.0.0.1:8765"  # where `makerhive sim-server` listens
+
+
+MAINNET_API_URL = "https://api.hyperliquid.xyz"
+TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
+
+
+class HyperliquidConfig(_Section):
+    """Where and as whom to trade on Hyperliquid. The private key is never here: it comes
+    from HL_PRIVATE_KEY or a key file (``key_file`` or ``--key-file``)."""
+
+    network: Literal["testnet", "mainnet"] = "testnet"
+    base_url: str = ""  # override of the REST base (tests, local fakes); non-mainnet URLs sign as testnet
+    ws_url: str = ""  # override of the WebSocket URL (default: derived from base_url)
+    account_address: str = ""  # the account traded; empty: the key's own address (not an agent)
+    vault_address: str = ""  # trade for this vault or sub-account (signed by the account's key)
+    key_file: str = ""  # path to a file holding the key (the environment's HL_PRIVATE_KEY otherwise)
+    # open orders at reconciliation that are not ours (no makerhive cloid): leave or cancel them
+    unknown_orders: Literal["leave", "cancel"] = "leave"
+    request_timeout_s: float = 10.0
+    ping_every_s: float = 20.0  # application ping, well inside the server's 60 s idle timeout
+    stall_s: float = 15.0  # nothing heard for this long (books come every ~0.5 s): reconnect
+    expires_after_s: float = 0.0  # > 0: every action carries expiresAfter = now + this
+
+    def rest_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return MAINNET_API_URL if self.network == "mainnet" else TESTNET_API_URL
+
+    def websocket_url(self) -> str:
+        if self.ws_url:
+            return self.ws_url
+        return "ws" + self.rest_url()[len("http"):] + "/ws"
+
+    def signs_mainnet(self) -> bool:
+        """Like the SDK: only the mainnet URL itself signs for mainnet."""
+        return self.rest_url() == MAINNET_API_URL
+
+
+class VenueConfig(_Section):
+    hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
 
 
 class PortfolioConfig(_Section):
@@ -152,6 +194,7 @@ class Config(_Section):
     run: RunConfig
     dead_mans_switch: DeadMansSwitchConfig
     remote: RemoteConfig
+    venue: VenueConfig
     portfolio: PortfolioConfig
     supervision: SupervisionConfig
     quoting: QuotingConfig
@@ -233,6 +276,23 @@ def _validate(cfg: Config) -> None:
         _fail("dead_mans_switch.renew_every_s", dms.renew_every_s, f"must be > 0 and < window_s ({dms.window_s:g})")
     if not cfg.remote.url.startswith(("ws://", "wss://")):
         _fail("remote.url", cfg.remote.url, "must be a ws:// or wss:// URL")
+    hl = cfg.venue.hyperliquid
+    for name in ("base_url",):
+        url = getattr(hl, name)
+        if url and not url.startswith(("http://", "https://")):
+            _fail(f"venue.hyperliquid.{name}", url, "must be an http:// or https:// URL (or empty for the network's)")
+    if hl.ws_url and not hl.ws_url.startswith(("ws://", "wss://")):
+        _fail("venue.hyperliquid.ws_url", hl.ws_url, "must be a ws:// or wss:// URL (or empty: derived from base_url)")
+    for name in ("account_address", "vault_address"):
+        addr = getattr(hl, name)
+        if addr and not _is_address(addr):
+            _fail(f"venue.hyperliquid.{name}", addr, "must be a 0x-prefixed 40-hex-digit address (or empty)")
+    for name in ("request_timeout_s", "ping_every_s", "stall_s"):
+        _positive(f"venue.hyperliquid.{name}", getattr(hl, name))
+    if hl.ping_every_s >= 60:
+        _fail("venue.hyperliquid.ping_every_s", hl.ping_every_s, "must be < 60 (the server drops a connection idle for 60 s)")
+    if hl.expires_after_s < 0:
+        _fail("venue.hyperliquid.expires_after_s", hl.expires_after_s, "must be >= 0 (0: no expiresAfter)")
     if not cfg.portfolio.assets:
         _fail("portfolio.assets", [], "must name at least one asset")
     if len(set(cfg.portfolio.assets)) != len(cfg.portfolio.assets):
@@ -295,6 +355,16 @@ def _validate(cfg: Config) -> None:
                   f"must be at least one lot of {name} (${lot_usd:,.2f} at price {m.price})")
 
 
+def _is_address(text: str) -> bool:
+    if len(text) != 42 or not text.startswith("0x"):
+        return False
+    try:
+        int(text[2:], 16)
+    except ValueError:
+        return False
+    return True
+
+
 def _merge(defaults: dict, override: Any, path: str) -> dict:
     if override is None:
         return dict(defaults)
@@ -307,7 +377,9 @@ def from_dict(raw: dict) -> Config:
     """Build and validate a Config from parsed TOML."""
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
-    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote"}
+    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
+                   "venue"}
+    _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
             _fail(key, raw[key], f"unknown section; allowed: {sorted(allowed_top)}")
@@ -334,6 +406,7 @@ def from_dict(raw: dict) -> Config:
         "run": raw.get("run", {}),
         "dead_mans_switch": raw.get("dead_mans_switch", {}),
         "remote": raw.get("remote", {}),
+        "venue": raw.get("venue", {}),
         "portfolio": raw.get("portfolio", {}),
         "supervision": raw.get("supervision", {}),
         "quoting": defaults_q,
@@ -347,6 +420,23 @@ def from_dict(raw: dict) -> Config:
         raise ConfigError(_explain(e, doc)) from None
     _validate(cfg)
     return cfg
+
+
+SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "seed_phrase")
+
+
+def _refuse_secrets(raw: Any, path: str) -> None:
+    """A key in config.toml is a leak waiting to happen (it gets committed, copied,
+    pasted): refuse any key that looks like one, without ever echoing its value."""
+    if not isinstance(raw, dict):
+        return
+    for key, value in raw.items():
+        where = f"{path}.{key}" if path else str(key)
+        if any(w in str(key).lower().replace("-", "_") for w in SECRET_WORDS):
+            raise ConfigError(f"{where}: private keys never go in the config file; set HL_PRIVATE_KEY "
+                              "in the environment or point venue.hyperliquid.key_file (or --key-file) "
+                              "at a file that holds it")
+        _refuse_secrets(value, where)
 
 
 def _explain(e: msgspec.ValidationError, doc: dict) -> str:

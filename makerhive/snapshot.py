@@ -48,3 +48,6 @@ class ViewSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     assets: tuple[AssetRow, ...]
     events: tuple[Event, ...]  # newest last, bounded
     stopping: bool = False
+    # a live venue's budgets and link: IP weight used/cap, address actions left/cap,
+    # reconnects, when the dead-man's switch fires (empty on the sim)
+    venue_status: dict[str, float | int | str] = msgspec.field(default_factory=dict)

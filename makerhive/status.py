@@ -56,6 +56,7 @@ class StatusBoard:
         self._lock = threading.Lock()
         self.stopping = False
         self._recovering: dict[str, tuple[int, int]] = {}
+        self.venue_status: dict[str, float | int | str] = {}  # written by a live venue
         self.recoveries: list[Recovery] = []
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
@@ -125,5 +126,5 @@ class StatusBoard:
         return ViewSnapshot(
             venue=self.venue, speed=self.speed, sim_time_s=sim_time_s, wall_time_s=wall_time_s,
             capital=self.capital, portfolio_pnl=sum(r.net_pnl for r in rows),
-            assets=rows, events=recent, stopping=self.stopping,
+            assets=rows, events=recent, stopping=self.stopping, venue_status=dict(self.venue_status),
         )

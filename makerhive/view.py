@@ -117,6 +117,19 @@ def _header(snap: ViewSnapshot) -> Text:
     t.append_text(pnl_text(snap.portfolio_pnl))
     t.append("  capital ")
     t.append(fmt_usd(snap.capital, 0), style="bold")
+    vs = snap.venue_status
+    if vs:
+        ip_used, ip_cap = int(vs.get("ip_weight_used", 0)), int(vs.get("ip_weight_cap", 1200))
+        left, cap = int(vs.get("address_left", 0)), int(vs.get("address_cap", 0))
+        t.append(f"\n{vs.get('network', '')}", style="bold magenta")
+        t.append("  IP weight ")
+        t.append(f"{ip_used}/{ip_cap}/min", style=_pct_style(100 * ip_used / max(1, ip_cap)))
+        t.append("  address actions left ")
+        t.append(f"{left:,}/{cap:,}", style=_pct_style(100 - 100 * left / max(1, cap)))
+        t.append(f"  reconnects {int(vs.get('reconnects', 0))}")
+        dms_at = float(vs.get("dms_at", 0.0) or 0.0)
+        if dms_at:
+            t.append(f"  dead-man's switch in {max(0.0, dms_at - float(vs.get('now', dms_at))):.0f}s")
     return t
 
 

@@ -51,6 +51,7 @@ class PlaceOrders(msgspec.Struct, frozen=True, tag=True):
     epoch: int
     ts: float
     orders: tuple[NewOrder, ...]
+    recv_ns: int = 0  # from the book snapshot that caused it (latency only)
 
 
 class CancelOrders(msgspec.Struct, frozen=True, tag=True):

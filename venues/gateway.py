@@ -214,3 +214,8 @@ class Gateway:
         assert self.venue is not None
         return self.venue.asset_index(asset)
 
+    def budget_share_left(self) -> float:
+        """The share of the venue's address action budget left (1.0 where none is kept);
+        a plain attribute read, safe from any thread."""
+        return float(getattr(self.venue, "budget_share", 1.0))
+

@@ -1,0 +1,22 @@
+"""How the order actor spends Hyperliquid's address action budget wisely.
+
+Every placement and cancel costs one action of a budget that grows only with traded
+volume (1 per USDC). When the budget runs low, requoting for small moves is the first
+thing to give up: the refresh tolerance (how far a resting order may drift from the
+wanted price before it is replaced) widens as the share left shrinks. With half or
+more left nothing changes; at a quarter left it doubles; at 5% it is ten times wider.
+Cancels are never held back (they have their own, higher cap).
+"""
+from __future__ import annotations
+
+FULL_SPEED_SHARE = 0.5  # at or above this share left, quote as configured
+MAX_WIDENING = 10.0
+
+
+def refresh_tolerance_bp(base_bp: float, budget_share_left: float) -> float:
+    """The refresh tolerance to use with ``budget_share_left`` (0..1) of the budget left."""
+    share = min(1.0, max(0.0, budget_share_left))
+    if share >= FULL_SPEED_SHARE:
+        return base_bp
+    widening = MAX_WIDENING if share <= 0 else min(MAX_WIDENING, FULL_SPEED_SHARE / share)
+    return max(base_bp, 0.1) * widening

@@ -1,0 +1,40 @@
+"""Client-side accounting of Hyperliquid's IP weight and address action budget."""
+from venues.hyperliquid.budget import AddressBudget, IpWeight, exchange_weight, info_weight
+
+
+def test_exchange_weight_grows_by_one_per_40_orders():
+    assert [exchange_weight(n) for n in (1, 39, 40, 79, 80)] == [1, 1, 2, 2, 3]
+
+
+def test_info_weights_follow_the_documented_table():
+    assert info_weight("l2Book") == 2
+    assert info_weight("clearinghouseState") == 2
+    assert info_weight("meta") == 20
+    assert info_weight("frontendOpenOrders") == 20
+    assert info_weight("userRole") == 60
+    # history requests pay one more per 20 items returned
+    assert info_weight("userFillsByTime", items=45) == 22
+
+
+def test_ip_weight_slides_over_a_minute():
+    ip = IpWeight(per_minute=100)
+    ip.spend(0.0, 60)
+    ip.spend(30.0, 30)
+    assert ip.used(30.0) == 90 and ip.remaining(30.0) == 10
+    assert ip.wait_for(30.0, 10) == 0.0
+    # 20 more does not fit until the first 60 expire at t=60
+    assert ip.wait_for(30.0, 20) == 30.0
+    assert ip.used(60.0) == 30  # the first spend has left the window
+
+
+def test_address_budget_counts_what_we_spend_between_refreshes():
+    b = AddressBudget()
+    assert b.remaining() == 10_000
+    b.refresh(0.0, used=9_990, cap=10_050, cum_volume=50.0)
+    b.spend(6)  # a batch of six orders counts six
+    assert b.remaining() == 54
+    assert 0 < b.share_left() < 0.01
+    # cancels may go on past the cap: min(cap + 100000, 2 cap)
+    assert b.cancel_remaining() == 20_100 - 9_996
+    b.refresh(60.0, used=9_000, cap=10_100, cum_volume=100.0)
+    assert b.remaining() == 1_100 and b.spent_since_refresh == 0
