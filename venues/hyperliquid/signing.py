@@ -45,6 +45,7 @@ _AGENT_PREFIX = {
 }
 _DIGEST_PREFIX = b"\x19\x01" + DOMAIN_SEPARATOR
 
+
 def action_hash(action: Any, vault_address: str | None, nonce: int, expires_after: int | None) -> bytes:
     """The phantom agent's ``connectionId``; byte for byte the SDK's ``action_hash``.
 
