@@ -15,7 +15,9 @@ BENCHES = {
     "latency": "bench.latency",
     "recovery": "bench.recovery",
     "backtest": "bench.backtest",
+    "hyperliquid": "bench.hyperliquid",
     "decode": "bench.decode",
+    "signing": "bench.signing",
 }
 
 

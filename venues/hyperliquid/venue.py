@@ -115,7 +115,8 @@ class HyperliquidVenue:
         self._szd: dict[str, int] = {}
         self._queue: list[CancelOrders | PlaceOrders] = []
         self._wake = trio.Event()
-        self._send_lock = trio.Lock()
+        self._busy: set[str] = set()  # assets with a request in flight
+        self._idle = trio.Event()  # set (and replaced) whenever a flush ends
         self._orders: dict[str, list[Any]] = {}  # cloid -> [asset, oid, remaining size]
         self._by_oid: dict[int, str] = {}
         self._seen_tids: set[int] = set()
@@ -123,7 +124,6 @@ class HyperliquidVenue:
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
         self._dms_day = -1
-        self._recv_ns: list[int] = []
         self.book_to_wire_ns: collections.deque[int] = collections.deque(maxlen=100_000)
         self.modify_orders = True  # replace a quote with batchModify where possible
         gateway.attach(self)
@@ -359,21 +359,49 @@ class HyperliquidVenue:
             self._wake.set()
 
     async def _flusher(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            async with self._send_lock:
-                batch, self._queue = self._queue, []
-                cancels = [(c.asset, cl) for c in batch if isinstance(c, CancelOrders) for cl in c.cloids]
-                places = [(c.asset, o) for c in batch if isinstance(c, PlaceOrders) for o in c.orders]
-                self._recv_ns = [c.recv_ns for c in batch if isinstance(c, PlaceOrders) and c.recv_ns]
-                modifies, cancels, places = self._pair(cancels, places)
-                if cancels:
-                    await self._cancel_by_cloid(cancels)
-                if modifies:
-                    await self._modify(modifies)
-                if places:
-                    await self._place(places)
+        """Flush queued commands as soon as their asset has no request in flight.
+
+        One asset's commands go in the order sent, one flush at a time (a cancel must
+        never overtake the placement it cancels); different assets' flushes overlap, and
+        every asset that is free when a flush starts shares its batched actions."""
+        async with trio.open_nursery() as nursery:
+            while True:
+                await self._wake.wait()
+                self._wake = trio.Event()
+                ready = [c for c in self._queue if c.asset not in self._busy]
+                if not ready:
+                    continue
+                self._queue = [c for c in self._queue if c.asset in self._busy]
+                assets = {c.asset for c in ready}
+                self._busy |= assets
+                nursery.start_soon(self._flush, ready, assets)
+
+    async def _flush(self, batch: list[CancelOrders | PlaceOrders], assets: set[str]) -> None:
+        try:
+            cancels = [(c.asset, cl) for c in batch if isinstance(c, CancelOrders) for cl in c.cloids]
+            places = [(c.asset, o) for c in batch if isinstance(c, PlaceOrders) for o in c.orders]
+            recv = [c.recv_ns for c in batch if isinstance(c, PlaceOrders) and c.recv_ns]
+            modifies, cancels, places = self._pair(cancels, places)
+            if cancels:
+                await self._cancel_by_cloid(cancels)
+            if modifies:
+                await self._modify(modifies, recv)
+            if places:
+                await self._place(places, recv)
+        finally:
+            self._release(assets)
+
+    def _release(self, assets: set[str]) -> None:
+        self._busy -= assets
+        self._idle.set()
+        self._idle = trio.Event()
+        self._wake.set()  # their queued commands may go now
+
+    async def _hold(self, asset: str) -> None:
+        """Wait until ``asset`` has no request in flight, then keep others off it."""
+        while asset in self._busy:
+            await self._idle.wait()
+        self._busy.add(asset)
 
     def _pair(self, cancels: list[tuple[str, str]], places: list[tuple[str, Any]]
               ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str]], list[tuple[str, Any]]]:
@@ -408,15 +436,15 @@ class HyperliquidVenue:
         sig = self.signer.sign(action, nonce, self.vault, expires, self.is_mainnet)
         return actions.exchange_body(action, nonce, sig, self.vault, expires)
 
-    async def _post_action(self, action: dict[str, Any], n: int, carries_quotes: bool = False) -> dict[str, Any]:
+    async def _post_action(self, action: dict[str, Any], n: int, recv_ns: list[int] | None = None) -> dict[str, Any]:
         self.stats.actions_sent += 1
         self.budget.spend(n)
         body = self._sign(action)
-        if carries_quotes and self._recv_ns:
+        if recv_ns:
             # from the book frame on the socket to the signed batch leaving
             out = time.perf_counter_ns()
-            self.book_to_wire_ns.extend(out - r for r in self._recv_ns)
-            self._recv_ns = []
+            self.book_to_wire_ns.extend(out - r for r in recv_ns)
+            recv_ns.clear()
         try:
             return await self.rest.exchange(body, n)
         finally:
@@ -424,7 +452,7 @@ class HyperliquidVenue:
             for key in [k for k, v in self._shared.items() if v.done.is_set()]:
                 del self._shared[key]
 
-    async def _place(self, places: list[tuple[str, Any]]) -> None:
+    async def _place(self, places: list[tuple[str, Any]], recv_ns: list[int] | None = None) -> None:
         now = trio.current_time()
         wires: list[dict[str, Any]] = []
         sent: list[tuple[str, Any]] = []
@@ -453,13 +481,13 @@ class HyperliquidVenue:
             self._orders[o.cloid] = [asset, 0, o.sz, o.side]
         self.stats.orders_sent += len(wires)
         try:
-            answer = await self._post_action(actions.order_action(wires), len(wires), carries_quotes=True)
+            answer = await self._post_action(actions.order_action(wires), len(wires), recv_ns)
         except (ActionOutcomeUnknown, VenueRequestFailed) as e:
             self._request_failed(sent, e, placing=True)
             return
         self._answer(sent, answer, placing=True)
 
-    async def _modify(self, modifies: list[tuple[str, str, Any]]) -> None:
+    async def _modify(self, modifies: list[tuple[str, str, Any]], recv_ns: list[int] | None = None) -> None:
         """Replace resting orders in place (``batchModify``): old cloid out, new one in."""
         now = trio.current_time()
         if self.budget.remaining() < len(modifies):
@@ -478,7 +506,7 @@ class HyperliquidVenue:
         self.stats.orders_sent += len(modifies)
         self.stats.modifies_sent += len(modifies)
         try:
-            answer = await self._post_action(actions.batch_modify_action(entries), len(modifies), carries_quotes=True)
+            answer = await self._post_action(actions.batch_modify_action(entries), len(modifies), recv_ns)
         except (ActionOutcomeUnknown, VenueRequestFailed) as e:
             # the old orders: a failed cancel leaves them resting (retried by the next
             # diff); the new: gone, or if the outcome is unknown found by reconciling
@@ -723,10 +751,11 @@ class HyperliquidVenue:
     async def cancel_all(self, asset: str) -> int:
         """Cancel every order of ours on ``asset`` and wait for the exchange to confirm.
 
-        Commands still queued for the asset are dropped first, and the flusher's request
-        in flight completes first (the lock), so nothing of ours lands after this."""
+        Commands still queued for the asset are dropped first, and its request in flight
+        completes first (``_hold``), so nothing of ours lands after this."""
         self._queue = [c for c in self._queue if c.asset != asset]
-        async with self._send_lock:
+        await self._hold(asset)
+        try:
             orders = await self.rest.info({"type": "frontendOpenOrders", "user": self.user},
                                           tuple[wire.OpenOrderInfo, ...])
             ours = [o for o in orders if o.coin == asset and (_is_ours(o) or self.hl.unknown_orders == "cancel")]
@@ -742,6 +771,8 @@ class HyperliquidVenue:
                 self._forget(cloid)
             self._deliver({asset: events})
             return n
+        finally:
+            self._release({asset})
 
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]:
         orders = await self._open_orders_all()
