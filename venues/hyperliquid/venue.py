@@ -109,6 +109,7 @@ class HyperliquidVenue:
         self.budget = AddressBudget()
         self.stats = HyperliquidStats()
         self.asset_ctx: dict[str, wire.PerpAssetCtx] = {}
+        self.maker_fee = self.taker_fee = math.nan  # the account's own rates (userFees)
         self.feed: Feed | None = None
         self._index: dict[str, int] = {}
         self._coin_of: dict[int, str] = {}
@@ -177,6 +178,16 @@ class HyperliquidVenue:
             self._index[a] = i
             self._coin_of[i] = a
             self._szd[a] = m.szDecimals
+        # mark, oracle and funding before the feed's first activeAssetCtx arrives
+        both = await self.rest.info({"type": "metaAndAssetCtxs"}, tuple[wire.Meta, tuple[wire.PerpAssetCtx, ...]])
+        for a, i in self._index.items():
+            if i < len(both[1]):
+                self.asset_ctx[a] = both[1][i]
+        fees: wire.UserFees = await self.rest.info({"type": "userFees", "user": self.user}, wire.UserFees)
+        self.maker_fee, self.taker_fee = fees.userAddRate, fees.userCrossRate
+        log.info("Hyperliquid %s as %s (signer %s): maker fee %g, taker fee %g",
+                 "mainnet" if self.is_mainnet else "testnet", self.user, self.signer.address,
+                 self.maker_fee, self.taker_fee)
 
     async def _refresh_budget(self) -> None:
         lim: wire.UserRateLimit = await self.rest.info({"type": "userRateLimit", "user": self.user},
@@ -204,6 +215,7 @@ class HyperliquidVenue:
             "ip_weight_used": self.rest.ip.used(now), "ip_weight_cap": self.rest.ip.per_minute,
             "address_left": self.budget.remaining(), "address_cap": self.budget.cap,
             "reconnects": self.feed.stats.reconnects if self.feed else 0,
+            "maker_fee_bp": round(self.maker_fee * 1e4, 3), "taker_fee_bp": round(self.taker_fee * 1e4, 3),
             "dms_at": self.gateway.dms_at or 0.0, "now": now, "network": "mainnet" if self.is_mainnet else "testnet",
         }
 
@@ -381,6 +393,15 @@ class HyperliquidVenue:
             cancels = [(c.asset, cl) for c in batch if isinstance(c, CancelOrders) for cl in c.cloids]
             places = [(c.asset, o) for c in batch if isinstance(c, PlaceOrders) for o in c.orders]
             recv = [c.recv_ns for c in batch if isinstance(c, PlaceOrders) and c.recv_ns]
+            # cancels go before placements, so an order placed and cancelled within one
+            # batch must not go at all: its cancel would find nothing and the order rest
+            unplaced = {cl for _, cl in cancels} & {o.cloid for _, o in places}
+            if unplaced:
+                now = trio.current_time()
+                self._deliver(self._group([(a, OrderCancelled(a, o.cloid, now, "cancelled before sent"))
+                                           for a, o in places if o.cloid in unplaced]))
+                cancels = [(a, cl) for a, cl in cancels if cl not in unplaced]
+                places = [(a, o) for a, o in places if o.cloid not in unplaced]
             modifies, cancels, places = self._pair(cancels, places)
             if cancels:
                 await self._cancel_by_cloid(cancels)
@@ -397,9 +418,10 @@ class HyperliquidVenue:
         self._idle = trio.Event()
         self._wake.set()  # their queued commands may go now
 
-    async def _hold(self, asset: str) -> None:
-        """Wait until ``asset`` has no request in flight, then keep others off it."""
-        while asset in self._busy:
+    async def _hold(self, asset: str, drain: bool = False) -> None:
+        """Wait until ``asset`` has no request in flight (and with ``drain`` none queued
+        either), then keep others off it until ``_release``."""
+        while asset in self._busy or (drain and any(c.asset == asset for c in self._queue)):
             await self._idle.wait()
         self._busy.add(asset)
 
@@ -449,8 +471,8 @@ class HyperliquidVenue:
             return await self.rest.exchange(body, n)
         finally:
             # what the account holds may have changed: the next read must be fresh
-            for key in [k for k, v in self._shared.items() if v.done.is_set()]:
-                del self._shared[key]
+            # (a read still in flight may predate it too: nobody new may join that one)
+            self._shared.clear()
 
     async def _place(self, places: list[tuple[str, Any]], recv_ns: list[int] | None = None) -> None:
         now = trio.current_time()
@@ -798,9 +820,15 @@ class HyperliquidVenue:
         is the position after every fill listed (a fill on the feed after our read is a
         new trade id and is applied on arrival). With no fill in the window the
         clearinghouse's position stands."""
-        orders = await self._open_orders_all()
-        state = await self._state()
-        fills = await self._fills_shared(since_ts)
+        # every command the order actor sent before asking has been answered first: an
+        # order whose answer is still on its way would look unknown to it, and be lost
+        await self._hold(asset, drain=True)
+        try:
+            orders = await self._open_orders_all()
+            state = await self._state()
+            fills = await self._fills_shared(since_ts)
+        finally:
+            self._release({asset})
         mine = [f for f in fills if f.coin == asset]
         szi = next((p.position.szi for p in state.assetPositions if p.position.coin == asset), 0.0)
         if mine:
