@@ -30,6 +30,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 from venues.hyperliquid import wire
+from venues.ws_errors import describe as _describe
 
 log = logging.getLogger(__name__)
 
@@ -230,13 +231,3 @@ class Feed:
             return True
         except (ConnectionClosed, trio.BrokenResourceError, trio.ClosedResourceError):
             return False
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, HandshakeError) and e.__cause__ is not None:
-        return f"{type(e).__name__}: {e.__cause__}"
-    if isinstance(e, ConnectionClosed):
-        return f"connection closed ({e.reason})"
-    if isinstance(e, trio.TooSlowError):
-        return "connect timed out"
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

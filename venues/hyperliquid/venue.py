@@ -541,14 +541,8 @@ class HyperliquidVenue:
         events: list[tuple[str, Any]] = []
         for i, (asset, old, o) in enumerate(modifies):
             st = statuses[i] if i < len(statuses) else {"error": whole or "no status returned"}
-            parsed = None
-            if isinstance(st, dict):
-                try:
-                    parsed = wire.convert_as(wire.OrderStatus, st)
-                except wire.Malformed:
-                    parsed = None
-            if parsed is not None and (parsed.resting or parsed.filled):
-                oid = parsed.resting.oid if parsed.resting else parsed.filled.oid
+            parsed, oid = _order_status(st)
+            if oid:
                 self._forget(old)
                 self._orders[o.cloid][1] = oid
                 self._by_oid[oid] = o.cloid
@@ -645,14 +639,8 @@ class HyperliquidVenue:
             st = statuses[i] if i < len(statuses) else None
             ev: Any
             if placing:
-                parsed = None
-                if isinstance(st, dict):
-                    try:
-                        parsed = wire.convert_as(wire.OrderStatus, st)
-                    except wire.Malformed:
-                        parsed = None
-                if parsed is not None and (parsed.resting or parsed.filled):
-                    oid = parsed.resting.oid if parsed.resting else parsed.filled.oid
+                parsed, oid = _order_status(st)
+                if oid:
                     known = self._orders.get(cloid)
                     if known is not None:
                         known[1] = oid
@@ -895,3 +883,19 @@ def _position_after(fills: list[wire.WsFill]) -> float:
         if not any(abs(after(f) - s) < 1e-12 for s in starts):
             return after(f)
     return after(last[-1])
+
+
+def _order_status(st: Any) -> tuple[wire.OrderStatus | None, int]:
+    """One order's status in an order or batchModify answer, and its oid if it rests or
+    filled (0 when it was refused or the status is not what the API documents)."""
+    if not isinstance(st, dict):
+        return None, 0
+    try:
+        parsed = wire.convert_as(wire.OrderStatus, st)
+    except wire.Malformed:
+        return None, 0
+    if parsed.resting is not None:
+        return parsed, parsed.resting.oid
+    if parsed.filled is not None:
+        return parsed, parsed.filled.oid
+    return parsed, 0

@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
+from trio_websocket import WebSocketConnection, open_websocket_url
 
 from makerhive.config import Config
 from messages.market import BookSnapshot, Trade
@@ -46,6 +46,7 @@ from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, Orde
 from venues.gateway import Gateway
 from venues.remote import protocol as p
 from venues.runtime import VenueRequestFailed, VenueUnavailable
+from venues.ws_errors import describe as _describe
 
 log = logging.getLogger(__name__)
 
@@ -460,13 +461,3 @@ async def _close_tcp(ws: WebSocketConnection) -> None:
     if stream is not None:
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, HandshakeError) and e.__cause__ is not None:
-        return f"{type(e).__name__}: {e.__cause__}"
-    if isinstance(e, ConnectionClosed):
-        return f"connection closed ({e.reason})"
-    if isinstance(e, trio.TooSlowError):
-        return "connect or hello timed out"
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
