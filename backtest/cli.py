@@ -6,6 +6,7 @@
                        --paths N --seed S [--json PATH]
     makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
                        [--workers N] [--out PATH.csv|PATH.jsonl] [--assets ...] [--duration S]
+    makerhive backtest --compare-allocation [--duration S] [--seed N] [--workers N] [--json PATH]
     makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
                        [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
 
@@ -64,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
+    parser.add_argument("--compare-allocation", action="store_true",
+                        help="the five-asset scenario set (makerhive.scenarios) with equal static allocation and "
+                             "with the meta-supervisor, side by side (default 2400 s each; --workers, --json)")
 
 
 def _fail(msg: str) -> int:
@@ -88,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         from backtest.replay import run_cli as replay_cli
 
         return replay_cli(args)
+    if getattr(args, "compare_allocation", False):
+        from backtest.allocation import run_cli as compare_cli
+
+        return compare_cli(args)
     if args.duration is None:
         args.duration = DEFAULT_DURATION_S
     if args.scenario == "as-paper":

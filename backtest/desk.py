@@ -15,11 +15,13 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from makerhive.config import Config
+from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import BookSnapshot, MarketState, Trade
 from messages.orders import Fill, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from messages.risk import RiskState
 from strategy.book import BookCore
 from strategy.order_tracker import OrderTracker
+from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.quoter import QuoterCore
 from strategy.risk import RiskCore, should_publish
 
@@ -44,6 +46,11 @@ class Desk:
         self.tracker = OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
                                     a.quoting.refresh_tolerance_bp)
         self.risk = RiskCore(asset, a.risk, capital, ts=ts)
+        al = cfg.allocation
+        self.perf = PerformanceTracker(asset, al.sample_s, al.report_s, ts)
+        self.exposure = ExposureThrottle(asset)
+        # what the risk actor tells its supervisors; None: nobody listens (no allocation loop)
+        self.reports: list[Any] | None = None
         self._stale_after = a.quoting.stale_book_s
         # what each actor remembers between messages
         self._risk_marked = -1e18  # book actor
@@ -96,6 +103,15 @@ class Desk:
                     handler(ev)
         return self._drain()
 
+    def apply(self, msg: AllocationUpdate | PortfolioGate) -> list[Command]:
+        """RiskActor: the meta-supervisor's grant or the portfolio's gate, then a fresh state."""
+        if isinstance(msg, AllocationUpdate):
+            self.risk.apply_allocation(msg)
+        else:
+            self.risk.apply_gate(msg)
+        self._risk_publish(force=True)
+        return self._drain()
+
     def tick(self, now: float) -> list[Command]:
         """QuoterActor's timer: no book for ``stale_book_s`` pulls every quote."""
         m = self._market
@@ -119,6 +135,7 @@ class Desk:
 
     def _risk_publish(self, force: bool) -> None:
         state = self.risk.state(self._risk_ts)
+        self._report(state)
         if not should_publish(state, self._published, self._last_pub, force=force):
             return
         self._published, self._last_pub = state, self._risk_ts
@@ -126,6 +143,19 @@ class Desk:
         # before the quoter's resulting ladder reaches it
         self._order_risk_state(state)
         self._quoter_risk_state(state)
+
+    def _report(self, state: RiskState) -> None:
+        if self.reports is None:
+            return
+        inv = state.position * state.mid
+        exp = self.exposure.observe(state.ts, inv, state.net_pnl, state.limit_usd)
+        if exp is not None:
+            self.reports.append(exp)
+        rep = self.perf.observe(state.ts, state.net_pnl, capital=state.capital,
+                                fills=state.fills_buy + state.fills_sell, volume_usd=state.volume_usd,
+                                inventory_usd=inv, limit_usd=state.limit_usd)
+        if rep is not None:
+            self.reports.append(rep)
 
     # -- quoter actor -------------------------------------------------------------------------
     def _quoter_market(self, state: MarketState) -> None:

@@ -141,7 +141,13 @@ class Hive:
                 return {"ok": False, "error": f"{asset} is not quarantined (quarantined: {quarantined})"}
             self.meta.tell(Unquarantine(asset))
             return {"ok": True, "asset": asset, "text": f"{asset}: quarantine lifted, restarting"}
-        return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET"}
+        if verb == "resume" and not args:
+            from messages.allocation import ResumeTrading
+
+            assert self.meta is not None
+            self.meta.tell(ResumeTrading())
+            return {"ok": True, "text": "portfolio drawdown stop lifted (if it held): quoting again"}
+        return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET | resume"}
 
     def snapshot(self):  # noqa: ANN201 - ViewSnapshot
         return self.board.snapshot(self.sim_time(), self.wall_time())

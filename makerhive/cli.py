@@ -1,7 +1,8 @@
 """The ``makerhive`` command line.
 
     makerhive run [--config PATH] [--headless] [--duration S] [--speed X] [--seed N]
-                  [--summary-json PATH]
+                  [--summary-json PATH] [--scenario allocation-demo]
+    makerhive resume [--config PATH]          (lift a portfolio drawdown stop)
     makerhive check-config [PATH]
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mainnet", action="store_true",
                      help="Hyperliquid: trade on MAINNET with real money (asks for confirmation)")
     run.add_argument("--yes", action="store_true", help="Hyperliquid: do not ask to confirm --mainnet")
+    run.add_argument("--scenario", choices=("allocation-demo",), default=None,
+                     help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
+                          "watch the supervisor move capital away and back (default speed x30)")
     ch = sub.add_parser("chaos", help="run the five-asset sim under random faults and check the invariants")
     ch.add_argument("--config", default=DEFAULT_CONFIG)
     ch.add_argument("--seed", type=int, default=1, metavar="N")
@@ -58,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     st = sub.add_parser("status", help="one-line status of the running hive, as JSON")
     st.add_argument("--config", default=DEFAULT_CONFIG)
+    res = sub.add_parser("resume", help="lift the portfolio drawdown stop of the running hive")
+    res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
     from backtest import cli as backtest_cli
@@ -121,6 +127,15 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed > 1000:
         print("makerhive: --speed must be <= 1000", file=sys.stderr)
         return 2
+    if args.scenario is not None:
+        if cfg.run.venue != "sim":  # the scenario's markets live in the embedded sim
+            print("makerhive: --scenario runs on the embedded sim only (--venue sim)", file=sys.stderr)
+            return 2
+        from makerhive import scenarios
+
+        cfg = scenarios.apply(cfg, args.scenario)
+        if args.speed is None:
+            args.speed = scenarios.SCENARIO_SPEED.get(args.scenario)
     signer = None
     if cfg.run.venue == "hyperliquid":
         prepared = _prepare_hyperliquid(cfg, args)
@@ -313,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
         return operator_command(args, ["status"])
+    if args.command == "resume":
+        return operator_command(args, ["resume"])
     if args.command == "backtest":
         from backtest import cli as backtest_cli
 

@@ -95,6 +95,59 @@ class VenueConfig(_Section):
 class PortfolioConfig(_Section):
     capital_usd: float = 100_000.0
     assets: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "HYPE")
+    # Portfolio limits, above every asset's own (strategy.md "Circuit breakers and limits"):
+    max_exposure_pct: float = 0.40  # total |inventory| across assets <= this share of capital
+    drawdown_stop_pct: float = 0.05  # of the day's starting equity: halt everything, cancel all
+    max_concurrent_assets: int = 10  # assets trading at once; the rest wait on standby
+
+
+class ZoneMultipliers(_Section):
+    """The risk multipliers of one score zone (size, spread, max position)."""
+
+    size: float = 1.0
+    spread: float = 1.0
+    max_position: float = 1.0
+
+
+class AllocationConfig(_Section):
+    """The meta-supervisor's capital allocation (strategy.md "Meta-supervisor allocation").
+
+    Times are runtime-clock seconds: minutes on the sim; live, the window is days
+    (21 days: window_s = 1814400, with a period of a day and hourly samples)."""
+
+    enabled: bool = True  # false: capital stays where it is (quarantines still release it)
+    period_s: float = 60.0  # capital and multipliers move at most once per period
+    window_s: float = 600.0  # the rolling scoring window
+    sample_s: float = 5.0  # the PnL series in the reports: one point per this interval
+    report_s: float = 15.0  # each asset's risk actor reports this often
+    min_history_s: float = 180.0  # less history than this in the window: the asset holds
+    # score = w0·sharpe + w1·return + w2·(1 − drawdown) + w3·consistency, parts in 0..1
+    weights: tuple[float, float, float, float] = (0.40, 0.30, 0.20, 0.10)
+    # fixed reference ranges (absolute, not rank-based): lo -> 0, hi -> 1, clipped
+    sharpe_range: tuple[float, float] = (-6.0, 6.0)  # Sharpe of the sample PnL, scaled to one hour
+    return_range: tuple[float, float] = (-0.002, 0.002)  # return on allocated capital per hour
+    drawdown_range: tuple[float, float] = (0.0, 0.005)  # max drawdown in the window / capital
+    consistency_range: tuple[float, float] = (0.3, 0.7)  # share of samples with a gain
+    zones: tuple[float, float, float] = (0.2, 0.4, 0.7)  # pause < 0.2 <= punish < 0.4 <= hold <= 0.7 < reward
+    hysteresis: float = 0.05  # a zone is left only this far past its boundary
+    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=1.10, spread=0.90, max_position=1.10))
+    hold: ZoneMultipliers = msgspec.field(default_factory=ZoneMultipliers)
+    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=0.70, spread=1.30, max_position=0.70))
+    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=0.40, spread=1.50, max_position=0.40))
+    max_capital_step: float = 0.15  # capital moves at most this share of itself per period
+    max_multiplier_step: float = 0.10  # each multiplier moves at most this share of itself per period
+    floor_usd: float = 500.0  # no trading asset gets less
+    cap_pct: float = 0.35  # no asset gets more than this share of the portfolio's capital
+    # the capital an asset's score aims at, in equal shares: score 0 -> target_at_zero,
+    # score 1 -> target_at_one, linear between (scaled down pro rata if the targets add
+    # up to more than the capital)
+    target_at_zero: float = 0.25
+    target_at_one: float = 1.75
+    deadband: float = 0.01  # capital moves smaller than this share of the asset's capital are skipped
+    size_follows_capital: bool = True  # quote sizes scale with capital / equal share
 
 
 class SupervisionConfig(_Section):
@@ -160,6 +213,20 @@ class SimConfig(_Section):
     schedule_cancel_triggers_per_day: int = 10
 
 
+SIM_REGIMES = ("calm", "normal", "volatile", "trending_up", "trending_down", "crash")
+
+
+class MarketEpisode(_Section):
+    """A stretch of simulated time in which the market is overridden, e.g. made toxic
+    (a forced trend with mostly informed takers) and then left to recover."""
+
+    start_s: float  # simulated seconds from the start
+    end_s: float
+    regime: str = ""  # force one of SIM_REGIMES for the episode ("": the regime process's own)
+    informed_share: float | None = None  # None: the market's own
+    trend_bp_per_min: float | None = None
+
+
 class MarketConfig(_Section):
     """The simulated market of one asset."""
 
@@ -179,6 +246,8 @@ class MarketConfig(_Section):
     size_tail_alpha: float = 2.5  # Pareto tail exponent of taker sizes (heavier when smaller)
     funding_rate: float = 0.0000125  # mean hourly funding rate (longs pay when > 0)
     funding_vol: float = 0.00001  # its standard deviation
+    # scheduled overrides of the market (scenarios, tests): [[assets.NAME.market.episodes]]
+    episodes: tuple[MarketEpisode, ...] = ()
 
 
 class AssetConfig(_Section):
@@ -188,6 +257,8 @@ class AssetConfig(_Section):
     market: MarketConfig
     quoting: QuotingConfig
     risk: RiskConfig
+    # reinvest this asset's own PnL on top of its base allocation (the supervisor moves the base only)
+    compound: bool = False
 
 
 class Config(_Section):
@@ -201,6 +272,7 @@ class Config(_Section):
     risk: RiskConfig
     sim: SimConfig
     assets: dict[str, AssetConfig]
+    allocation: AllocationConfig = msgspec.field(default_factory=AllocationConfig)
 
     def asset(self, name: str) -> AssetConfig:
         return self.assets[name]
@@ -210,8 +282,10 @@ class Config(_Section):
         return self.portfolio.assets
 
     def capital_share(self) -> float:
-        """Equal split of the portfolio's capital (the meta-supervisor's first allocation)."""
-        return self.portfolio.capital_usd / max(1, len(self.portfolio.assets))
+        """Equal split of the portfolio's capital among the assets that trade at once (the
+        meta-supervisor's first allocation)."""
+        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets),
+                                                       self.portfolio.max_concurrent_assets))
 
 
 def _fail(path: str, value: Any, allowed: str) -> None:
@@ -260,6 +334,89 @@ def _validate_risk(p: str, r: RiskConfig) -> None:
         _fail(f"{p}.widen_mult", r.widen_mult, "must be >= 1")
 
 
+def _validate_portfolio_limits(cfg: Config) -> None:
+    pf = cfg.portfolio
+    if not (isinstance(pf.max_exposure_pct, (int, float)) and 0 < pf.max_exposure_pct <= 10):
+        _fail("portfolio.max_exposure_pct", pf.max_exposure_pct,
+              "must be > 0 and <= 10 (total |inventory| as a share of capital; 0.4 = 40%)")
+    _fraction("portfolio.drawdown_stop_pct", pf.drawdown_stop_pct)
+    if pf.max_concurrent_assets < 1:
+        _fail("portfolio.max_concurrent_assets", pf.max_concurrent_assets, "must be an integer >= 1")
+
+
+def _range(path: str, r: tuple[float, float]) -> None:
+    if not (len(r) == 2 and all(math.isfinite(x) for x in r) and r[0] < r[1]):
+        _fail(path, list(r), "must be [lo, hi] with finite lo < hi")
+
+
+def _validate_allocation(cfg: Config) -> None:
+    a = cfg.allocation
+    p = "allocation"
+    for name in ("period_s", "window_s", "sample_s", "report_s"):
+        _positive(f"{p}.{name}", getattr(a, name))
+    if a.window_s < a.period_s:
+        _fail(f"{p}.window_s", a.window_s, f"must be >= period_s ({a.period_s:g})")
+    if not (a.sample_s <= a.report_s <= a.period_s):
+        _fail(f"{p}.report_s", a.report_s, f"must be >= sample_s ({a.sample_s:g}) and <= period_s ({a.period_s:g})")
+    if not (0 <= a.min_history_s <= a.window_s):
+        _fail(f"{p}.min_history_s", a.min_history_s, f"must be >= 0 and <= window_s ({a.window_s:g})")
+    if any(not (math.isfinite(w) and w >= 0) for w in a.weights) or abs(sum(a.weights) - 1.0) > 1e-9:
+        _fail(f"{p}.weights", list(a.weights),
+              "must be four weights >= 0 (sharpe, return, drawdown, consistency) adding up to 1")
+    for name in ("sharpe_range", "return_range", "drawdown_range", "consistency_range"):
+        _range(f"{p}.{name}", getattr(a, name))
+    if a.drawdown_range[0] < 0:
+        _fail(f"{p}.drawdown_range", list(a.drawdown_range), "must start at >= 0 (a share of capital)")
+    z = a.zones
+    if not (0 < z[0] < z[1] < z[2] < 1):
+        _fail(f"{p}.zones", list(z), "must be [pause, punish, hold] boundaries with 0 < pause < punish < hold < 1")
+    gap = min(z[0], z[1] - z[0], z[2] - z[1], 1 - z[2])
+    if not (0 <= a.hysteresis < gap / 2):
+        _fail(f"{p}.hysteresis", a.hysteresis, f"must be >= 0 and < half the narrowest zone ({gap / 2:g})")
+    for zone in ("reward", "hold", "punish", "pause"):
+        m = getattr(a, zone)
+        for f in ("size", "spread", "max_position"):
+            v = getattr(m, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 10):
+                _fail(f"{p}.{zone}.{f}", v, "must be a multiplier > 0 and <= 10")
+    for name in ("max_capital_step", "max_multiplier_step"):
+        v = getattr(a, name)
+        if not (0 < v < 1):
+            _fail(f"{p}.{name}", v, "must be a fraction in (0, 1) (0.15 = at most ±15% per period)")
+    if not (math.isfinite(a.floor_usd) and a.floor_usd >= 0):
+        _fail(f"{p}.floor_usd", a.floor_usd, "must be >= 0")
+    _fraction(f"{p}.cap_pct", a.cap_pct)
+    n = max(1, min(len(cfg.portfolio.assets), cfg.portfolio.max_concurrent_assets))
+    if a.floor_usd * n > cfg.portfolio.capital_usd:
+        _fail(f"{p}.floor_usd", a.floor_usd,
+              f"x {n} trading assets is more than portfolio.capital_usd ({cfg.portfolio.capital_usd:g})")
+    if a.cap_pct * cfg.portfolio.capital_usd < a.floor_usd:
+        _fail(f"{p}.cap_pct", a.cap_pct, f"leaves less than floor_usd ({a.floor_usd:g}) per asset")
+    if not (0 <= a.target_at_zero < a.target_at_one):
+        _fail(f"{p}.target_at_one", a.target_at_one, f"must be > target_at_zero ({a.target_at_zero:g}) >= 0")
+    if not (0 <= a.deadband < a.max_capital_step):
+        _fail(f"{p}.deadband", a.deadband, f"must be >= 0 and < max_capital_step ({a.max_capital_step:g})")
+
+
+def _validate_episodes(p: str, m: MarketConfig) -> None:
+    for i, e in enumerate(m.episodes):
+        q = f"{p}.episodes[{i}]"
+        if not (math.isfinite(e.start_s) and e.start_s >= 0):
+            _fail(f"{q}.start_s", e.start_s, "must be >= 0 (simulated seconds from the start)")
+        if not (math.isfinite(e.end_s) and e.end_s > e.start_s):
+            _fail(f"{q}.end_s", e.end_s, f"must be > start_s ({e.start_s:g})")
+        if e.regime and e.regime not in SIM_REGIMES:
+            _fail(f"{q}.regime", e.regime, f"must be one of {list(SIM_REGIMES)} (or empty: keep the market's)")
+        if e.informed_share is not None and not (0 <= e.informed_share <= 1):
+            _fail(f"{q}.informed_share", e.informed_share, "must be a fraction in [0, 1]")
+        if e.trend_bp_per_min is not None and not (math.isfinite(e.trend_bp_per_min) and e.trend_bp_per_min >= 0):
+            _fail(f"{q}.trend_bp_per_min", e.trend_bp_per_min, "must be >= 0")
+        if not m.regimes:
+            _fail(f"{q}", "episode", f"needs {p}.regimes = true (episodes override the regime model)")
+        if i and e.start_s < m.episodes[i - 1].end_s:
+            _fail(f"{q}.start_s", e.start_s, f"must be >= the previous episode's end_s ({m.episodes[i - 1].end_s:g})")
+
+
 def _validate(cfg: Config) -> None:
     if cfg.run.speed <= 0 or cfg.run.speed > 1000:
         _fail("run.speed", cfg.run.speed, "must be > 0 and <= 1000")
@@ -268,6 +425,8 @@ def _validate(cfg: Config) -> None:
     if not (0 < cfg.run.view_fps <= 30):
         _fail("run.view_fps", cfg.run.view_fps, "must be > 0 and <= 30")
     _positive("portfolio.capital_usd", cfg.portfolio.capital_usd)
+    _validate_portfolio_limits(cfg)
+    _validate_allocation(cfg)
     dms = cfg.dead_mans_switch
     if dms.window_s < cfg.sim.schedule_cancel_min_ahead_s:
         _fail("dead_mans_switch.window_s", dms.window_s,
@@ -340,6 +499,7 @@ def _validate(cfg: Config) -> None:
                 _fail(f"{p}.market.{f}", getattr(m, f), "must be >= 0")
         if not (0 <= m.sz_decimals <= 6):
             _fail(f"{p}.market.sz_decimals", m.sz_decimals, "must be an integer from 0 to 6")
+        _validate_episodes(f"{p}.market", m)
         _validate_quoting(f"{p}.quoting", a.quoting)
         _validate_risk(f"{p}.risk", a.risk)
         q, r = a.quoting, a.risk
@@ -378,7 +538,7 @@ def from_dict(raw: dict) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
     allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue"}
+                   "venue", "allocation"}
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -392,16 +552,18 @@ def from_dict(raw: dict) -> Config:
     for name, a in assets_raw.items():
         if not isinstance(a, dict):
             _fail(f"assets.{name}", a, "must be a table")
-        extra = set(a) - {"market", "quoting", "risk"}
+        extra = set(a) - {"market", "quoting", "risk", "compound"}
         if extra:
             _fail(f"assets.{name}.{sorted(extra)[0]}", a[sorted(extra)[0]],
-                  "unknown key; allowed: ['market', 'quoting', 'risk']")
+                  "unknown key; allowed: ['compound', 'market', 'quoting', 'risk']")
         assets[name] = {
             "name": name,
             "market": a.get("market", {}),
             "quoting": _merge(defaults_q, a.get("quoting"), f"assets.{name}.quoting"),
             "risk": _merge(defaults_r, a.get("risk"), f"assets.{name}.risk"),
         }
+        if "compound" in a:
+            assets[name]["compound"] = a["compound"]
     doc = {
         "run": raw.get("run", {}),
         "dead_mans_switch": raw.get("dead_mans_switch", {}),
@@ -413,6 +575,7 @@ def from_dict(raw: dict) -> Config:
         "risk": defaults_r,
         "sim": raw.get("sim", {}),
         "assets": assets,
+        "allocation": raw.get("allocation", {}),
     }
     try:
         cfg = msgspec.convert(doc, Config, strict=False)
@@ -469,6 +632,8 @@ def _allowed_values(path: str) -> list[Any] | None:
     t: Any = Config
     for part in path.split("."):
         if part.isdigit():
+            if typing.get_origin(t) is tuple:  # an item of a list of tables (episodes)
+                t = typing.get_args(t)[0]
             continue
         if t is AssetConfig or (isinstance(t, type) and issubclass(t, msgspec.Struct)):
             hints = typing.get_type_hints(t, include_extras=False)

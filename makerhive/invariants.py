@@ -92,8 +92,13 @@ def position_settles(hive: Hive, asset: str, timeout: float = 5.0, poll: float =
 
 
 def limit_breached(summary_asset: dict, max_order_usd: float) -> bool:
-    """Inventory beyond its limit plus one order's size (an order in flight may fill)."""
-    return summary_asset["max_abs_inventory_usd"] > summary_asset["limit_usd"] + max_order_usd + 1e-6
+    """A fill that took inventory beyond the limit in force at the time by more than one
+    order's size (an order in flight may fill). The limit moves with the allocation, so
+    the risk core measures each live fill against the limit of its moment."""
+    excess = summary_asset.get("limit_excess_usd")
+    if excess is None:
+        excess = summary_asset["max_abs_inventory_usd"] - summary_asset["limit_usd"]
+    return excess > max_order_usd + 1e-6
 
 
 def max_order_usd(hive: Hive, asset: str) -> float:

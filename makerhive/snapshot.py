@@ -38,6 +38,43 @@ class AssetRow(msgspec.Struct, frozen=True, kw_only=True):
         return self.realized_pnl + self.unrealized_pnl - self.fees + self.funding
 
 
+class AllocationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One asset's allocation: capital, score and its parts, zone, multipliers."""
+
+    asset: str
+    state: str = "active"  # active | quarantined | standby
+    capital: float = 0.0  # what it trades with (base + own PnL in compound mode)
+    base: float = 0.0  # what the supervisor granted
+    change: float = 0.0  # of the base at its last move
+    score: float | None = None  # None: too little data yet
+    sharpe: float = 0.0  # the parts, normalised 0..1 (drawdown: 1 is the worst)
+    ret: float = 0.0
+    drawdown: float = 0.0
+    consistency: float = 0.0
+    zone: str = "hold"
+    size_mult: float = 1.0
+    spread_mult: float = 1.0
+    max_position_mult: float = 1.0
+    compound: bool = False
+    capital_start: float = 0.0
+    capital_min: float = 0.0
+    reallocations: int = 0
+
+
+class PortfolioRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The portfolio's limits: exposure against its cap, drawdown against its stop."""
+
+    capital: float = 0.0
+    allocated: float = 0.0
+    equity: float = 0.0
+    exposure_usd: float = 0.0
+    exposure_cap_usd: float = 0.0
+    drawdown: float = 0.0  # share of the day's starting equity
+    drawdown_stop: float = 0.0
+    halted: bool = False
+    halt_reason: str = ""
+
+
 class ViewSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     venue: str
     speed: float
@@ -51,3 +88,6 @@ class ViewSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     # a live venue's budgets and link: IP weight used/cap, address actions left/cap,
     # reconnects, when the dead-man's switch fires (empty on the sim)
     venue_status: dict[str, float | int | str] = msgspec.field(default_factory=dict)
+    # the meta-supervisor's allocation (empty until it first publishes) and portfolio limits
+    allocation: tuple[AllocationRow, ...] = ()
+    portfolio: PortfolioRow | None = None

@@ -15,7 +15,7 @@ from typing import Iterable, NamedTuple
 from messages.control import AssetPhase, Event, EventKind
 from messages.market import MarketState
 from messages.risk import RiskState
-from makerhive.snapshot import AssetRow, ViewSnapshot
+from makerhive.snapshot import AllocationRow, AssetRow, PortfolioRow, ViewSnapshot
 
 log = logging.getLogger("makerhive.events")
 
@@ -58,6 +58,8 @@ class StatusBoard:
         self._recovering: dict[str, tuple[int, int]] = {}
         self.venue_status: dict[str, float | int | str] = {}  # written by a live venue
         self.recoveries: list[Recovery] = []
+        self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
+        self.portfolio_row: PortfolioRow | None = None
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
         self.phase[asset] = phase
@@ -91,6 +93,24 @@ class StatusBoard:
     def events_of(self, kind: EventKind, asset: str | None = None) -> list[Event]:
         with self._lock:
             return [e for e in self.events if e.kind == kind and (asset is None or e.asset == asset)]
+
+    def set_money(self, views, portfolio) -> None:  # noqa: ANN001 - supervisor.capital views
+        """The meta-supervisor's allocation and portfolio figures, as immutable rows."""
+        rows = []
+        for v in views:
+            s, m = v.score, v.multipliers
+            rows.append(AllocationRow(
+                asset=v.asset, state=v.state, capital=v.capital, base=v.base, change=v.change,
+                score=s.score if s is not None else None, sharpe=s.sharpe if s else 0.0, ret=s.ret if s else 0.0,
+                drawdown=s.drawdown if s else 0.0, consistency=s.consistency if s else 0.0, zone=v.zone,
+                size_mult=m.size, spread_mult=m.spread, max_position_mult=m.max_position, compound=v.compound,
+                capital_start=v.capital_start, capital_min=v.capital_min, reallocations=v.reallocations))
+        p = portfolio
+        self.allocation_rows = tuple(rows)
+        self.portfolio_row = PortfolioRow(
+            capital=p.capital, allocated=p.allocated, equity=p.equity, exposure_usd=p.exposure_usd,
+            exposure_cap_usd=p.exposure_cap_usd, drawdown=p.drawdown, drawdown_stop=p.drawdown_stop,
+            halted=p.halted, halt_reason=p.halt_reason)
 
     def row(self, asset: str) -> AssetRow:
         m = self.market.get(asset)
@@ -127,4 +147,5 @@ class StatusBoard:
             venue=self.venue, speed=self.speed, sim_time_s=sim_time_s, wall_time_s=wall_time_s,
             capital=self.capital, portfolio_pnl=sum(r.net_pnl for r in rows),
             assets=rows, events=recent, stopping=self.stopping, venue_status=dict(self.venue_status),
+            allocation=self.allocation_rows, portfolio=self.portfolio_row,
         )

@@ -3,6 +3,11 @@
 Other tools read the JSON: its documented keys are a contract (add, never rename).
 Unrealized PnL is marked at the venue's final mid, so that the risk actors' accounting
 and the venue's own (cash + position x mid) can be compared to the cent.
+
+Allocation, per asset: ``capital_start``, ``capital_min``, ``capital_end`` (the capital it
+traded with: its base, plus its own PnL in compound mode), ``score_end`` (None: too little
+data), ``zone_end`` and ``reallocations`` (how often the supervisor moved its capital);
+``limit_excess_usd`` is the most a fill ever took |inventory| past the limit in force.
 """
 from __future__ import annotations
 
@@ -16,8 +21,11 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
                   allocation: dict[str, float], *, sim_seconds: float, wall_seconds: float,
                   fenced: dict[str, int] | None = None) -> dict[str, Any]:
     assets: dict[str, Any] = {}
+    rows = {x.asset: x for x in board.allocation_rows}
     for a in cfg.portfolio.assets:
         r = board.risk.get(a)
+        al = rows.get(a)
+        cap = allocation.get(a, 0.0)
         v = venue.get(a, {})
         mid = v.get("mid") if v.get("mid") == v.get("mid") and v.get("mid") else (r.mid if r else 0.0)
         position = r.position if r else 0.0
@@ -46,6 +54,13 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
             "venue_pnl": round(v.get("pnl", 0.0), 6),
             "venue_mid": mid,  # the mark of unrealized PnL and of venue_pnl
             "fenced_commands": (fenced or {}).get(a, 0),
+            "limit_excess_usd": round(r.max_limit_excess_usd if r else 0.0, 2),
+            "capital_start": round(al.capital_start if al else cap, 2),
+            "capital_min": round(al.capital_min if al else cap, 2),
+            "capital_end": round(al.capital if al else cap, 2),
+            "score_end": round(al.score, 4) if al is not None and al.score is not None else None,
+            "zone_end": al.zone if al else "hold",
+            "reallocations": al.reallocations if al else 0,
         }
     return {
         "assets": assets,
@@ -58,6 +73,8 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
             "sim_seconds": round(sim_seconds, 3),
             "wall_seconds": round(wall_seconds, 3),
             "events": dict(board.counters),
+            "allocated": round(sum(x["capital"] for x in assets.values()), 2),
+            "halted": bool(board.portfolio_row.halted) if board.portfolio_row else False,
         },
     }
 
@@ -67,13 +84,14 @@ def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich Table
 
     t = Table(title="makerhive summary", title_justify="left")
     for col in ("asset", "fills b/s", "volume $", "realized", "unrealized", "fees", "net",
-                "inventory", "max |inv| $", "limit $", "restarts", "open at exit"):
+                "inventory", "max |inv| $", "limit $", "capital $", "zone", "restarts", "open at exit"):
         t.add_column(col, justify="right" if col != "asset" else "left")
     for a, x in summary["assets"].items():
         t.add_row(a, f"{x['fills_buy']}/{x['fills_sell']}", f"{x['volume_usd']:,.0f}",
                   f"{x['realized_pnl']:,.2f}", f"{x['unrealized_pnl']:,.2f}", f"{x['fees']:,.2f}",
                   f"{x['net_pnl']:,.2f}", f"{x['inventory']:g}", f"{x['max_abs_inventory_usd']:,.0f}",
-                  f"{x['limit_usd']:,.0f}", str(x["restarts"]), str(x["open_orders_at_exit"]))
+                  f"{x['limit_usd']:,.0f}", f"{x['capital_end']:,.0f}", x["zone_end"],
+                  str(x["restarts"]), str(x["open_orders_at_exit"]))
     p = summary["portfolio"]
     t.caption = (f"portfolio: capital ${p['capital']:,.0f}  net PnL ${p['net_pnl']:,.2f}  "
                  f"open orders at exit {p['open_orders_at_exit']}  "

@@ -30,6 +30,7 @@ PHASE_STYLE = {
     "quarantined": "bold magenta",
     "stalled": "yellow",
     "stopped": "dim",
+    "standby": "dim",
 }
 EVENT_STYLE = {
     "quarantine": "bold magenta",
@@ -41,6 +42,8 @@ EVENT_STYLE = {
     "restart": "yellow",
     "escalation": "yellow",
     "info": "dim",
+    "allocation": "cyan",
+    "exposure": "yellow",
 }
 
 
@@ -193,21 +196,66 @@ class _Assets:
             yield _assets_table(self.snap, compact=True)
 
 
+ZONE_STYLE = {"reward": "green", "hold": "", "punish": "yellow", "pause": "bold red"}
+
+
 def _capital_panel(snap: ViewSnapshot) -> Panel:
+    """The supervisor's allocation: per asset its capital (and its last move), score and
+    parts (sharpe / return / drawdown / consistency, each 0..1), zone, risk multipliers
+    (size, spread, max position) and compound flag; under it the portfolio's exposure
+    against its cap and its drawdown against its stop. Before the supervisor has published
+    anything: the capital per asset alone."""
     t = Table.grid(padding=(0, 1))
     t.add_column()
     t.add_column(justify="right")
     t.add_column(justify="right")
+    alloc = {r.asset: r for r in snap.allocation}
+    if alloc:
+        t.add_column(justify="right")  # change
+        t.add_column(justify="right")  # score
+        t.add_column(justify="right")  # parts
+        t.add_column()  # zone
+        t.add_column(justify="right")  # multipliers
+        t.add_column()  # compound
+        t.add_row(*(Text(h, style="dim") for h in ("", "capital", "share", "move", "score", "s/r/d/c",
+                                                     "zone", "size spr pos", "")))
     allocated = 0.0
     for r in snap.assets:
-        allocated += r.capital
-        share = r.capital / snap.capital * 100 if snap.capital else 0.0
-        t.add_row(Text(r.asset, style=PHASE_STYLE.get(r.phase, "")), fmt_usd(r.capital, 0),
-                  f"{share:.0f}%")
+        a = alloc.get(r.asset)
+        capital = a.capital if a is not None else r.capital
+        allocated += capital
+        share = capital / snap.capital * 100 if snap.capital else 0.0
+        cells: list = [Text(r.asset, style=PHASE_STYLE.get(r.phase, "")), fmt_usd(capital, 0), f"{share:.0f}%"]
+        if alloc:
+            if a is None:
+                cells += [""] * 6
+            else:
+                move = Text(fmt_usd(a.change, 0, sign=True) if a.change else "",
+                            style="green" if a.change > 0 else "red" if a.change < 0 else "")
+                score = f"{a.score:.2f}" if a.score is not None else "-"
+                parts = (f"{a.sharpe:.2f}/{a.ret:.2f}/{a.drawdown:.2f}/{a.consistency:.2f}"
+                         if a.score is not None else "")
+                zone = Text(a.zone if a.state == "active" else a.state,
+                            style=ZONE_STYLE.get(a.zone, "") if a.state == "active" else "magenta")
+                mults = f"x{a.size_mult:.2f} x{a.spread_mult:.2f} x{a.max_position_mult:.2f}"
+                cells += [move, score, parts, zone, mults, Text("compound" if a.compound else "", style="cyan")]
+        t.add_row(*cells)
     share = allocated / snap.capital * 100 if snap.capital else 0.0
     t.add_row(Text("total", style="bold"), Text(fmt_usd(allocated, 0), style="bold"),
               Text(f"{share:.0f}%", style="bold"))
-    return Panel(t, title="supervisor: capital", title_align="left")
+    parts: list[RenderableType] = [t]
+    p = snap.portfolio
+    if p is not None:
+        exp_pct = p.exposure_usd / p.exposure_cap_usd * 100 if p.exposure_cap_usd else 0.0
+        dd_pct = p.drawdown / p.drawdown_stop * 100 if p.drawdown_stop else 0.0
+        line = Text("exposure ")
+        line.append(f"{fmt_usd(p.exposure_usd, 0)} / cap {fmt_usd(p.exposure_cap_usd, 0)}", style=_pct_style(exp_pct))
+        line.append("  drawdown ")
+        line.append(f"{p.drawdown:.2%} / stop {p.drawdown_stop:.2%}", style=_pct_style(dd_pct))
+        parts.append(line)
+        if p.halted:
+            parts.append(Text(f"HALTED: {p.halt_reason}", style="bold white on red"))
+    return Panel(Group(*parts), title="supervisor: capital & allocation", title_align="left")
 
 
 def _event_panel(snap: ViewSnapshot) -> Panel:
@@ -232,9 +280,34 @@ def render(snap: ViewSnapshot) -> RenderableType:
     if snap.stopping:
         parts.append(Text("stopping: cancelling every order…", style="bold white on red"))
     parts.append(_Assets(snap))
-    bottom = Table.grid(expand=True, padding=(0, 1))
-    bottom.add_column(ratio=1)
-    bottom.add_column(ratio=3)
-    bottom.add_row(_capital_panel(snap), _event_panel(snap))
-    parts.append(bottom)
+    parts.append(_Bottom(snap))
     return Group(*parts)
+
+
+class _Bottom:
+    """The allocation and the events side by side, or one above the other when the
+    allocation would leave the events too little room."""
+
+    MIN_EVENTS_WIDTH = 60
+
+    def __init__(self, snap: ViewSnapshot) -> None:
+        self.snap = snap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        capital, events = _capital_panel(self.snap), _event_panel(self.snap)
+        bottom = Table.grid(expand=True, padding=(0, 1))
+        if not self.snap.allocation:
+            bottom.add_column(ratio=1)
+            bottom.add_column(ratio=3)
+            bottom.add_row(capital, events)
+            yield bottom
+            return
+        need = Measurement.get(console, options, capital).maximum
+        if need + self.MIN_EVENTS_WIDTH > options.max_width:
+            yield capital
+            yield events
+            return
+        bottom.add_column()  # as wide as the allocation needs
+        bottom.add_column(ratio=1)
+        bottom.add_row(capital, events)
+        yield bottom

@@ -36,12 +36,12 @@ class ChildExited(msgspec.Struct, frozen=True, tag=True):
 
 
 AssetPhase = Literal["starting", "reconciling", "quoting", "stalled", "restarting", "halted", "stopped",
-                     "failed", "quarantined"]
+                     "failed", "quarantined", "standby"]
 
 EventKind = Literal[
     "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
     "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
-    "quarantine", "unquarantine",
+    "quarantine", "unquarantine", "exposure", "standby",
 ]
 
 

@@ -36,6 +36,12 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     fills_sell: int = 0
     volume_usd: float = 0.0
     max_abs_inventory_usd: float = 0.0
+    # from the meta-supervisor: the score zone, its max-position multiplier, the portfolio's
+    # exposure cap holding adds back, and the most a fill ever took |inventory| past the limit
+    zone: str = "hold"
+    max_position_mult: float = 1.0
+    exposure_held: bool = False
+    max_limit_excess_usd: float = 0.0
 
     @property
     def net_pnl(self) -> float:
@@ -43,7 +49,8 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
 
 
 class Allocation(msgspec.Struct, frozen=True, tag=True):
-    """The meta-supervisor's grant of capital (and so of position limit) to an asset."""
+    """A grant of capital alone (and so of position limit) to an asset; the meta-supervisor
+    sends the fuller ``messages.allocation.AllocationUpdate``."""
 
     asset: str
     ts: float

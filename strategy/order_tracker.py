@@ -4,6 +4,8 @@ Pure and synchronous. It turns a wanted ``QuoteLadder`` into the fewest venue ac
 (via ``order_diff``), keeps every order's state from placement to its end, and never
 lets resting size plus position exceed the position limit on either side: worst-case
 inventory (position plus every open order on a side filling) stays within the limit.
+When the limit shrinks (less capital, a worse score zone, the portfolio's exposure cap),
+resting orders past it are cancelled, outermost first.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from venues.cloid import make_cloid
 
 # Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
 GONE_PREFIX = "Order was never placed, already canceled, or filled"
+TRIM_TOLERANCE = 0.02  # resting size may pass a shrunk limit by this share before it is cut
 
 
 class OrderTracker:
@@ -46,6 +49,7 @@ class OrderTracker:
         wanted = list(ladder.bids) + list(ladder.asks)
         cancels, places = diff_orders(wanted, list(self.live.values()), mid=mid,
                                       tolerance_bp=self.tolerance_bp)
+        cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd)
         for cloid in cancels:
             o = self.live.get(cloid)
             if o is not None:
@@ -65,6 +69,28 @@ class OrderTracker:
             self.live[cloid] = LiveOrder(cloid=cloid, side=q.side, level=q.level, px=q.px, sz=sz, state="pending")
             out.append(NewOrder(cloid=cloid, side=q.side, px=q.px, sz=sz, level=q.level))
         return cancels, out
+
+    def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
+        """Resting orders to cancel, outermost first, so that worst-case inventory on each
+        side fits the limit again (it only stops fitting when the limit shrinks)."""
+        if mid <= 0:
+            return []
+        cap = limit_usd / mid * (1.0 + TRIM_TOLERANCE)
+        out: list[str] = []
+        for side in ("B", "A"):
+            keep = [o for o in self.live.values()
+                    if o.side == side and o.state != "cancelling" and o.cloid not in leaving]
+            held = self.position if side == "B" else -self.position
+            worst = held + sum(o.sz for o in keep)
+            if worst <= cap:
+                continue
+            keep.sort(key=lambda o: o.px if side == "B" else -o.px)  # outermost first
+            for o in keep:
+                if worst <= cap:
+                    break
+                out.append(o.cloid)
+                worst -= o.sz
+        return out
 
     def cancel_everything(self) -> list[str]:
         """Cloids to cancel so that nothing of ours rests (e.g. on a halt)."""

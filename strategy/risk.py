@@ -6,6 +6,14 @@ so realized + unrealized − fees always equals the cash flow of the fills plus 
 position marked at the mid. Inventory control works on utilisation of the position
 limit (widen, then stop, then reduce-only on the loaded side); the daily loss stop
 halts the asset until the UTC day rolls.
+
+The meta-supervisor steers the core from above (``apply_allocation``): the capital it
+trades with (its base, plus its own PnL in compound mode), which sets the position
+limit and the daily loss stop and, relative to the equal share, the quote size; and the
+score zone's risk multipliers (size, spread, max position). The portfolio's limits
+(``apply_gate``) come on top: an allowance of |inventory| under the portfolio's exposure
+cap, past which quotes that add exposure are held back, and the portfolio drawdown stop.
+The configured ``max_position_usd`` stays a hard cap whatever the multipliers say.
 """
 from __future__ import annotations
 
@@ -13,11 +21,21 @@ import math
 from typing import Iterable
 
 from makerhive.config import RiskConfig
+from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
 from messages.risk import RiskState
 
 DAY_S = 86_400.0
 _EPS = 1e-9  # relative: a position this close to zero is float residue of a full close
+MIN_ADD_USD = 10.0  # less exposure allowance than this (Hyperliquid's minimum order) holds adds back
+MAX_CAPITAL_SCALE = 3.0  # quote sizes follow capital / equal share up to this
+
+
+def effective_capital(base: float, net_pnl: float, compound: bool) -> float:
+    """The capital an asset trades with: its base, plus its own PnL in compound mode."""
+    if not compound or base <= 0:
+        return base
+    return max(0.0, base + net_pnl)
 
 
 def _day_of(ts: float) -> int:
@@ -28,7 +46,14 @@ class RiskCore:
     def __init__(self, asset: str, params: RiskConfig, capital: float, *, ts: float = 0.0) -> None:
         self.asset = asset
         self.params = params
-        self.capital = float(capital)
+        self.base_capital = float(capital)
+        self.compound = False
+        self.reference_capital = 0.0  # the equal share; 0: quote sizes do not follow capital
+        self.multipliers = Multipliers()
+        self.zone = "hold"
+        self.max_inventory_usd: float | None = None  # the portfolio's exposure allowance
+        self.portfolio_halt = ""  # the portfolio drawdown stop's reason, while it holds
+        self.max_limit_excess_usd = 0.0  # the most a live fill took |inventory| past the limit in force
         self._position = 0.0
         self._avg = 0.0
         self._realized = 0.0
@@ -50,22 +75,62 @@ class RiskCore:
 
     # -- limits ---------------------------------------------------------------------------
     def set_capital(self, capital: float) -> None:
-        self.capital = float(capital)
+        self.base_capital = float(capital)
+
+    def apply_allocation(self, u: AllocationUpdate) -> None:
+        """The meta-supervisor's grant: capital and risk multipliers, from the next state on."""
+        self.base_capital = float(u.base)
+        self.compound = u.compound
+        self.reference_capital = u.reference if u.size_follows_capital else 0.0
+        self.multipliers = u.multipliers
+        self.zone = u.zone
+
+    def apply_gate(self, g: PortfolioGate) -> None:
+        """The portfolio's limits on this asset: its exposure allowance and the drawdown stop."""
+        self.max_inventory_usd = g.max_inventory_usd
+        self.portfolio_halt = (g.reason or "portfolio drawdown stop") if g.halted else ""
+
+    @property
+    def capital(self) -> float:
+        return effective_capital(self.base_capital, self.net_pnl, self.compound)
+
+    @property
+    def own_limit_usd(self) -> float:
+        """The asset's own position limit: the hard cap, or its share of capital times the
+        zone's max-position multiplier, whichever is smaller."""
+        p = self.params
+        return min(p.max_position_usd, p.max_position_pct * self.capital * self.multipliers.max_position)
 
     @property
     def limit_usd(self) -> float:
-        return min(self.params.max_position_usd, self.params.max_position_pct * self.capital)
+        """The limit in force: the asset's own, within the portfolio's exposure allowance."""
+        own = self.own_limit_usd
+        return own if self.max_inventory_usd is None else max(0.0, min(own, self.max_inventory_usd))
+
+    @property
+    def size_mult(self) -> float:
+        """Quote size: the zone's multiplier, times capital / equal share when sizes follow capital."""
+        scale = 1.0
+        if self.reference_capital > 0:
+            scale = min(max(self.capital / self.reference_capital, 0.0), MAX_CAPITAL_SCALE)
+        return self.multipliers.size * scale
 
     # -- fills ----------------------------------------------------------------------------
-    def on_fill(self, fill: Fill) -> bool:
-        """Apply a fill once; False (and nothing changes) if its trade id was seen before."""
+    def on_fill(self, fill: Fill, *, live: bool = True) -> bool:
+        """Apply a fill once; False (and nothing changes) if its trade id was seen before.
+        A ``live`` fill that takes |inventory| past the limit in force is measured
+        (``max_limit_excess_usd``); history replayed after a restart is not."""
         if fill.tid in self._seen:
             return False
         self._seen.add(fill.tid)
         self._roll_day(fill.ts)
         before = self.net_pnl
         buy = fill.side == "B"
+        was = abs(self._position)
         self._apply(fill.sz if buy else -fill.sz, fill.px)
+        if live and abs(self._position) > was:
+            self.max_limit_excess_usd = max(self.max_limit_excess_usd,
+                                            abs(self._position) * fill.px - self.limit_usd)
         self._fees += fill.fee
         if buy:
             self.fills_buy += 1
@@ -80,8 +145,8 @@ class RiskCore:
         return True
 
     def on_fills(self, fills: Iterable[Fill]) -> int:
-        """Apply many fills; returns how many were new."""
-        return sum(1 for f in fills if self.on_fill(f))
+        """Apply many fills (history from the venue); returns how many were new."""
+        return sum(1 for f in fills if self.on_fill(f, live=False))
 
     def _apply(self, signed: float, px: float) -> None:
         """Average-cost update: increases average in, decreases realize against the average."""
@@ -219,9 +284,21 @@ class RiskCore:
                 allow[loaded] = False
             if u > p.reduce_only_at:
                 reason = "reduce-only"
+        held = self.max_inventory_usd is not None and self.max_inventory_usd - exposure < MIN_ADD_USD
+        if held:  # the portfolio's exposure cap: no quote may add to |inventory|
+            if self._position >= 0:
+                allow["B"] = False
+            if self._position <= 0:
+                allow["A"] = False
+            reason = "portfolio exposure cap"
+        m = self.multipliers
+        spread_mult = {s: v * m.spread for s, v in spread_mult.items()}
+        size = self.size_mult
         halted = self._stopped_day == self._day
         if halted:
             reason = "daily loss stop"
+        if self.portfolio_halt:
+            halted, reason = True, self.portfolio_halt
         return RiskState(
             asset=self.asset,
             ts=ts,
@@ -238,12 +315,18 @@ class RiskCore:
             allow_ask=allow["A"],
             spread_mult_bid=spread_mult["B"],
             spread_mult_ask=spread_mult["A"],
+            size_mult_bid=size,
+            size_mult_ask=size,
             halted=halted,
             halt_reason=reason,
             fills_buy=self.fills_buy,
             fills_sell=self.fills_sell,
             volume_usd=self.volume_usd,
             max_abs_inventory_usd=self.max_abs_inventory_usd,
+            zone=self.zone,
+            max_position_mult=m.max_position,
+            exposure_held=held,
+            max_limit_excess_usd=self.max_limit_excess_usd,
         )
 
 

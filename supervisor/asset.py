@@ -19,6 +19,7 @@ from actors.context import AssetContext
 from actors.order import OrderActor
 from actors.quoter import QuoterActor
 from actors.risk import RiskActor
+from messages.allocation import AllocationUpdate, ExposureReport, PerformanceReport, PortfolioGate
 from messages.control import ExitReason, Tick
 from messages.risk import Allocation
 from supervisor.supervisor import ChildSpec, Supervisor
@@ -29,7 +30,8 @@ CHILD_ORDER = ("book", "risk", "order", "quoter")
 
 class AssetSupervisor(Supervisor):
     def __init__(self, ctx: AssetContext, *, parent: pykka.ActorRef | None, child_id: str, epoch: int,
-                 liveness: Liveness | None = None, now: float = 0.0) -> None:
+                 liveness: Liveness | None = None, now: float = 0.0, grant: AllocationUpdate | None = None,
+                 gate: PortfolioGate | None = None) -> None:
         self.ctx = ctx
         sup = ctx.cfg.supervision
         specs = [
@@ -46,6 +48,9 @@ class AssetSupervisor(Supervisor):
                          liveness=liveness, faults=ctx.faults, fault_key=ctx.asset, fault_role="supervisor")
         ctx.start_ts = lambda: self.now
         self.cancel_ms: list[float] = []
+        # the meta-supervisor's latest word, told again to every new risk actor
+        self.grant: AllocationUpdate | Allocation | None = grant
+        self.gate: PortfolioGate | None = gate
 
     # -- child factories -----------------------------------------------------------------
     def _kw(self, parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> dict[str, Any]:
@@ -72,6 +77,10 @@ class AssetSupervisor(Supervisor):
 
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.set(cid, ref)
+        if cid == "risk":  # before the order actor and the quoter exist, so before any quote
+            for msg in (self.grant, self.gate):
+                if msg is not None:
+                    ref.tell(msg)
 
     def child_stopped(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.clear(cid, ref)  # only if the slot still holds this very actor
@@ -117,8 +126,20 @@ class AssetSupervisor(Supervisor):
         return 0
 
     def handle_other(self, msg: Any) -> Any:
-        if isinstance(msg, Allocation):
+        if isinstance(msg, (AllocationUpdate, Allocation)):
+            self.grant = msg
             self.ctx.team.tell("risk", msg)
+            return None
+        if isinstance(msg, PortfolioGate):
+            self.gate = msg
+            self.ctx.team.tell("risk", msg)
+            return None
+        if isinstance(msg, (PerformanceReport, ExposureReport)):
+            if self.parent is not None and not self.abandoned:
+                try:
+                    self.parent.tell(msg)
+                except pykka.ActorDeadError:
+                    pass
             return None
         return super().handle_other(msg)
 

@@ -3,8 +3,16 @@
 An asset tree that gives up (restart intensity exceeded) has already cancelled its
 orders on the way down; the meta cancels once more (cheap, and the venue is the truth),
 then restarts the tree after an exponential backoff with jitter, so a failing asset
-never takes the others down and never restarts in a tight loop. Capital starts as an
-equal share per asset.
+never takes the others down and never restarts in a tight loop.
+
+Money: capital starts as an equal share per trading asset. The assets' risk actors
+report (``PerformanceReport``, ``ExposureReport``, through their asset supervisors);
+``supervisor.capital.CapitalCore`` decides, on the timer, the allocation (score, zone,
+multipliers, capital steps) and the portfolio limits (exposure cap, drawdown stop), and
+this actor only routes its decisions: ``AllocationUpdate`` and ``PortfolioGate`` down
+to the trees, cancel-alls to the venue, events to the board. Assets past
+``portfolio.max_concurrent_assets`` wait on standby; a quarantine hands the asset's
+slot and capital on.
 """
 from __future__ import annotations
 
@@ -16,9 +24,10 @@ import pykka
 
 from actors.base import Liveness
 from actors.context import AssetContext
+from messages.allocation import ExposureReport, PerformanceReport, ResumeTrading
 from messages.control import ExitReason, QueryQuarantined, Tick, Unquarantine
-from messages.risk import Allocation
 from supervisor.asset import AssetSupervisor
+from supervisor.capital import CapitalCore, Decisions
 from supervisor.policy import backoff_delay
 from supervisor.supervisor import ChildSpec, StartFailed, Supervisor
 
@@ -34,11 +43,12 @@ class MetaSupervisor(Supervisor):
         any_ctx = next(iter(contexts.values()))
         self.cfg = any_ctx.cfg
         self.board = any_ctx.board
+        self.money = CapitalCore(self.cfg, now, tuple(contexts))
         self.allocation = allocation if allocation is not None else {}
-        share = self.cfg.portfolio.capital_usd / len(contexts)
         for a in contexts:
-            self.allocation.setdefault(a, share)
+            self.allocation[a] = self.money.capital(a)
             self.board.allocation[a] = self.allocation[a]
+        self._board_at = -1e18
         sup = self.cfg.supervision
         specs = [ChildSpec(a, self._starter(a), restart="permanent",
                            shutdown_timeout=4 * (sup.shutdown_timeout_s + 1),
@@ -59,13 +69,22 @@ class MetaSupervisor(Supervisor):
 
     def _starter(self, asset: str) -> Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]:
         def start(parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> pykka.ActorRef:
+            # the tree starts with the current grant and gate: a new risk actor hears them
+            # before its order actor and quoter exist (a portfolio halt holds from the start)
             return AssetSupervisor.start(self.contexts[asset], parent=parent, child_id=cid,
-                                         epoch=epoch, liveness=lv, now=self.now)
+                                         epoch=epoch, liveness=lv, now=self.now,
+                                         grant=self.money.update(asset, self.now),
+                                         gate=self.money.gate(asset, self.now))
         return start
 
     def init(self) -> None:
         # Each tree starts on its own: one asset that cannot start must not stop the others.
         for cid in self.order:
+            if self.money.state(cid) == "standby":
+                self.board.set_phase(cid, "standby")
+                self.board.event(self.now, "standby", cid, f"on standby: at most "
+                                 f"{self.cfg.portfolio.max_concurrent_assets} assets trade at once")
+                continue
             try:
                 self._start(cid)
             except StartFailed as e:
@@ -75,6 +94,15 @@ class MetaSupervisor(Supervisor):
         """The root never dies of its own handler: an unexpected error is shown and kept
         in the run's record, and the root carries on supervising the other assets."""
         try:
+            if isinstance(msg, ExposureReport):
+                self.money.on_exposure(msg)
+                return None
+            if isinstance(msg, PerformanceReport):
+                self.money.on_report(msg)
+                return None
+            if isinstance(msg, ResumeTrading):
+                self._route(self.money.resume(self.now))
+                return None
             if isinstance(msg, Unquarantine):
                 self._unquarantine(msg.asset)
                 return None
@@ -113,7 +141,7 @@ class MetaSupervisor(Supervisor):
         self.board.event(self.now, "quarantine", cid,
                          f"quarantined after {why}; capital released to the other assets. "
                          f"Lift with: makerhive unquarantine {cid}")
-        self._reallocate()
+        self._route(self.money.quarantine(cid, self.now))
 
     def _unquarantine(self, cid: str) -> None:
         if cid not in self.quarantined:
@@ -122,22 +150,43 @@ class MetaSupervisor(Supervisor):
         self.quarantined.discard(cid)
         self.failure_times[cid] = []
         self.failures[cid] = 0
-        self.board.event(self.now, "unquarantine", cid, "quarantine lifted by the operator: restarting")
-        self._reallocate()
-        self.board.set_phase(cid, "restarting")
-        self.due[cid] = self.now  # at the next tick
+        decisions = self.money.restore(cid, self.now)
+        if cid in decisions.park:
+            self.board.event(self.now, "unquarantine", cid, "quarantine lifted by the operator: on standby")
+        else:
+            self.board.event(self.now, "unquarantine", cid, "quarantine lifted by the operator: restarting")
+            self.board.set_phase(cid, "restarting")
+            self.due[cid] = self.now  # at the next tick
+        self._route(decisions)
 
-    def _reallocate(self) -> None:
-        """Equal shares among the assets not quarantined (issue 6 refines the rule)."""
-        healthy = [a for a in self.order if a not in self.quarantined]
-        share = self.cfg.portfolio.capital_usd / len(healthy) if healthy else 0.0
-        for a in self.order:
-            new = share if a in healthy else 0.0
-            if abs(self.allocation.get(a, 0.0) - new) > 1e-9:
-                self.allocation[a] = new
-                self.board.allocation[a] = new
-                self.board.event(self.now, "allocation", a, f"capital now ${new:,.0f}")
-                self.tell_child(a, Allocation(a, self.now, new))
+    # -- money -------------------------------------------------------------------------------
+    def _route(self, d: Decisions) -> None:
+        """Carry out what the capital core decided: events, cancels, grants, gates, starts."""
+        for kind, asset, text in d.events:
+            self.board.event(self.now, kind, asset, text)
+        for a in d.cancel_all:  # the drawdown stop: every order goes, through the venue directly
+            self.contexts[a].gateway.cancel_all_soon(a)
+        for u in d.updates:
+            self.allocation[u.asset] = u.base
+            self.board.allocation[u.asset] = u.base
+            self.tell_child(u.asset, u)
+        for g in d.gates:
+            self.tell_child(g.asset, g)
+        for a in d.start:  # promoted from standby into a freed slot
+            self.board.event(self.now, "restart", a, "a slot is free: starting from standby")
+            self.board.set_phase(a, "restarting")
+            self.due[a] = self.now
+        for a in d.park:
+            self.board.set_phase(a, "standby")
+        if d:
+            self._publish_money(force=True)
+
+    def _publish_money(self, force: bool = False) -> None:
+        """The allocation panel's figures, about once a second (observability only)."""
+        if not force and self.now - self._board_at < 1.0:
+            return
+        self._board_at = self.now
+        self.board.set_money(self.money.views(), self.money.portfolio_view())
 
     def _schedule(self, cid: str, why: str) -> None:
         sup = self.cfg.supervision
@@ -151,7 +200,7 @@ class MetaSupervisor(Supervisor):
         """Every asset tree that should run is up and not recovering (quarantined assets
         hold no orders and do not count)."""
         for a in self.order:
-            if a in self.quarantined:
+            if a in self.quarantined or self.money.state(a) == "standby":
                 continue
             if a not in self.children or a in self.due:
                 return False
@@ -181,6 +230,8 @@ class MetaSupervisor(Supervisor):
 
     def on_tick(self, tick: Tick) -> None:
         super().on_tick(tick)
+        self._route(self.money.on_tick(self.now))
+        self._publish_money()
         self._renew_dead_mans_switch()
         for cid in self.order:
             self.tell_child(cid, tick)

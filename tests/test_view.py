@@ -325,3 +325,58 @@ def test_close_kills_a_child_that_does_not_exit(tmp_path, child_env):
         vp.close(timeout=0.5)
         assert time.monotonic() - t0 < 3
     assert vp.returncode == -signal.SIGKILL and not vp.alive
+
+
+# -- the allocation panel ----------------------------------------------------------------------------
+def allocation_snapshot(**portfolio):
+    from makerhive.snapshot import AllocationRow, PortfolioRow
+
+    alloc = (
+        AllocationRow(asset="BTC", capital=23000, base=23000, change=3000, score=0.81, sharpe=1.0, ret=0.7,
+                      drawdown=0.1, consistency=0.6, zone="reward", size_mult=1.1, spread_mult=0.9,
+                      max_position_mult=1.1),
+        AllocationRow(asset="ETH", capital=20000, base=20000),
+        AllocationRow(asset="SOL", capital=8500, base=8500, change=-1500, score=0.05, sharpe=0.0, ret=0.0,
+                      drawdown=1.0, consistency=0.2, zone="pause", size_mult=0.53, spread_mult=1.46,
+                      max_position_mult=0.53, compound=True),
+        AllocationRow(asset="XRP", capital=25000, base=25000, score=0.6, zone="hold"),
+        AllocationRow(asset="HYPE", state="quarantined"),
+    )
+    p = dict(capital=1e5, allocated=76500, equity=99950, exposure_usd=12000, exposure_cap_usd=40000,
+             drawdown=0.012, drawdown_stop=0.05)
+    p.update(portfolio)
+    return snapshot(allocation=alloc, portfolio=PortfolioRow(**p))
+
+
+def test_allocation_panel_shows_capital_move_score_parts_zone_multipliers_and_compound():
+    text = text_of(render(allocation_snapshot()))
+    assert "supervisor: capital & allocation" in text
+    expected = {
+        "BTC": ["$23,000", "23%", "+$3,000", "0.81", "1.00/0.70/0.10/0.60", "reward", "x1.10 x0.90 x1.10"],
+        "SOL": ["$8,500", "-$1,500", "0.05", "0.00/0.00/1.00/0.20", "pause", "x0.53 x1.46 x0.53", "compound"],
+        "ETH": ["$20,000", "hold", "x1.00 x1.00 x1.00"],
+        "HYPE": ["$0", "quarantined"],
+    }
+    panel = [line.split("│")[1] for line in text.splitlines() if line.startswith("│") and line.count("│") >= 3]
+    for asset, parts in expected.items():
+        line = next(x for x in panel if x.split() and x.split()[0] == asset)
+        for part in parts:
+            assert part in line, (asset, part, line)
+    assert "exposure $12,000 / cap $40,000" in text and "drawdown 1.20% / stop 5.00%" in text
+    assert "HALTED" not in text
+
+
+def test_allocation_panel_shows_a_portfolio_halt_and_narrow_terminals_keep_everything():
+    snap = allocation_snapshot(halted=True, halt_reason="portfolio drawdown stop: -5.1%")
+    text = text_of(render(snap))
+    assert "HALTED: portfolio drawdown stop: -5.1%" in text
+    narrow = text_of(render(snap), width=100)  # the events go under the allocation
+    assert "supervisor: capital & allocation" in narrow and "events" in narrow and "HALTED" in narrow
+
+
+def test_allocation_travels_in_the_encoded_snapshot():
+    import msgspec
+
+    snap = allocation_snapshot()
+    back = msgspec.msgpack.decode(msgspec.msgpack.encode(snap), type=ViewSnapshot)
+    assert back.allocation == snap.allocation and back.portfolio == snap.portfolio

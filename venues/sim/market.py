@@ -45,6 +45,13 @@ The crypto model (``market.regimes = true``, the default) adds, per step:
   sell when trending down or crashing) and is flagged ``TakerOrder.informed``. Quotes
   on the side the trend runs into fill more often, just before the price moves away.
 
+**Episodes** (``market.episodes``, regime model only): scheduled stretches of time in
+which the market is overridden, e.g. made toxic for a market maker (a forced trend with
+mostly informed takers) and then left to recover. Within an episode the steps use its
+forced regime (the regime process itself runs on untouched, so the market resumes where
+its own process is when the episode ends), its informed share and its trend. The book
+follows the regime in force.
+
 Funding (both models): the hourly rate is an Ornstein–Uhlenbeck process with mean
 ``funding_rate``, stationary std ``funding_vol`` and a reversion time of
 ``FUNDING_REVERSION_S``, updated every step; with regimes its mean leans with the
@@ -189,6 +196,16 @@ class MarketProcess:
             self._taker_lam = self._lam * _TAKER_MULT
             self._informed_p = np.where(_INFORMED_DIR != 0, market.informed_share, 0.0)
             self._reg_left = self._duration_steps(self._reg)
+            self._episodes = []  # (first step index, end step index, forced regime or -1, drift, informed p)
+            for e in market.episodes:
+                lo = math.ceil(e.start_s / dt - _EPS_STEPS)
+                hi = math.ceil(e.end_s / dt - _EPS_STEPS)
+                e_trend = trend if e.trend_bp_per_min is None else _TREND_MULT * e.trend_bp_per_min * 1e-4 / 60.0
+                share = market.informed_share if e.informed_share is None else e.informed_share
+                self._episodes.append((lo, hi, REGIMES.index(e.regime) if e.regime else -1,
+                                       (e_trend + compensation) * dt,
+                                       np.where(_INFORMED_DIR != 0, share, 0.0)))
+        self._reg_eff = self._reg  # the regime in force at the last step (an episode may force one)
         # -- funding ------------------------------------------------------------------
         self._funding = float(market.funding_rate)
         self._f_a = math.exp(-self._step_s / FUNDING_REVERSION_S)
@@ -310,12 +327,29 @@ class MarketProcess:
                 f = mu + (f - mu) * a + b * zi
         self._funding = f
 
+    def _in_force(self, n0: int, k: int, chain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per step of the next k: the regime in force, its drift and informed share (the
+        chain's, unless an episode overrides them)."""
+        regs, drift, informed_p = chain, self._drift[chain], self._informed_p[chain]
+        for lo, hi, forced, e_drift, e_inf in self._episodes:
+            a, b = max(lo - n0, 0), min(hi - n0, k)
+            if a >= b:
+                continue
+            if regs is chain:
+                regs, drift, informed_p = chain.copy(), drift.copy(), informed_p.copy()
+            if forced >= 0:
+                regs[a:b] = forced
+            drift[a:b] = e_drift[regs[a:b]]
+            informed_p[a:b] = e_inf[regs[a:b]]
+        return regs, drift, informed_p
+
     def _advance_regimes(self, k: int, target: int) -> list[TakerOrder]:
         n0 = self._n
-        regs = self._regime_path(k)
+        regs, drift, informed_p = self._in_force(n0, k, self._regime_path(k))
+        self._reg_eff = int(regs[-1])
         self._step_funding(regs, k)
         z = self._rng_mid.standard_normal(k)
-        inc = self._drift[regs] + self._vol[regs] * z
+        inc = drift + self._vol[regs] * z
         n_jumps = self._rng_jump.poisson(self._jump_lam[regs])
         n_total = int(n_jumps.sum())
         if n_total:
@@ -348,7 +382,7 @@ class MarketProcess:
         mean_units = mk.taker_size_usd / mids
         sides = np.repeat(np.tile(np.array(["B", "A"]), k), flat)
         t_regs = np.repeat(np.repeat(regs, 2), flat)
-        informed = informed_u < self._informed_p[t_regs]
+        informed = informed_u < np.repeat(np.repeat(informed_p, 2), flat)
         if informed.any():
             sides = np.where(informed, np.where(_INFORMED_DIR[t_regs] > 0, "B", "A"), sides)
         out: list[TakerOrder] = []
@@ -384,14 +418,14 @@ class MarketProcess:
         """The background book's spread now (the configured one, scaled by the regime)."""
         if not self._regimes:
             return self.market.book_spread_bp
-        return self.market.book_spread_bp * float(_SPREAD_MULT[self._reg])
+        return self.market.book_spread_bp * float(_SPREAD_MULT[self._reg_eff])
 
     @property
     def depth_usd(self) -> float:
         """Mean displayed size per background level now (configured, scaled by the regime)."""
         if not self._regimes:
             return self.market.depth_usd
-        return self.market.depth_usd * float(_DEPTH_MULT[self._reg])
+        return self.market.depth_usd * float(_DEPTH_MULT[self._reg_eff])
 
     def _extend_prices(self, levels: int) -> None:
         d = self.sz_decimals

@@ -1,0 +1,212 @@
+"""The backtest with the meta-supervisor's money: allocation and portfolio limits on the event clock.
+
+``AllocationBacktest`` is the ordinary ``Backtest`` plus what the live meta-supervisor
+does: every desk reports as the risk actor does (``PerformanceReport``,
+``ExposureReport``), the very ``CapitalCore`` the meta-supervisor drives decides on
+the supervision timer (``supervision.tick_s``), and its grants and gates reach the
+desks as the risk actor's messages (a fresh risk state, so the next quote uses them);
+a portfolio drawdown stop cancels every order at the engine. With
+``allocation.enabled = false`` capital stays in equal static shares (the portfolio
+limits still apply): the baseline the supervisor is compared with.
+
+``compare`` runs a set of scenarios (``makerhive.scenarios``) both ways, same seeds,
+and reports net PnL, Sharpe and max drawdown side by side.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Iterable
+
+import msgspec
+
+from backtest.clock import NS, to_ns
+from backtest.engine import Backtest
+from backtest.record import BacktestResult
+from makerhive.config import Config
+from messages.allocation import ExposureReport, PerformanceReport
+from supervisor.capital import CapitalCore, Decisions
+
+
+class AllocationBacktest(Backtest):
+    def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
+        super().__init__(cfg, seed=seed, assets=assets)
+        self.money = CapitalCore(self.cfg, 0.0, self.assets)
+        self._tick_ns = to_ns(self.cfg.supervision.tick_s)
+        self._next_tick = self._tick_ns
+        self.events: list[tuple[float, str, str, str]] = []
+        self.capital_series: dict[str, list[float]] = {a: [] for a in self.assets}
+        for a, desk in self.desks.items():
+            desk.reports = []
+            desk.risk.apply_allocation(self.money.update(a, 0.0))  # before the desk starts
+            gate = self.money.gate(a, 0.0)
+            desk.risk.apply_gate(gate)
+
+    def _step(self, t: int, j: int) -> None:
+        super()._step(t, j)
+        money = self.money
+        for desk in self.desks.values():
+            if desk.reports:
+                for r in desk.reports:
+                    if isinstance(r, ExposureReport):
+                        money.on_exposure(r)
+                    elif isinstance(r, PerformanceReport):
+                        money.on_report(r)
+                desk.reports.clear()
+        if t >= self._next_tick:
+            self._next_tick += self._tick_ns
+            self._route(t, money.on_tick(t / NS))
+
+    def _route(self, t: int, d: Decisions) -> None:
+        """What the meta-supervisor actor does with the core's decisions."""
+        ts = t / NS
+        for kind, asset, text in d.events:
+            self.events.append((ts, kind, asset, text))
+        for a in d.cancel_all:  # through the venue directly, the answers back to the order side
+            if a in self.desks:
+                answers = self.sim.cancel_all(a, ts)
+                if answers:
+                    self._to_us[a].send(t, (a, tuple(answers)))
+        for msg in [*d.updates, *d.gates]:
+            if msg.asset in self.desks:
+                self._send(msg.asset, t, self.desks[msg.asset].apply(msg))
+
+    def _sample(self, t: int) -> None:
+        super()._sample(t)
+        for a in self.assets:
+            self.capital_series[a].append(self.money.alloc.books[a].capital)
+
+    def _result(self, duration_s: float) -> BacktestResult:
+        result = super()._result(duration_s)
+        result.meta["allocation"] = {
+            v.asset: {"capital_start": round(v.capital_start, 2), "capital_min": round(v.capital_min, 2),
+                      "capital_end": round(v.capital, 2), "score_end": None if v.score is None else
+                      round(v.score.score, 4), "zone_end": v.zone, "reallocations": v.reallocations}
+            for v in self.money.views()}
+        result.meta["allocation_events"] = len(self.events)
+        return result
+
+
+def with_allocation(cfg: Config, enabled: bool) -> Config:
+    return msgspec.structs.replace(cfg, allocation=msgspec.structs.replace(cfg.allocation, enabled=enabled))
+
+
+def run_allocation_backtest(cfg: Config, *, duration_s: float, seed: int | None = None) -> BacktestResult:
+    return AllocationBacktest(cfg, seed=seed).run(duration_s)
+
+
+HEADLINE = ("net_pnl", "sharpe", "max_drawdown")
+
+
+def _one(job: tuple[str, Config, bool, float, int | None]) -> tuple[str, bool, dict[str, Any]]:
+    from backtest.report import build_report
+
+    name, cfg, enabled, duration_s, seed = job
+    result = run_allocation_backtest(with_allocation(cfg, enabled), duration_s=duration_s, seed=seed)
+    report = build_report(result)
+    total = report["total"]
+    row: dict[str, Any] = {k: total[k] for k in HEADLINE}
+    row["per_asset_net_pnl"] = {a: report["per_asset"][a]["net_pnl"] for a in result.assets}
+    row["allocation"] = result.meta["allocation"]
+    return name, enabled, row
+
+
+def compare(scenarios: dict[str, Config], *, duration_s: float, seed: int | None = None,
+            workers: int | None = None, on_row: Any = None) -> dict[str, Any]:
+    """Each scenario with equal static allocation and with the supervisor, same seed.
+    Returns {scenario: {"static": row, "supervisor": row}} plus a "total" over scenarios."""
+    jobs = [(name, cfg, enabled, duration_s, seed) for name, cfg in scenarios.items() for enabled in (False, True)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    out: dict[str, Any] = {name: {} for name in scenarios}
+    if workers == 1:
+        done = map(_one, jobs)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        done = pool.map(_one, jobs)
+    try:
+        for name, enabled, row in done:
+            out[name]["supervisor" if enabled else "static"] = row
+            if on_row is not None:
+                on_row(name, "supervisor" if enabled else "static", row)
+    finally:
+        if workers > 1:
+            pool.shutdown()
+    total: dict[str, Any] = {}
+    for mode in ("static", "supervisor"):
+        rows = [out[n][mode] for n in scenarios]
+        total[mode] = {"net_pnl": sum(r["net_pnl"] for r in rows),
+                       "sharpe": _mean([r["sharpe"] for r in rows]),
+                       "max_drawdown": max(r["max_drawdown"] for r in rows)}
+    out["total"] = total
+    return out
+
+
+def _mean(xs: list[float | None]) -> float | None:
+    v = [x for x in xs if x is not None]
+    return sum(v) / len(v) if v else None
+
+
+COMPARE_DURATION_S = 2400.0
+
+
+def render_compare(out: dict[str, Any], duration_s: float, seed: int):  # -> rich Table
+    from rich.table import Table
+
+    t = Table(title=f"capital allocation: equal static shares vs the meta-supervisor "
+                    f"({duration_s / 60:g} simulated minutes per scenario, seed {seed})")
+    t.add_column("scenario")
+    for mode in ("static", "supervisor"):
+        for k in ("net PnL $", "Sharpe", "max DD $"):
+            t.add_column(f"{mode}: {k}", justify="right")
+    for name, r in out.items():
+        cells = []
+        for mode in ("static", "supervisor"):
+            x = r[mode]
+            cells += [f"{x['net_pnl']:,.2f}", "-" if x["sharpe"] is None else f"{x['sharpe']:.2f}",
+                      f"{x['max_drawdown']:,.2f}"]
+        t.add_row(name if name != "total" else "all scenarios (sum / mean / worst)", *cells,
+                  style="bold" if name == "total" else "")
+    return t
+
+
+def run_cli(args: Any) -> int:
+    """``makerhive backtest --compare-allocation``."""
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from makerhive import config as config_mod
+    from makerhive.scenarios import allocation_set
+
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as e:
+        print(f"makerhive backtest: config error in {args.config}: {e}", file=sys.stderr)
+        return 2
+    if args.assets:
+        print("makerhive backtest: --compare-allocation runs the config's five assets (no --assets)", file=sys.stderr)
+        return 2
+    if args.zero_latency:
+        from backtest.engine import zero_latency
+
+        cfg = zero_latency(cfg)
+    duration = args.duration or COMPARE_DURATION_S
+    seed = cfg.run.seed if args.seed is None else args.seed
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    t0 = time.perf_counter()
+    out = compare(allocation_set(cfg), duration_s=duration, seed=seed, workers=args.workers,
+                  on_row=lambda name, mode, row: console.print(
+                      f"[dim]{name}, {mode}: net {row['net_pnl']:.2f}, sharpe "
+                      f"{row['sharpe'] if row['sharpe'] is None else round(row['sharpe'], 2)}, "
+                      f"max drawdown {row['max_drawdown']:.2f}[/dim]"))
+    console.print(render_compare(out, duration, seed))
+    console.print(f"{len(out) - 1} scenarios x 2 in {time.perf_counter() - t0:.0f} s wall; Sharpe: mean/std of "
+                  f"1-minute PnL changes x sqrt(minutes); total: PnL summed, Sharpe averaged, worst drawdown.")
+    if args.json:
+        p = Path(args.json)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"duration_s": duration, "seed": seed, "scenarios": out}, indent=2))
+    return 0
