@@ -22,7 +22,7 @@ from actors.context import AssetContext
 from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
 from messages.orders import Fill, Funding
-from messages.risk import Allocation, FillHistory, RiskState, RiskStateRequest, VenuePosition
+from messages.risk import FillHistory, RiskState, RiskStateRequest, VenuePosition
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.risk import RiskCore, should_publish
 
@@ -75,9 +75,6 @@ class RiskActor(AssetActor):
             self._publish(force=True)
         elif isinstance(msg, PortfolioGate):
             self.core.apply_gate(msg)
-            self._publish(force=True)
-        elif isinstance(msg, Allocation):
-            self.core.set_capital(msg.capital)
             self._publish(force=True)
         else:
             super().handle(msg)

@@ -89,13 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "replay", None):
         if args.scenario != "sim" or args.sweep:
             return _fail("--replay works on its own (no --scenario as-paper, no --sweep)")
-        from backtest.replay import run_cli as replay_cli
-
-        return replay_cli(args)
+        return _replay(args)
     if getattr(args, "compare_allocation", False):
-        from backtest.allocation import run_cli as compare_cli
-
-        return compare_cli(args)
+        return _compare_allocation(args)
     if args.duration is None:
         args.duration = DEFAULT_DURATION_S
     if args.scenario == "as-paper":
@@ -143,15 +139,13 @@ def _load(path: str):  # -> Config | None
 def _sim(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from backtest.engine import Backtest, zero_latency
-    from backtest.report import build_report, plot, render_table, to_json
+    from backtest.engine import Backtest
+    from backtest.report import build_report, render_table
     from makerhive.config import ConfigError
 
-    cfg = _load(args.config)
+    cfg = _backtest_config(args)
     if cfg is None:
         return 2
-    if args.zero_latency:
-        cfg = zero_latency(cfg)
     try:
         bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
     except ConfigError as e:
@@ -165,6 +159,83 @@ def _sim(args: argparse.Namespace) -> int:
     console.print(f"{result.events:,} book+trade events and {result.steps:,} engine steps in {wall:.2f} s wall "
                   f"({result.events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
                   f"{report['sharpe_method']}.")
+    return _write_outputs(console, report, result, args)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """``--replay DIR``: the synthetic backtest's table and JSON, plus what was replayed
+    (``report["replay"]``)."""
+    from rich.console import Console
+
+    from backtest.replay import ReplayBacktest, ReplayError
+    from backtest.report import build_report, render_table
+    from makerhive.config import ConfigError
+
+    cfg = _backtest_config(args)
+    if cfg is None:
+        return 2
+    try:
+        bt = ReplayBacktest(cfg, args.replay, seed=args.seed, assets=_assets(args))
+        t0 = time.perf_counter()
+        result = bt.run(args.duration)
+    except (ConfigError, ReplayError) as e:
+        return _fail(str(e))
+    wall = time.perf_counter() - t0
+    report = build_report(result)
+    report["replay"] = result.meta["replay"]
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(render_table(report))
+    r = report["replay"]
+    console.print(f"replayed {args.replay}: {r['span_s']:,.1f} s recorded, {r['books_replayed']:,} books and "
+                  f"{r['trades_replayed']:,} trades from {r['files']} files ({r['malformed_lines']} malformed lines, "
+                  f"{r['truncated_files']} truncated files) in {wall:.2f} s wall; {report['sharpe_method']}.")
+    return _write_outputs(console, report, result, args)
+
+
+def _compare_allocation(args: argparse.Namespace) -> int:
+    """``--compare-allocation``: the scenario set with equal static capital and with the
+    meta-supervisor's allocator, side by side."""
+    from rich.console import Console
+
+    from backtest.allocation import COMPARE_DURATION_S, compare, render_compare
+    from makerhive.scenarios import allocation_set
+
+    cfg = _backtest_config(args)
+    if cfg is None:
+        return 2
+    if args.assets:
+        return _fail("--compare-allocation runs the config's five assets (no --assets)")
+    duration = args.duration or COMPARE_DURATION_S
+    seed = cfg.run.seed if args.seed is None else args.seed
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    t0 = time.perf_counter()
+    out = compare(allocation_set(cfg), duration_s=duration, seed=seed, workers=args.workers,
+                  on_row=lambda name, mode, row: console.print(
+                      f"[dim]{name}, {mode}: net {row['net_pnl']:.2f}, sharpe "
+                      f"{row['sharpe'] if row['sharpe'] is None else round(row['sharpe'], 2)}, "
+                      f"max drawdown {row['max_drawdown']:.2f}[/dim]"))
+    console.print(render_compare(out, duration, seed))
+    console.print(f"{len(out) - 1} scenarios x 2 in {time.perf_counter() - t0:.0f} s wall; Sharpe: mean/std of "
+                  f"1-minute PnL changes x sqrt(minutes); total: PnL summed, Sharpe averaged, worst drawdown.")
+    if args.json:
+        _write_json(args.json, {"duration_s": duration, "seed": seed, "scenarios": out})
+    return 0
+
+
+def _backtest_config(args: argparse.Namespace):  # -> Config | None
+    """The config file's Config, with the zero-latency profile when asked for."""
+    cfg = _load(args.config)
+    if cfg is not None and args.zero_latency:
+        from backtest.engine import zero_latency
+
+        cfg = zero_latency(cfg)
+    return cfg
+
+
+def _write_outputs(console, report: dict, result, args: argparse.Namespace) -> int:  # noqa: ANN001
+    """The report as JSON and the equity/inventory plot, when asked for."""
+    from backtest.report import plot, to_json
+
     if args.json:
         to_json(report, args.json)
     if args.plot:

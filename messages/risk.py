@@ -48,15 +48,6 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
         return self.realized_pnl + self.unrealized_pnl - self.fees + self.funding
 
 
-class Allocation(msgspec.Struct, frozen=True, tag=True):
-    """A grant of capital alone (and so of position limit) to an asset; the meta-supervisor
-    sends the fuller ``messages.allocation.AllocationUpdate``."""
-
-    asset: str
-    ts: float
-    capital: float
-
-
 class VenuePosition(msgspec.Struct, frozen=True, tag=True):
     """The venue's own view of an asset's position (and cumulative funding, where the
     venue reports it), from reconciliation."""

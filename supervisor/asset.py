@@ -21,7 +21,6 @@ from actors.quoter import QuoterActor
 from actors.risk import RiskActor
 from messages.allocation import AllocationUpdate, ExposureReport, PerformanceReport, PortfolioGate
 from messages.control import ExitReason, Tick
-from messages.risk import Allocation
 from supervisor.supervisor import ChildSpec, Supervisor
 from venues.runtime import VenueUnavailable
 
@@ -49,7 +48,7 @@ class AssetSupervisor(Supervisor):
         ctx.start_ts = lambda: self.now
         self.cancel_ms: list[float] = []
         # the meta-supervisor's latest word, told again to every new risk actor
-        self.grant: AllocationUpdate | Allocation | None = grant
+        self.grant: AllocationUpdate | None = grant
         self.gate: PortfolioGate | None = gate
 
     # -- child factories -----------------------------------------------------------------
@@ -126,7 +125,7 @@ class AssetSupervisor(Supervisor):
         return 0
 
     def handle_other(self, msg: Any) -> Any:
-        if isinstance(msg, (AllocationUpdate, Allocation)):
+        if isinstance(msg, AllocationUpdate):
             self.grant = msg
             self.ctx.team.tell("risk", msg)
             return None

@@ -11,5 +11,5 @@ def describe(e: BaseException) -> str:
     if isinstance(e, ConnectionClosed):
         return f"connection closed ({e.reason})"
     if isinstance(e, trio.TooSlowError):
-        return "connect timed out"
+        return "connect timed out (TooSlowError)"
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

@@ -16,13 +16,11 @@ Files stay readable if the process dies: the compressor is sync-flushed every
 ``flush_s`` seconds, so at most that much is lost and the reader tolerates the
 missing gzip end. A restart within the hour appends a new gzip member to the file.
 
-The connection is watched, because a quiet socket is the failure mode of a long
-recording: the connect runs under an outer deadline (trio-websocket can hang on an
-upgrade that never answers), ``{"method":"ping"}`` goes out every ``ping_s`` (the
-server closes a connection idle for 60 s), and the session is declared stalled when
-no frame came for ``stall_s`` or ``max_missed_pongs`` pings went unanswered. The only
-cadence a quiet coin guarantees is the pong's, so ``stall_s`` (45 s) spans two pings.
-Then it reconnects with jittered exponential backoff and subscribes again.
+The connection is the trading venue's own ``Feed``: one deadline over connect and
+upgrade, a ping every ``ping_s``, a stall when no frame came for ``stall_s`` or
+``max_missed_pongs`` pings went unanswered (the only cadence a quiet coin guarantees is
+the pong's, so ``stall_s`` (45 s) spans two pings), then a reconnect with jittered
+exponential backoff and the subscriptions again.
 
 The clock (``clock``: epoch ms, called once per received message) and the URL are
 injectable, so the tests run it against a local server with a clock that crosses an
@@ -34,10 +32,8 @@ import gzip
 import json
 import random
 import signal
-import ssl
 import sys
 import time
-import urllib.parse
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -47,15 +43,14 @@ from typing import Any
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, wrap_client_stream
 
 from venues.hyperliquid import wire
+from venues.hyperliquid.feed import Feed
 from venues.replay import file_name
 
 WS_URLS = {"mainnet": "wss://api.hyperliquid.xyz/ws", "testnet": "wss://api.hyperliquid-testnet.xyz/ws"}
 HOUR_MS = 3_600_000
 CHANNELS = ("l2Book", "trades")
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 def epoch_ms() -> int:
@@ -68,10 +63,6 @@ class _RawFrame(msgspec.Struct):
 
 
 _raw_decoder = msgspec.json.Decoder(_RawFrame)
-
-
-class Stalled(Exception):
-    """The connection went quiet: no frame, or no pong, for too long."""
 
 
 # -- the files ------------------------------------------------------------------------------
@@ -138,6 +129,8 @@ class RecorderStats:
 
 
 class Recorder:
+    """Writes what a ``Feed`` subscribed to l2Book and trades of ``coins`` receives."""
+
     def __init__(self, coins: Iterable[str], out: str | Path, *, url: str = WS_URLS["mainnet"],
                  clock: Callable[[], int] = epoch_ms, connect_timeout_s: float = 10.0,
                  ping_s: float = 20.0, stall_s: float = 45.0, max_missed_pongs: int = 2,
@@ -147,21 +140,26 @@ class Recorder:
         if not self.coins:
             raise ValueError("no coin to record")
         self.out = Path(out)
-        _endpoint(url)  # a bad URL fails here, not in the reconnect loop
         self.url = url
         self.clock = clock
-        self.connect_timeout_s = connect_timeout_s
-        self.ping_s = ping_s
-        self.stall_s = stall_s
-        self.max_missed_pongs = max_missed_pongs
-        self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
         self.flush_s = flush_s
-        self.rng = rng or random.Random()
-        self.stats = RecorderStats()
+        self.feed = Feed(url, [{"type": ch, "coin": c} for c in self.coins for ch in CHANNELS], self.on_frame,
+                         ping_every_s=ping_s, stall_s=stall_s, max_missed_pongs=max_missed_pongs,
+                         connect_timeout_s=connect_timeout_s, first_connect_s=None,
+                         backoff_min_s=backoff_min_s, backoff_max_s=backoff_max_s,
+                         on_lost=lambda why: print(f"record: connection lost ({why}); reconnecting", file=sys.stderr),
+                         rng=rng)
         self.writers = {c: HourlyWriter(self.out, c) for c in self.coins}
-        self._outstanding_pings = 0
-        self._got_data = False
+        self._frames: Counter = Counter()
+        self._ignored = 0
+        self._errors = 0
+
+    @property
+    def stats(self) -> RecorderStats:
+        f = self.feed.stats
+        return RecorderStats(frames=self._frames, connects=f.connects, reconnects=f.reconnects, stalls=f.stalls,
+                             malformed=f.malformed, ignored=self._ignored + f.ignored + f.pongs,
+                             errors=f.error_frames, last_error=f.last_error)
 
     @property
     def files(self) -> set[Path]:
@@ -177,7 +175,7 @@ class Recorder:
             with trio.move_on_after(duration_s if duration_s is not None else float("inf")):
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._flusher)
-                    await self._connect_loop()
+                    await self.feed.run()
         finally:
             self.close()
         return self.summary()
@@ -192,148 +190,27 @@ class Recorder:
             for w in self.writers.values():
                 w.flush()
 
-    async def _connect_loop(self) -> None:
-        failures = 0
-        while True:
-            why = "the session ended"
-            try:
-                await self._session()
-            except* Stalled as eg:
-                self.stats.stalls += 1
-                why = str(eg.exceptions[0])
-            except* _LOST as eg:
-                why = _describe(_leaf(eg))
-            self.stats.last_error = why
-            print(f"record: connection lost ({why}); reconnecting", file=sys.stderr)
-            failures = 0 if self._got_data else failures + 1  # a session that carried data was healthy
-            delay = min(self.backoff_max_s, self.backoff_min_s * 2 ** failures)
-            await trio.sleep(delay * (0.5 + 0.5 * self.rng.random()))
-
-    async def _session(self) -> None:
-        """One connection, until it fails (``_got_data`` says whether it carried data).
-
-        The TCP (and TLS) stream is opened here rather than by ``open_websocket_url``,
-        so that a handshake cut short by the deadline still closes its socket."""
-        self._got_data = False
-        host, port, resource, tls = _endpoint(self.url)
-        stream: trio.abc.Stream | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                # one deadline over the TCP connect, TLS and the upgrade together
-                with trio.fail_after(self.connect_timeout_s):
-                    if tls is None:
-                        stream = await trio.open_tcp_stream(host, port)
-                    else:
-                        stream = await trio.open_ssl_over_tcp_stream(host, port, ssl_context=tls,
-                                                                     https_compatible=True)
-                    host_header = host if port in (80, 443) else f"{host}:{port}"
-                    ws = await wrap_client_stream(nursery, stream, host_header, resource,
-                                                  max_message_size=MAX_MESSAGE_BYTES)
-                    self.stats.connects += 1
-                    if self.stats.connects > 1:
-                        self.stats.reconnects += 1
-                    await self._subscribe(ws)
-                try:
-                    await self._live(ws)
-                finally:
-                    nursery.cancel_scope.cancel()  # the connection's reader task
-        finally:
-            if stream is not None:
-                with trio.CancelScope(shield=True):
-                    await trio.aclose_forcefully(stream)
-
-    async def _subscribe(self, ws: WebSocketConnection) -> None:
-        for coin in self.coins:
-            for ch in CHANNELS:
-                await ws.send_message(wire.encode({"method": "subscribe",
-                                                   "subscription": {"type": ch, "coin": coin}}).decode())
-
-    async def _live(self, ws: WebSocketConnection) -> None:
-        """Receive until the connection fails or stalls; pings go out on the way. One
-        task: waiting for a message is cancel-safe, so it simply times out."""
-        now = trio.current_time()
-        last_rx, next_ping = now, now + self.ping_s
-        self._outstanding_pings = 0
-        while True:
-            now = trio.current_time()
-            if now - last_rx >= self.stall_s:
-                raise Stalled(f"no frame for {now - last_rx:.1f} s")
-            if now >= next_ping:
-                if self._outstanding_pings >= self.max_missed_pongs:
-                    raise Stalled(f"{self._outstanding_pings} pings unanswered")
-                self._outstanding_pings += 1
-                next_ping = now + self.ping_s
-                await ws.send_message('{"method":"ping"}')
-            with trio.move_on_after(min(next_ping, last_rx + self.stall_s) - now):
-                msg = await ws.get_message()
-                last_rx = trio.current_time()
-                self.on_message(self.clock(), msg)
-
     # -- one message -------------------------------------------------------------------------
-    def on_message(self, t_ms: int, msg: str | bytes) -> None:
-        """Write an l2Book or trades frame of a recorded coin; count the rest."""
-        try:
-            frame = wire.decode_frame(msg)
-        except wire.UnknownChannel:
-            self.stats.ignored += 1
-            return
-        except wire.Malformed:
-            if msg == "Websocket connection established.":  # the SDK's greeting (hyperliquid.md §1.1)
-                self.stats.ignored += 1
-            else:
-                self.stats.malformed += 1
-            return
+    def on_frame(self, frame: Any, recv_ns: int, msg: str | bytes) -> None:
+        """Write an l2Book or trades frame of a recorded coin; count the rest (a frame
+        that did not decode is counted by the feed)."""
+        t_ms = self.clock()
         kind = type(frame)
         if kind is wire.BookFrame:
             coin = frame.data.coin
-        elif kind is wire.TradesFrame:
-            if not frame.data:
-                self.stats.ignored += 1
-                return
+        elif kind is wire.TradesFrame and frame.data:
             coin = frame.data[0].coin
         else:
-            if kind is wire.PongFrame:
-                self._outstanding_pings = 0
-            elif kind is wire.ErrorFrame:
-                self.stats.errors += 1
-                self.stats.last_error = f"venue error: {frame.data}"
-            self.stats.ignored += 1
+            if frame is not None:  # acks, error frames, empty trades
+                self._ignored += 1
             return
         writer = self.writers.get(coin)
         if writer is None:
-            self.stats.ignored += 1
+            self._ignored += 1
             return
         raw = _raw_decoder.decode(msg)
         writer.write(t_ms, frame_line(t_ms, raw.channel, bytes(raw.data)))
-        self.stats.frames[(coin, raw.channel)] += 1
-        self._got_data = True
-
-
-_LOST = (ConnectionClosed, HandshakeError, OSError, trio.TooSlowError, trio.BrokenResourceError)
-
-
-def _leaf(eg: BaseExceptionGroup) -> BaseException:
-    e: BaseException = eg
-    while isinstance(e, BaseExceptionGroup):
-        e = e.exceptions[0]
-    return e
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, trio.TooSlowError):
-        return "connect timed out (TooSlowError)"
-    return f"{type(e).__name__}: {e}"
-
-
-def _endpoint(url: str) -> tuple[str, int, str, ssl.SSLContext | None]:
-    """(host, port, path, TLS context or None) of a ws:// or wss:// URL."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError(f"not a WebSocket URL: {url!r}")
-    tls = ssl.create_default_context() if parts.scheme == "wss" else None
-    port = parts.port or (443 if tls is not None else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname, port, path, tls
+        self._frames[(coin, raw.channel)] += 1
 
 
 # -- the command line ---------------------------------------------------------------------------

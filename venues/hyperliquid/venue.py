@@ -235,7 +235,7 @@ class HyperliquidVenue:
     def _on_lost(self, why: str) -> None:
         self._event("info", "*", f"Hyperliquid WebSocket lost: {why}; reconnecting")
 
-    def _on_frame(self, frame: Any, recv_ns: int) -> None:
+    def _on_frame(self, frame: Any, recv_ns: int, raw: str | bytes = b"") -> None:
         if isinstance(frame, wire.BookFrame):
             self._on_book(frame.data, recv_ns)
         elif isinstance(frame, wire.TradesFrame):
