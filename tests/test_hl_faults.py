@@ -116,3 +116,41 @@ def test_the_dead_mans_switch_is_renewed_while_healthy_and_cleared_on_stop(hive_
     hive.stop()
     assert fake.dms_at_ms is None and fake.stats["schedule_cancel_fired"] == 0
     assert fake.open_orders() == []
+
+
+class _Gateway:
+    """Just enough gateway to watch what the venue delivers."""
+
+    def __init__(self) -> None:
+        self.board = None
+        self.delivered: list = []
+
+    def attach(self, venue) -> None:  # noqa: ANN001
+        pass
+
+    def deliver(self, asset, msg) -> None:  # noqa: ANN001
+        self.delivered.append(msg)
+
+
+async def test_each_firing_of_the_dead_mans_switch_counts_once_per_utc_day():
+    """A firing cancels every order at one instant: many updates, one trigger; the next
+    firing is another; a new UTC day starts the count again."""
+    from venues.hyperliquid import wire
+    from venues.hyperliquid.venue import HyperliquidVenue
+
+    cfg = sim_config(portfolio={"assets": list(ASSETS)})
+    venue = HyperliquidVenue(cfg, _Gateway(), signer=Signer(KEY))
+    venue._index = {a: i for i, a in enumerate(ASSETS)}
+
+    def fired(at_ms: int, n: int) -> tuple[wire.WsOrder, ...]:
+        return tuple(wire.WsOrder(wire.WsBasicOrder("ETH", "B", 3500.0, 0.0, oid, at_ms - 5_000, 0.01, None),
+                                  "scheduledCancel", at_ms) for oid in range(n))
+
+    day = 86_400_000 * 20_000
+    venue._on_order_updates(fired(day + 1_000, 6))
+    venue._on_order_updates(fired(day + 1_000, 3))  # the same firing, a second message
+    assert venue.stats.dms_triggers_today == 1
+    venue._on_order_updates(fired(day + 90_000, 4))
+    assert venue.stats.dms_triggers_today == 2
+    venue._on_order_updates(fired(day + 86_400_000 + 5, 2))
+    assert venue.stats.dms_triggers_today == 1

@@ -125,6 +125,7 @@ class HyperliquidVenue:
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
         self._dms_day = -1
+        self._dms_fired_ms = -1  # the status time of the last firing seen
         self.book_to_wire_ns: collections.deque[int] = collections.deque(maxlen=100_000)
         self.modify_orders = True  # replace a quote with batchModify where possible
         gateway.attach(self)
@@ -208,7 +209,7 @@ class HyperliquidVenue:
 
     def _publish_status(self) -> None:
         board = self.gateway.board
-        if board is None or not hasattr(board, "venue_status"):
+        if board is None:
             return
         now = trio.current_time()
         board.venue_status = {
@@ -255,7 +256,7 @@ class HyperliquidVenue:
                 self._on_funding(ev.funding)
             if ev.nonUserCancel:
                 for c in ev.nonUserCancel:
-                    self._on_gone(c.coin, c.oid, "nonUserCancel", cancelled=True)
+                    self._on_gone(c.coin, c.oid, "nonUserCancel")
         elif isinstance(frame, wire.AssetCtxFrame):
             if frame.data.coin in self._index:
                 self.asset_ctx[frame.data.coin] = frame.data.ctx
@@ -315,7 +316,7 @@ class HyperliquidVenue:
             status = u.status
             cloid = o.cloid or self._by_oid.get(o.oid, "")
             if status == "scheduledCancel":
-                self._note_dms_trigger(now)
+                self._note_dms_trigger(u.statusTimestamp)
             if status.endswith("anceled") or status == "scheduledCancel":
                 if cloid:
                     by_asset.setdefault(o.coin, []).append(OrderCancelled(o.coin, cloid, now, status))
@@ -328,7 +329,7 @@ class HyperliquidVenue:
                 self._forget(cloid)  # the fill itself comes on userFills
         self._deliver(by_asset)
 
-    def _on_gone(self, coin: str, oid: int, reason: str, cancelled: bool) -> None:
+    def _on_gone(self, coin: str, oid: int, reason: str) -> None:
         cloid = self._by_oid.get(oid, "")
         if coin in self._index and cloid:
             now = trio.current_time()
@@ -341,16 +342,17 @@ class HyperliquidVenue:
         self.stats.funding_events += 1
         self._deliver({f.coin: [Funding(f.coin, f.time / 1000.0, f.fundingRate, f.szi, f.usdc)]})
 
-    def _note_dms_trigger(self, now: float) -> None:
-        day = int(now // 86400)
+    def _note_dms_trigger(self, at_ms: int) -> None:
+        """One firing cancels every order at one instant: count distinct instants, per UTC day."""
+        if at_ms == self._dms_fired_ms:
+            return
+        self._dms_fired_ms = at_ms
+        day = at_ms // 86_400_000
         if day != self._dms_day:
             self._dms_day, self.stats.dms_triggers_today = day, 0
-            self._dms_counted = False
-        if not getattr(self, "_dms_counted", False):
-            self._dms_counted = True  # one trigger cancels many orders: count it once
-            self.stats.dms_triggers_today += 1
-            self._event("cancel_all", "*", f"the exchange's dead-man's switch fired "
-                                           f"({self.stats.dms_triggers_today} of 10 today)")
+        self.stats.dms_triggers_today += 1
+        self._event("cancel_all", "*", f"the exchange's dead-man's switch fired "
+                                       f"({self.stats.dms_triggers_today} of 10 today)")
 
     def _deliver(self, by_asset: dict[str, list[Any]]) -> None:
         if not by_asset:
