@@ -11,6 +11,9 @@ A hung actor does not die: ``Liveness.busy_since`` lets the supervisor's watchdo
 a handler running past its budget; setting ``kill_switch`` makes the actor die at its
 next message. No BaseException ever leaves a handler (pykka would then stop every
 actor in the process): they are turned into ``ActorCrashed``.
+
+In lockstep (``venues.lockstep``) an actor's inbox hands it messages in the hive's one
+global order.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any
 import pykka
 
 from messages.control import ChildExited, Crash, ExitReason, Ping
+from venues import lockstep
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,16 @@ class SupervisedActor(pykka.ThreadingActor):
         of it (asset actors cancel the asset's orders here). Must not raise or block."""
 
     # -- pykka plumbing ------------------------------------------------------------
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        return lockstep.new_inbox()
+
+    def _actor_loop_teardown(self) -> None:
+        inbox = self.actor_inbox
+        if isinstance(inbox, lockstep.SequencedInbox):
+            inbox.close()  # what was left here will never take its turn
+        super()._actor_loop_teardown()
+
     def on_start(self) -> None:
         try:
             if self._faults is not None:

@@ -2,10 +2,11 @@
 
 ``AllocationBacktest`` is the ordinary ``Backtest`` plus what the live meta-supervisor
 does: every desk reports as the risk actor does (``PerformanceReport``,
-``ExposureReport``), the very ``CapitalCore`` the meta-supervisor drives decides on
-the supervision timer (``supervision.tick_s``), and its grants and gates reach the
-desks as the risk actor's messages (a fresh risk state, so the next quote uses them);
-a portfolio drawdown stop cancels every order at the engine. With
+``ExposureReport``, relayed by the asset supervisor to the meta-supervisor, each hop
+a message in the one queue), the very ``CapitalCore`` the meta-supervisor drives
+decides on the supervision timer (``supervision.tick_s``), and its grants and gates
+go down the same way (meta → asset supervisor → risk: a fresh risk state, so the next
+quote uses them); a portfolio drawdown stop cancels every order at the engine. With
 ``allocation.enabled = false`` capital stays in equal static shares (the portfolio
 limits still apply): the baseline the supervisor is compared with.
 
@@ -20,11 +21,12 @@ from typing import Any, Iterable
 
 import msgspec
 
-from backtest.clock import NS, to_ns
+from backtest.clock import NS
 from backtest.engine import Backtest
 from backtest.record import BacktestResult
 from makerhive.config import Config
 from messages.allocation import ExposureReport, PerformanceReport
+from messages.control import Tick
 from supervisor.capital import CapitalCore, Decisions
 
 
@@ -32,30 +34,36 @@ class AllocationBacktest(Backtest):
     def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
         super().__init__(cfg, seed=seed, assets=assets)
         self.money = CapitalCore(self.cfg, 0.0, self.assets)
-        self._tick_ns = to_ns(self.cfg.supervision.tick_s)
-        self._next_tick = self._tick_ns
         self.events: list[tuple[float, str, str, str]] = []
         self.capital_series: dict[str, list[float]] = {a: [] for a in self.assets}
         for a, desk in self.desks.items():
-            desk.reports = []
-            desk.risk.apply_allocation(self.money.update(a, 0.0))  # before the desk starts
-            gate = self.money.gate(a, 0.0)
-            desk.risk.apply_gate(gate)
+            desk.report = self._to_meta
+            # the asset supervisor hands its risk actor the grant and the gate as it starts
+            desk.risk.apply_allocation(self.money.update(a, 0.0))
+            desk.risk.apply_gate(self.money.gate(a, 0.0))
 
-    def _step(self, t: int, j: int) -> None:
-        super()._step(t, j)
-        money = self.money
-        for desk in self.desks.values():
-            if desk.reports:
-                for r in desk.reports:
-                    if isinstance(r, ExposureReport):
-                        money.on_exposure(r)
-                    elif isinstance(r, PerformanceReport):
-                        money.on_report(r)
-                desk.reports.clear()
-        if t >= self._next_tick:
-            self._next_tick += self._tick_ns
-            self._route(t, money.on_tick(t / NS))
+    def _to_meta(self, msg: Any) -> None:
+        self._post("", "meta", msg)
+
+    def _deliver(self, asset: str, role: str, msg: Any) -> None:
+        if role == "meta":
+            self._meta(msg)
+        else:
+            super()._deliver(asset, role, msg)
+
+    def _meta(self, msg: Any) -> None:
+        """The meta-supervisor's handler (supervisor/meta.py)."""
+        if isinstance(msg, ExposureReport):
+            self.money.on_exposure(msg)
+        elif isinstance(msg, PerformanceReport):
+            self.money.on_report(msg)
+        elif isinstance(msg, Tick):
+            self._route(self._t, self.money.on_tick(msg.now))
+            for a in self.assets:
+                self._post(a, "sup", msg)
+
+    def _tick(self, t: int) -> None:
+        self._post("", "meta", Tick(t / NS))
 
     def _route(self, t: int, d: Decisions) -> None:
         """What the meta-supervisor actor does with the core's decisions."""
@@ -69,7 +77,7 @@ class AllocationBacktest(Backtest):
                     self._to_us[a].send(t, (a, tuple(answers)))
         for msg in [*d.updates, *d.gates]:
             if msg.asset in self.desks:
-                self._send(msg.asset, t, self.desks[msg.asset].apply(msg))
+                self._post(msg.asset, "sup", msg)
 
     def _sample(self, t: int) -> None:
         super()._sample(t)

@@ -3,24 +3,31 @@
 Single-threaded, no actors, no wall clock. In time order it runs
 
 - **engine steps** every ``sim.step_s``: ``SimExchange.advance(ts)``; public trades go
-  straight to the asset's book core (the live gateway delivers them without delay),
-  the step's fills and other venue events go back to the asset's order side as one
-  batch after the ack latency;
+  straight to the asset's book core (the live book actor only updates its core with
+  them), the step's fills and other venue events go back to the asset's order side as
+  one batch after the ack latency;
 - **book pushes** per asset every ``sim.book_interval_s``, staggered across assets as
   the live venue staggers them, reaching the book core after the feed latency;
+- **supervision ticks** every ``supervision.tick_s`` (the quoters' staleness checks;
+  with ``AllocationBacktest`` the meta-supervisor's money decisions);
+- **messages** between the desks' cores (``backtest.desk``), as the actors tell them;
 - **commands** from the order side (cancels, then placements, as one message) reaching
   the engine after the order latency, and the engine's answers coming back as one
   batch after the ack latency.
+
+At one instant: the engine step, then the book pushes, then the tick, then every
+message, delivery and command in the order it was sent: one first-in first-out order,
+which the live hive follows too when it runs in lockstep (``venues.lockstep``), so
+the same scenario there (zero latency) makes the same fills (tests/test_lockstep.py).
 
 Latencies come from the live venue's own ``venues.sim.latency.LatencyModel`` (seeded
 from the run's seed): with ``sim.latency_profile = "fixed"`` (the default) the config's
 fixed order/ack/feed latencies, ``"zero"`` none (``zero_latency`` makes such a config:
 the tests' default), ``"hyperliquid"`` drawn like Hyperliquid's. Each wire stays FIFO.
-Each asset gets ``capital_usd / n_assets``, as the meta-supervisor's first allocation
-does. The same config, seed and duration give bit-identical results. Events at one
-instant run: engine step, then book pushes, then deliveries in the order they were
-sent. A request the engine fails (an injected fault) is answered as the live venue
-answers it: a reject per order and per cancel.
+Each asset starts with the capital the meta-supervisor's allocator gives it at start
+(equal shares, at most ``allocation.cap_pct`` of the capital each). The same config,
+seed and duration give bit-identical results. A request the engine fails (an injected
+fault) is answered as the live venue answers it: a reject per order and per cancel.
 """
 from __future__ import annotations
 
@@ -29,16 +36,18 @@ from typing import Any, Iterable
 import msgspec
 
 from backtest.clock import NS, EventQueue, Wire, to_ns
-from backtest.desk import Command, Desk
+from backtest.desk import Command, Desk, VenueEvents
 from backtest.record import MARKOUT_HORIZONS_S, AssetRecord, BacktestResult, FillRecord
 from makerhive.config import Config, ConfigError
+from messages.control import Tick
 from messages.market import Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
+from supervisor.allocation import Allocator
 from venues.sim.engine import SimExchange
 
 # event kinds (and their priority at one instant)
-STEP, PUSH, BOOK, ARRIVE, REPLY = range(5)
-_PRIO = {STEP: 0, PUSH: 1, BOOK: 2, ARRIVE: 2, REPLY: 2}
+STEP, PUSH, TICK, BOOK, ARRIVE, REPLY, MSG = range(7)
+_PRIO = {STEP: 0, PUSH: 1, TICK: 2, BOOK: 3, ARRIVE: 3, REPLY: 3, MSG: 3}
 SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
 _LONGEST = max(MARKOUT_HORIZONS_S)
 
@@ -116,9 +125,11 @@ class Backtest:
         self.seed = cfg.run.seed if seed is None else int(seed)
         self.assets = tuple(self.cfg.portfolio.assets)
         self.sim = SimExchange(self.cfg, self.seed)
-        self.capital = self.cfg.portfolio.capital_usd / len(self.assets)
-        self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital) for a in self.assets}
-        self.records = {a: AssetRecord(a, self.capital) for a in self.assets}
+        self.capital = start_capital(self.cfg, self.assets)
+        self._t = 0  # the instant being run (ns)
+        self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital[a], post=self._post,
+                              send=self._send_one) for a in self.assets}
+        self.records = {a: AssetRecord(a, self.capital[a]) for a in self.assets}
         self._szd = {a: self.sim.sz_decimals(a) for a in self.assets}
         self.latency = latency_summary(self.cfg)
         lm = self._lm = _latency_model(self.cfg, self.sim.seed)
@@ -127,6 +138,7 @@ class Backtest:
         self._to_us = {a: Wire(q, lm.ack_s, _PRIO[REPLY], REPLY) for a in self.assets}
         self._feed = {a: Wire(q, lm.feed_s, _PRIO[BOOK], BOOK) for a in self.assets}
         self._step_ns = to_ns(self.cfg.sim.step_s)
+        self._tick_ns = to_ns(self.cfg.supervision.tick_s)
         self._book_ns = to_ns(self.cfg.sim.book_interval_s)
         self._horizons = [(h, to_ns(h)) for h in MARKOUT_HORIZONS_S]
         self._book_seq = 0
@@ -148,33 +160,61 @@ class Backtest:
         n = len(self.assets)
         self.sim.advance(0.0)
         self._sample(0)
+        for a in self.assets:
+            self.desks[a].start()
+        while len(q):  # start-up settles before the first books (the live hive: before time starts)
+            self._dispatch(*q.pop()[3:])
         for i, a in enumerate(self.assets):
-            self._send(a, 0, self.desks[a].start())
             self._push_book(a, 0)  # the venue's first push, at start
             if self.timed_pushes:
                 # each coin's l2Book pushes on its own beat: offset i/n of the interval
                 q.push(i * self._book_ns // n + self._book_ns, _PRIO[PUSH], PUSH, a)
         q.push(self._step_ns, _PRIO[STEP], STEP, 1)
+        q.push(self._tick_ns, _PRIO[TICK], TICK, None)
         while len(q) and q.peek_time() <= end:
             t, _, _, kind, payload = q.pop()
-            if kind == STEP:
-                self._step(t, payload)
-            elif kind == BOOK:
-                self.records[payload.asset].book_events += 1
-                self._send(payload.asset, t, self.desks[payload.asset].on_book(payload))
-            elif kind == REPLY:
-                asset, events = payload
-                self._send(asset, t, self.desks[asset].on_venue(events))
-            elif kind == ARRIVE:
-                self._arrive(t, *payload)
-            elif kind == PUSH:
-                self._push_book(payload, t)
-                q.push(t + to_ns(self._lm.book_interval_s()), _PRIO[PUSH], PUSH, payload)
+            self._t = t
+            self._dispatch(kind, payload)
         if not self._sample_ts or self._sample_ts[-1] < duration_s:
             self._sample(end)
         return self._result(duration_s)
 
     # -- handlers -------------------------------------------------------------------------
+    def _dispatch(self, kind: int, payload: Any) -> None:
+        t = self._t
+        if kind == MSG:
+            asset, role, msg = payload
+            self._deliver(asset, role, msg)
+        elif kind == STEP:
+            self._step(t, payload)
+        elif kind == BOOK:
+            self.records[payload.asset].book_events += 1
+            self.desks[payload.asset].handle("book", payload)
+        elif kind == REPLY:
+            asset, events = payload
+            self.desks[asset].handle("order", VenueEvents(events))
+        elif kind == ARRIVE:
+            self._arrive(t, *payload)
+        elif kind == PUSH:
+            self._push_book(payload, t)
+            self.queue.push(t + to_ns(self._lm.book_interval_s()), _PRIO[PUSH], PUSH, payload)
+        elif kind == TICK:
+            self._tick(t)
+            self.queue.push(t + self._tick_ns, _PRIO[TICK], TICK, None)
+
+    def _post(self, asset: str, role: str, msg: Any) -> None:
+        """A tell between actors: queued behind everything sent before it, this instant."""
+        self.queue.push(self._t, _PRIO[MSG], MSG, (asset, role, msg))
+
+    def _deliver(self, asset: str, role: str, msg: Any) -> None:
+        self.desks[asset].handle(role, msg)
+
+    def _tick(self, t: int) -> None:
+        """The supervision timer: each asset supervisor passes it on (staleness checks)."""
+        tick = Tick(t / NS)
+        for a in self.assets:
+            self._post(a, "sup", tick)
+
     def _step(self, t: int, j: int) -> None:
         ts = t / NS
         sim, records, desks = self.sim, self.records, self.desks
@@ -204,9 +244,6 @@ class Backtest:
             rec = records[a]
             if rec.pending[_LONGEST]:  # every horizon resolves by the longest one's due time
                 self._resolve_markouts(rec, t, sim.mid(a))
-            cmds = desks[a].tick(ts)
-            if cmds:
-                self._send(a, t, cmds)
         if t >= self._next_sample:
             self._sample(t)
         self.queue.push(t + self._step_ns, _PRIO[STEP], STEP, j + 1)
@@ -216,14 +253,12 @@ class Backtest:
         snap = self.sim.book_snapshot(asset, t / NS, self._book_seq)
         self._feed[asset].send(t, snap)
 
-    def _send(self, asset: str, t: int, cmds: list[Command]) -> None:
-        if not cmds:
-            return
-        rec, wire = self.records[asset], self._to_venue[asset]
-        for c in cmds:
-            rec.orders_sent += len(c.places)
-            rec.cancels_sent += len(c.cancels)
-            wire.send(t, (asset, c))
+    def _send_one(self, asset: str, cmd: Command) -> None:
+        """The order side hands the gateway a command: onto the wire to the venue."""
+        rec = self.records[asset]
+        rec.orders_sent += len(cmd.places)
+        rec.cancels_sent += len(cmd.cancels)
+        self._to_venue[asset].send(self._t, (asset, cmd))
 
     def _arrive(self, t: int, asset: str, cmd: Command) -> None:
         """A command reaches the matching engine: cancels, then placements, one answer."""
@@ -307,6 +342,15 @@ class Backtest:
         return BacktestResult(seed=self.seed, duration_s=float(duration_s), assets=self.assets,
                               capital_usd=self.cfg.portfolio.capital_usd, latency=dict(self.latency),
                               sample_ts=self._sample_ts, records=self.records, steps=self._steps)
+
+
+def start_capital(cfg: Config, assets: Iterable[str]) -> dict[str, float]:
+    """What each asset starts with: the meta-supervisor's first allocation."""
+    names = tuple(assets)
+    alloc = Allocator(cfg.allocation, capital=cfg.portfolio.capital_usd, assets=names,
+                      compound={a: cfg.assets[a].compound for a in names},
+                      max_concurrent=cfg.portfolio.max_concurrent_assets)
+    return {a: alloc.books[a].capital for a in names}
 
 
 def run_backtest(cfg: Config, *, duration_s: float, seed: int | None = None,

@@ -6,6 +6,10 @@ the venue before it quotes). Stop order (clean stop): the root supervisor first,
 order actors cancel through the still-running gateway and the venue confirms; then a
 final sweep that no order is left; then the trio thread; then pykka's stop_all as a
 safety net.
+
+``lockstep=True`` (embedded sim only) runs the same hive deterministically and as fast
+as it can work (``venues.lockstep``): the clock stands still until start-up is over
+and while anything is in flight; ``wait_until`` stops it exactly at the time asked.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
 from supervisor.meta import MetaSupervisor
+from venues import lockstep as lockstep_mod
 from venues.gateway import Gateway
 from venues.runtime import VenueRuntime, VenueUnavailable
 from venues.sim.venue import SimVenue
@@ -55,7 +60,9 @@ def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  #
 class Hive:
     def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
                  latency: LatencyRecorder | None = None, faults: ActorFaults | None = None,
-                 signer: Any = None) -> None:
+                 signer: Any = None, lockstep: bool = False) -> None:
+        if lockstep and cfg.run.venue != "sim":
+            raise ValueError(f"lockstep runs the embedded sim only, not run.venue = {cfg.run.venue!r}")
         self.cfg = cfg
         self.speed = speed if speed is not None else cfg.run.speed
         self.seed = seed if seed is not None else cfg.run.seed
@@ -63,7 +70,8 @@ class Hive:
         self.board = StatusBoard(self.assets, venue=cfg.run.venue, speed=self.speed,
                                  capital=cfg.portfolio.capital_usd)
         self.teams = {a: Team(a) for a in self.assets}
-        self.runtime = VenueRuntime(speed=self.speed)
+        self.turnstile = lockstep_mod.Turnstile() if lockstep else None
+        self.runtime = VenueRuntime(speed=self.speed, turnstile=self.turnstile)
         self.gateway = Gateway(self.runtime, self.teams, self.board)
         self.venue = make_venue(cfg, self.gateway, self.seed, signer)
         self.latency = latency
@@ -81,6 +89,8 @@ class Hive:
         self._wall_start = time.monotonic()
         self.runtime.add_service(self.venue.serve)
         self.runtime.add_service(self._ticker)
+        if self.turnstile is not None:
+            lockstep_mod.activate(self.turnstile)  # every actor from now on takes turns
         self.runtime.start()
         self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
@@ -92,6 +102,21 @@ class Hive:
         self.meta = MetaSupervisor.start(contexts, seed=self.seed, allocation=self.allocation,
                                          now=self.runtime.now())
         self.meta.ask(Ping(), timeout=60)
+        if self.turnstile is not None:
+            self._start_lockstep()
+
+    def _start_lockstep(self, timeout: float = 60.0) -> None:
+        """Start-up is over once every message it caused is handled: then time starts."""
+        assert self.turnstile is not None
+        deadline = time.monotonic() + timeout
+        while not self.turnstile.start_sequencing():
+            if time.monotonic() > deadline:
+                raise RuntimeError("lockstep: the hive did not settle after start-up")
+            time.sleep(0.001)
+        clock = self.runtime.clock
+        self.runtime.call(self.venue.start_lockstep)
+        clock.held = False
+        self.runtime.submit(lambda: None)  # wake the trio thread: its clock may move now
 
     async def _ticker(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -114,12 +139,30 @@ class Hive:
 
     def wait_until(self, sim_seconds: float, stop: threading.Event | None = None,
                    poll: float = 0.05) -> bool:
-        """Block until the runtime clock reaches ``sim_seconds`` (or ``stop`` is set)."""
+        """Block until the runtime clock reaches ``sim_seconds`` (or ``stop`` is set). In
+        lockstep the clock halts there, with everything due by then handled."""
+        if self.turnstile is not None:
+            self.run_to(sim_seconds)
+            while not self.reached():
+                if stop is not None and stop.is_set():
+                    return False
+                time.sleep(0.002)
+            return True
         while self.sim_time() < sim_seconds:
             if stop is not None and stop.is_set():
                 return False
             time.sleep(poll)
         return True
+
+    def run_to(self, sim_seconds: float) -> None:
+        """Lockstep: let the clock go on up to ``sim_seconds`` (it halts there)."""
+        assert self.turnstile is not None, "run_to is for lockstep runs"
+        self.runtime.clock.run_to(sim_seconds)
+        self.runtime.submit(lambda: None)  # wake the trio thread: its clock may move on
+
+    def reached(self) -> bool:
+        """Lockstep: the clock halted at its limit with everything due by then handled."""
+        return self.turnstile is not None and self.runtime.clock.parked and not self.turnstile.outstanding
 
     def command(self, words: list[str]) -> dict:
         """An operator command (from the control socket): ``status`` or ``unquarantine ASSET``."""
@@ -159,6 +202,10 @@ class Hive:
             return self.summary
         self.board.stopping = True
         self.faults.release.set()  # no injected hang may hold up the stop
+        if self.turnstile is not None:  # the stop needs blocking asks: no more turns, real time
+            self.turnstile.release()
+            self.runtime.clock.free()
+            lockstep_mod.activate(None)
         end_sim = self.sim_time() - self.started_at
         if self.meta is not None:
             try:

@@ -1,7 +1,7 @@
 """The ``makerhive`` command line.
 
     makerhive run [--config PATH] [--headless] [--duration S] [--speed X] [--seed N]
-                  [--summary-json PATH] [--scenario allocation-demo]
+                  [--summary-json PATH] [--scenario allocation-demo] [--lockstep]
     makerhive resume [--config PATH]          (lift a portfolio drawdown stop)
     makerhive check-config [PATH]
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mainnet", action="store_true",
                      help="Hyperliquid: trade on MAINNET with real money (asks for confirmation)")
     run.add_argument("--yes", action="store_true", help="Hyperliquid: do not ask to confirm --mainnet")
+    run.add_argument("--lockstep", action="store_true",
+                     help="embedded sim: deterministic and as fast as the hive can go (needs --duration)")
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
@@ -134,8 +136,12 @@ def run(args: argparse.Namespace) -> int:
         from makerhive import scenarios
 
         cfg = scenarios.apply(cfg, args.scenario)
-        if args.speed is None:
+        if args.speed is None and not args.lockstep:
             args.speed = scenarios.SCENARIO_SPEED.get(args.scenario)
+    if args.lockstep and (cfg.run.venue != "sim" or args.duration is None or args.speed is not None):
+        print("makerhive: --lockstep runs the embedded sim (--venue sim) for a --duration, without --speed",
+              file=sys.stderr)
+        return 2
     signer = None
     if cfg.run.venue == "hyperliquid":
         prepared = _prepare_hyperliquid(cfg, args)
@@ -165,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
     from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 
-    hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer)
+    hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer, lockstep=args.lockstep)
     view = None
     pinned = pin_to_cpu(cfg.run.pin_cpu)
     if not args.headless:
@@ -177,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             move_process(view.pid, other_cpus(cfg.run.pin_cpu))
     else:
         console.print(f"makerhive: {cfg.run.venue} venue, {len(cfg.portfolio.assets)} assets, "
-                      f"speed x{hive.speed:g}, log {log_path}")
+                      f"{'lockstep' if args.lockstep else f'speed x{hive.speed:g}'}, log {log_path}")
     from makerhive.control import ControlServer, socket_path
 
     control = ControlServer(socket_path(cfg.run.journal_dir), hive.command)
@@ -201,8 +207,12 @@ def run(args: argparse.Namespace) -> int:
         period = 1.0 / cfg.run.view_fps
         # the runtime clock may start at the venue's (remote-sim): count from our start
         deadline = hive.sim_time() + args.duration if args.duration is not None else None
+        if args.lockstep:
+            hive.run_to(deadline)
         while not stop.is_set():
-            if deadline is not None and hive.sim_time() >= deadline:
+            if args.lockstep and hive.reached():
+                break
+            if not args.lockstep and deadline is not None and hive.sim_time() >= deadline:
                 break
             if view is not None:
                 view.publish(hive.snapshot())

@@ -98,11 +98,14 @@ def test_execution_metrics_are_consistent(report):
     assert "sqrt" in report["sharpe_method"]
 
 
-def test_capital_is_split_equally_among_the_chosen_assets(cfg):
+def test_each_asset_starts_with_the_meta_supervisors_first_allocation(cfg):
+    # equal shares, but no asset gets more than allocation.cap_pct (35%) of the capital
     bt = Backtest(cfg, assets=["eth", "BTC"])
     assert bt.assets == ("ETH", "BTC")
-    assert bt.capital == cfg.portfolio.capital_usd / 2
-    assert all(d.risk.capital == cfg.portfolio.capital_usd / 2 for d in bt.desks.values())
+    assert bt.capital == {"ETH": 35_000.0, "BTC": 35_000.0}
+    assert all(d.risk.capital == 35_000.0 for d in bt.desks.values())
+    five = Backtest(cfg)
+    assert set(five.capital.values()) == {cfg.portfolio.capital_usd / 5}
     with pytest.raises(c.ConfigError):
         select_assets(cfg, ["DOGE"])
 

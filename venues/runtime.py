@@ -7,7 +7,8 @@ an actor would make pykka stop every actor in the process.
 
 The clock is trio's: ``trio.testing.MockClock(rate=speed)`` runs the simulated venue
 faster than real time (``--speed``); with speed 1 it is real time. Timestamps handed to
-actors come from this clock.
+actors come from this clock. In lockstep (``venues.lockstep``) the clock is a
+``LockstepClock`` and jobs handed over with ``submit`` wait for their turn.
 """
 from __future__ import annotations
 
@@ -33,9 +34,15 @@ class VenueRequestFailed(VenueUnavailable):
 class VenueRuntime:
     """Runs ``trio.run`` in a dedicated non-daemon thread and exposes a safe facade."""
 
-    def __init__(self, speed: float = 1.0, name: str = "venue-io") -> None:
+    def __init__(self, speed: float = 1.0, name: str = "venue-io", turnstile: Any = None) -> None:
         self.speed = speed
-        self.clock = trio.testing.MockClock(rate=speed)
+        self.turnstile = turnstile  # venues.lockstep.Turnstile, or None
+        if turnstile is not None:
+            from venues.lockstep import LockstepClock
+
+            self.clock: Any = LockstepClock(turnstile)
+        else:
+            self.clock = trio.testing.MockClock(rate=speed)
         self._name = name
         self._thread: threading.Thread | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -70,6 +77,8 @@ class VenueRuntime:
     async def _main(self) -> None:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
+        if self.turnstile is not None:
+            self.turnstile.bind_trio(self._dispatch, lambda: self._dispatch(_nothing))
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for afn in self._services:
@@ -147,11 +156,24 @@ class VenueRuntime:
             except Exception:
                 log.exception("venue command failed: %s", getattr(fn, "__name__", fn))
 
+        if self.turnstile is not None:
+            self.turnstile.submit_trio(safe)  # runs in its turn; dispatched like below
+            return True
         try:
             token.run_sync_soon(safe)
             return True
         except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
             return False
+
+    def _dispatch(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the trio thread soon, from any thread; dropped after shutdown."""
+        token = self._token
+        if token is None:
+            return
+        try:
+            token.run_sync_soon(fn)
+        except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
+            pass
 
     def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start a background task in the runtime's nursery (call from the trio thread).
@@ -170,3 +192,6 @@ class VenueRuntime:
 
         self._nursery.start_soon(guarded)
 
+
+def _nothing() -> None:
+    """Wakes the trio thread so that its clock looks again."""

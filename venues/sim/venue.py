@@ -5,9 +5,18 @@ feel like a remote exchange: a market loop on the runtime clock, an l2Book push 
 ``book_interval_s``, and latency on the wire in both directions. Each asset's wire is
 FIFO (an arrival never overtakes an earlier one), as on one TCP connection, so a
 cancel-all sent after an order is applied after it.
+
+In lockstep (``venues.lockstep``: the runtime has a turnstile) one task steps the
+engine and pushes the books on the backtester's grid instead (integer nanoseconds:
+steps at k·``step_s``, each coin's pushes at i/n of the interval after its first at
+0), everything due at one instant back to back: the engine step, then the pushes. It
+starts when the hive has started (``start_lockstep``), so the first books at t = 0
+reach actors that exist; until then the wire has no latency (the clock stands still
+during start-up, so a request must not wait for it).
 """
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any, Callable
 
@@ -64,6 +73,8 @@ class SimVenue:
         self._seq = 0
         self.wire = WireFaults()
         self._nursery: trio.Nursery | None = None
+        self.lockstep = getattr(getattr(gateway, "runtime", None), "turnstile", None) is not None
+        self._go: trio.Event | None = None
         gateway.attach(self)
 
     # -- service ------------------------------------------------------------------
@@ -78,6 +89,11 @@ class SimVenue:
                 nursery.start_soon(self._wire_out[asset].run)
                 nursery.start_soon(self._feed[asset].run)
             self.engine.advance(trio.current_time())
+            if self.lockstep:
+                self._go = trio.Event()
+                nursery.start_soon(self._lockstep_loop)
+                task_status.started()
+                return
             n = len(self.cfg.portfolio.assets)
             for i, asset in enumerate(self.cfg.portfolio.assets):
                 self._publish_book(asset)
@@ -90,15 +106,59 @@ class SimVenue:
         step = self.cfg.sim.step_s
         while True:
             await trio.sleep(step)
-            by_asset: dict[str, list[Any]] = {}
-            for ev in self.engine.advance(trio.current_time()):
-                if isinstance(ev, Trade):
-                    if self.wire.connected(ev.asset, ev.ts):
-                        self.gateway.deliver_trade(ev)
+            self._step_engine()
+
+    def _step_engine(self) -> None:
+        by_asset: dict[str, list[Any]] = {}
+        for ev in self.engine.advance(trio.current_time()):
+            if isinstance(ev, Trade):
+                if self.wire.connected(ev.asset, ev.ts):
+                    self.gateway.deliver_trade(ev)
+            else:
+                by_asset.setdefault(ev.asset, []).append(ev)
+        for asset, events in by_asset.items():
+            self._reply(asset, events)
+
+    def _latency(self, draw: Callable[[], float]) -> float:
+        """A draw of the wire's latency; none in lockstep before the start (start-up,
+        reconciliation included, takes no simulated time there: the clock waits for it)."""
+        if self._go is not None and not self._go.is_set():
+            return 0.0
+        return draw()
+
+    def start_lockstep(self) -> None:
+        """The hive is up: the lockstep grid starts at t = 0 (call on the trio thread)."""
+        if self._go is not None:
+            self._go.set()
+
+    async def _lockstep_loop(self) -> None:
+        assert self._go is not None
+        await self._go.wait()
+        ns = 1_000_000_000
+        step_ns = round(self.cfg.sim.step_s * ns)
+        book_ns = round(self.cfg.sim.book_interval_s * ns)
+        assets = self.cfg.portfolio.assets
+        n = len(assets)
+        _STEP, _PUSH = 0, 1  # at one instant the engine steps first, then books go out
+        due: list[tuple[int, int, int, str]] = [(0, _PUSH, i, a) for i, a in enumerate(assets)]
+        due += [(i * book_ns // n + book_ns, _PUSH, n + i, a) for i, a in enumerate(assets)]
+        due.append((step_ns, _STEP, -1, ""))
+        heapq.heapify(due)
+        seq = 2 * n
+        while True:
+            t = due[0][0]
+            await trio.sleep_until(t / ns)
+            while due and due[0][0] == t:  # one instant, no yielding in between
+                _, kind, order, asset = heapq.heappop(due)
+                seq += 1
+                if kind == _STEP:
+                    self._step_engine()
+                    heapq.heappush(due, (t + step_ns, _STEP, -1, ""))
                 else:
-                    by_asset.setdefault(ev.asset, []).append(ev)
-            for asset, events in by_asset.items():
-                self._reply(asset, events)
+                    self._publish_book(asset)
+                    if order >= n:  # the first books at t = 0 start no beat of their own
+                        nxt = t + round(self.latency.book_interval_s() * ns)
+                        heapq.heappush(due, (nxt, _PUSH, seq, asset))
 
     async def _book_loop(self, asset: str, offset: float) -> None:
         await trio.sleep(offset)
@@ -111,7 +171,7 @@ class SimVenue:
             return  # disconnected or stalled: this push never reaches us
         self._seq += 1
         snap = self.engine.book_snapshot(asset, trio.current_time(), self._seq)
-        self._feed[asset].put(snap, self.latency.feed_s())
+        self._feed[asset].put(snap, self._latency(self.latency.feed_s))
 
     def _depart(self, msg: Any) -> None:
         if isinstance(msg, _Reply):
@@ -125,7 +185,7 @@ class SimVenue:
         if msgs:
             now = trio.current_time()
             extra = self.wire.extra_ack_delay(asset, now)
-            self._wire_out[asset].put(VenueBatch(asset, now, tuple(msgs)), self.latency.ack_s() + extra)
+            self._wire_out[asset].put(VenueBatch(asset, now, tuple(msgs)), self._latency(self.latency.ack_s) + extra)
 
     # -- commands arriving at the matching engine -------------------------------------
     def _arrive(self, item: Any) -> None:
@@ -148,7 +208,7 @@ class SimVenue:
         else:
             asset, _fn, box, _forward = item
             box.error = e
-            self._wire_out[asset].put(box, self.latency.ack_s())
+            self._wire_out[asset].put(box, self._latency(self.latency.ack_s))
 
     def _apply(self, item: Any) -> None:
         now = trio.current_time()
@@ -165,16 +225,16 @@ class SimVenue:
             box.value = fn()
             if forward:  # e.g. cancel-all: the order actor hears about each cancel too
                 self._reply(asset, box.value)
-            self._wire_out[asset].put(box, self.latency.ack_s())
+            self._wire_out[asset].put(box, self._latency(self.latency.ack_s))
 
     # -- VenueCore -------------------------------------------------------------------
     def send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
         """Commands for one asset, sent together and applied in order."""
-        self._wire_in[cmds[0].asset].put(cmds, self.latency.order_s())
+        self._wire_in[cmds[0].asset].put(cmds, self._latency(self.latency.order_s))
 
     async def _request(self, asset: str, fn: Callable[[], Any], forward: bool = False) -> Any:
         box = _Reply()
-        self._wire_in[asset].put((asset, fn, box, forward), self.latency.order_s())
+        self._wire_in[asset].put((asset, fn, box, forward), self._latency(self.latency.order_s))
         await box.done.wait()
         if box.error is not None:
             raise VenueRequestFailed(str(box.error))

@@ -1,0 +1,221 @@
+"""Lockstep: the live hive, run deterministically, makes the very fills the backtester makes.
+
+The same scenario (zero-latency wire) goes once through the actor system (real pykka
+threads, the trio venue runtime, the simulated venue, the supervisors and the
+meta-supervisor's allocation) and once through the backtester (the same cores, no
+actors, one event clock). Every fill must be the same: same order id by cloid, side,
+price, size and time. Then the pieces that make it possible, on their own.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import trio
+
+from backtest.allocation import AllocationBacktest
+from backtest.engine import select_assets, zero_latency
+from makerhive.app import Hive
+from makerhive.scenarios import allocation_timing, toxic
+from tests.hive_helpers import ROOT, sim_config
+from venues.lockstep import LockstepClock, SequencedInbox, Turnstile
+
+TIMING = dict(period_s=20.0, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0)
+ASSETS = ("BTC", "SOL", "HYPE")
+DURATION_S = 420.0
+
+
+def _fills(fills) -> list[tuple]:
+    return [(round(f.ts, 9), f.cloid, f.side, f.px, f.sz) for f in fills]
+
+
+@pytest.fixture(scope="module")
+def both_ways():
+    """A toxic episode on SOL (capital moves away from it and back), three assets."""
+    cfg = zero_latency(toxic(select_assets(allocation_timing(sim_config(), **TIMING), ASSETS), "SOL", 100.0, 340.0))
+    hive = Hive(cfg, seed=11, lockstep=True)
+    hive.start()
+    try:
+        hive.wait_until(DURATION_S)
+        engine = hive.venue.engine
+        live = {a: _fills(engine.fills(a)) for a in ASSETS}
+        live_book = {a: (engine.position(a), engine.cash(a)) for a in ASSETS}
+    finally:
+        summary = hive.stop()
+    bt = AllocationBacktest(cfg, seed=11)
+    bt.run(DURATION_S)
+    back = {a: _fills(bt.sim.fills(a)) for a in ASSETS}
+    back_book = {a: (bt.sim.position(a), bt.sim.cash(a)) for a in ASSETS}
+    return live, back, live_book, back_book, bt, summary
+
+
+def test_the_actor_system_and_the_backtester_make_the_same_fills(both_ways):
+    live, back, live_book, back_book, _, _ = both_ways
+    for a in ASSETS:
+        assert len(live[a]) > 50, f"{a}: too few fills to compare"
+        first_diff = next((i for i, (x, y) in enumerate(zip(live[a], back[a])) if x != y), None)
+        assert first_diff is None, f"{a}: fill {first_diff} differs: live {live[a][first_diff]} " \
+                                   f"vs backtest {back[a][first_diff]}"
+        assert len(live[a]) == len(back[a])
+    assert live_book == back_book
+
+
+def test_the_comparison_covers_capital_moving_between_assets(both_ways):
+    *_, bt, summary = both_ways
+    sol = bt.capital_series["SOL"]
+    assert min(sol) < 0.8 * sol[0]  # the toxic asset was punished: grants and gates took effect
+    assert summary["portfolio"]["open_orders_at_exit"] == 0  # and the lockstep hive stops cleanly
+
+
+def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
+    cfg = zero_latency(select_assets(sim_config(), ("ETH",)))
+    runs = []
+    for _ in range(2):
+        hive = Hive(cfg, seed=3, lockstep=True)
+        hive.start()
+        try:
+            hive.wait_until(60.0)
+            runs.append((_fills(hive.venue.engine.fills("ETH")), hive.sim_time()))
+        finally:
+            hive.stop()
+    assert runs[0] == runs[1]
+    assert runs[0][1] == 60.0  # the clock stops exactly where it was asked to
+    assert len(runs[0][0]) > 5
+
+
+def test_lockstep_refuses_a_venue_other_than_the_embedded_sim():
+    cfg = sim_config(run={"venue": "remote-sim"})
+    with pytest.raises(ValueError, match="lockstep runs the embedded sim only"):
+        Hive(cfg, lockstep=True)
+
+
+def _cli_run(tmp_path, name: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "makerhive.cli", "run", "--headless", "--config", str(ROOT / "config.toml"),
+         "--summary-json", str(tmp_path / name), *extra],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path)
+
+
+def test_run_lockstep_from_the_command_line_repeats_itself_with_the_configs_latencies(tmp_path):
+    runs = []
+    for name in ("a.json", "b.json"):
+        proc = _cli_run(tmp_path, name, "--lockstep", "--duration", "90", "--seed", "5")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "lockstep" in proc.stdout and "0 open orders" in proc.stdout
+        runs.append(json.loads((tmp_path / name).read_text()))
+    keys = ("fills_buy", "fills_sell", "volume_usd", "realized_pnl", "fees", "inventory")
+    per_asset = [{a: {k: s[k] for k in keys} for a, s in r["assets"].items()} for r in runs]
+    assert per_asset[0] == per_asset[1]
+    assert sum(s["fills_buy"] + s["fills_sell"] for s in per_asset[0].values()) > 20
+
+
+@pytest.mark.parametrize("extra", [("--lockstep",), ("--lockstep", "--duration", "10", "--speed", "5"),
+                                   ("--lockstep", "--duration", "10", "--venue", "hyperliquid")])
+def test_run_lockstep_needs_the_embedded_sim_and_a_duration(tmp_path, extra):
+    proc = _cli_run(tmp_path, "x.json", *extra)
+    assert proc.returncode == 2
+    assert "--lockstep runs the embedded sim" in proc.stderr
+
+
+# -- the pieces ----------------------------------------------------------------------------------
+def test_tickets_are_served_in_issue_order_across_threads():
+    ts = Turnstile()
+    ts.bind_trio(lambda fn: fn(), lambda: None)
+    assert ts.start_sequencing()
+    inboxes = [SequencedInbox(ts) for _ in range(3)]
+    sent = [(random.Random(i).randrange(3), i) for i in range(60)]
+    for box, i in sent:
+        inboxes[box].put(i)  # tickets 0..59 in this order, spread over three inboxes
+    served: list[int] = []
+    lock = threading.Lock()
+
+    def worker(box: SequencedInbox, n: int) -> None:
+        for _ in range(n):
+            item = box.get()
+            time.sleep(random.random() * 1e-4)  # a handler that takes a while
+            with lock:
+                served.append(item)
+        box._done_with_current()  # what the actor loop's next get would do
+
+    counts = [sum(1 for b, _ in sent if b == k) for k in range(3)]
+    threads = [threading.Thread(target=worker, args=(inboxes[k], counts[k])) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert served == list(range(60))
+    assert ts.outstanding == 0
+
+
+def test_a_job_for_the_venue_thread_waits_for_its_turn_and_a_dead_inbox_does_not_block():
+    ts = Turnstile()
+    ran: list[str] = []
+    jobs: queue.Queue = queue.Queue()
+    ts.bind_trio(jobs.put, lambda: ran.append("idle"))
+    assert ts.start_sequencing()
+    first, dead = SequencedInbox(ts), SequencedInbox(ts)
+    first.put("a")  # ticket 0
+    ts.submit_trio(lambda: ran.append("job"))  # ticket 1: must wait for "a"
+    dead.put("never handled")  # ticket 2
+    first.put("b")  # ticket 3
+    assert jobs.empty()
+    assert first.get() == "a"
+    first._done_with_current()
+    jobs.get(timeout=1)()  # dispatched now that ticket 0 is done
+    assert ran == ["job"]
+    dead.close()  # its actor died: ticket 2 is skipped, ticket 3 may go
+    assert first.get(timeout=1) == "b"
+    first._done_with_current()
+    assert ts.outstanding == 0 and ran[-1] == "idle"
+
+
+def test_start_up_is_not_sequenced_and_sequencing_starts_only_when_nothing_is_in_flight():
+    ts = Turnstile()
+    ts.bind_trio(lambda fn: fn(), lambda: None)
+    box = SequencedInbox(ts)
+    box.put(1)
+    box.put(2)
+    assert box.get() == 1  # before sequencing nobody waits for a turn
+    assert not ts.start_sequencing()  # two in flight
+    assert box.get() == 2
+    box._done_with_current()
+    assert ts.start_sequencing()
+
+
+def test_the_clock_jumps_only_when_nothing_is_in_flight_and_never_past_its_limit():
+    ts = Turnstile()
+    clock = LockstepClock(ts)
+    assert clock.current_time() == 0.0
+    assert clock.deadline_to_sleep_time(5.0) > 0 and clock.current_time() == 0.0  # held at start
+    clock.held = False
+    clock.run_to(10.0)
+    ticket = ts.issue()
+    assert clock.deadline_to_sleep_time(5.0) > 0 and clock.current_time() == 0.0  # something in flight
+    ts.finish(ticket)
+    assert clock.deadline_to_sleep_time(5.0) == 0 and clock.current_time() == 5.0
+    assert clock.deadline_to_sleep_time(12.0) > 0 and clock.current_time() == 10.0 and clock.parked
+    clock.free()
+    time.sleep(0.01)
+    assert clock.current_time() > 10.0  # freed for the stop: real time from where it stood
+
+
+def test_trio_runs_on_the_lockstep_clock():
+    ts = Turnstile()
+    clock = LockstepClock(ts)
+    clock.held = False
+    clock.run_to(100.0)
+    seen: list[float] = []
+
+    async def main() -> None:
+        for _ in range(3):
+            await trio.sleep(30.0)
+            seen.append(trio.current_time())
+
+    trio.run(main, clock=clock)
+    assert seen == [30.0, 60.0, 90.0]
