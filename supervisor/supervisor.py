@@ -23,6 +23,7 @@ import pykka
 from actors.base import Killed, Liveness, SupervisedActor
 from messages.control import ChildExited, EventKind, ExitReason, Ping, Tick
 from supervisor.policy import RestartIntensity, RestartType, Strategy, affected_children, should_restart
+from venues import lockstep
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,8 @@ class Supervisor(SupervisedActor):
         lv = Liveness()
         ref = spec.start(self.actor_ref, cid, self._next_epoch, lv)
         try:
-            ref.ask(Ping(), timeout=self.start_timeout)
+            with lockstep.lending():  # in lockstep we hold the turn the child needs
+                ref.ask(Ping(), timeout=self.start_timeout)
         except (pykka.ActorDeadError, pykka.Timeout) as e:
             lv.kill_switch.set()
             raise StartFailed(f"{cid} failed to start: {type(e).__name__}") from e
@@ -157,7 +159,8 @@ class Supervisor(SupervisedActor):
             self.child_stopped(cid, child.ref)
             return
         try:
-            child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
+            with lockstep.lending():
+                child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
         except pykka.Timeout:
             child.liveness.kill_switch.set()
             self.emit("failure", f"{cid} did not stop within {child.spec.shutdown_timeout}s: abandoned")

@@ -23,6 +23,7 @@ from backtest.allocation import AllocationBacktest
 from backtest.engine import select_assets, zero_latency
 from makerhive.app import Hive
 from makerhive.scenarios import allocation_timing, toxic
+from messages.control import Crash
 from tests.hive_helpers import ROOT, sim_config
 from venues.lockstep import LockstepClock, SequencedInbox, Turnstile
 
@@ -87,6 +88,24 @@ def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
     assert runs[0] == runs[1]
     assert runs[0][1] == 60.0  # the clock stops exactly where it was asked to
     assert len(runs[0][0]) > 5
+
+
+def test_a_crash_in_lockstep_is_restarted_and_the_hive_trades_on():
+    cfg = zero_latency(select_assets(sim_config(), ("BTC", "ETH")))
+    hive = Hive(cfg, seed=4, lockstep=True)
+    hive.start()
+    try:
+        hive.wait_until(20.0)
+        hive.teams["BTC"].tell("quoter", Crash("injected by the test"))
+        hive.teams["ETH"].tell("order", Crash("injected by the test"))
+        hive.wait_until(60.0)
+        restarts = dict(hive.board.restarts)
+        late = [f for a in ("BTC", "ETH") for f in hive.venue.engine.fills(a) if f.ts > 30.0]
+    finally:
+        summary = hive.stop()
+    assert restarts.get("BTC", 0) >= 1 and restarts.get("ETH", 0) >= 1
+    assert late, "no fill after the restarts"
+    assert summary["portfolio"]["open_orders_at_exit"] == 0
 
 
 def test_lockstep_refuses_a_venue_other_than_the_embedded_sim():

@@ -19,17 +19,19 @@ so two runs of the same seed differ in the order messages happen to meet. In loc
   backtester runs them.
 
 The same scenario then gives the same fills, run after run, and the same fills as
-the backtester gives (``tests/test_lockstep.py``). Restarts are not deterministic in
-this mode (a supervisor waiting on a child holds its ticket), so lockstep is for
-clean runs; ``release()`` switches sequencing off, e.g. for the stop.
+the backtester gives (``tests/test_lockstep.py``). A supervisor that waits for a child
+to start or stop lends its turn (``lending``): nobody waits meanwhile, so a restart
+works but is not deterministic; lockstep is for clean runs. ``release()`` switches
+sequencing off for good, e.g. for the stop.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import trio
 
@@ -56,6 +58,7 @@ class Turnstile:
         self._on_idle: Callable[[], None] | None = None
         self.sequencing = False
         self.released = False
+        self._lending = 0  # ticket holders waiting on another actor (a restart): nobody waits
 
     # -- wiring --------------------------------------------------------------------------
     def bind_trio(self, dispatch: Callable[[Callable[[], None]], None], on_idle: Callable[[], None]) -> None:
@@ -84,7 +87,25 @@ class Turnstile:
             self._run_on_trio(job)
 
     def _waits(self) -> bool:
-        return self.sequencing and not self.released
+        return self.sequencing and not self.released and not self._lending
+
+    @contextlib.contextmanager
+    def lend(self) -> Iterator[None]:
+        """The ticket holder blocks on another actor (a supervisor starting or stopping a
+        child): until it is done, nothing waits for its turn. Restarts are not
+        deterministic; they must not deadlock."""
+        with self._cv:
+            self._lending += 1
+            jobs = list(self._trio_jobs.values())
+            self._trio_jobs.clear()
+            self._cv.notify_all()
+        for job in jobs:
+            self._run_on_trio(job)
+        try:
+            yield
+        finally:
+            with self._cv:
+                self._lending -= 1
 
     # -- tickets ---------------------------------------------------------------------------
     @property
@@ -109,7 +130,7 @@ class Turnstile:
         jobs: list[Callable[[], None]] = []
         with self._cv:
             self._inflight -= 1
-            if self._waits() and ticket >= self._serving:
+            if self.sequencing and not self.released and ticket >= self._serving:  # lending too
                 self._finished.add(ticket)
                 while self._serving in self._finished:
                     self._finished.discard(self._serving)
@@ -262,6 +283,12 @@ def activate(turnstile: Turnstile | None) -> None:
 
 def active() -> Turnstile | None:
     return _active
+
+
+def lending() -> contextlib.AbstractContextManager[None]:
+    """``Turnstile.lend`` of the active turnstile (nothing outside lockstep)."""
+    t = _active
+    return contextlib.nullcontext() if t is None else t.lend()
 
 
 def new_inbox() -> queue.Queue:
