@@ -24,6 +24,7 @@ answers it: a reject per order and per cancel.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable
 
 import msgspec
@@ -32,7 +33,7 @@ from backtest.clock import NS, EventQueue, Wire, to_ns
 from backtest.desk import Command, Desk
 from backtest.record import MARKOUT_HORIZONS_S, AssetRecord, BacktestResult, FillRecord
 from makerhive.config import Config, ConfigError
-from messages.market import Trade
+from messages.market import BookSnapshot, Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
 from venues.sim.engine import SimExchange
 
@@ -41,6 +42,8 @@ STEP, PUSH, BOOK, ARRIVE, REPLY = range(5)
 _PRIO = {STEP: 0, PUSH: 1, BOOK: 2, ARRIVE: 2, REPLY: 2}
 SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
 _LONGEST = max(MARKOUT_HORIZONS_S)
+_PX = attrgetter("px")
+_NO_LEVELS: tuple[frozenset, frozenset] = (frozenset(), frozenset())
 
 
 def select_assets(cfg: Config, assets: Iterable[str] | None) -> Config:
@@ -131,6 +134,9 @@ class Backtest:
         self._horizons = [(h, to_ns(h)) for h in MARKOUT_HORIZONS_S]
         self._book_seq = 0
         self._steps = 0
+        # per asset, the last snapshot the book core received, per side: (its levels, its prices)
+        self._seen: dict[str, tuple[tuple[frozenset, frozenset], tuple[frozenset, frozenset]]] = {
+            a: (_NO_LEVELS, _NO_LEVELS) for a in self.assets}
         self._sample_ts: list[float] = []
         self._next_sample = 0
         self._ran = False
@@ -160,7 +166,7 @@ class Backtest:
             if kind == STEP:
                 self._step(t, payload)
             elif kind == BOOK:
-                self.records[payload.asset].book_events += 1
+                self._count_book(payload)
                 self._send(payload.asset, t, self.desks[payload.asset].on_book(payload))
             elif kind == REPLY:
                 asset, events = payload
@@ -210,6 +216,18 @@ class Backtest:
         if t >= self._next_sample:
             self._sample(t)
         self.queue.push(t + self._step_ns, _PRIO[STEP], STEP, j + 1)
+
+    def _count_book(self, snap: BookSnapshot) -> None:
+        """A snapshot reaches the book core: one book event, and one level event per price
+        level, per side, that appeared, disappeared or changed size since the asset's
+        previous snapshot (hftbacktest's depth events; the first snapshot counts all)."""
+        rec = self.records[snap.asset]
+        rec.book_events += 1
+        (bid_lv, bid_px), (ask_lv, ask_px) = self._seen[snap.asset]
+        bids, asks = set(snap.bids), set(snap.asks)  # Level is frozen: (px, sz) by value
+        bpx, apx = set(map(_PX, snap.bids)), set(map(_PX, snap.asks))
+        rec.level_events += len(bids - bid_lv) + len(bid_px - bpx) + len(asks - ask_lv) + len(ask_px - apx)
+        self._seen[snap.asset] = ((bids, bpx), (asks, apx))  # type: ignore[assignment]
 
     def _push_book(self, asset: str, t: int) -> None:
         self._book_seq += 1
