@@ -512,37 +512,42 @@ class MarketProcess:
             return float(nb)
         return float(round_price(p + gap, d, "up"))
 
-    def _extend_prices(self, levels: int) -> None:
-        bids, asks = self._bid_px, self._ask_px
-        if len(bids) < levels and not self._bid_end:
-            chain = self._next_bid
-            b = bids[-1]
-            while len(bids) < levels:
-                nb = chain.get(b, 0.0)
-                if nb == 0.0:
-                    if not b < _EXACT_FLOAT_PX:
-                        raise OverflowError(f"background price {b} too large for the float book")
-                    if len(chain) > _CHAIN_CACHE_MAX:
-                        chain.clear()
-                    nb = chain[b] = self._next_level(b, True)
-                if nb is None:
-                    self._bid_end = True
-                    break
-                bids.append(nb)
-                b = nb
-        if len(asks) < levels:
-            chain = self._next_ask
-            a = asks[-1]
-            while len(asks) < levels:
-                na = chain.get(a)
-                if na is None:
-                    if not a < _EXACT_FLOAT_PX:
-                        raise OverflowError(f"background price {a} too large for the float book")
-                    if len(chain) > _CHAIN_CACHE_MAX:
-                        chain.clear()
-                    na = chain[a] = self._next_level(a, False)
-                asks.append(na)  # type: ignore[arg-type]
-                a = na  # type: ignore[assignment]
+    def _extend_bids(self, levels: int) -> None:
+        bids = self._bid_px
+        if len(bids) >= levels or self._bid_end:
+            return
+        chain = self._next_bid
+        b = bids[-1]
+        while len(bids) < levels:
+            nb = chain.get(b, 0.0)
+            if nb == 0.0:
+                if not b < _EXACT_FLOAT_PX:
+                    raise OverflowError(f"background price {b} too large for the float book")
+                if len(chain) > _CHAIN_CACHE_MAX:
+                    chain.clear()
+                nb = chain[b] = self._next_level(b, True)
+            if nb is None:
+                self._bid_end = True
+                return
+            bids.append(nb)
+            b = nb
+
+    def _extend_asks(self, levels: int) -> None:
+        asks = self._ask_px
+        if len(asks) >= levels:
+            return
+        chain = self._next_ask
+        a = asks[-1]
+        while len(asks) < levels:
+            na = chain.get(a)
+            if na is None:
+                if not a < _EXACT_FLOAT_PX:
+                    raise OverflowError(f"background price {a} too large for the float book")
+                if len(chain) > _CHAIN_CACHE_MAX:
+                    chain.clear()
+                na = chain[a] = self._next_level(a, False)
+            asks.append(na)  # type: ignore[arg-type]
+            a = na  # type: ignore[assignment]
 
     def _uniforms(self, levels: int) -> list[float]:
         """Per-level size draws of this step: bid, ask, bid, ask, ... (prefix-stable)."""
@@ -552,6 +557,25 @@ class MarketProcess:
             self._u = [rng.random() for _ in range(n)]
         return self._u
 
+    def _fill(self, levels: int, bid: bool) -> list[Level]:
+        """One side's levels of this step, at least ``levels`` deep (bids: if there are)."""
+        if bid:
+            lv, px = self._bid_lv, self._bid_px
+            self._extend_bids(levels)
+            end, j = min(levels, len(px)), 0
+        else:
+            lv, px = self._ask_lv, self._ask_px
+            self._extend_asks(levels)
+            end, j = levels, 1
+        if len(lv) < end:
+            u = self._uniforms(levels)
+            mean = self.depth_usd / self._mid
+            d, lot = self.sz_decimals, self._lot_f
+            for i in range(len(lv), end):
+                sz = round_size_float(mean * (0.5 + u[2 * i + j]), d, "nearest")
+                lv.append(Level(px[i], sz if sz > lot else lot))
+        return lv
+
     def top(self) -> tuple[float, float]:
         """The background book's best bid and ask prices at the current step (what
         ``book(1)`` shows, without the sizes)."""
@@ -559,23 +583,35 @@ class MarketProcess:
             self._book_reset()
         return self._bid_px[0], self._ask_px[0]
 
+    def level(self, side: str, px: float, depth: int) -> float | None:
+        """The background size at ``px`` on one side ("B": bids) among the first ``depth``
+        levels of this step: 0.0 if no level has that price; None if ``px`` lies beyond
+        the ``depth``-th level (the side is at least that deep: no news from there)."""
+        if self._book_n != self._n:
+            self._book_reset()
+        bid = side == "B"
+        prices = self._bid_px if bid else self._ask_px
+        i = 0
+        while i < depth:
+            if i == len(prices):
+                if bid:
+                    self._extend_bids(min(depth, i + 8))
+                else:
+                    self._extend_asks(min(depth, i + 8))
+                if i == len(prices):
+                    return 0.0  # the side ran out above px
+            p = prices[i]
+            if p == px:
+                return self._fill(i + 1, bid)[i].sz
+            if p < px if bid else p > px:
+                return 0.0  # between two levels
+            i += 1
+        return None
+
     def book(self, levels: int) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         """The background book at the current step: (bids best first, asks best first)."""
         if levels <= 0:
             return (), ()
         if self._book_n != self._n:
             self._book_reset()
-        bid_lv, ask_lv = self._bid_lv, self._ask_lv
-        if len(ask_lv) < levels:
-            self._extend_prices(levels)
-            u = self._uniforms(levels)
-            mean = self.depth_usd / self._mid
-            d, lot = self.sz_decimals, self._lot_f
-            bid_px, ask_px = self._bid_px, self._ask_px
-            for i in range(len(bid_lv), min(levels, len(bid_px))):
-                sz = round_size_float(mean * (0.5 + u[2 * i]), d, "nearest")
-                bid_lv.append(Level(bid_px[i], sz if sz > lot else lot))
-            for i in range(len(ask_lv), levels):
-                sz = round_size_float(mean * (0.5 + u[2 * i + 1]), d, "nearest")
-                ask_lv.append(Level(ask_px[i], sz if sz > lot else lot))
-        return tuple(bid_lv[:levels]), tuple(ask_lv[:levels])
+        return tuple(self._fill(levels, True)[:levels]), tuple(self._fill(levels, False)[:levels])
