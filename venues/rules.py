@@ -243,31 +243,84 @@ def snap_scaled_float(m: int, e: int, sz_decimals: int, mode: Rounding) -> float
     return _to_float(n, te)
 
 
+_NB = len(_DEC_BOUNDS)
+_POW10_INT = [10 ** j for j in range(2 * (_KMAX - _KMIN) + 8)]
+_bisect_right = bisect.bisect_right
+_floor = math.floor
+
+
 def round_price_float(px: float, sz_decimals: int, mode: Rounding = "nearest") -> float:
     """``float(round_price(px, sz_decimals, mode))`` for a float price (same errors)."""
+    # _adjusted, _tick_exp and _int_round inlined: this runs for every price the sim makes
     if 0.0 < px < math.inf:
-        adj = _adjusted(px)
-        if adj is not None:
-            te = _tick_exp(adj, sz_decimals)
+        i = _bisect_right(_DEC_BOUNDS, px)
+        if 0 < i < _NB:
+            adj = i - 1 + _KMIN
+            te = adj - (MAX_SIG_FIGS - 1)
+            dec = sz_decimals - MAX_DECIMALS_PERP
+            if dec > te:
+                te = dec
+            if te > 0:
+                te = 0
             if te >= -22:
-                m = _int_round(px, -te, mode)
-                if m is not None:
-                    if m <= 0:
+                p = _POW10_EXACT[-te]
+                q = px * p
+                if q < _Q_MAX:
+                    m = round(q)
+                    tol = q * _REL
+                    d = q - m
+                    if -tol <= d <= tol:  # near the integer m: on it, or just below or above it
+                        if mode != "nearest":
+                            y = m / p
+                            if mode == "down":
+                                if px < y:
+                                    m -= 1
+                            elif px > y:
+                                m += 1
+                    elif mode == "down":
+                        m = _floor(q)
+                    elif mode == "up":
+                        m = _floor(q) + 1
+                    elif -tol <= abs(d) - 0.5 <= tol:  # a tie, or nearly: leave it to Decimal
+                        m = -1
+                    if m > 0:
+                        # across a power of ten (up to 10^(adj+1)) the tick changes: re-snap
+                        k = adj + 1 - te
+                        if k <= 0 or m >= _POW10_INT[k]:
+                            te2 = _tick_exp(_digits(m) - 1 + te, sz_decimals)
+                            if te2 != te:
+                                m = m * 10 ** (te - te2) if te >= te2 else _div_round(m, 10 ** (te2 - te), mode)
+                                te = te2
+                        return m / _POW10_EXACT[-te]
+                    if m == 0:
                         raise ValueError(f"price {px} rounds to a non-positive price")
-                    te2 = _tick_exp(_digits(m) - 1 + te, sz_decimals)
-                    if te2 != te:  # across a power of ten the tick changes: re-snap
-                        m = m * 10 ** (te - te2) if te >= te2 else _div_round(m, 10 ** (te2 - te), mode)
-                        te = te2
-                    return _to_float(m, te)
     return float(round_price(px, sz_decimals, mode))
 
 
 def round_size_float(sz: float, sz_decimals: int, mode: Rounding = "down") -> float:
     """``float(round_size(sz, sz_decimals, mode))`` for a float size."""
     if 0.0 < sz < math.inf and 0 <= sz_decimals <= 22:
-        n = _int_round(sz, sz_decimals, mode)
-        if n is not None:
-            return n / _POW10_EXACT[sz_decimals]
+        p = _POW10_EXACT[sz_decimals]
+        q = sz * p
+        if q < _Q_MAX:
+            m = round(q)
+            tol = q * _REL
+            d = q - m
+            if -tol <= d <= tol:  # near the integer m (see round_price_float)
+                if mode != "nearest":
+                    y = m / p
+                    if mode == "down":
+                        if sz < y:
+                            m -= 1
+                    elif sz > y:
+                        m += 1
+                return m / p
+            if mode == "down":
+                return _floor(q) / p
+            if mode == "up":
+                return (_floor(q) + 1) / p
+            if not -tol <= abs(d) - 0.5 <= tol:
+                return m / p
     elif sz == 0.0:
         return sz  # keeps the sign of a zero, as Decimal does
     return float(round_size(sz, sz_decimals, mode))

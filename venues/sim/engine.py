@@ -415,6 +415,15 @@ class SimExchange:
                     o.level_qty = new
 
     def _trade_through(self, b: _Book, market: Market, ts: float, events: list[Event]) -> None:
+        if type(market) is MarketProcess:
+            bounds = market.touch_bounds()  # best bid <= lo, best ask >= hi
+            if bounds is not None:
+                lo, hi = bounds
+                for o in b.orders.values():
+                    if o.px >= hi if o.side == "B" else o.px <= lo:
+                        break
+                else:
+                    return  # nothing can be crossed: no need to work the book out
         best_bid, best_ask = self._top(market)
         crossed = [o for o in b.orders.values() if (o.px >= best_ask if o.side == "B" else o.px <= best_bid)]
         if not crossed:

@@ -185,6 +185,7 @@ class MarketProcess:
         self._log_mid = math.log(market.price)
         self._mid = float(market.price)
         self._regimes = bool(market.regimes)
+        self._spread_mult = _SPREAD_MULT.tolist() if self._regimes else [1.0] * len(REGIMES)
         self._reg = REGIMES.index(START_REGIME)  # the chain's regime at the last step taken
         self._reg_eff = self._reg  # the regime in force at the last step (an episode may force one)
         self._funding = float(market.funding_rate)
@@ -200,6 +201,8 @@ class MarketProcess:
         self._next_bid: dict[float, float | None] = {}
         self._next_ask: dict[float, float | None] = {}
         self._step_frac = Decimal(repr(_LEVEL_SPACING_BP * 1e-4))
+        # below this a bid may round down to nothing (the largest tick of any price below 1)
+        self._min_touch = float(min(Decimal(1).scaleb(market.sz_decimals - 6), Decimal(1)))
         # -- steps generated ahead, in chunks: the generator's own state -----------------
         self._g_n = 0  # steps generated
         self._g_log_mid = self._log_mid
@@ -485,7 +488,7 @@ class MarketProcess:
 
     def _book_reset(self) -> None:
         d = self.sz_decimals
-        half = self.book_spread_bp / 2e4
+        half = self.market.book_spread_bp * self._spread_mult[self._reg_eff] / 2e4  # book_spread_bp / 2e4
         # the touch: half the spread either side of the mid, rounded outwards onto the grid
         bid = round_price_float(self._mid * (1 - half), d, "down")
         ask = round_price_float(self._mid * (1 + half), d, "up")
@@ -571,10 +574,33 @@ class MarketProcess:
             u = self._uniforms(levels)
             mean = self.depth_usd / self._mid
             d, lot = self.sz_decimals, self._lot_f
+            p = 10.0 ** d if d <= 22 else 0.0  # exact
             for i in range(len(lv), end):
-                sz = round_size_float(mean * (0.5 + u[2 * i + j]), d, "nearest")
+                x = mean * (0.5 + u[2 * i + j])
+                # round_size_float(x, d, "nearest") inlined: the nearest lot unless x is
+                # within float noise of a half lot (then the exact function decides)
+                q = x * p
+                sz = -1.0
+                if 0.0 < q < 1e13:
+                    m = round(q)
+                    if abs(abs(q - m) - 0.5) > q * 1e-15:
+                        sz = m / p
+                if sz < 0.0:
+                    sz = round_size_float(x, d, "nearest")
                 lv.append(Level(px[i], sz if sz > lot else lot))
         return lv
+
+    def touch_bounds(self) -> tuple[float, float] | None:
+        """(lo, hi) with the background's best bid <= lo and best ask >= hi at the current
+        step (the unrounded touch: rounding goes outwards), without working the book out;
+        None where only ``top()`` can tell (the bid might round to nothing)."""
+        if self._book_n == self._n:
+            return self._bid_px[0], self._ask_px[0]
+        half = self.market.book_spread_bp * self._spread_mult[self._reg_eff] / 2e4  # as book_spread_bp / 2e4
+        lo = self._mid * (1 - half)
+        if not lo >= self._min_touch:
+            return None
+        return lo, self._mid * (1 + half)
 
     def top(self) -> tuple[float, float]:
         """The background book's best bid and ask prices at the current step (what
