@@ -41,9 +41,9 @@ from venues.sim.engine import SimExchange
 STEP, PUSH, BOOK, ARRIVE, REPLY = range(5)
 _PRIO = {STEP: 0, PUSH: 1, BOOK: 2, ARRIVE: 2, REPLY: 2}
 SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
-_LONGEST = max(MARKOUT_HORIZONS_S)
 _PX = attrgetter("px")
 _NO_LEVELS: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+_NEVER = 1 << 62  # ns
 
 
 def select_assets(cfg: Config, assets: Iterable[str] | None) -> Config:
@@ -132,6 +132,9 @@ class Backtest:
         self._step_ns = to_ns(self.cfg.sim.step_s)
         self._book_ns = to_ns(self.cfg.sim.book_interval_s)
         self._horizons = [(h, to_ns(h)) for h in MARKOUT_HORIZONS_S]
+        self._first_horizon_ns = min(h_ns for _, h_ns in self._horizons)
+        # per asset, when the next pending markout falls due (never: nothing pending)
+        self._markout_due = {a: _NEVER for a in self.assets}
         self._book_seq = 0
         self._steps = 0
         # per asset, the last snapshot the book core received, per side: (its levels, its prices)
@@ -206,10 +209,12 @@ class Backtest:
             batches.setdefault(asset, []).append(ev)
         for asset, evs in batches.items():
             self._to_us[asset].send(t, (asset, tuple(evs)))
+        due = self._markout_due
         for a in self.assets:
-            rec = records[a]
-            if rec.pending[_LONGEST]:  # every horizon resolves by the longest one's due time
+            if t >= due[a]:  # a pending markout falls due
+                rec = records[a]
                 self._resolve_markouts(rec, t, sim.mid(a))
+                due[a] = min((dq[0][0] for dq in rec.pending.values() if dq), default=_NEVER)
             cmds = desks[a].tick(ts)
             if cmds:
                 self._send(a, t, cmds)
@@ -292,6 +297,7 @@ class Backtest:
             sign = -1.0
         for h, h_ns in self._horizons:
             rec.pending[h].append((t + h_ns, sign, mid))
+        self._markout_due[f.asset] = min(self._markout_due[f.asset], t + self._first_horizon_ns)
 
     @staticmethod
     def _resolve_markouts(rec: AssetRecord, t: int, mid: float) -> None:

@@ -734,11 +734,13 @@ class SimExchange:
         mine: dict[str, list[_Resting]] = {"B": [], "A": []}
         for o in b.orders.values():
             mine[o.side].append(o)
-        # a MarketProcess side is sorted, without repeats and n deep: alone, it stays as it is
-        plain = type(market) is MarketProcess
-        if mine["B"] or not plain:
+        if type(market) is MarketProcess:  # its sides are sorted, without repeats, n deep
+            if mine["B"]:
+                bids = _merge_ours(bids, mine["B"], b.sz_decimals, n, True)
+            if mine["A"]:
+                asks = _merge_ours(asks, mine["A"], b.sz_decimals, n, False)
+        else:
             bids = _with_ours(bids, mine["B"], b.sz_decimals, n, True)
-        if mine["A"] or not plain:
             asks = _with_ours(asks, mine["A"], b.sz_decimals, n, False)
         return BookSnapshot(asset=asset, ts=ts, seq=seq, bids=bids, asks=asks)
 
@@ -756,6 +758,25 @@ def _with_ours(levels: tuple[Level, ...], orders: list[_Resting], d: int, n: int
     for o in orders:
         sizes[o.px] = round(sizes.get(o.px, 0.0) + o.sz, d)
     return tuple(Level(px, sz) for px, sz in sorted(sizes.items(), reverse=bids)[:n])
+
+
+def _merge_ours(levels: tuple[Level, ...], orders: list[_Resting], d: int, n: int, bids: bool) -> tuple[Level, ...]:
+    """``_with_ours`` for a side that is sorted best first without repeated prices: our
+    sizes merged in place instead of re-sorting the side."""
+    out = list(levels)
+    for o in orders:
+        px = o.px
+        for i, lv in enumerate(out):
+            p = lv.px
+            if p == px:
+                out[i] = Level(px, round(lv.sz + o.sz, d))
+                break
+            if p < px if bids else p > px:
+                out.insert(i, Level(px, round(0.0 + o.sz, d)))
+                break
+        else:
+            out.append(Level(px, round(0.0 + o.sz, d)))
+    return tuple(out[:n])
 
 
 def _bbo_text(px: float) -> str:
