@@ -149,6 +149,7 @@ def seed_entropy(seed: int) -> int:
 
 _CHUNK = 512  # steps generated at a time (each random stream in step order, as one by one)
 _CHAIN_CACHE_MAX = 200_000  # background price ladder links kept per market (then forgotten)
+_LADDER_CACHE_MAX = 20_000  # whole ladders (by their touch) kept per market and side
 _EXACT_FLOAT_PX = 2.0 ** 53  # below this, a grid price and its float stand for each other
 
 
@@ -200,6 +201,10 @@ class MarketProcess:
         # the price ladder: each valid price's next level outwards (None: none), by side
         self._next_bid: dict[float, float | None] = {}
         self._next_ask: dict[float, float | None] = {}
+        # ... and each side's ladder from a touch, as far as it has been read: a step whose
+        # touch was seen before shares that list (the ladder is a function of the touch)
+        self._bid_ladders: dict[float, list[float]] = {}
+        self._ask_ladders: dict[float, list[float]] = {}
         self._step_frac = Decimal(repr(_LEVEL_SPACING_BP * 1e-4))
         # below this a bid may round down to nothing (the largest tick of any price below 1)
         self._min_touch = float(min(Decimal(1).scaleb(market.sz_decimals - 6), Decimal(1)))
@@ -493,8 +498,20 @@ class MarketProcess:
         bid = round_price_float(self._mid * (1 - half), d, "down")
         ask = round_price_float(self._mid * (1 + half), d, "up")
         self._book_n = self._n
-        self._bid_px = [bid]
-        self._ask_px = [ask]
+        ladders = self._bid_ladders
+        px = ladders.get(bid)
+        if px is None:
+            if len(ladders) > _LADDER_CACHE_MAX:
+                ladders.clear()
+            px = ladders[bid] = [bid]
+        self._bid_px = px
+        ladders = self._ask_ladders
+        px = ladders.get(ask)
+        if px is None:
+            if len(ladders) > _LADDER_CACHE_MAX:
+                ladders.clear()
+            px = ladders[ask] = [ask]
+        self._ask_px = px
         self._bid_lv = []
         self._ask_lv = []
         self._bid_end = False
@@ -570,24 +587,25 @@ class MarketProcess:
             lv, px = self._ask_lv, self._ask_px
             self._extend_asks(levels)
             end, j = levels, 1
-        if len(lv) < end:
+        start = len(lv)
+        if start < end:
             u = self._uniforms(levels)
             mean = self.depth_usd / self._mid
             d, lot = self.sz_decimals, self._lot_f
-            p = 10.0 ** d if d <= 22 else 0.0  # exact
-            for i in range(len(lv), end):
-                x = mean * (0.5 + u[2 * i + j])
-                # round_size_float(x, d, "nearest") inlined: the nearest lot unless x is
-                # within float noise of a half lot (then the exact function decides)
+            p = 10.0 ** d if d <= 22 else math.nan  # exact
+            append = lv.append
+            for v, price in zip(u[2 * start + j:2 * end:2], px[start:end]):
+                x = mean * (0.5 + v)
+                # round_size_float(x, d, "nearest") inlined: the nearest lot, unless x is
+                # near a half lot (where float noise could matter: the exact function decides)
                 q = x * p
-                sz = -1.0
-                if 0.0 < q < 1e13:
+                if -1e13 < q < 1e13:
                     m = round(q)
-                    if abs(abs(q - m) - 0.5) > q * 1e-15:
-                        sz = m / p
-                if sz < 0.0:
+                    f = q - m
+                    sz = m / p if -0.49 < f < 0.49 else round_size_float(x, d, "nearest")
+                else:
                     sz = round_size_float(x, d, "nearest")
-                lv.append(Level(px[i], sz if sz > lot else lot))
+                append(Level(price, sz if sz > lot else lot))
         return lv
 
     def touch_bounds(self) -> tuple[float, float] | None:
