@@ -54,22 +54,6 @@ def _snap(px: Decimal | float, sz_decimals: int, mode: rules.Rounding) -> Decima
         return None
 
 
-def _snap_float(px: float, sz_decimals: int, mode: rules.Rounding) -> float | None:
-    """``_snap`` of a float model price, as a float (the 10-digit decimal it is cut to is
-    the repr of its float)."""
-    if not math.isfinite(px):
-        return None
-    v = float(f"{px:.10g}")
-    if v <= 0:
-        return None
-    if not _FAST_MIN_PX < v < _FAST_MAX_PX:
-        raise _Slow
-    try:
-        return rules.round_price_float(v, sz_decimals, mode)
-    except ValueError:  # rounds down to zero: below the smallest tick
-        return None
-
-
 class QuoterCore:
     def __init__(self, asset: str, params: QuotingConfig, sz_decimals: int) -> None:
         self.asset = asset
@@ -122,24 +106,40 @@ class QuoterCore:
         compare as the Decimals do; the float rules equal the Decimal ones. _Slow where
         that does not hold (or a size lands within float noise of a lot boundary)."""
         p, szd = self.params, self.sz_decimals
+        if not (_FAST_MIN_PX < fair < _FAST_MAX_PX) or szd > 22:
+            raise _Slow
         buy = side == "B"
         mode: rules.Rounding = "down" if buy else "up"  # always round away from the other side
         sign = -1.0 if buy else 1.0
         touch = market.best_ask if buy else market.best_bid
-        scaled = rules.price_scaled(touch, szd)
-        if scaled is None or not (_FAST_MIN_PX < fair < _FAST_MAX_PX and touch < _FAST_MAX_PX) or szd > 22:
-            raise _Slow
         edge: float | None = None
         edge_known = False
         l1 = r_bp + sign * half * spread_mult
         l1 = min(l1, -p.min_spread_bp / 2) if buy else max(l1, p.min_spread_bp / 2)
         lot_scale = 10.0 ** szd  # exact
+        spacing, size_usd, mults = p.level_spacing_bp, p.order_size_usd, p.level_size_mult
+        round_price_float, isfinite = rules.round_price_float, math.isfinite
         out: list[QuoteLevel] = []
         prev: float | None = None
         for i in range(n):
-            px = _snap_float(fair * (1.0 + (l1 + sign * i * p.level_spacing_bp) / 1e4), szd, mode)
+            # _snap of the model price: cut to 10 significant digits (the repr of that float
+            # is that 10-digit decimal), then rounded away from the other side
+            raw = fair * (1.0 + (l1 + sign * i * spacing) / 1e4)
+            px = None
+            if isfinite(raw):
+                v = float(f"{raw:.10g}")
+                if v > 0:
+                    if not _FAST_MIN_PX < v < _FAST_MAX_PX:
+                        raise _Slow
+                    try:
+                        px = round_price_float(v, szd, mode)
+                    except ValueError:  # rounds down to zero: below the smallest tick
+                        px = None
             if px is not None and (px >= touch if buy else px <= touch):
                 if not edge_known:  # the edge: one tick inside the opposite touch
+                    scaled = rules.price_scaled(touch, szd)
+                    if scaled is None:
+                        raise _Slow
                     m, te = scaled
                     edge = rules.snap_scaled_float(m - 1 if buy else m + 1, te, szd, mode) if (m > 1 or not buy) \
                         else None
@@ -154,7 +154,7 @@ class QuoterCore:
             if px is None:
                 break  # no positive valid price this far out, nor further
             prev = px
-            notional = p.order_size_usd * p.level_size_mult[i] * size_mult
+            notional = size_usd * mults[i] * size_mult
             q = notional / px * lot_scale  # within 4e-16 of Decimal(notional) / px in lots
             if not (0.0 < q < 1e13):
                 raise _Slow
@@ -166,7 +166,7 @@ class QuoterCore:
             sz = k / lot_scale
             if not rules.meets_min_notional_float(px, sz):
                 continue
-            out.append(QuoteLevel(side=side, level=i, px=px, sz=sz))
+            out.append(QuoteLevel(side, i, px, sz))
         return tuple(out)
 
     def _side_decimal(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
