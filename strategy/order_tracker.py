@@ -69,8 +69,8 @@ class OrderTracker:
                 continue
             room[q.side] = used + sz
             cloid = self._next_cloid()
-            live[cloid] = LiveOrder(cloid=cloid, side=q.side, level=q.level, px=q.px, sz=sz, state="pending")
-            out.append(NewOrder(cloid=cloid, side=q.side, px=q.px, sz=sz, level=q.level))
+            live[cloid] = LiveOrder(cloid, q.side, q.level, q.px, sz, "pending")
+            out.append(NewOrder(cloid, q.side, q.px, sz, q.level))
         return cancels, out
 
     def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
@@ -80,9 +80,14 @@ class OrderTracker:
             return []
         cap = limit_usd / mid * (1.0 + TRIM_TOLERANCE)
         out: list[str] = []
+        keeps: dict[str, list[LiveOrder]] = {"B": [], "A": []}
+        for o in self.live.values():
+            if o.state != "cancelling" and o.cloid not in leaving:
+                keep = keeps.get(o.side)
+                if keep is not None:
+                    keep.append(o)
         for side in ("B", "A"):
-            keep = [o for o in self.live.values()
-                    if o.side == side and o.state != "cancelling" and o.cloid not in leaving]
+            keep = keeps[side]
             held = self.position if side == "B" else -self.position
             worst = held + sum(o.sz for o in keep)
             if worst <= cap:
