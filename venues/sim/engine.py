@@ -172,7 +172,7 @@ def _wire(x: float) -> float:
     (here: leaves unchanged, to be rejected) any that this rounding would alter."""
     if not math.isfinite(x):
         return x
-    w = float(f"{x:.8f}")
+    w = round(x, 8)  # = float(f"{x:.8f}"): both correctly rounded to 8 decimals
     return w if abs(w - x) < 1e-12 else x
 
 
@@ -594,8 +594,19 @@ class SimExchange:
             return ERR_SIZE
         if not meets_min_notional_float(px, sz):
             return ERR_MIN_NOTIONAL
-        bid, ask = self._bbo(b, market)
-        if (o.side == "B" and px >= ask) or (o.side == "A" and px <= bid):
+        bid, ask = self._top(market)  # the combined book's touch on the side the order could hit:
+        if o.side == "B":
+            for r in b.orders.values():
+                if r.side == "A" and r.px < ask:
+                    ask = r.px
+            crossed = px >= ask
+        else:
+            for r in b.orders.values():
+                if r.side == "B" and r.px > bid:
+                    bid = r.px
+            crossed = px <= bid
+        if crossed:
+            bid, ask = self._bbo(b, market)
             return ERR_ALO.format(bid=_bbo_text(bid), ask=_bbo_text(ask), i=b.index)
         if o.cloid in b.orders:
             return ERR_DUP_CLOID
