@@ -327,21 +327,24 @@ class SimExchange:
     def advance(self, ts: float) -> list[Event]:
         """Step every market to ``ts`` and match; the scheduled cancels, funding, fills
         and public trades, in order."""
-        self._note_time(ts)
+        if ts > self._now:
+            self._now = ts
         events: list[Event] = []
         if (self._cancel_at is not None and self._cancel_at <= ts) or self._funding_k * self.funding_interval <= ts:
             self._due(ts, events)
-        arrivals = [(b, self.markets[name].advance(ts)) for name, b in self._books.items()]
+        markets = self.markets
+        arrivals = [(b, markets[name].advance(ts)) for name, b in self._books.items()]
         look = math.floor(ts / self.depth_interval + 1e-9)
         for b, takers in arrivals:
-            market = self.markets[b.name]
-            if b.orders:
-                if look != b.depth_look:
-                    self._update_queues(b, market)
-                self._trade_through(b, market, ts, events)
+            if b.orders or takers:
+                market = markets[b.name]
+                if b.orders:
+                    if look != b.depth_look:
+                        self._update_queues(b, market)
+                    self._trade_through(b, market, ts, events)
+                for t in takers:
+                    self._take(b, market, t, ts, events)
             b.depth_look = look
-            for t in takers:
-                self._take(b, market, t, ts, events)
         return events
 
     def _due(self, ts: float, events: list[Event]) -> None:
