@@ -53,6 +53,8 @@ _INSIDE = {
     ("strategy/order_tracker.py", "plan"): "order_tracker_plan",
     ("strategy/book.py", "on_book"): "book_core",
     ("venues/rules.py", "round_price"): "decimal_price_rounding",
+    ("venues/rules.py", "round_price_float"): "float_price_rounding",
+    ("backtest/engine.py", "_count_book"): "level_event_counting",
 }
 
 
@@ -68,7 +70,8 @@ def _timed(duration_s: float) -> tuple[float, dict[str, int]]:
     recs = result.records.values()
     counts = {"level_events": sum(r.level_events for r in recs), "snapshots": sum(r.book_events for r in recs),
               "trades": sum(r.trade_events for r in recs), "steps": result.steps,
-              "fills": sum(len(r.fills) for r in recs)}
+              "fills": sum(len(r.fills) for r in recs), "orders_sent": sum(r.orders_sent for r in recs),
+              "cancels_sent": sum(r.cancels_sent for r in recs)}
     return wall, counts
 
 
@@ -116,13 +119,20 @@ def run(quick: bool = False) -> dict:
         "events_per_sim_second": round(events / duration, 2),
         "engine_steps": n["steps"],
         "fills": n["fills"],
+        "orders_sent": n["orders_sent"],
+        "cancels_sent": n["cancels_sent"],
         "wall_us_per_sim_second": round(wall / duration * 1e6, 1),
         "profile_share": share,
         "limited_by": (
-            f"work per simulated second, not per event: a simulated second of BTC carries "
-            f"{n['snapshots'] / duration:.1f} snapshots ({n['level_events'] / duration:.0f} level events) and "
-            f"{n['trades'] / duration:.1f} trades but {n['steps'] / duration:.0f} engine steps; "
-            f"under cProfile the sim engine takes {engine:.0%} (its background book "
-            f"{share['market_background_book']:.0%}), the strategy cores {strategy:.0%}, the event loop and "
-            f"recording {share['loop_and_recording']:.0%}"),
+            f"pure-Python work per simulated second, spread over many small calls (no part above "
+            f"{max(share[k] for k in _PARTS.values()):.0%} of the profile): a simulated second of BTC carries "
+            f"{n['snapshots'] / duration:.1f} book pushes ({n['level_events'] / duration:.0f} level events) and "
+            f"{n['trades'] / duration:.1f} trades, but also {n['steps'] / duration:.0f} engine steps and "
+            f"{n['orders_sent'] / duration:.1f} orders placed and {n['cancels_sent'] / duration:.1f} cancelled "
+            f"(the strategy requotes on every push and fill); under cProfile the sim engine takes {engine:.0%} "
+            f"(its background book {share['market_background_book']:.0%}), the strategy cores {strategy:.0%} "
+            f"(quoter {share['quoter_core']:.0%}, order tracker {share['order_tracker_plan']:.0%}), the event loop "
+            f"and recording {share['loop_and_recording']:.0%} (level-event counting "
+            f"{share['level_event_counting']:.0%}); Decimal rounding is off the hot path "
+            f"({share['decimal_price_rounding']:.0%}). Much more speed needs compiled code"),
     }
