@@ -60,7 +60,9 @@ failed requests, throttling.
 
 The engine uses only the public face of a market (``mid``, ``advance``, ``book`` and,
 if it has one, ``funding_rate``), so a scripted market can stand in for one
-(``self.markets``) in tests.
+(``self.markets``) in tests. From a ``MarketProcess`` it also reads what ``book`` would
+show more cheaply (``top``, ``level``, ``touch_bounds``: prices first, sizes only where
+needed), with bit-identical results.
 """
 from __future__ import annotations
 
