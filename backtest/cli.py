@@ -156,8 +156,9 @@ def _sim(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     report = build_report(result)
     console.print(render_table(report))
-    console.print(f"{result.events:,} book+trade events and {result.steps:,} engine steps in {wall:.2f} s wall "
-                  f"({result.events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
+    console.print(f"{result.market_events:,} market-data events (price level updates + trades; "
+                  f"{result.events:,} book snapshots + trades) and {result.steps:,} engine steps in {wall:.2f} s "
+                  f"wall ({result.market_events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
                   f"{report['sharpe_method']}.")
     return _write_outputs(console, report, result, args)
 

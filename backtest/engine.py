@@ -31,6 +31,7 @@ fault) is answered as the live venue answers it: a reject per order and per canc
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable
 
 import msgspec
@@ -40,7 +41,7 @@ from backtest.desk import Command, Desk, VenueEvents
 from backtest.record import MARKOUT_HORIZONS_S, AssetRecord, BacktestResult, FillRecord
 from makerhive.config import Config, ConfigError
 from messages.control import Tick
-from messages.market import Trade
+from messages.market import BookSnapshot, Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
 from supervisor.allocation import Allocator
 from venues.sim.engine import SimExchange
@@ -49,7 +50,9 @@ from venues.sim.engine import SimExchange
 STEP, PUSH, TICK, BOOK, ARRIVE, REPLY, MSG = range(7)
 _PRIO = {STEP: 0, PUSH: 1, TICK: 2, BOOK: 3, ARRIVE: 3, REPLY: 3, MSG: 3}
 SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
-_LONGEST = max(MARKOUT_HORIZONS_S)
+_PX = attrgetter("px")
+_NO_LEVELS: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+_NEVER = 1 << 62  # ns
 
 
 def select_assets(cfg: Config, assets: Iterable[str] | None) -> Config:
@@ -141,8 +144,14 @@ class Backtest:
         self._tick_ns = to_ns(self.cfg.supervision.tick_s)
         self._book_ns = to_ns(self.cfg.sim.book_interval_s)
         self._horizons = [(h, to_ns(h)) for h in MARKOUT_HORIZONS_S]
+        self._first_horizon_ns = min(h_ns for _, h_ns in self._horizons)
+        # per asset, when the next pending markout falls due (never: nothing pending)
+        self._markout_due = {a: _NEVER for a in self.assets}
         self._book_seq = 0
         self._steps = 0
+        # per asset, the last snapshot the book core received, per side: (its levels, its prices)
+        self._seen: dict[str, tuple[tuple[frozenset, frozenset], tuple[frozenset, frozenset]]] = {
+            a: (_NO_LEVELS, _NO_LEVELS) for a in self.assets}
         self._sample_ts: list[float] = []
         self._next_sample = 0
         self._ran = False
@@ -188,7 +197,7 @@ class Backtest:
         elif kind == STEP:
             self._step(t, payload)
         elif kind == BOOK:
-            self.records[payload.asset].book_events += 1
+            self._count_book(payload)
             self.desks[payload.asset].handle("book", payload)
         elif kind == REPLY:
             asset, events = payload
@@ -240,13 +249,27 @@ class Backtest:
             batches.setdefault(asset, []).append(ev)
         for asset, evs in batches.items():
             self._to_us[asset].send(t, (asset, tuple(evs)))
+        due = self._markout_due
         for a in self.assets:
-            rec = records[a]
-            if rec.pending[_LONGEST]:  # every horizon resolves by the longest one's due time
+            if t >= due[a]:  # a pending markout falls due
+                rec = records[a]
                 self._resolve_markouts(rec, t, sim.mid(a))
+                due[a] = min((dq[0][0] for dq in rec.pending.values() if dq), default=_NEVER)
         if t >= self._next_sample:
             self._sample(t)
         self.queue.push(t + self._step_ns, _PRIO[STEP], STEP, j + 1)
+
+    def _count_book(self, snap: BookSnapshot) -> None:
+        """A snapshot reaches the book core: one book event, and one level event per price
+        level, per side, that appeared, disappeared or changed size since the asset's
+        previous snapshot (hftbacktest's depth events; the first snapshot counts all)."""
+        rec = self.records[snap.asset]
+        rec.book_events += 1
+        (bid_lv, bid_px), (ask_lv, ask_px) = self._seen[snap.asset]
+        bids, asks = set(snap.bids), set(snap.asks)  # Level is frozen: (px, sz) by value
+        bpx, apx = set(map(_PX, snap.bids)), set(map(_PX, snap.asks))
+        rec.level_events += len(bids - bid_lv) + len(bid_px - bpx) + len(asks - ask_lv) + len(ask_px - apx)
+        self._seen[snap.asset] = ((bids, bpx), (asks, apx))  # type: ignore[assignment]
 
     def _push_book(self, asset: str, t: int) -> None:
         self._book_seq += 1
@@ -309,6 +332,7 @@ class Backtest:
             sign = -1.0
         for h, h_ns in self._horizons:
             rec.pending[h].append((t + h_ns, sign, mid))
+        self._markout_due[f.asset] = min(self._markout_due[f.asset], t + self._first_horizon_ns)
 
     @staticmethod
     def _resolve_markouts(rec: AssetRecord, t: int, mid: float) -> None:

@@ -40,8 +40,9 @@ class AssetRecord:
     cancel_misses: int = 0  # cancels of orders that had already gone (filled or cancelled)
     cancel_rejects: int = 0  # cancels the venue refused (budget, failed request)
     failed_requests: int = 0  # commands the engine failed as a whole (injected faults)
-    book_events: int = 0
-    trade_events: int = 0
+    book_events: int = 0  # book snapshots that reached the book core
+    level_events: int = 0  # their price levels that appeared, disappeared or changed size, per side
+    trade_events: int = 0  # public trades that reached the book core
     other_events: Counter = field(default_factory=Counter)
     equity: list[float] = field(default_factory=list)  # cash + position·mid, per sample
     inventory_usd: list[float] = field(default_factory=list)  # position·mid, per sample
@@ -73,5 +74,12 @@ class BacktestResult:
 
     @property
     def events(self) -> int:
-        """Book and trade events processed (the benchmark's unit)."""
+        """Book snapshots and trades that reached the book cores."""
         return sum(r.book_events + r.trade_events for r in self.records.values())
+
+    @property
+    def market_events(self) -> int:
+        """Market-data events as hftbacktest counts them: one per price level update (a
+        level that appeared, disappeared or changed size since the asset's previous
+        snapshot; the first snapshot counts all its levels) and one per trade."""
+        return sum(r.level_events + r.trade_events for r in self.records.values())

@@ -130,7 +130,7 @@ def asset_metrics(rec: AssetRecord, ts: np.ndarray) -> dict[str, Any]:
         "acks": rec.acks, "rejects": rec.rejects, "cancel_misses": rec.cancel_misses,
         "cancel_rejects": rec.cancel_rejects, "failed_requests": rec.failed_requests,
         "funding_events": rec.funding_events,
-        "book_events": rec.book_events, "trade_events": rec.trade_events,
+        "book_events": rec.book_events, "level_events": rec.level_events, "trade_events": rec.trade_events,
         "stalls": rec.stalls,
     }
     if rec.other_events:
@@ -144,7 +144,7 @@ def _total(per: dict[str, dict[str, Any]], result: BacktestResult, ts: np.ndarra
          ("net_pnl", "spread_capture", "spread_capture_abs", "fees", "funding", "inventory_pnl", "engine_pnl",
           "risk_core_pnl", "volume_usd", "fills_through_mid", "acks", "rejects", "cancel_misses", "cancel_rejects",
           "failed_requests", "funding_events",
-          "book_events", "trade_events", "stalls")}
+          "book_events", "level_events", "trade_events", "stalls")}
     s["accounting_diff"] = s["net_pnl"] - s["engine_pnl"]
     equity = np.sum([np.asarray(r.equity, dtype=float) for r in recs], axis=0)
     gross = np.sum([np.abs(np.asarray(r.inventory_usd, dtype=float)) for r in recs], axis=0)

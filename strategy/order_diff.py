@@ -30,16 +30,6 @@ class LiveOrder(msgspec.Struct, frozen=True):
     state: Literal["pending", "resting", "cancelling"]
 
 
-def _slot_key(side: str, level: int) -> tuple[int, int]:
-    return (_SIDE_ORDER.get(side, 2), level)
-
-
-def _fits(order: LiveOrder, want: QuoteLevel, mid: float, tolerance_bp: float, size_tolerance: float) -> bool:
-    ref = mid if mid > 0 else want.px  # no mid: measure the move against the wanted price
-    moved_bp = abs(order.px - want.px) / ref * 1e4
-    return moved_bp <= tolerance_bp + _EPS_BP and abs(order.sz - want.sz) <= size_tolerance * want.sz
-
-
 def diff_orders(wanted: Sequence[QuoteLevel], live: Sequence[LiveOrder], *, mid: float,
                 tolerance_bp: float, size_tolerance: float = 0.25) -> tuple[list[str], list[QuoteLevel]]:
     """(cloids to cancel, levels to place).
@@ -51,29 +41,48 @@ def diff_orders(wanted: Sequence[QuoteLevel], live: Sequence[LiveOrder], *, mid:
     """
     want: dict[tuple[str, int], QuoteLevel] = {}
     for w in wanted:
-        want.setdefault((w.side, w.level), w)
+        key = (w.side, w.level)
+        if key not in want:
+            want[key] = w
 
     by_slot: dict[tuple[str, int], list[LiveOrder]] = {}
     for o in live:
         if o.state != "cancelling":
-            by_slot.setdefault((o.side, o.level), []).append(o)
+            key = (o.side, o.level)
+            slot_orders = by_slot.get(key)
+            if slot_orders is None:
+                by_slot[key] = [o]
+            else:
+                slot_orders.append(o)
 
     cancels: list[LiveOrder] = []
     places: list[QuoteLevel] = []
+    max_bp = tolerance_bp + _EPS_BP
     for slot, w in want.items():
-        orders = by_slot.pop(slot, [])
-        fitting = [o for o in orders if _fits(o, w, mid, tolerance_bp, size_tolerance)]
+        orders = by_slot.pop(slot, None)
+        if not orders:
+            places.append(w)
+            continue
+        # an order fits if it moved at most tolerance_bp (of the mid) and its size by at most size_tolerance
+        ref = mid if mid > 0 else w.px  # no mid: measure the move against the wanted price
+        wpx, wsz = w.px, w.sz
+        max_sz = size_tolerance * wsz
+        fitting = [o for o in orders if abs(o.px - wpx) / ref * 1e4 <= max_bp and abs(o.sz - wsz) <= max_sz]
         if fitting:
             # Keep one: a resting order (it holds a queue place) before a pending one,
             # then the closest in price, then by cloid for determinism.
-            keep = min(fitting, key=lambda o: (o.state != "resting", abs(o.px - w.px), o.cloid))
-            cancels.extend(o for o in orders if o is not keep)
+            keep = fitting[0] if len(fitting) == 1 else \
+                min(fitting, key=lambda o: (o.state != "resting", abs(o.px - wpx), o.cloid))
+            if len(orders) > 1:
+                cancels.extend(o for o in orders if o is not keep)
         else:
             cancels.extend(orders)
             places.append(w)
     for orders in by_slot.values():  # slots no longer wanted
         cancels.extend(orders)
 
-    cancels.sort(key=lambda o: (*_slot_key(o.side, o.level), o.cloid))
-    places.sort(key=lambda w: _slot_key(w.side, w.level))
+    if len(cancels) > 1:
+        cancels.sort(key=lambda o: (_SIDE_ORDER.get(o.side, 2), o.level, o.cloid))
+    if len(places) > 1:
+        places.sort(key=lambda w: (_SIDE_ORDER.get(w.side, 2), w.level))
     return [o.cloid for o in cancels], places

@@ -9,6 +9,8 @@ resting orders past it are cancelled, outermost first.
 """
 from __future__ import annotations
 
+from msgspec.structs import replace as _replace
+
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from strategy.order_diff import LiveOrder, diff_orders
 from venues import rules
@@ -46,28 +48,29 @@ class OrderTracker:
 
     def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
         """Cancels and placements that move the live orders to ``ladder``."""
+        live = self.live
         wanted = list(ladder.bids) + list(ladder.asks)
-        cancels, places = diff_orders(wanted, list(self.live.values()), mid=mid,
-                                      tolerance_bp=self.tolerance_bp)
+        cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=self.tolerance_bp)
         cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd)
         for cloid in cancels:
-            o = self.live.get(cloid)
+            o = live.get(cloid)
             if o is not None:
-                self.live[cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                             sz=o.sz, state="cancelling")
+                live[cloid] = _replace(o, state="cancelling")
         out: list[NewOrder] = []
-        room = {"B": None, "A": None}
+        room: dict[str, float | None] = {"B": None, "A": None}
+        szd = self.sz_decimals
         for q in places:
-            used = room[q.side] if room[q.side] is not None else self.exposure(q.side)
+            r = room[q.side]
+            used = r if r is not None else self.exposure(q.side)
             allowed = limit_usd / q.px - used
-            sz = float(rules.round_size(min(q.sz, max(0.0, allowed)), self.sz_decimals))
-            if sz <= 0 or not rules.meets_min_notional(q.px, sz):
+            sz = rules.round_size_float(min(q.sz, max(0.0, allowed)), szd)  # = float(rules.round_size(...))
+            if sz <= 0 or not rules.meets_min_notional_float(q.px, sz):
                 room[q.side] = used
                 continue
             room[q.side] = used + sz
             cloid = self._next_cloid()
-            self.live[cloid] = LiveOrder(cloid=cloid, side=q.side, level=q.level, px=q.px, sz=sz, state="pending")
-            out.append(NewOrder(cloid=cloid, side=q.side, px=q.px, sz=sz, level=q.level))
+            live[cloid] = LiveOrder(cloid, q.side, q.level, q.px, sz, "pending")
+            out.append(NewOrder(cloid, q.side, q.px, sz, q.level))
         return cancels, out
 
     def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
@@ -77,9 +80,14 @@ class OrderTracker:
             return []
         cap = limit_usd / mid * (1.0 + TRIM_TOLERANCE)
         out: list[str] = []
+        keeps: dict[str, list[LiveOrder]] = {"B": [], "A": []}
+        for o in self.live.values():
+            if o.state != "cancelling" and o.cloid not in leaving:
+                keep = keeps.get(o.side)
+                if keep is not None:
+                    keep.append(o)
         for side in ("B", "A"):
-            keep = [o for o in self.live.values()
-                    if o.side == side and o.state != "cancelling" and o.cloid not in leaving]
+            keep = keeps[side]
             held = self.position if side == "B" else -self.position
             worst = held + sum(o.sz for o in keep)
             if worst <= cap:

@@ -24,6 +24,12 @@ from venues import rules
 # the reported half spread of the empty ladder.
 REGIME_SPREAD_SCALE = {"CALM": 0.7, "NORMAL": 1.0, "ELEVATED": 2.0, "EXTREME": 2.0}
 ELEVATED_MAX_LEVELS = 2
+_FAST_MAX_PX = 1e12  # the float path handles prices below this (grid prices of at most 13 digits)
+_FAST_MIN_PX = 1e-200
+
+
+class _Slow(Exception):
+    """The float path cannot decide this side exactly: work it out in Decimal."""
 
 
 def _dec(x: float) -> Decimal:
@@ -88,6 +94,84 @@ class QuoterCore:
     def _side(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
               size_mult: float, n: int, market: MarketState) -> tuple[QuoteLevel, ...]:
         """One side's levels, outward from the reservation price."""
+        try:
+            return self._side_float(side, fair, r_bp, half, spread_mult, size_mult, n, market)
+        except _Slow:
+            return self._side_decimal(side, fair, r_bp, half, spread_mult, size_mult, n, market)
+
+    def _side_float(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
+                    size_mult: float, n: int, market: MarketState) -> tuple[QuoteLevel, ...]:
+        """``_side_decimal`` on floats, equal to it bit for bit: every price is a valid
+        price of at most 13 digits, so its float stands for its Decimal and the floats
+        compare as the Decimals do; the float rules equal the Decimal ones. _Slow where
+        that does not hold (or a size lands within float noise of a lot boundary)."""
+        p, szd = self.params, self.sz_decimals
+        if not (_FAST_MIN_PX < fair < _FAST_MAX_PX) or szd > 22:
+            raise _Slow
+        buy = side == "B"
+        mode: rules.Rounding = "down" if buy else "up"  # always round away from the other side
+        sign = -1.0 if buy else 1.0
+        touch = market.best_ask if buy else market.best_bid
+        edge: float | None = None
+        edge_known = False
+        l1 = r_bp + sign * half * spread_mult
+        l1 = min(l1, -p.min_spread_bp / 2) if buy else max(l1, p.min_spread_bp / 2)
+        lot_scale = 10.0 ** szd  # exact
+        spacing, size_usd, mults = p.level_spacing_bp, p.order_size_usd, p.level_size_mult
+        round_price_float, isfinite = rules.round_price_float, math.isfinite
+        out: list[QuoteLevel] = []
+        prev: float | None = None
+        for i in range(n):
+            # _snap of the model price: cut to 10 significant digits (the repr of that float
+            # is that 10-digit decimal), then rounded away from the other side
+            raw = fair * (1.0 + (l1 + sign * i * spacing) / 1e4)
+            px = None
+            if isfinite(raw):
+                v = float(f"{raw:.10g}")
+                if v > 0:
+                    if not _FAST_MIN_PX < v < _FAST_MAX_PX:
+                        raise _Slow
+                    try:
+                        px = round_price_float(v, szd, mode)
+                    except ValueError:  # rounds down to zero: below the smallest tick
+                        px = None
+            if px is not None and (px >= touch if buy else px <= touch):
+                if not edge_known:  # the edge: one tick inside the opposite touch
+                    scaled = rules.price_scaled(touch, szd)
+                    if scaled is None:
+                        raise _Slow
+                    m, te = scaled
+                    edge = rules.snap_scaled_float(m - 1 if buy else m + 1, te, szd, mode) if (m > 1 or not buy) \
+                        else None
+                    edge_known = True
+                px = edge
+            if px is not None and prev is not None and (px >= prev if buy else px <= prev):
+                prev_scaled = rules.price_scaled(prev, szd)  # two levels on one price: push the outer one out
+                if prev_scaled is None:
+                    raise _Slow
+                m, te = prev_scaled
+                px = rules.snap_scaled_float(m - 1 if buy else m + 1, te, szd, mode) if (m > 1 or not buy) else None
+            if px is None:
+                break  # no positive valid price this far out, nor further
+            prev = px
+            notional = size_usd * mults[i] * size_mult
+            q = notional / px * lot_scale  # within 4e-16 of Decimal(notional) / px in lots
+            if not (0.0 < q < 1e13):
+                raise _Slow
+            k = math.floor(q)
+            if q - k <= q * 1e-14 or k + 1 - q <= q * 1e-14:
+                raise _Slow  # at a lot boundary, up to float noise
+            if k <= 0:
+                continue
+            sz = k / lot_scale
+            if not rules.meets_min_notional_float(px, sz):
+                continue
+            out.append(QuoteLevel(side, i, px, sz))
+        return tuple(out)
+
+    def _side_decimal(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
+                      size_mult: float, n: int, market: MarketState) -> tuple[QuoteLevel, ...]:
+        """One side's levels, outward from the reservation price, in Decimal."""
         p, szd = self.params, self.sz_decimals
         buy = side == "B"
         mode: rules.Rounding = "down" if buy else "up"  # always round away from the other side

@@ -14,6 +14,7 @@ from backtest import sweep
 from backtest.engine import Backtest, run_backtest, select_assets, zero_latency
 from backtest.report import build_report, plot, render_table, to_json
 from makerhive import config as c
+from messages.market import BookSnapshot, Level
 from messages.orders import Funding
 from venues.sim.engine import SimExchange
 
@@ -61,6 +62,29 @@ def test_default_config_trades_both_sides_of_every_asset(report):
         # a push at start, then every 0.5 s from the asset's staggered offset (i/5 of it)
         assert m["book_events"] == 1 + math.floor((MINUTES - i * 0.1) / 0.5 + 1e-9), a
         assert m["trade_events"] > 0
+
+
+def test_level_events_count_the_price_levels_that_changed_per_side(cfg, result):
+    bt = Backtest(cfg, assets=["BTC"])
+    rec = bt.records["BTC"]
+
+    def push(seq, bids, asks):
+        before = rec.level_events
+        bt._count_book(BookSnapshot("BTC", float(seq), seq, tuple(Level(p, s) for p, s in bids),
+                                    tuple(Level(p, s) for p, s in asks)))
+        return rec.level_events - before
+
+    assert push(1, [(100.0, 1.0), (99.0, 2.0)], [(101.0, 1.0)]) == 3  # the first snapshot: every level
+    assert push(2, [(100.0, 1.0), (99.0, 2.0)], [(101.0, 1.0)]) == 0  # nothing changed
+    # 100 changed size, 99 went, 98 came; the ask side is unchanged
+    assert push(3, [(100.0, 1.5), (98.0, 2.0)], [(101.0, 1.0)]) == 3
+    assert push(4, [(100.0, 1.5), (98.0, 2.0)], []) == 1  # the ask went
+    assert push(5, [(100.0, 1.5), (98.0, 2.0)], [(99.5, 1.0)]) == 1  # a bid price may come back as an ask
+    assert rec.book_events == 5 and rec.level_events == 8
+    # a real run: the background book is redrawn each step, so most levels change
+    for a, r in result.records.items():
+        assert r.book_events < r.level_events <= 4 * bt.cfg.sim.book_levels * r.book_events, a
+    assert result.market_events == sum(r.level_events + r.trade_events for r in result.records.values())
 
 
 def test_attribution_adds_up_to_net_pnl(report):

@@ -60,7 +60,9 @@ failed requests, throttling.
 
 The engine uses only the public face of a market (``mid``, ``advance``, ``book`` and,
 if it has one, ``funding_rate``), so a scripted market can stand in for one
-(``self.markets``) in tests.
+(``self.markets``) in tests. From a ``MarketProcess`` it also reads what ``book`` would
+show more cheaply (``top``, ``level``, ``touch_bounds``: prices first, sizes only where
+needed), with bit-identical results.
 """
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ import numpy as np
 from makerhive.config import Config
 from messages.market import BookSnapshot, Level, Trade
 from messages.orders import Fill, Funding, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject
-from venues.rules import is_valid_price, is_valid_size, meets_min_notional, round_price, round_size, to_wire
+from venues.rules import (is_valid_price_float, is_valid_size_float, meets_min_notional_float, round_price_float,
+                          round_size_float, to_wire)
 from venues.sim.faults import Faults, SimRequestFailed
 from venues.sim.market import MarketProcess, TakerOrder, seed_entropy
 from venues.sim.queue import QueueModel, queue_model
@@ -171,7 +174,7 @@ def _wire(x: float) -> float:
     (here: leaves unchanged, to be rejected) any that this rounding would alter."""
     if not math.isfinite(x):
         return x
-    w = float(f"{x:.8f}")
+    w = round(x, 8)  # = float(f"{x:.8f}"): both correctly rounded to 8 decimals
     return w if abs(w - x) < 1e-12 else x
 
 
@@ -248,7 +251,7 @@ class SimExchange:
             events.append(self._fill_piece(b, o, sz, ts))
             return
         d = b.sz_decimals
-        piece = max(float(round_size(o.orig_sz * frac, d, "down")), 10.0 ** -d)
+        piece = max(round_size_float(o.orig_sz * frac, d, "down"), 10.0 ** -d)
         left = sz
         while left > 0:
             q = min(piece, left)
@@ -305,24 +308,45 @@ class SimExchange:
     def _visible(side: str, px: float, horizon: float | None) -> bool:
         return horizon is None or (px >= horizon if side == "B" else px <= horizon)
 
+    def _level(self, market: Market, side: str, px: float) -> float | None:
+        """The background size at ``px`` on one side, as the depth read up to ``px`` sees
+        it (``_depth``): 0.0 if no level has that price, None if ``px`` is beyond the book
+        the engine reads (no news from there)."""
+        if type(market) is MarketProcess:  # reads prices first, sizes only where needed
+            return market.level(side, px, self.book_levels * _DEPTH_MAX_MULT)
+        sizes, horizon = self._depth(market, side, px)
+        return sizes.get(px, 0.0) if self._visible(side, px, horizon) else None
+
+    @staticmethod
+    def _top(market: Market) -> tuple[float, float]:
+        """The background's best bid and ask prices (-inf, inf for an empty side)."""
+        if type(market) is MarketProcess:
+            return market.top()
+        bids, asks = market.book(1)
+        return bids[0].px if bids else -math.inf, asks[0].px if asks else math.inf
+
     # -- the market ---------------------------------------------------------------------
     def advance(self, ts: float) -> list[Event]:
         """Step every market to ``ts`` and match; the scheduled cancels, funding, fills
         and public trades, in order."""
-        self._note_time(ts)
+        if ts > self._now:
+            self._now = ts
         events: list[Event] = []
-        self._due(ts, events)
-        arrivals = [(b, self.markets[name].advance(ts)) for name, b in self._books.items()]
+        if (self._cancel_at is not None and self._cancel_at <= ts) or self._funding_k * self.funding_interval <= ts:
+            self._due(ts, events)
+        markets = self.markets
+        arrivals = [(b, markets[name].advance(ts)) for name, b in self._books.items()]
         look = math.floor(ts / self.depth_interval + 1e-9)
         for b, takers in arrivals:
-            market = self.markets[b.name]
-            if b.orders:
-                if look != b.depth_look:
-                    self._update_queues(b, market)
-                self._trade_through(b, market, ts, events)
+            if b.orders or takers:
+                market = markets[b.name]
+                if b.orders:
+                    if look != b.depth_look:
+                        self._update_queues(b, market)
+                    self._trade_through(b, market, ts, events)
+                for t in takers:
+                    self._take(b, market, t, ts, events)
             b.depth_look = look
-            for t in takers:
-                self._take(b, market, t, ts, events)
         return events
 
     def _due(self, ts: float, events: list[Event]) -> None:
@@ -367,6 +391,17 @@ class SimExchange:
 
     def _update_queues(self, b: _Book, market: Market) -> None:
         """Move our queue estimates where the displayed size at our price changed."""
+        if type(market) is MarketProcess:  # the same, order by order (see _level)
+            depth = self.book_levels * _DEPTH_MAX_MULT
+            for o in b.orders.values():
+                if o.front > 0:
+                    new = market.level(o.side, o.px, depth)
+                    if new is not None and new != o.level_qty:
+                        front = self.queue.on_depth_change(o.front, o.level_qty, new, o.cum_trade)
+                        o.front = max(0.0, front)
+                        o.cum_trade = 0.0
+                        o.level_qty = new
+            return
         for side in ("B", "A"):
             # an order at the head of its queue stays there: only the others can move
             orders = [o for o in b.orders.values() if o.side == side and o.front > 0]
@@ -385,26 +420,35 @@ class SimExchange:
                     o.level_qty = new
 
     def _trade_through(self, b: _Book, market: Market, ts: float, events: list[Event]) -> None:
-        bids, asks = market.book(1)
-        best_bid = bids[0].px if bids else -math.inf
-        best_ask = asks[0].px if asks else math.inf
-        for o in self._side_orders(b, "B"):
-            if o.px >= best_ask:
-                events.append(Trade(b.name, ts, o.px, o.sz, "A", self._tid()))
-                self._fill(b, o, o.sz, ts, events)
-        for o in self._side_orders(b, "A"):
-            if o.px <= best_bid:
-                events.append(Trade(b.name, ts, o.px, o.sz, "B", self._tid()))
-                self._fill(b, o, o.sz, ts, events)
+        if type(market) is MarketProcess:
+            bounds = market.touch_bounds()  # best bid <= lo, best ask >= hi
+            if bounds is not None:
+                lo, hi = bounds
+                for o in b.orders.values():
+                    if o.px >= hi if o.side == "B" else o.px <= lo:
+                        break
+                else:
+                    return  # nothing can be crossed: no need to work the book out
+        best_bid, best_ask = self._top(market)
+        crossed = [o for o in b.orders.values() if (o.px >= best_ask if o.side == "B" else o.px <= best_bid)]
+        if not crossed:
+            return
+        # in price-time priority, bids first
+        for o in sorted((o for o in crossed if o.side == "B"), key=lambda o: (-o.px, o.oid)):
+            events.append(Trade(b.name, ts, o.px, o.sz, "A", self._tid()))
+            self._fill(b, o, o.sz, ts, events)
+        for o in sorted((o for o in crossed if o.side == "A"), key=lambda o: (o.px, o.oid)):
+            events.append(Trade(b.name, ts, o.px, o.sz, "B", self._tid()))
+            self._fill(b, o, o.sz, ts, events)
 
     def _take(self, b: _Book, market: Market, t: TakerOrder, ts: float, events: list[Event]) -> None:
         mid = market.mid
         d = b.sz_decimals
         if t.side == "B":  # a buyer lifts asks
-            px = float(round_price(mid * (1 + t.reach_bp / 1e4), d, "up"))
+            px = round_price_float(mid * (1 + t.reach_bp / 1e4), d, "up")
             hit = "A"
         else:
-            px = float(round_price(mid * (1 - t.reach_bp / 1e4), d, "down"))
+            px = round_price_float(mid * (1 - t.reach_bp / 1e4), d, "down")
             hit = "B"
         events.append(Trade(b.name, ts, px, t.sz, t.side, self._tid()))
         left = t.sz
@@ -534,9 +578,7 @@ class SimExchange:
     # -- orders -------------------------------------------------------------------------
     def _bbo(self, b: _Book, market: Market) -> tuple[float, float]:
         """Best bid and ask of the combined book (background and ours)."""
-        bids, asks = market.book(1)
-        best_bid = bids[0].px if bids else -math.inf
-        best_ask = asks[0].px if asks else math.inf
+        best_bid, best_ask = self._top(market)
         for o in b.orders.values():
             if o.side == "B":
                 best_bid = max(best_bid, o.px)
@@ -551,14 +593,25 @@ class SimExchange:
     def _refusal(self, b: _Book, market: Market, o: NewOrder, px: float, sz: float) -> str | None:
         """Why the venue refuses this order (first reason wins), or None."""
         d = b.sz_decimals
-        if not (math.isfinite(px) and px > 0 and is_valid_price(px, d)):
+        if not (math.isfinite(px) and px > 0 and is_valid_price_float(px, d)):
             return ERR_TICK.format(i=b.index)
-        if not (math.isfinite(sz) and is_valid_size(sz, d)):
+        if not (math.isfinite(sz) and is_valid_size_float(sz, d)):
             return ERR_SIZE
-        if not meets_min_notional(px, sz):
+        if not meets_min_notional_float(px, sz):
             return ERR_MIN_NOTIONAL
-        bid, ask = self._bbo(b, market)
-        if (o.side == "B" and px >= ask) or (o.side == "A" and px <= bid):
+        bid, ask = self._top(market)  # the combined book's touch on the side the order could hit:
+        if o.side == "B":
+            for r in b.orders.values():
+                if r.side == "A" and r.px < ask:
+                    ask = r.px
+            crossed = px >= ask
+        else:
+            for r in b.orders.values():
+                if r.side == "B" and r.px > bid:
+                    bid = r.px
+            crossed = px <= bid
+        if crossed:
+            bid, ask = self._bbo(b, market)
             return ERR_ALO.format(bid=_bbo_text(bid), ask=_bbo_text(ask), i=b.index)
         if o.cloid in b.orders:
             return ERR_DUP_CLOID
@@ -594,8 +647,9 @@ class SimExchange:
                 continue
             oid = self._next_oid
             self._next_oid += 1
-            sizes, horizon = self._depth(market, o.side, px)
-            queue = sizes.get(px, 0.0) if self._visible(o.side, px, horizon) else 0.0
+            queue = self._level(market, o.side, px)
+            if queue is None:
+                queue = 0.0
             b.orders[o.cloid] = _Resting(o.cloid, oid, o.side, px, float(sz), ts, queue, float(sz), queue)
             out.append(OrderAck(asset=asset, cloid=o.cloid, oid=oid, ts=ts))
         return out
@@ -691,22 +745,54 @@ class SimExchange:
         """The background book with our resting sizes added at their prices."""
         b = self._book(asset)
         n = self.book_levels
-        bids, asks = self.markets[asset].book(n)
-        bid_sz: dict[float, float] = {lv.px: lv.sz for lv in bids}
-        ask_sz: dict[float, float] = {lv.px: lv.sz for lv in asks}
-        d = b.sz_decimals
+        market = self.markets[asset]
+        bids, asks = market.book(n)
+        mine: dict[str, list[_Resting]] = {"B": [], "A": []}
         for o in b.orders.values():
-            side = bid_sz if o.side == "B" else ask_sz
-            side[o.px] = round(side.get(o.px, 0.0) + o.sz, d)
-        out_bids = tuple(Level(px, sz) for px, sz in sorted(bid_sz.items(), reverse=True)[:n])
-        out_asks = tuple(Level(px, sz) for px, sz in sorted(ask_sz.items())[:n])
-        return BookSnapshot(asset=asset, ts=ts, seq=seq, bids=out_bids, asks=out_asks)
+            mine[o.side].append(o)
+        if type(market) is MarketProcess:  # its sides are sorted, without repeats, n deep
+            if mine["B"]:
+                bids = _merge_ours(bids, mine["B"], b.sz_decimals, n, True)
+            if mine["A"]:
+                asks = _merge_ours(asks, mine["A"], b.sz_decimals, n, False)
+        else:
+            bids = _with_ours(bids, mine["B"], b.sz_decimals, n, True)
+            asks = _with_ours(asks, mine["A"], b.sz_decimals, n, False)
+        return BookSnapshot(asset=asset, ts=ts, seq=seq, bids=bids, asks=asks)
 
     def asset_index(self, asset: str) -> int:
         return self._book(asset).index
 
     def sz_decimals(self, asset: str) -> int:
         return self._book(asset).sz_decimals
+
+
+def _with_ours(levels: tuple[Level, ...], orders: list[_Resting], d: int, n: int, bids: bool) -> tuple[Level, ...]:
+    """One side of the book with our resting sizes added at their prices (in order
+    placed), best first, at most ``n`` levels."""
+    sizes = {lv.px: lv.sz for lv in levels}
+    for o in orders:
+        sizes[o.px] = round(sizes.get(o.px, 0.0) + o.sz, d)
+    return tuple(Level(px, sz) for px, sz in sorted(sizes.items(), reverse=bids)[:n])
+
+
+def _merge_ours(levels: tuple[Level, ...], orders: list[_Resting], d: int, n: int, bids: bool) -> tuple[Level, ...]:
+    """``_with_ours`` for a side that is sorted best first without repeated prices: our
+    sizes merged in place instead of re-sorting the side."""
+    out = list(levels)
+    for o in orders:
+        px = o.px
+        for i, lv in enumerate(out):
+            p = lv.px
+            if p == px:
+                out[i] = Level(px, round(lv.sz + o.sz, d))
+                break
+            if p < px if bids else p > px:
+                out.insert(i, Level(px, round(0.0 + o.sz, d)))
+                break
+        else:
+            out.append(Level(px, round(0.0 + o.sz, d)))
+    return tuple(out[:n])
 
 
 def _bbo_text(px: float) -> str:

@@ -66,6 +66,13 @@ per jump, informed draws per taker), so the path and the arrivals do not depend 
 time is chopped into ``advance`` calls (one call to 60 s or 600 calls of 0.1 s give
 bit-identical results), and the book at a step is a pure function of the seed, the
 step, the regime and the mid, however often or rarely it is looked at.
+
+Speed: steps are generated ahead in chunks of ``_CHUNK`` (every stream still drawn in
+step order, so a chunk boundary changes nothing: episodes, switches, jumps and funding
+depend only on the step index) and ``advance`` serves them from the chunk. The book is
+worked out on floats with the float rules (``venues.rules``, equal to the Decimal ones
+bit for bit); each level's next price outwards is worked out once, in Decimal as
+before, and remembered.
 """
 from __future__ import annotations
 
@@ -78,7 +85,7 @@ import numpy as np
 
 from makerhive.config import MarketConfig, SimConfig
 from messages.market import Level
-from venues.rules import round_price, round_size, tick_at
+from venues.rules import round_price, round_price_float, round_size_float, tick_at
 
 _EPS_STEPS = 1e-9  # ts within this many steps of a step boundary counts as reaching it
 _LEVEL_SPACING_BP = 0.5
@@ -140,6 +147,12 @@ def seed_entropy(seed: int) -> int:
     return 2 * seed if seed >= 0 else -2 * seed - 1
 
 
+_CHUNK = 512  # steps generated at a time (each random stream in step order, as one by one)
+_CHAIN_CACHE_MAX = 200_000  # background price ladder links kept per market (then forgotten)
+_LADDER_CACHE_MAX = 20_000  # whole ladders (by their touch) kept per market and side
+_EXACT_FLOAT_PX = 2.0 ** 53  # below this, a grid price and its float stand for each other
+
+
 class MarketProcess:
     def __init__(self, asset: str, market: MarketConfig, sim: SimConfig, seed: int) -> None:
         if not sim.step_s > 0:
@@ -168,22 +181,51 @@ class MarketProcess:
         self._rng_jsize = np.random.Generator(np.random.PCG64(jsize_ss))
         self._rng_informed = np.random.Generator(np.random.PCG64(informed_ss))
         self._rng_funding = np.random.Generator(np.random.PCG64(funding_ss))
+        # -- the state after the last step taken -----------------------------------------
         self._n = 0  # steps taken
         self._log_mid = math.log(market.price)
         self._mid = float(market.price)
+        self._regimes = bool(market.regimes)
+        self._spread_mult = _SPREAD_MULT.tolist() if self._regimes else [1.0] * len(REGIMES)
+        self._reg = REGIMES.index(START_REGIME)  # the chain's regime at the last step taken
+        self._reg_eff = self._reg  # the regime in force at the last step (an episode may force one)
+        self._funding = float(market.funding_rate)
+        # -- the background book of the current step (filled as far as asked) -----------
         self._book_n = -1  # the step the cached book belongs to
-        self._bid_px: list[Decimal] = []
-        self._ask_px: list[Decimal] = []
+        self._bid_px: list[float] = []
+        self._ask_px: list[float] = []
         self._bid_lv: list[Level] = []
         self._ask_lv: list[Level] = []
+        self._bid_end = False  # the bid side ran out of positive prices
         self._u: list[float] = []
-        # -- regimes ----------------------------------------------------------------
-        self._regimes = bool(market.regimes)
-        self._reg = REGIMES.index(START_REGIME)
-        self._reg_left = 0  # steps left in the current episode
-        self._reg_steps = [0] * len(REGIMES)  # steps spent in each regime
-        self._history: list[tuple[float, RegimeName]] = [(0.0, START_REGIME)]
-        self._jumps: list[tuple[float, float]] = []  # (time, size in bp)
+        # the price ladder: each valid price's next level outwards (None: none), by side
+        self._next_bid: dict[float, float | None] = {}
+        self._next_ask: dict[float, float | None] = {}
+        # ... and each side's ladder from a touch, as far as it has been read: a step whose
+        # touch was seen before shares that list (the ladder is a function of the touch)
+        self._bid_ladders: dict[float, list[float]] = {}
+        self._ask_ladders: dict[float, list[float]] = {}
+        self._step_frac = Decimal(repr(_LEVEL_SPACING_BP * 1e-4))
+        # below this a bid may round down to nothing (the largest tick of any price below 1)
+        self._min_touch = float(min(Decimal(1).scaleb(market.sz_decimals - 6), Decimal(1)))
+        # -- steps generated ahead, in chunks: the generator's own state -----------------
+        self._g_n = 0  # steps generated
+        self._g_log_mid = self._log_mid
+        self._g_funding = self._funding
+        self._g_reg = self._reg
+        self._g_reg_left = 0  # steps left in the current episode
+        self._c0 = 0  # the first step of the current chunk
+        self._c_log_mid: list[float] = []  # per step of the chunk: log mid after it
+        self._c_off: list[int] = [0]  # per step: its takers are _c_takers[off[i]:off[i + 1]]
+        self._c_takers: list[TakerOrder] = []
+        self._c_chain: list[int] = []  # the chain's regime
+        self._c_eff: list[int] = []  # the regime in force
+        self._c_funding: list[float] = []  # the funding rate after it
+        self._steps_before = [0] * len(REGIMES)  # steps per chain regime before the chunk
+        # (step index, time, regime) at every switch, and (step index, time, bp) of every
+        # jump, as generated: what has been taken shows (regime_history, jumps)
+        self._history: list[tuple[int, float, int]] = [(-1, 0.0, self._reg)]
+        self._jumps: list[tuple[int, float, float]] = []
         if self._regimes:
             dt = self._step_s
             trend = _TREND_MULT * market.trend_bp_per_min * 1e-4 / 60.0  # log per second
@@ -195,7 +237,7 @@ class MarketProcess:
             self._jump_lam = jump_lam_s * dt
             self._taker_lam = self._lam * _TAKER_MULT
             self._informed_p = np.where(_INFORMED_DIR != 0, market.informed_share, 0.0)
-            self._reg_left = self._duration_steps(self._reg)
+            self._g_reg_left = self._duration_steps(self._g_reg)
             self._episodes = []  # (first step index, end step index, forced regime or -1, drift, informed p)
             for e in market.episodes:
                 lo = math.ceil(e.start_s / dt - _EPS_STEPS)
@@ -205,9 +247,7 @@ class MarketProcess:
                 self._episodes.append((lo, hi, REGIMES.index(e.regime) if e.regime else -1,
                                        (e_trend + compensation) * dt,
                                        np.where(_INFORMED_DIR != 0, share, 0.0)))
-        self._reg_eff = self._reg  # the regime in force at the last step (an episode may force one)
         # -- funding ------------------------------------------------------------------
-        self._funding = float(market.funding_rate)
         self._f_a = math.exp(-self._step_s / FUNDING_REVERSION_S)
         self._f_b = market.funding_vol * math.sqrt(1.0 - self._f_a * self._f_a)
         if self._regimes:
@@ -238,17 +278,22 @@ class MarketProcess:
     def regime_history(self) -> tuple[tuple[float, RegimeName], ...]:
         """(time, regime) at every switch taken so far, starting with (0.0, "normal"):
         the regime holds for the steps after that time."""
-        return tuple(self._history)
+        n = self._n
+        return tuple((t, REGIMES[r]) for j, t, r in self._history if j < n)
 
     @property
     def regime_seconds(self) -> dict[RegimeName, float]:
         """Simulated seconds spent in each regime so far."""
-        return {name: n * self._step_s for name, n in zip(REGIMES, self._reg_steps)}
+        counts = list(self._steps_before)
+        for r in self._c_chain[:self._n - self._c0]:
+            counts[r] += 1
+        return {name: n * self._step_s for name, n in zip(REGIMES, counts)}
 
     @property
     def jumps(self) -> tuple[tuple[float, float], ...]:
         """Every price jump so far: (time of its step, signed size in bp)."""
-        return tuple(self._jumps)
+        n = self._n
+        return tuple((t, bp) for j, t, bp in self._jumps if j <= n)
 
     @property
     def funding_rate(self) -> float:
@@ -259,73 +304,120 @@ class MarketProcess:
     def advance(self, ts: float) -> list[TakerOrder]:
         """Step the mid up to ``ts``; the taker arrivals of those steps, in step order."""
         target = math.floor(ts / self._step_s + _EPS_STEPS)
-        k = target - self._n
-        if k <= 0:
+        n = self._n
+        if target <= n:
             return []
-        if self._regimes:
-            return self._advance_regimes(k, target)
-        self._step_funding(None, k)
-        z = self._rng_mid.standard_normal(k)
-        # add.accumulate is sequential, so the path is the same as k single steps.
-        path = np.cumsum(np.concatenate(([self._log_mid], self._vol_step * z)))
-        log_mids = path[1:]
-        counts = self._rng_count.poisson(self._lam, size=(k, 2))  # per step: buys, sells
+        c0 = self._c0
+        if target <= self._g_n:  # within the chunk at hand
+            off = self._c_off
+            out = self._c_takers[off[n - c0]:off[target - c0]]
+        else:
+            out = []
+            while n < target:
+                if n >= self._g_n:
+                    self._generate()
+                c0 = self._c0
+                upto = min(target, self._g_n)
+                off = self._c_off
+                out += self._c_takers[off[n - c0]:off[upto - c0]]
+                n = upto
         self._n = target
-        self._reg_steps[self._reg] += k
-        self._log_mid = float(log_mids[-1])
-        self._mid = math.exp(self._log_mid)
-        total = int(counts.sum())
-        if total == 0:
-            return []
-        reach = self._rng_reach.exponential(1.0 / self.market.taker_k_per_bp, size=total)
-        units = self._rng_size.exponential(1.0, size=total)
+        i = target - 1 - c0
+        self._log_mid = lm = self._c_log_mid[i]
+        self._mid = math.exp(lm)
+        self._reg = self._c_chain[i]
+        self._reg_eff = self._c_eff[i]
+        self._funding = self._c_funding[i]
+        return out
+
+    def _generate(self) -> None:
+        """The next chunk of steps: every stream drawn in step order, as if one by one."""
+        n0, k = self._g_n, _CHUNK
+        for r in self._c_chain:
+            self._steps_before[r] += 1
+        if self._regimes:
+            log_mids, takers, off = self._generate_regimes(n0, k)
+        else:
+            log_mids, takers, off = self._generate_plain(k)
+        self._c0, self._g_n = n0, n0 + k
+        self._c_log_mid, self._c_takers, self._c_off = log_mids, takers, off
+
+    def _funding_path(self, regs: list[int], k: int) -> list[float]:
+        """The funding rate after each of the next k steps (regs: the regime in force)."""
+        z = self._rng_funding.standard_normal(k).tolist()
+        f, a, b = self._g_funding, self._f_a, self._f_b
+        means = self._f_means
+        out = [0.0] * k
+        for i, (r, zi) in enumerate(zip(regs, z)):
+            mu = means[r]
+            f = mu + (f - mu) * a + b * zi
+            out[i] = f
+        self._g_funding = f
+        return out
+
+    def _takers(self, k: int, log_mids: np.ndarray, counts: np.ndarray, sides: np.ndarray,
+                reach: np.ndarray, units: np.ndarray, informed: list[bool] | None) -> tuple[list[TakerOrder], list[int]]:
+        """The chunk's taker orders, in step order, and each step's offset into them."""
         per_step = counts.sum(axis=1)
+        off = [0]
+        off.extend(np.cumsum(per_step).tolist())
+        if not off[-1]:
+            return [], off
         mids = np.exp(np.repeat(log_mids, per_step))
         mean_units = self.market.taker_size_usd / mids
-        sides = np.repeat(np.tile(np.array(["B", "A"]), k), counts.ravel())
+        d, lot = self.sz_decimals, self._lot_f
         out: list[TakerOrder] = []
-        d = self.sz_decimals
-        lot = self._lot
-        for side, r, u, m in zip(sides.tolist(), reach.tolist(), units.tolist(), mean_units.tolist()):
-            sz = max(round_size(u * m, d, "nearest"), lot)
-            out.append(TakerOrder(side, r, float(sz)))
-        return out
+        if informed is None:
+            for side, r, u, m in zip(sides.tolist(), reach.tolist(), units.tolist(), mean_units.tolist()):
+                sz = round_size_float(u * m, d, "nearest")
+                out.append(TakerOrder(side, r, sz if sz > lot else lot))
+        else:
+            for side, r, u, m, inf in zip(sides.tolist(), reach.tolist(), units.tolist(), mean_units.tolist(),
+                                          informed):
+                sz = round_size_float(u * m, d, "nearest")
+                out.append(TakerOrder(side, r, sz if sz > lot else lot, inf))
+        return out, off
+
+    def _generate_plain(self, k: int) -> tuple[list[float], list[TakerOrder], list[int]]:
+        chain = [self._g_reg] * k
+        self._c_chain = self._c_eff = chain
+        self._c_funding = self._funding_path(chain, k)
+        z = self._rng_mid.standard_normal(k)
+        # add.accumulate is sequential, so the path is the same as k single steps.
+        path = np.cumsum(np.concatenate(([self._g_log_mid], self._vol_step * z)))
+        log_mids = path[1:]
+        counts = self._rng_count.poisson(self._lam, size=(k, 2))  # per step: buys, sells
+        self._g_log_mid = float(log_mids[-1])
+        total = int(counts.sum())
+        if total == 0:
+            return log_mids.tolist(), [], [0] * (k + 1)
+        reach = self._rng_reach.exponential(1.0 / self.market.taker_k_per_bp, size=total)
+        units = self._rng_size.exponential(1.0, size=total)
+        sides = np.repeat(np.tile(np.array(["B", "A"]), k), counts.ravel())
+        takers, off = self._takers(k, log_mids, counts, sides, reach, units, None)
+        return log_mids.tolist(), takers, off
 
     def _duration_steps(self, reg: int) -> int:
         """An episode's length in whole steps (at least one), from the regime stream."""
         return max(1, math.ceil(self._rng_regime.exponential(_MEAN_DURATION_S[reg]) / self._step_s))
 
-    def _regime_path(self, k: int) -> np.ndarray:
-        """The regime of each of the next k steps; switches when an episode runs out."""
+    def _regime_path(self, n0: int, k: int) -> np.ndarray:
+        """The chain's regime at each of the k steps from step n0; it switches when an
+        episode runs out (at the step after its last)."""
         out = np.empty(k, dtype=np.intp)
         i = 0
         while i < k:
-            if self._reg_left == 0:  # the episode ended with the previous step: switch now
+            if self._g_reg_left == 0:  # the episode ended with the previous step: switch now
                 u = self._rng_regime.random()
-                row = _CUM_TRANSITIONS[self._reg]
-                self._reg = min(int(np.searchsorted(row, u * row[-1], side="right")), len(REGIMES) - 1)
-                self._reg_left = self._duration_steps(self._reg)
-                self._history.append(((self._n + i) * self._step_s, REGIMES[self._reg]))
-            m = min(self._reg_left, k - i)
-            out[i:i + m] = self._reg
-            self._reg_steps[self._reg] += m
-            self._reg_left -= m
+                row = _CUM_TRANSITIONS[self._g_reg]
+                self._g_reg = min(int(np.searchsorted(row, u * row[-1], side="right")), len(REGIMES) - 1)
+                self._g_reg_left = self._duration_steps(self._g_reg)
+                self._history.append((n0 + i, (n0 + i) * self._step_s, self._g_reg))
+            m = min(self._g_reg_left, k - i)
+            out[i:i + m] = self._g_reg
+            self._g_reg_left -= m
             i += m
         return out
-
-    def _step_funding(self, regs: np.ndarray | None, k: int) -> None:
-        z = self._rng_funding.standard_normal(k).tolist()
-        f, a, b = self._funding, self._f_a, self._f_b
-        if regs is None:
-            mu = self._f_means[self._reg]
-            for zi in z:
-                f = mu + (f - mu) * a + b * zi
-        else:
-            means = self._f_means
-            for r, zi in zip(regs.tolist(), z):
-                mu = means[r]
-                f = mu + (f - mu) * a + b * zi
-        self._funding = f
 
     def _in_force(self, n0: int, k: int, chain: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per step of the next k: the regime in force, its drift and informed share (the
@@ -343,11 +435,12 @@ class MarketProcess:
             informed_p[a:b] = e_inf[regs[a:b]]
         return regs, drift, informed_p
 
-    def _advance_regimes(self, k: int, target: int) -> list[TakerOrder]:
-        n0 = self._n
-        regs, drift, informed_p = self._in_force(n0, k, self._regime_path(k))
-        self._reg_eff = int(regs[-1])
-        self._step_funding(regs, k)
+    def _generate_regimes(self, n0: int, k: int) -> tuple[list[float], list[TakerOrder], list[int]]:
+        chain = self._regime_path(n0, k)
+        regs, drift, informed_p = self._in_force(n0, k, chain)
+        self._c_chain = chain.tolist()
+        self._c_eff = regs_list = regs.tolist()
+        self._c_funding = self._funding_path(regs_list, k)
         z = self._rng_mid.standard_normal(k)
         inc = drift + self._vol[regs] * z
         n_jumps = self._rng_jump.poisson(self._jump_lam[regs])
@@ -360,59 +453,30 @@ class MarketProcess:
             bp = sign * self.market.jump_bp * _JUMP_SIZE_MULT[jr] * -np.log1p(-u[:, 0])
             inc = inc + np.bincount(at, weights=bp * 1e-4, minlength=k)
             dt = self._step_s
-            self._jumps.extend(((n0 + int(j) + 1) * dt, float(b)) for j, b in zip(at.tolist(), bp.tolist()))
+            self._jumps.extend((n0 + j + 1, (n0 + j + 1) * dt, b) for j, b in zip(at.tolist(), bp.tolist()))
         # add.accumulate is sequential, so the path is the same as k single steps.
-        path = np.cumsum(np.concatenate(([self._log_mid], inc)))
+        path = np.cumsum(np.concatenate(([self._g_log_mid], inc)))
         log_mids = path[1:]
         counts = self._rng_count.poisson(self._taker_lam[regs][:, None], size=(k, 2))  # buys, sells
-        self._n = target
-        self._log_mid = float(log_mids[-1])
-        self._mid = math.exp(self._log_mid)
+        self._g_log_mid = float(log_mids[-1])
         total = int(counts.sum())
         if total == 0:
-            return []
+            return log_mids.tolist(), [], [0] * (k + 1)
         mk = self.market
         reach = self._rng_reach.exponential(1.0 / mk.taker_k_per_bp, size=total)
         alpha = mk.size_tail_alpha
         units = self._rng_size.pareto(alpha, size=total) * (alpha - 1.0)  # Lomax, mean 1
         informed_u = self._rng_informed.random(total)
         flat = counts.ravel()
-        per_step = counts.sum(axis=1)
-        mids = np.exp(np.repeat(log_mids, per_step))
-        mean_units = mk.taker_size_usd / mids
         sides = np.repeat(np.tile(np.array(["B", "A"]), k), flat)
         t_regs = np.repeat(np.repeat(regs, 2), flat)
         informed = informed_u < np.repeat(np.repeat(informed_p, 2), flat)
         if informed.any():
             sides = np.where(informed, np.where(_INFORMED_DIR[t_regs] > 0, "B", "A"), sides)
-        out: list[TakerOrder] = []
-        d = self.sz_decimals
-        lot = self._lot
-        for side, r, u, m, inf in zip(sides.tolist(), reach.tolist(), units.tolist(), mean_units.tolist(),
-                                      informed.tolist()):
-            sz = max(round_size(u * m, d, "nearest"), lot)
-            out.append(TakerOrder(side, r, float(sz), inf))
-        return out
+        takers, off = self._takers(k, log_mids, counts, sides, reach, units, informed.tolist())
+        return log_mids.tolist(), takers, off
 
     # -- the background book ----------------------------------------------------------
-    def _book_reset(self) -> None:
-        if self._book_n == self._n:
-            return
-        self._book_n = self._n
-        self._bid_px.clear()
-        self._ask_px.clear()
-        self._bid_lv.clear()
-        self._ask_lv.clear()
-        self._u.clear()
-
-    def _uniforms(self, levels: int) -> None:
-        """Per-level size draws of this step: bid, ask, bid, ask, ... (prefix-stable)."""
-        if len(self._u) >= 2 * levels:
-            return
-        rng = random.Random(self._book_key | self._n)
-        n = max(2 * levels, 2 * self.sim.book_levels)
-        self._u = [rng.random() for _ in range(n)]
-
     @property
     def book_spread_bp(self) -> float:
         """The background book's spread now (the configured one, scaled by the regime)."""
@@ -427,44 +491,171 @@ class MarketProcess:
             return self.market.depth_usd
         return self.market.depth_usd * float(_DEPTH_MULT[self._reg_eff])
 
-    def _extend_prices(self, levels: int) -> None:
+    def _book_reset(self) -> None:
         d = self.sz_decimals
-        half = self.book_spread_bp / 2e4
-        if not self._bid_px:
-            self._bid_px.append(round_price(self._mid * (1 - half), d, "down"))
-            self._ask_px.append(round_price(self._mid * (1 + half), d, "up"))
-        step_frac = Decimal(repr(_LEVEL_SPACING_BP * 1e-4))
-        while len(self._bid_px) < levels:
-            b = self._bid_px[-1]
-            gap = max(tick_at(b, d), b * step_frac)
-            if b - gap <= 0:
-                break
-            nb = round_price(b - gap, d, "down")
-            if nb >= b or nb <= 0:  # defensive; rounding down below b - tick cannot do this
-                break
-            self._bid_px.append(nb)
-        while len(self._ask_px) < levels:
-            a = self._ask_px[-1]
-            gap = max(tick_at(a, d), a * step_frac)
-            self._ask_px.append(round_price(a + gap, d, "up"))
+        half = self.market.book_spread_bp * self._spread_mult[self._reg_eff] / 2e4  # book_spread_bp / 2e4
+        # the touch: half the spread either side of the mid, rounded outwards onto the grid
+        bid = round_price_float(self._mid * (1 - half), d, "down")
+        ask = round_price_float(self._mid * (1 + half), d, "up")
+        self._book_n = self._n
+        ladders = self._bid_ladders
+        px = ladders.get(bid)
+        if px is None:
+            if len(ladders) > _LADDER_CACHE_MAX:
+                ladders.clear()
+            px = ladders[bid] = [bid]
+        self._bid_px = px
+        ladders = self._ask_ladders
+        px = ladders.get(ask)
+        if px is None:
+            if len(ladders) > _LADDER_CACHE_MAX:
+                ladders.clear()
+            px = ladders[ask] = [ask]
+        self._ask_px = px
+        self._bid_lv = []
+        self._ask_lv = []
+        self._bid_end = False
+        self._u = []
 
-    def _size(self, u: float) -> float:
-        mean = self.depth_usd / self._mid
-        sz = round_size(mean * (0.5 + u), self.sz_decimals, "nearest")
-        return float(max(sz, self._lot))
+    def _next_level(self, px: float, bid: bool) -> float | None:
+        """The next valid price outwards from ``px``: max(one tick, 0.5 bp) further, rounded
+        outwards (None: no positive one). Worked out in Decimal, once per price."""
+        d = self.sz_decimals
+        p = Decimal(repr(px))  # a valid price below 2^53: exactly the Decimal it came from
+        gap = max(tick_at(p, d), p * self._step_frac)
+        if bid:
+            if p - gap <= 0:
+                return None
+            nb = round_price(p - gap, d, "down")
+            if nb >= p or nb <= 0:  # defensive; rounding down below p - tick cannot do this
+                return None
+            return float(nb)
+        return float(round_price(p + gap, d, "up"))
+
+    def _extend_bids(self, levels: int) -> None:
+        bids = self._bid_px
+        if len(bids) >= levels or self._bid_end:
+            return
+        chain = self._next_bid
+        b = bids[-1]
+        while len(bids) < levels:
+            nb = chain.get(b, 0.0)
+            if nb == 0.0:
+                if not b < _EXACT_FLOAT_PX:
+                    raise OverflowError(f"background price {b} too large for the float book")
+                if len(chain) > _CHAIN_CACHE_MAX:
+                    chain.clear()
+                nb = chain[b] = self._next_level(b, True)
+            if nb is None:
+                self._bid_end = True
+                return
+            bids.append(nb)
+            b = nb
+
+    def _extend_asks(self, levels: int) -> None:
+        asks = self._ask_px
+        if len(asks) >= levels:
+            return
+        chain = self._next_ask
+        a = asks[-1]
+        while len(asks) < levels:
+            na = chain.get(a)
+            if na is None:
+                if not a < _EXACT_FLOAT_PX:
+                    raise OverflowError(f"background price {a} too large for the float book")
+                if len(chain) > _CHAIN_CACHE_MAX:
+                    chain.clear()
+                na = chain[a] = self._next_level(a, False)
+            asks.append(na)  # type: ignore[arg-type]
+            a = na  # type: ignore[assignment]
+
+    def _uniforms(self, levels: int) -> list[float]:
+        """Per-level size draws of this step: bid, ask, bid, ask, ... (prefix-stable)."""
+        if len(self._u) < 2 * levels:
+            rng = random.Random(self._book_key | self._n)
+            n = max(2 * levels, 2 * self.sim.book_levels)
+            self._u = [rng.random() for _ in range(n)]
+        return self._u
+
+    def _fill(self, levels: int, bid: bool) -> list[Level]:
+        """One side's levels of this step, at least ``levels`` deep (bids: if there are)."""
+        if bid:
+            lv, px = self._bid_lv, self._bid_px
+            self._extend_bids(levels)
+            end, j = min(levels, len(px)), 0
+        else:
+            lv, px = self._ask_lv, self._ask_px
+            self._extend_asks(levels)
+            end, j = levels, 1
+        start = len(lv)
+        if start < end:
+            u = self._uniforms(levels)
+            mean = self.depth_usd / self._mid
+            d, lot = self.sz_decimals, self._lot_f
+            p = 10.0 ** d if d <= 22 else math.nan  # exact
+            append = lv.append
+            for v, price in zip(u[2 * start + j:2 * end:2], px[start:end]):
+                x = mean * (0.5 + v)
+                # round_size_float(x, d, "nearest") inlined: the nearest lot, unless x is
+                # near a half lot (where float noise could matter: the exact function decides)
+                q = x * p
+                if -1e13 < q < 1e13:
+                    m = round(q)
+                    f = q - m
+                    sz = m / p if -0.49 < f < 0.49 else round_size_float(x, d, "nearest")
+                else:
+                    sz = round_size_float(x, d, "nearest")
+                append(Level(price, sz if sz > lot else lot))
+        return lv
+
+    def touch_bounds(self) -> tuple[float, float] | None:
+        """(lo, hi) with the background's best bid <= lo and best ask >= hi at the current
+        step (the unrounded touch: rounding goes outwards), without working the book out;
+        None where only ``top()`` can tell (the bid might round to nothing)."""
+        if self._book_n == self._n:
+            return self._bid_px[0], self._ask_px[0]
+        half = self.market.book_spread_bp * self._spread_mult[self._reg_eff] / 2e4  # as book_spread_bp / 2e4
+        lo = self._mid * (1 - half)
+        if not lo >= self._min_touch:
+            return None
+        return lo, self._mid * (1 + half)
+
+    def top(self) -> tuple[float, float]:
+        """The background book's best bid and ask prices at the current step (what
+        ``book(1)`` shows, without the sizes)."""
+        if self._book_n != self._n:
+            self._book_reset()
+        return self._bid_px[0], self._ask_px[0]
+
+    def level(self, side: str, px: float, depth: int) -> float | None:
+        """The background size at ``px`` on one side ("B": bids) among the first ``depth``
+        levels of this step: 0.0 if no level has that price; None if ``px`` lies beyond
+        the ``depth``-th level (the side is at least that deep: no news from there)."""
+        if self._book_n != self._n:
+            self._book_reset()
+        bid = side == "B"
+        prices = self._bid_px if bid else self._ask_px
+        i = 0
+        while i < depth:
+            if i == len(prices):
+                if bid:
+                    self._extend_bids(min(depth, i + 8))
+                else:
+                    self._extend_asks(min(depth, i + 8))
+                if i == len(prices):
+                    return 0.0  # the side ran out above px
+            p = prices[i]
+            if p == px:
+                return self._fill(i + 1, bid)[i].sz
+            if p < px if bid else p > px:
+                return 0.0  # between two levels
+            i += 1
+        return None
 
     def book(self, levels: int) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
         """The background book at the current step: (bids best first, asks best first)."""
         if levels <= 0:
             return (), ()
-        self._book_reset()
-        self._extend_prices(levels)
-        self._uniforms(levels)
-        u = self._u
-        while len(self._bid_lv) < min(levels, len(self._bid_px)):
-            i = len(self._bid_lv)
-            self._bid_lv.append(Level(float(self._bid_px[i]), self._size(u[2 * i])))
-        while len(self._ask_lv) < levels:
-            i = len(self._ask_lv)
-            self._ask_lv.append(Level(float(self._ask_px[i]), self._size(u[2 * i + 1])))
-        return tuple(self._bid_lv[:levels]), tuple(self._ask_lv[:levels])
+        if self._book_n != self._n:
+            self._book_reset()
+        return tuple(self._fill(levels, True)[:levels]), tuple(self._fill(levels, False)[:levels])
