@@ -42,9 +42,8 @@ _PARTS = {
     ("venues/sim/engine.py", "book_snapshot"): "engine_book_push",
     ("venues/sim/engine.py", "place"): "engine_place",
     ("venues/sim/engine.py", "cancel"): "engine_cancel",
-    ("backtest/desk.py", "on_book"): "strategy_on_book",
-    ("backtest/desk.py", "on_venue"): "strategy_on_venue",
-    ("backtest/desk.py", "tick"): "strategy_tick",
+    ("backtest/desk.py", "handle"): "strategy_messages",  # every message to the four cores
+    ("backtest/desk.py", "on_trade"): "strategy_on_trade",
 }
 # nested inside the above, reported for what limits the speed
 _INSIDE = {
@@ -100,7 +99,7 @@ def run(quick: bool = False) -> dict:
     snapshots = n["snapshots"] + n["trades"]
     eps = events / wall
     engine = sum(share[k] for k in ("engine_step", "engine_book_push", "engine_place", "engine_cancel"))
-    strategy = sum(share[k] for k in ("strategy_on_book", "strategy_on_venue", "strategy_tick"))
+    strategy = sum(share[k] for k in ("strategy_messages", "strategy_on_trade"))
     return {
         "events_per_s": round(eps),
         "snapshots_per_s": round(snapshots / wall),
