@@ -91,6 +91,13 @@ class Hive:
         self.runtime.add_service(self._ticker)
         if self.turnstile is not None:
             lockstep_mod.activate(self.turnstile)  # every actor from now on takes turns
+        try:
+            self._start()
+        except BaseException:
+            self._end_lockstep()  # actors made later (another hive, a test) must not take turns
+            raise
+
+    def _start(self) -> None:
         self.runtime.start()
         self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
@@ -136,6 +143,13 @@ class Hive:
 
     def wall_time(self) -> float:
         return time.monotonic() - self._wall_start
+
+    def _end_lockstep(self) -> None:
+        if self.turnstile is not None:
+            self.turnstile.release()
+            self.runtime.clock.free()
+            if lockstep_mod.active() is self.turnstile:
+                lockstep_mod.activate(None)
 
     def wait_until(self, sim_seconds: float, stop: threading.Event | None = None,
                    poll: float = 0.05) -> bool:
@@ -202,10 +216,7 @@ class Hive:
             return self.summary
         self.board.stopping = True
         self.faults.release.set()  # no injected hang may hold up the stop
-        if self.turnstile is not None:  # the stop needs blocking asks: no more turns, real time
-            self.turnstile.release()
-            self.runtime.clock.free()
-            lockstep_mod.activate(None)
+        self._end_lockstep()  # the stop needs blocking asks: no more turns, real time
         end_sim = self.sim_time() - self.started_at
         if self.meta is not None:
             try:

@@ -27,15 +27,12 @@ sequencing off for good, e.g. for the stop.
 from __future__ import annotations
 
 import contextlib
-import logging
 import queue
 import threading
 import time
 from typing import Any, Callable, Iterator
 
 import trio
-
-log = logging.getLogger(__name__)
 
 _POLL_S = 0.05  # the venue thread re-checks this often while the hive works (it is woken sooner)
 
