@@ -167,7 +167,7 @@ def build_report(result: BacktestResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "assets": list(result.assets),
         "capital_usd": result.capital_usd,
-        "capital_per_asset": result.capital_usd / len(result.assets),
+        "capital_per_asset": {a: result.records[a].capital for a in result.assets},  # the first allocation
         "latency": result.latency,
         "steps": result.steps,
         "events": result.events,
