@@ -88,7 +88,10 @@ class Hive:
     def start(self) -> None:
         self._wall_start = time.monotonic()
         self.runtime.add_service(self.venue.serve)
-        self.runtime.add_service(self._ticker)
+        if self.turnstile is not None:  # on the venue's grid, after its step and pushes
+            self.venue.add_lockstep_timer(self.cfg.supervision.tick_s, self._tick)
+        else:
+            self.runtime.add_service(self._ticker)
         if self.turnstile is not None:
             lockstep_mod.activate(self.turnstile)  # every actor from now on takes turns
         try:
@@ -130,12 +133,15 @@ class Hive:
         period = self.cfg.supervision.tick_s
         while True:
             await trio.sleep(period)
-            meta = self.meta
-            if meta is not None:
-                try:
-                    meta.tell(Tick(trio.current_time()))
-                except pykka.ActorDeadError:
-                    pass
+            self._tick()
+
+    def _tick(self) -> None:
+        meta = self.meta
+        if meta is not None:
+            try:
+                meta.tell(Tick(trio.current_time()))
+            except pykka.ActorDeadError:
+                pass
 
     # -- while running ---------------------------------------------------------------------
     def sim_time(self) -> float:

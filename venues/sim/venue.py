@@ -9,7 +9,8 @@ cancel-all sent after an order is applied after it.
 In lockstep (``venues.lockstep``: the runtime has a turnstile) one task steps the
 engine and pushes the books on the backtester's grid instead (integer nanoseconds:
 steps at k·``step_s``, each coin's pushes at i/n of the interval after its first at
-0), everything due at one instant back to back: the engine step, then the pushes. It
+0, the hive's timers at k·period), everything due at one instant back to back: the
+engine step, then the pushes, then the timers. It
 starts when the hive has started (``start_lockstep``), so the first books at t = 0
 reach actors that exist; until then the wire has no latency (the clock stands still
 during start-up, so a request must not wait for it).
@@ -75,6 +76,7 @@ class SimVenue:
         self._nursery: trio.Nursery | None = None
         self.lockstep = getattr(getattr(gateway, "runtime", None), "turnstile", None) is not None
         self._go: trio.Event | None = None
+        self._timers: list[tuple[float, Callable[[], None]]] = []  # lockstep: (period, fn)
         gateway.attach(self)
 
     # -- service ------------------------------------------------------------------
@@ -126,6 +128,11 @@ class SimVenue:
             return 0.0
         return draw()
 
+    def add_lockstep_timer(self, period_s: float, fn: Callable[[], None]) -> None:
+        """Lockstep: call ``fn`` every ``period_s`` on the grid, after the engine step and
+        the book pushes of the instant (the hive's supervision ticker goes here)."""
+        self._timers.append((period_s, fn))
+
     def start_lockstep(self) -> None:
         """The hive is up: the lockstep grid starts at t = 0 (call on the trio thread)."""
         if self._go is not None:
@@ -139,10 +146,12 @@ class SimVenue:
         book_ns = round(self.cfg.sim.book_interval_s * ns)
         assets = self.cfg.portfolio.assets
         n = len(assets)
-        _STEP, _PUSH = 0, 1  # at one instant the engine steps first, then books go out
+        _STEP, _PUSH, _TIMER = 0, 1, 2  # at one instant: the engine step, the books, the timers
         due: list[tuple[int, int, int, str]] = [(0, _PUSH, i, a) for i, a in enumerate(assets)]
         due += [(i * book_ns // n + book_ns, _PUSH, n + i, a) for i, a in enumerate(assets)]
         due.append((step_ns, _STEP, -1, ""))
+        periods = [round(p * ns) for p, _ in self._timers]
+        due += [(period, _TIMER, k, "") for k, period in enumerate(periods)]
         heapq.heapify(due)
         seq = 2 * n
         while True:
@@ -154,6 +163,9 @@ class SimVenue:
                 if kind == _STEP:
                     self._step_engine()
                     heapq.heappush(due, (t + step_ns, _STEP, -1, ""))
+                elif kind == _TIMER:
+                    self._timers[order][1]()
+                    heapq.heappush(due, (t + periods[order], _TIMER, order, ""))
                 else:
                     self._publish_book(asset)
                     if order >= n:  # the first books at t = 0 start no beat of their own
