@@ -5,7 +5,9 @@ volume (1 per USDC). When the budget runs low, requoting for small moves is the 
 thing to give up: the refresh tolerance (how far a resting order may drift from the
 wanted price before it is replaced) widens as the share left shrinks. With half or
 more left nothing changes; at a quarter left it doubles; at 5% it is ten times wider.
-Cancels are never held back (they have their own, higher cap).
+Cancels are never held back (they have their own, higher cap). On Hyperliquid the share
+is the scarcer of the address actions and the minute's IP weight (1200): a hive that
+requotes five assets several times a second can spend the weight before the actions.
 """
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """Client-side accounting of Hyperliquid's IP weight and address action budget."""
+import trio
+
+from strategy.budget_policy import refresh_tolerance_bp
 from venues.hyperliquid.budget import AddressBudget, IpWeight, exchange_weight, info_weight
+from venues.hyperliquid.rest import HyperliquidRest
 
 
 def test_exchange_weight_grows_by_one_per_40_orders():
@@ -25,6 +29,23 @@ def test_ip_weight_slides_over_a_minute():
     # 20 more does not fit until the first 60 expire at t=60
     assert ip.wait_for(30.0, 20) == 30.0
     assert ip.used(60.0) == 30  # the first spend has left the window
+
+
+def test_the_share_of_ip_weight_left_is_what_the_order_actors_see():
+    ip = IpWeight(per_minute=1200)
+    ip.spend(0.0, 900)
+    assert ip.share_left(10.0) == 0.25
+    assert ip.share_left(60.0) == 1.0  # the minute has passed
+
+    rest = HyperliquidRest("http://127.0.0.1:9", ip=IpWeight(per_minute=100))
+
+    async def spend() -> None:
+        await rest._charge(80, wait=False)  # what every /exchange and /info request does first
+
+    trio.run(spend)
+    assert rest.ip_share == 0.2
+    # the order actor's refresh tolerance widens once less than half is left
+    assert refresh_tolerance_bp(1.0, rest.ip_share) == 2.5
 
 
 def test_address_budget_counts_what_we_spend_between_refreshes():

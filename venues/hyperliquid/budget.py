@@ -53,6 +53,10 @@ class IpWeight:
     def remaining(self, now: float) -> int:
         return max(0, self.per_minute - self.used(now))
 
+    def share_left(self, now: float) -> float:
+        """The share of the minute's weight still free (0..1)."""
+        return self.remaining(now) / self.per_minute if self.per_minute > 0 else 0.0
+
     def spend(self, now: float, weight: int) -> None:
         self._expire(now)
         self._spent.append((now, weight))

@@ -43,6 +43,9 @@ class HyperliquidRest:
         self.failures = 0
         self.throttled = 0
         self.waited_for_weight_s = 0.0
+        # the minute's IP weight still free after the last request, a plain float any
+        # thread may read (the order actors' budget policy does)
+        self.ip_share = 1.0
 
     async def __aenter__(self) -> "HyperliquidRest":
         self.client = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s,
@@ -62,7 +65,9 @@ class HyperliquidRest:
         if delay > 0 and wait:
             self.waited_for_weight_s += delay
             await trio.sleep(delay)
-        self.ip.spend(trio.current_time(), weight)
+        now = trio.current_time()
+        self.ip.spend(now, weight)
+        self.ip_share = self.ip.share_left(now)
 
     async def info(self, payload: dict[str, Any], kind: Any = Any) -> Any:
         """POST /info, decoded as ``kind``; retried on transport errors, 429 and 5xx."""

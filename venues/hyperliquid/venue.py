@@ -855,8 +855,10 @@ class HyperliquidVenue:
 
     @property
     def budget_share(self) -> float:
-        """The share of the address action budget left (read by order actors' threads)."""
-        return self.budget.share_left()
+        """The scarcer of the two budgets: the share of the address actions left, or of
+        the minute's IP weight left at the last request (read by order actors' threads,
+        which widen their refresh tolerance as it shrinks)."""
+        return min(self.budget.share_left(), self.rest.ip_share)
 
     def asset_index(self, asset: str) -> int:
         try:
