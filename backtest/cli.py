@@ -9,9 +9,12 @@
     makerhive backtest --compare-allocation [--duration S] [--seed N] [--workers N] [--json PATH]
     makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
                        [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
+    makerhive backtest --against-live [--assets BTC,ETH] [--duration S] [--seed N] [--json PATH]
+                       (the same scenario through the live hive in lockstep: the same fills?)
 
 The as-paper JSON has exactly the keys profit_mean, profit_std, final_q_mean,
-final_q_std, spread_mean. Exit status 0 on success, 2 for a bad config or arguments.
+final_q_std, spread_mean. Exit status 0 on success, 2 for a bad config or arguments; ``--against-live`` exits 1
+when the two disagree.
 """
 from __future__ import annotations
 
@@ -65,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
+    parser.add_argument("--against-live", action="store_true",
+                        help="run the scenario also through the live hive in lockstep (zero latency) and compare "
+                             "every fill; exit 1 if they differ")
     parser.add_argument("--compare-allocation", action="store_true",
                         help="the five-asset scenario set (makerhive.scenarios) with equal static allocation and "
                              "with the meta-supervisor, side by side (default 2400 s each; --workers, --json)")
@@ -92,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
         return _replay(args)
     if getattr(args, "compare_allocation", False):
         return _compare_allocation(args)
+    if getattr(args, "against_live", False):
+        if args.scenario != "sim" or args.sweep:
+            return _fail("--against-live works on the sim scenario on its own (no --scenario as-paper, no --sweep)")
+        return _against_live(args)
     if args.duration is None:
         args.duration = DEFAULT_DURATION_S
     if args.scenario == "as-paper":
@@ -221,6 +231,48 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, {"duration_s": duration, "seed": seed, "scenarios": out})
     return 0
+
+
+def _against_live(args: argparse.Namespace) -> int:
+    """``--against-live``: the scenario through the lockstep hive and the backtester."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from backtest.agreement import against_live
+    from backtest.engine import select_assets
+    from makerhive.config import ConfigError
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    if cfg.run.venue != "sim":
+        import msgspec
+
+        cfg = msgspec.structs.replace(cfg, run=msgspec.structs.replace(cfg.run, venue="sim"))
+    try:
+        cfg = select_assets(cfg, _assets(args))
+    except ConfigError as e:
+        return _fail(str(e))
+    duration = args.duration or 300.0
+    seed = cfg.run.seed if args.seed is None else args.seed
+    t0 = time.perf_counter()
+    ag = against_live(cfg, seed=seed, duration_s=duration)
+    doc = ag.to_dict()
+    t = Table(title=f"backtester vs the live hive in lockstep: {duration:g} simulated s, seed {seed}, zero latency")
+    for col in ("asset", "fills live", "fills backtest", "first difference", "position / cash"):
+        t.add_column(col, justify="right")
+    for name, a in doc["assets"].items():
+        diff = a["first_difference"]
+        t.add_row(name, str(a["fills_live"]), str(a["fills_backtest"]),
+                  "-" if diff is None else f"fill {diff['index']}",
+                  "same" if a["position_cash_live"] == a["position_cash_backtest"] else "differ")
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    console.print(t)
+    console.print(f"{'they agree, fill for fill' if ag.agree else 'they DISAGREE'} "
+                  f"({time.perf_counter() - t0:.1f} s wall)")
+    if args.json:
+        _write_json(args.json, doc)
+    return 0 if ag.agree else 1
 
 
 def _backtest_config(args: argparse.Namespace):  # -> Config | None

@@ -19,7 +19,7 @@ import time
 import pytest
 import trio
 
-from backtest.allocation import AllocationBacktest
+from backtest.agreement import against_live
 from backtest.engine import select_assets, zero_latency
 from makerhive.app import Hive
 from makerhive.scenarios import allocation_timing, toxic
@@ -39,39 +39,51 @@ def _fills(fills) -> list[tuple]:
 @pytest.fixture(scope="module")
 def both_ways():
     """A toxic episode on SOL (capital moves away from it and back), three assets."""
-    cfg = zero_latency(toxic(select_assets(allocation_timing(sim_config(), **TIMING), ASSETS), "SOL", 100.0, 340.0))
-    hive = Hive(cfg, seed=11, lockstep=True)
-    hive.start()
-    try:
-        hive.wait_until(DURATION_S)
-        engine = hive.venue.engine
-        live = {a: _fills(engine.fills(a)) for a in ASSETS}
-        live_book = {a: (engine.position(a), engine.cash(a)) for a in ASSETS}
-    finally:
-        summary = hive.stop()
-    bt = AllocationBacktest(cfg, seed=11)
-    bt.run(DURATION_S)
-    back = {a: _fills(bt.sim.fills(a)) for a in ASSETS}
-    back_book = {a: (bt.sim.position(a), bt.sim.cash(a)) for a in ASSETS}
-    return live, back, live_book, back_book, bt, summary
+    cfg = toxic(select_assets(allocation_timing(sim_config(), **TIMING), ASSETS), "SOL", 100.0, 340.0)
+    return against_live(cfg, seed=11, duration_s=DURATION_S)
 
 
 def test_the_actor_system_and_the_backtester_make_the_same_fills(both_ways):
-    live, back, live_book, back_book, _, _ = both_ways
     for a in ASSETS:
-        assert len(live[a]) > 50, f"{a}: too few fills to compare"
-        first_diff = next((i for i, (x, y) in enumerate(zip(live[a], back[a])) if x != y), None)
-        assert first_diff is None, f"{a}: fill {first_diff} differs: live {live[a][first_diff]} " \
-                                   f"vs backtest {back[a][first_diff]}"
-        assert len(live[a]) == len(back[a])
-    assert live_book == back_book
+        ag = both_ways.assets[a]
+        assert len(ag.live) > 50, f"{a}: too few fills to compare"
+        i = ag.first_difference
+        assert i is None, f"{a}: fill {i} differs: {both_ways.to_dict()['assets'][a]['first_difference']}"
+        assert ag.live_book == ag.backtest_book
+    assert both_ways.agree
 
 
 def test_the_comparison_covers_capital_moving_between_assets(both_ways):
-    *_, bt, summary = both_ways
-    sol = bt.capital_series["SOL"]
+    sol = both_ways.backtest.capital_series["SOL"]
     assert min(sol) < 0.8 * sol[0]  # the toxic asset was punished: grants and gates took effect
-    assert summary["portfolio"]["open_orders_at_exit"] == 0  # and the lockstep hive stops cleanly
+    assert both_ways.summary["portfolio"]["open_orders_at_exit"] == 0  # and the lockstep hive stops cleanly
+
+
+def test_a_difference_is_reported_with_the_first_fill_that_differs():
+    from backtest.agreement import AssetAgreement
+
+    f = [(1.0, "0xa", "B", 100.0, 1.0), (2.0, "0xb", "A", 101.0, 1.0)]
+    same = AssetAgreement("X", f, list(f), (0.0, 1.0), (0.0, 1.0))
+    assert same.agree and same.first_difference is None
+    other = AssetAgreement("X", f, [f[0], (2.0, "0xb", "A", 101.0, 0.5)], (0.0, 1.0), (0.0, 1.0))
+    assert not other.agree and other.first_difference == 1
+    shorter = AssetAgreement("X", f, f[:1], (0.0, 1.0), (0.0, 1.0))
+    assert shorter.first_difference == 1
+    books = AssetAgreement("X", f, list(f), (0.0, 1.0), (0.0, 2.0))
+    assert not books.agree
+
+
+def test_backtest_against_live_from_the_command_line(tmp_path):
+    out = tmp_path / "agree.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "makerhive.cli", "backtest", "--against-live", "--assets", "ETH,XRP",
+         "--duration", "120", "--seed", "2", "--json", str(out), "--config", str(ROOT / "config.toml")],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert doc["agree"] is True and set(doc["assets"]) == {"ETH", "XRP"}
+    assert all(a["fills_live"] == a["fills_backtest"] > 0 for a in doc["assets"].values())
+    assert "agree" in proc.stdout
 
 
 def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
