@@ -9,8 +9,8 @@
     makerhive backtest --compare-allocation [--duration S] [--seed N] [--workers N] [--json PATH]
     makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
                        [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
-    makerhive backtest --against-live [--assets BTC,ETH] [--duration S] [--seed N] [--json PATH]
-                       (the same scenario through the live hive in lockstep: the same fills?)
+    makerhive backtest --against-live [--assets BTC,ETH] [--duration S] [--seed N] [--zero-latency]
+                       [--json PATH]  (the same scenario through the live hive in lockstep: the same fills?)
 
 The as-paper JSON has exactly the keys profit_mean, profit_std, final_q_mean,
 final_q_std, spread_mean. Exit status 0 on success, 2 for a bad config or arguments; ``--against-live`` exits 1
@@ -69,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="worker processes (default: all cores)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
     parser.add_argument("--against-live", action="store_true",
-                        help="run the scenario also through the live hive in lockstep (zero latency) and compare "
-                             "every fill; exit 1 if they differ")
+                        help="run the scenario also through the live hive in lockstep (the config's zero or fixed "
+                             "latencies, or --zero-latency) and compare every fill; exit 1 if they differ")
     parser.add_argument("--compare-allocation", action="store_true",
                         help="the five-asset scenario set (makerhive.scenarios) with equal static allocation and "
                              "with the meta-supervisor, side by side (default 2400 s each; --workers, --json)")
@@ -253,12 +253,19 @@ def _against_live(args: argparse.Namespace) -> int:
         cfg = select_assets(cfg, _assets(args))
     except ConfigError as e:
         return _fail(str(e))
+    profile = "zero" if args.zero_latency else cfg.sim.latency_profile
+    if profile == "hyperliquid":
+        return _fail("--against-live compares exactly with the zero or fixed latency profiles; with "
+                     "sim.latency_profile = \"hyperliquid\" the live hive's own queries draw latencies the "
+                     "backtester does not model (use --zero-latency)")
     duration = args.duration or 300.0
     seed = cfg.run.seed if args.seed is None else args.seed
     t0 = time.perf_counter()
-    ag = against_live(cfg, seed=seed, duration_s=duration)
+    ag = against_live(cfg, seed=seed, duration_s=duration, zero=args.zero_latency)
     doc = ag.to_dict()
-    t = Table(title=f"backtester vs the live hive in lockstep: {duration:g} simulated s, seed {seed}, zero latency")
+    doc["latency_profile"] = profile
+    t = Table(title=f"backtester vs the live hive in lockstep: {duration:g} simulated s, seed {seed}, "
+                    f"{profile} latency")
     for col in ("asset", "fills live", "fills backtest", "first difference", "position / cash"):
         t.add_column(col, justify="right")
     for name, a in doc["assets"].items():

@@ -59,6 +59,16 @@ def test_the_comparison_covers_capital_moving_between_assets(both_ways):
     assert both_ways.summary["portfolio"]["open_orders_at_exit"] == 0  # and the lockstep hive stops cleanly
 
 
+def test_with_the_configs_fixed_latencies_they_agree_too():
+    cfg = select_assets(sim_config(), ("BTC", "SOL"))  # config.toml: fixed 20/20/10 ms
+    assert cfg.sim.latency_profile == "fixed" and cfg.sim.order_latency_ms > 0
+    ag = against_live(cfg, seed=3, duration_s=240.0, zero=False)
+    for a in ("BTC", "SOL"):
+        assert len(ag.assets[a].live) > 50
+        assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
+    assert ag.agree
+
+
 def test_a_difference_is_reported_with_the_first_fill_that_differs():
     from backtest.agreement import AssetAgreement
 
@@ -81,7 +91,7 @@ def test_backtest_against_live_from_the_command_line(tmp_path):
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     doc = json.loads(out.read_text())
-    assert doc["agree"] is True and set(doc["assets"]) == {"ETH", "XRP"}
+    assert doc["agree"] is True and set(doc["assets"]) == {"ETH", "XRP"} and doc["latency_profile"] == "fixed"
     assert all(a["fills_live"] == a["fills_backtest"] > 0 for a in doc["assets"].values())
     assert "agree" in proc.stdout
 
@@ -144,6 +154,14 @@ def test_run_lockstep_from_the_command_line_repeats_itself_with_the_configs_late
     per_asset = [{a: {k: s[k] for k in keys} for a, s in r["assets"].items()} for r in runs]
     assert per_asset[0] == per_asset[1]
     assert sum(s["fills_buy"] + s["fills_sell"] for s in per_asset[0].values()) > 20
+
+
+def test_backtest_against_live_refuses_the_random_latency_profile(tmp_path):
+    cfg = (ROOT / "config.toml").read_text().replace("[sim]\n", '[sim]\nlatency_profile = "hyperliquid"\n', 1)
+    (tmp_path / "hl.toml").write_text(cfg)
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--against-live", "--config",
+                           str(tmp_path / "hl.toml")], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and "zero or fixed latency" in proc.stderr
 
 
 @pytest.mark.parametrize("extra", [("--lockstep",), ("--lockstep", "--duration", "10", "--speed", "5"),

@@ -14,9 +14,9 @@ so two runs of the same seed differ in the order messages happen to meet. In loc
   It moves only when the venue thread has nothing to run and no ticket is
   outstanding; then it jumps straight to the next timer. A simulated second costs only
   the work done in it.
-- **The venue steps on a fixed grid** (``SimVenue`` in lockstep): engine steps and
-  book pushes at exact multiples, all of one instant run back to back, as the
-  backtester runs them.
+- **The venue runs on a fixed grid** (``SimVenue`` in lockstep): engine steps, book
+  pushes, the hive's ticker and each message's latency in integer nanoseconds, all of
+  one instant back to back, as the backtester runs them.
 
 The same scenario then gives the same fills, run after run, and the same fills as
 the backtester gives (``tests/test_lockstep.py``). A supervisor that waits for a child

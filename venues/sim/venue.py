@@ -6,11 +6,12 @@ feel like a remote exchange: a market loop on the runtime clock, an l2Book push 
 FIFO (an arrival never overtakes an earlier one), as on one TCP connection, so a
 cancel-all sent after an order is applied after it.
 
-In lockstep (``venues.lockstep``: the runtime has a turnstile) one task steps the
-engine and pushes the books on the backtester's grid instead (integer nanoseconds:
-steps at k·``step_s``, each coin's pushes at i/n of the interval after its first at
-0, the hive's timers at k·period), everything due at one instant back to back: the
-engine step, then the pushes, then the timers. It
+In lockstep (``venues.lockstep``: the runtime has a turnstile) one task runs the
+engine steps, the book pushes, the hive's timers and the wires' deliveries on the
+backtester's grid instead (integer nanoseconds: steps at k·``step_s``, each coin's
+pushes at i/n of the interval after its first at 0, the timers at k·period, each
+message after its latency), everything due at one instant back to back: the engine
+step, then the pushes, then the timers, then the deliveries in the order they were sent. It
 starts when the hive has started (``start_lockstep``), so the first books at t = 0
 reach actors that exist; until then the wire has no latency (the clock stands still
 during start-up, so a request must not wait for it).
@@ -59,6 +60,63 @@ class DelayLine:
             self._handler(item)
 
 
+_NS = 1_000_000_000
+# what happens at one lockstep instant, in this order (then by when it was scheduled)
+_STEP, _PUSH, _TIMER, _DELIVER = range(4)
+
+
+class _Grid:
+    """Lockstep: everything the sim venue times, on one heap of integer nanoseconds:
+    (time, kind, sequence, payload), so one instant runs in the backtester's order:
+    the engine step, the book pushes, the timers, then deliveries in the order sent."""
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self._wake = trio.Event()
+
+    def push(self, t_ns: int, kind: int, payload: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self.heap, (t_ns, kind, self._seq, payload))
+        if self.heap[0][2] == self._seq:
+            self._wake.set()  # sooner than what the loop sleeps for
+
+    async def next_instant(self) -> int:
+        """Sleep until the earliest time on the heap (woken if an earlier one arrives)."""
+        while True:
+            t = self.heap[0][0]
+            if round(trio.current_time() * _NS) >= t:
+                return t
+            self._wake = trio.Event()
+            with trio.move_on_at(t / _NS):
+                await self._wake.wait()
+
+
+class _GridLine:
+    """A ``DelayLine`` on the lockstep grid: the same FIFO wire, times in integer
+    nanoseconds as the backtester's ``Wire`` (due = max(now + latency, the last due))."""
+
+    def __init__(self, grid: _Grid, handler: Callable[[Any], None]) -> None:
+        self._grid = grid
+        self._handler = handler
+        self._last = -1
+        self._queued = 0
+
+    def put(self, item: Any, delay: float) -> None:
+        now = round(trio.current_time() * _NS)
+        due = max(now + round(delay * _NS), self._last)
+        if due <= now and self._queued == 0:
+            self._handler(item)  # nothing in flight to overtake: deliver now
+            return
+        self._last = due
+        self._queued += 1
+        self._grid.push(due, _DELIVER, (self, item))
+
+    def deliver(self, item: Any) -> None:
+        self._queued -= 1
+        self._handler(item)
+
+
 class SimVenue:
     name = "sim"
 
@@ -76,6 +134,7 @@ class SimVenue:
         self._nursery: trio.Nursery | None = None
         self.lockstep = getattr(getattr(gateway, "runtime", None), "turnstile", None) is not None
         self._go: trio.Event | None = None
+        self._grid: _Grid | None = None
         self._timers: list[tuple[float, Callable[[], None]]] = []  # lockstep: (period, fn)
         gateway.attach(self)
 
@@ -83,6 +142,17 @@ class SimVenue:
     async def serve(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            if self.lockstep:
+                grid = self._grid = _Grid()
+                for asset in self.cfg.portfolio.assets:
+                    self._wire_in[asset] = _GridLine(grid, self._arrive)  # type: ignore[assignment]
+                    self._wire_out[asset] = _GridLine(grid, self._depart)  # type: ignore[assignment]
+                    self._feed[asset] = _GridLine(grid, self.gateway.deliver_book)  # type: ignore[assignment]
+                self.engine.advance(trio.current_time())
+                self._go = trio.Event()
+                nursery.start_soon(self._lockstep_loop)
+                task_status.started()
+                return
             for asset in self.cfg.portfolio.assets:
                 self._wire_in[asset] = DelayLine(self._arrive)
                 self._wire_out[asset] = DelayLine(self._depart)
@@ -91,11 +161,6 @@ class SimVenue:
                 nursery.start_soon(self._wire_out[asset].run)
                 nursery.start_soon(self._feed[asset].run)
             self.engine.advance(trio.current_time())
-            if self.lockstep:
-                self._go = trio.Event()
-                nursery.start_soon(self._lockstep_loop)
-                task_status.started()
-                return
             n = len(self.cfg.portfolio.assets)
             for i, asset in enumerate(self.cfg.portfolio.assets):
                 self._publish_book(asset)
@@ -139,38 +204,39 @@ class SimVenue:
             self._go.set()
 
     async def _lockstep_loop(self) -> None:
-        assert self._go is not None
+        assert self._go is not None and self._grid is not None
         await self._go.wait()
-        ns = 1_000_000_000
-        step_ns = round(self.cfg.sim.step_s * ns)
-        book_ns = round(self.cfg.sim.book_interval_s * ns)
+        grid = self._grid
+        step_ns = round(self.cfg.sim.step_s * _NS)
+        book_ns = round(self.cfg.sim.book_interval_s * _NS)
         assets = self.cfg.portfolio.assets
         n = len(assets)
-        _STEP, _PUSH, _TIMER = 0, 1, 2  # at one instant: the engine step, the books, the timers
-        due: list[tuple[int, int, int, str]] = [(0, _PUSH, i, a) for i, a in enumerate(assets)]
-        due += [(i * book_ns // n + book_ns, _PUSH, n + i, a) for i, a in enumerate(assets)]
-        due.append((step_ns, _STEP, -1, ""))
-        periods = [round(p * ns) for p, _ in self._timers]
-        due += [(period, _TIMER, k, "") for k, period in enumerate(periods)]
-        heapq.heapify(due)
-        seq = 2 * n
+        for a in assets:
+            grid.push(0, _PUSH, (a, False))  # the first books, at t = 0; they start no beat
+        for i, a in enumerate(assets):
+            grid.push(i * book_ns // n + book_ns, _PUSH, (a, True))
+        grid.push(step_ns, _STEP, None)
+        periods = [round(p * _NS) for p, _ in self._timers]
+        for k, period in enumerate(periods):
+            grid.push(period, _TIMER, k)
         while True:
-            t = due[0][0]
-            await trio.sleep_until(t / ns)
-            while due and due[0][0] == t:  # one instant, no yielding in between
-                _, kind, order, asset = heapq.heappop(due)
-                seq += 1
+            t = await grid.next_instant()
+            while grid.heap and grid.heap[0][0] == t:  # one instant, no yielding in between
+                _, kind, _, payload = heapq.heappop(grid.heap)
                 if kind == _STEP:
                     self._step_engine()
-                    heapq.heappush(due, (t + step_ns, _STEP, -1, ""))
-                elif kind == _TIMER:
-                    self._timers[order][1]()
-                    heapq.heappush(due, (t + periods[order], _TIMER, order, ""))
-                else:
+                    grid.push(t + step_ns, _STEP, None)
+                elif kind == _PUSH:
+                    asset, beat = payload
                     self._publish_book(asset)
-                    if order >= n:  # the first books at t = 0 start no beat of their own
-                        nxt = t + round(self.latency.book_interval_s() * ns)
-                        heapq.heappush(due, (nxt, _PUSH, seq, asset))
+                    if beat:
+                        grid.push(t + round(self.latency.book_interval_s() * _NS), _PUSH, (asset, True))
+                elif kind == _TIMER:
+                    self._timers[payload][1]()
+                    grid.push(t + periods[payload], _TIMER, payload)
+                else:
+                    line, item = payload
+                    line.deliver(item)
 
     async def _book_loop(self, asset: str, offset: float) -> None:
         await trio.sleep(offset)
