@@ -498,20 +498,8 @@ class MarketProcess:
         bid = round_price_float(self._mid * (1 - half), d, "down")
         ask = round_price_float(self._mid * (1 + half), d, "up")
         self._book_n = self._n
-        ladders = self._bid_ladders
-        px = ladders.get(bid)
-        if px is None:
-            if len(ladders) > _LADDER_CACHE_MAX:
-                ladders.clear()
-            px = ladders[bid] = [bid]
-        self._bid_px = px
-        ladders = self._ask_ladders
-        px = ladders.get(ask)
-        if px is None:
-            if len(ladders) > _LADDER_CACHE_MAX:
-                ladders.clear()
-            px = ladders[ask] = [ask]
-        self._ask_px = px
+        self._bid_px = _ladder(self._bid_ladders, bid)
+        self._ask_px = _ladder(self._ask_ladders, ask)
         self._bid_lv = []
         self._ask_lv = []
         self._bid_end = False
@@ -659,3 +647,13 @@ class MarketProcess:
         if self._book_n != self._n:
             self._book_reset()
         return tuple(self._fill(levels, True)[:levels]), tuple(self._fill(levels, False)[:levels])
+
+
+def _ladder(ladders: dict[float, list[float]], touch: float) -> list[float]:
+    """The remembered ladder of prices that starts at ``touch`` (a new one if none)."""
+    px = ladders.get(touch)
+    if px is None:
+        if len(ladders) > _LADDER_CACHE_MAX:
+            ladders.clear()
+        px = ladders[touch] = [touch]
+    return px
