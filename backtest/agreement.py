@@ -68,7 +68,8 @@ class Agreement:
         return out
 
 
-def _keys(fills: Any) -> list[FillKey]:
+def fill_keys(fills: Any) -> list[FillKey]:
+    """What two runs' fills are compared by."""
     return [(round(f.ts, 9), f.cloid, f.side, f.px, f.sz) for f in fills]
 
 
@@ -85,12 +86,12 @@ def against_live(cfg: Config, *, seed: int, duration_s: float, zero: bool = True
     try:
         hive.wait_until(duration_s)
         engine = hive.venue.engine
-        live = {a: _keys(engine.fills(a)) for a in assets}
+        live = {a: fill_keys(engine.fills(a)) for a in assets}
         live_book = {a: (engine.position(a), engine.cash(a)) for a in assets}
     finally:
         summary = hive.stop()
     bt = AllocationBacktest(cfg, seed=seed)
     bt.run(duration_s)
-    per = {a: AssetAgreement(a, live[a], _keys(bt.sim.fills(a)), live_book[a],
+    per = {a: AssetAgreement(a, live[a], fill_keys(bt.sim.fills(a)), live_book[a],
                              (bt.sim.position(a), bt.sim.cash(a))) for a in assets}
     return Agreement(seed, duration_s, per, bt, summary)

@@ -371,11 +371,8 @@ class Backtest:
 
 def start_capital(cfg: Config, assets: Iterable[str]) -> dict[str, float]:
     """What each asset starts with: the meta-supervisor's first allocation."""
-    names = tuple(assets)
-    alloc = Allocator(cfg.allocation, capital=cfg.portfolio.capital_usd, assets=names,
-                      compound={a: cfg.assets[a].compound for a in names},
-                      max_concurrent=cfg.portfolio.max_concurrent_assets)
-    return {a: alloc.books[a].capital for a in names}
+    alloc = Allocator.for_config(cfg, assets)
+    return {a: b.capital for a, b in alloc.books.items()}
 
 
 def run_backtest(cfg: Config, *, duration_s: float, seed: int | None = None,

@@ -126,7 +126,7 @@ class Hive:
         clock = self.runtime.clock
         self.runtime.call(self.venue.start_lockstep)
         clock.held = False
-        self.runtime.submit(lambda: None)  # wake the trio thread: its clock may move now
+        self.runtime.wake()  # its clock may move now
 
     async def _ticker(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -178,7 +178,7 @@ class Hive:
         """Lockstep: let the clock go on up to ``sim_seconds`` (it halts there)."""
         assert self.turnstile is not None, "run_to is for lockstep runs"
         self.runtime.clock.run_to(sim_seconds)
-        self.runtime.submit(lambda: None)  # wake the trio thread: its clock may move on
+        self.runtime.wake()  # its clock may move on
 
     def reached(self) -> bool:
         """Lockstep: the clock halted at its limit with everything due by then handled."""

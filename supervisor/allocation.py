@@ -48,7 +48,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from makerhive.config import AllocationConfig, ZoneMultipliers
+from makerhive.config import AllocationConfig, Config, ZoneMultipliers
 from messages.allocation import AllocationUpdate, Multipliers, PerformanceReport, ScoreParts, Zone
 from strategy.risk import effective_capital
 
@@ -304,6 +304,14 @@ class Allocator:
             self.books[a] = AssetBook(a, start if active else 0.0, compound=bool(comp.get(a, False)),
                                       state="active" if active else "standby")
         self.periods = 0
+
+    @classmethod
+    def for_config(cls, cfg: Config, assets: Iterable[str]) -> "Allocator":
+        """The allocator of a config's portfolio over ``assets`` (the meta-supervisor's)."""
+        names = tuple(assets)
+        pf = cfg.portfolio
+        return cls(cfg.allocation, capital=pf.capital_usd, assets=names,
+                   compound={x: cfg.assets[x].compound for x in names}, max_concurrent=pf.max_concurrent_assets)
 
     # -- inputs ---------------------------------------------------------------------------
     def on_report(self, r: PerformanceReport) -> None:

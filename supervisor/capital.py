@@ -79,9 +79,7 @@ class CapitalCore:
         self.assets = tuple(assets if assets is not None else cfg.portfolio.assets)
         a = cfg.allocation
         pf = cfg.portfolio
-        self.alloc = Allocator(a, capital=pf.capital_usd, assets=self.assets,
-                               compound={x: cfg.assets[x].compound for x in self.assets},
-                               max_concurrent=pf.max_concurrent_assets)
+        self.alloc = Allocator.for_config(cfg, self.assets)
         self.guard = PortfolioGuard(pf.capital_usd, max_exposure_pct=pf.max_exposure_pct,
                                     drawdown_stop_pct=pf.drawdown_stop_pct, assets=self.assets, now=now)
         self.own_limit = {x: cfg.assets[x].risk.max_position_usd for x in self.assets}

@@ -19,7 +19,7 @@ import time
 import pytest
 import trio
 
-from backtest.agreement import against_live
+from backtest.agreement import against_live, fill_keys
 from backtest.engine import select_assets, zero_latency
 from makerhive.app import Hive
 from makerhive.scenarios import allocation_timing, toxic
@@ -30,10 +30,6 @@ from venues.lockstep import LockstepClock, SequencedInbox, Turnstile
 TIMING = dict(period_s=20.0, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0)
 ASSETS = ("BTC", "SOL", "HYPE")
 DURATION_S = 420.0
-
-
-def _fills(fills) -> list[tuple]:
-    return [(round(f.ts, 9), f.cloid, f.side, f.px, f.sz) for f in fills]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +100,7 @@ def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
         hive.start()
         try:
             hive.wait_until(60.0)
-            runs.append((_fills(hive.venue.engine.fills("ETH")), hive.sim_time()))
+            runs.append((fill_keys(hive.venue.engine.fills("ETH")), hive.sim_time()))
         finally:
             hive.stop()
     assert runs[0] == runs[1]

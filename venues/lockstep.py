@@ -77,6 +77,11 @@ class Turnstile:
         """Stop sequencing for good: every waiter runs, every held job is dispatched."""
         with self._cv:
             self.released = True
+        self._let_everyone_go()
+
+    def _let_everyone_go(self) -> None:
+        """Nobody waits for a turn now: wake the waiters, dispatch the held jobs."""
+        with self._cv:
             jobs = list(self._trio_jobs.values())
             self._trio_jobs.clear()
             self._cv.notify_all()
@@ -93,11 +98,7 @@ class Turnstile:
         deterministic; they must not deadlock."""
         with self._cv:
             self._lending += 1
-            jobs = list(self._trio_jobs.values())
-            self._trio_jobs.clear()
-            self._cv.notify_all()
-        for job in jobs:
-            self._run_on_trio(job)
+        self._let_everyone_go()
         try:
             yield
         finally:

@@ -78,7 +78,7 @@ class VenueRuntime:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
         if self.turnstile is not None:
-            self.turnstile.bind_trio(self._dispatch, lambda: self._dispatch(_nothing))
+            self.turnstile.bind_trio(self._dispatch, self.wake)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for afn in self._services:
@@ -164,6 +164,10 @@ class VenueRuntime:
             return True
         except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
             return False
+
+    def wake(self) -> None:
+        """Wake the trio thread so that its clock looks again (lockstep), from any thread."""
+        self._dispatch(_nothing)
 
     def _dispatch(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the trio thread soon, from any thread; dropped after shutdown."""
