@@ -78,6 +78,7 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     dms_triggers_today: int = 0
     unknown_orders_cancelled: int = 0
     local_rejects: int = 0
+    internal_errors: int = 0  # exceptions contained while handling one batch (each: cancel, reconcile)
 
 
 class _Shared:
@@ -199,13 +200,17 @@ class HyperliquidVenue:
         refreshed = trio.current_time()
         while True:
             await trio.sleep(STATUS_EVERY_S)
-            if trio.current_time() - refreshed >= BUDGET_REFRESH_S:
-                refreshed = trio.current_time()
-                try:
-                    await self._refresh_budget()
-                except VenueRequestFailed as e:
-                    log.warning("address budget refresh failed: %s", e)
-            self._publish_status()
+            try:
+                if trio.current_time() - refreshed >= BUDGET_REFRESH_S:
+                    refreshed = trio.current_time()
+                    try:
+                        await self._refresh_budget()
+                    except VenueRequestFailed as e:
+                        log.warning("address budget refresh failed: %s", e)
+                self._publish_status()
+            except Exception:  # noqa: BLE001 - a status is not worth stopping the venue for
+                self.stats.internal_errors += 1
+                log.exception("address budget / status update failed")
 
     def _publish_status(self) -> None:
         board = self.gateway.board
@@ -391,28 +396,58 @@ class HyperliquidVenue:
                 nursery.start_soon(self._flush, ready, assets)
 
     async def _flush(self, batch: list[CancelOrders | PlaceOrders], assets: set[str]) -> None:
+        """Send one batch; whatever goes wrong in handling it stays with its assets.
+
+        The feed and a request's answer race (filled before acked, cancelled before
+        modified): each transition below tolerates either order. Anything else that
+        escapes is a bug in handling one answer, not a reason to stop the venue: it is
+        counted and logged with the batch, and the batch's assets cancel and reconcile
+        (the requests may have landed)."""
+        failed = False
         try:
-            cancels = [(c.asset, cl) for c in batch if isinstance(c, CancelOrders) for cl in c.cloids]
-            places = [(c.asset, o) for c in batch if isinstance(c, PlaceOrders) for o in c.orders]
-            recv = [c.recv_ns for c in batch if isinstance(c, PlaceOrders) and c.recv_ns]
-            # cancels go before placements, so an order placed and cancelled within one
-            # batch must not go at all: its cancel would find nothing and the order rest
-            unplaced = {cl for _, cl in cancels} & {o.cloid for _, o in places}
-            if unplaced:
-                now = trio.current_time()
-                self._deliver(self._group([(a, OrderCancelled(a, o.cloid, now, "cancelled before sent"))
-                                           for a, o in places if o.cloid in unplaced]))
-                cancels = [(a, cl) for a, cl in cancels if cl not in unplaced]
-                places = [(a, o) for a, o in places if o.cloid not in unplaced]
-            modifies, cancels, places = self._pair(cancels, places)
-            if cancels:
-                await self._cancel_by_cloid(cancels)
-            if modifies:
-                await self._modify(modifies, recv)
-            if places:
-                await self._place(places, recv)
+            await self._send_batch(batch)
+        except Exception:  # noqa: BLE001 - contained: one answer never stops the venue
+            failed = True
+            self.stats.internal_errors += 1
+            log.exception("handling a batch for %s failed (%d commands: %s); cancelling and reconciling",
+                          ", ".join(sorted(assets)), len(batch),
+                          ", ".join(sorted({type(c).__name__ for c in batch})))
         finally:
             self._release(assets)
+        if failed:
+            await self._recover(assets)
+
+    async def _recover(self, assets: set[str]) -> None:
+        """Cancel first, recover second: the assets' orders go, then their order actors
+        reconcile with what the exchange says."""
+        for asset in sorted(assets):
+            self._event("failure", asset, "internal error handling an exchange answer: cancelling, reconciling")
+            try:
+                await self.cancel_all(asset)
+            except Exception as e:  # noqa: BLE001 - the reconcile below finds what is left
+                log.warning("cancel-all for %s after an internal error failed: %s", asset, e)
+            self.gateway.reconnected(asset, trio.current_time())
+
+    async def _send_batch(self, batch: list[CancelOrders | PlaceOrders]) -> None:
+        cancels = [(c.asset, cl) for c in batch if isinstance(c, CancelOrders) for cl in c.cloids]
+        places = [(c.asset, o) for c in batch if isinstance(c, PlaceOrders) for o in c.orders]
+        recv = [c.recv_ns for c in batch if isinstance(c, PlaceOrders) and c.recv_ns]
+        # cancels go before placements, so an order placed and cancelled within one
+        # batch must not go at all: its cancel would find nothing and the order rest
+        unplaced = {cl for _, cl in cancels} & {o.cloid for _, o in places}
+        if unplaced:
+            now = trio.current_time()
+            self._deliver(self._group([(a, OrderCancelled(a, o.cloid, now, "cancelled before sent"))
+                                       for a, o in places if o.cloid in unplaced]))
+            cancels = [(a, cl) for a, cl in cancels if cl not in unplaced]
+            places = [(a, o) for a, o in places if o.cloid not in unplaced]
+        modifies, cancels, places = self._pair(cancels, places)
+        if cancels:
+            await self._cancel_by_cloid(cancels)
+        if modifies:
+            places += await self._modify(modifies, recv)
+        if places:
+            await self._place(places, recv)
 
     def _release(self, assets: set[str]) -> None:
         self._busy -= assets
@@ -511,15 +546,25 @@ class HyperliquidVenue:
             return
         self._answer(sent, answer, placing=True)
 
-    async def _modify(self, modifies: list[tuple[str, str, Any]], recv_ns: list[int] | None = None) -> None:
-        """Replace resting orders in place (``batchModify``): old cloid out, new one in."""
+    async def _modify(self, modifies: list[tuple[str, str, Any]],
+                      recv_ns: list[int] | None = None) -> list[tuple[str, Any]]:
+        """Replace resting orders in place (``batchModify``): old cloid out, new one in.
+
+        Returns the placements that must go as plain orders instead: their old order
+        left the book (filled or cancelled, seen on the feed) while this batch's cancels
+        were in flight, so there is nothing left to modify."""
         now = trio.current_time()
+        still = [(a, old, o) for a, old, o in modifies if self._orders.get(old, (None, 0))[1]]
+        orphaned = [(a, o) for a, old, o in modifies if not self._orders.get(old, (None, 0))[1]]
+        modifies = still
+        if not modifies:
+            return orphaned
         if self.budget.remaining() < len(modifies):
             self._deliver(self._group([(a, OrderReject(a, o.cloid, "not sent: the address action budget is spent",
                                                        now)) for a, _, o in modifies]
                                       + [(a, OrderReject(a, old, "not sent: the address action budget is spent",
                                                          now)) for a, old, _ in modifies]))
-            return
+            return orphaned
         entries = []
         for asset, old, o in modifies:
             szd = self._szd[asset]
@@ -536,7 +581,7 @@ class HyperliquidVenue:
             # diff); the new: gone, or if the outcome is unknown found by reconciling
             self._request_failed([(a, o) for a, _, o in modifies], e, placing=True)
             self._request_failed([(a, old) for a, old, _ in modifies], e, placing=False)
-            return
+            return orphaned
         ok = answer.get("status") == "ok"
         statuses = answer.get("response", {}).get("data", {}).get("statuses", []) if ok else []
         whole = "" if ok else str(answer.get("response", "refused"))
@@ -546,8 +591,7 @@ class HyperliquidVenue:
             parsed, oid = _order_status(st)
             if oid:
                 self._forget(old)
-                self._orders[o.cloid][1] = oid
-                self._by_oid[oid] = o.cloid
+                self._acked(o.cloid, oid)
                 events += [(asset, OrderCancelled(asset, old, now, "modified")), (asset, OrderAck(asset, o.cloid, oid, now))]
             else:
                 reason = parsed.error if parsed is not None and parsed.error else (whole or "modify refused")
@@ -563,6 +607,15 @@ class HyperliquidVenue:
                 else:
                     events.append((asset, OrderReject(asset, old, f"modify refused: {reason}", now)))
         self._deliver(self._group(events))
+        return orphaned
+
+    def _acked(self, cloid: str, oid: int) -> None:
+        """The exchange gave ``cloid`` the id ``oid``. If the feed has already ended the
+        order (filled or cancelled before this answer came), it stays forgotten."""
+        known = self._orders.get(cloid)
+        if known is not None:
+            known[1] = oid
+            self._by_oid[oid] = cloid
 
     @staticmethod
     def _group(events: list[tuple[str, Any]]) -> dict[str, list[Any]]:
@@ -643,10 +696,7 @@ class HyperliquidVenue:
             if placing:
                 parsed, oid = _order_status(st)
                 if oid:
-                    known = self._orders.get(cloid)
-                    if known is not None:
-                        known[1] = oid
-                        self._by_oid[oid] = cloid
+                    self._acked(cloid, oid)
                     ev = OrderAck(asset, cloid, oid, now)
                 else:
                     reason = (parsed.error if parsed is not None and parsed.error else first_error)

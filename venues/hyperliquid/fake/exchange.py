@@ -442,7 +442,8 @@ class FakeExchange:
             "orders_placed": 0, "orders_rejected": 0, "cancels": 0, "schedule_cancel_sets": 0,
             "schedule_cancel_clears": 0, "schedule_cancel_fired": 0, "ws_connections": 0, "ws_open": 0,
             "subscriptions": 0, "info_requests": 0, "exchange_requests": 0, "posts": 0, "throttled": 0,
-            "failed_requests": 0, "malformed": 0, "fills": 0, "fill_pushes_dropped": 0, "ws_drops": 0}
+            "failed_requests": 0, "malformed": 0, "fills": 0, "fill_pushes_dropped": 0, "ws_drops": 0,
+            "raced_answers": 0}
         self.engine.advance(0.0)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -792,6 +793,17 @@ class FakeExchange:
         before = len(self._fills)
         self.step(t)
         return list(self._fills[before:])
+
+    def take(self, oid: int, t: float) -> list[dict[str, Any]]:
+        """Another user takes our open order ``oid`` in full now, walking through every
+        order of ours ahead of it on its side; the fills made (none if it is not open)."""
+        o = self._open.get(oid)
+        if o is None:
+            return []
+        ahead = [x for x in self._open.values() if x.coin == o.coin and x.side == o.side
+                 and (float(x.limit_px) >= float(o.limit_px) if o.side == "B"
+                      else float(x.limit_px) <= float(o.limit_px))]
+        return self.cross(o.coin, "A" if o.side == "B" else "B", sum(x.sz for x in ahead), t)
 
     # -- /info --------------------------------------------------------------------------------------------
     def handle_info(self, body: Any, t: float, charge_ip: bool = True) -> Reply:

@@ -154,6 +154,8 @@ class FakeHyperliquid:
         self._stall_until = -math.inf
         self._throttle_until = -math.inf
         self._fail_n = 0
+        self._race_n = 0
+        self._race_delay_s = 0.0
 
     # -- addresses --------------------------------------------------------------------------------
     @property
@@ -294,6 +296,16 @@ class FakeHyperliquid:
     def fail_requests(self, n: int) -> None:
         """The next ``n`` REST requests get HTTP 500 (and change nothing)."""
         self._call(lambda: setattr(self, "_fail_n", max(0, int(n))))
+
+    def race_answers(self, n: int, delay_s: float = 0.3) -> None:
+        """The next ``n`` order or batchModify actions race their answer, as on the real
+        exchange: every order they leave resting is taken in full by another user at
+        once, its fill and order update are pushed on the WebSocket, and only then,
+        ``delay_s`` later, does the REST answer (``resting``, with the oid) go out."""
+        def arm() -> None:
+            self._race_n = max(0, int(n))
+            self._race_delay_s = min(max(0.0, float(delay_s)), MAX_FAULT_S)
+        self._call(arm)
 
     def drop_fill_pushes(self, n: int) -> None:
         """The next ``n`` fills are not pushed over the WebSocket (userFills, user,
@@ -439,11 +451,15 @@ class FakeHyperliquid:
                     else:
                         return
                 headers = {k.lower(): v for k, v in ev.headers}
+                delay = 0.0
                 try:
                     status, ctype, payload = self._http_request(ev.method, ev.target, headers, bytes(body))
+                    delay = self._race_if_armed(bytes(body), status, payload)
                 except Exception as e:  # noqa: BLE001 - answered, counted, never fatal
                     log.exception("fake Hyperliquid request failed")
                     status, ctype, payload = 500, "text/plain", f"internal error: {e}".encode()
+                if delay > 0:
+                    await trio.sleep(delay)
                 await self._respond(conn, stream, status, ctype, payload)
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
@@ -514,6 +530,31 @@ class FakeHyperliquid:
             reply = self.state.handle_exchange(obj, t)
         self._flush()
         return self._http_reply(reply)
+
+    def _race_if_armed(self, body: bytes, status: int, payload: bytes) -> float:
+        """With ``race_answers`` armed and an order/batchModify just executed: take every
+        order it left resting and push that on the feed; how long to hold the answer."""
+        if self._race_n <= 0 or status != 200:
+            return 0.0
+        try:
+            action = msgspec.json.decode(body).get("action", {})
+            answer = msgspec.json.decode(payload)
+        except (msgspec.DecodeError, AttributeError):
+            return 0.0
+        if not isinstance(action, dict) or action.get("type") not in ("order", "batchModify"):
+            return 0.0
+        if not isinstance(answer, dict) or answer.get("status") != "ok":
+            return 0.0
+        self._race_n -= 1
+        resting = {st["resting"]["oid"] for st in answer["response"]["data"]["statuses"]
+                   if isinstance(st, dict) and isinstance(st.get("resting"), dict)}
+        t = self._t()
+        for o in self.state.open_orders():
+            if o["oid"] in resting:
+                self.state.take(o["oid"], t)
+        self._flush()
+        self.state.stats["raced_answers"] += 1
+        return self._race_delay_s
 
     @staticmethod
     def _http_reply(reply: Reply) -> tuple[int, str, bytes]:
