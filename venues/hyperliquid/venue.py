@@ -42,7 +42,7 @@ from messages.orders import (AccountSnapshot, CancelOrders, Fill, Funding, OpenO
 from venues import rules
 from venues.cloid import parse_cloid
 from venues.gateway import Gateway
-from venues.hyperliquid import actions, wire
+from venues.hyperliquid import actions, checks, wire
 from venues.hyperliquid.budget import AddressBudget
 from venues.hyperliquid.feed import Feed
 from venues.hyperliquid.rest import ActionOutcomeUnknown, HyperliquidRest, Throttled
@@ -79,6 +79,7 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     unknown_orders_cancelled: int = 0
     local_rejects: int = 0
     internal_errors: int = 0  # exceptions contained while handling one batch (each: cancel, reconcile)
+    bad_input: int = 0  # feed items that failed the edge checks (NaN, crossed, another user, ...): dropped
 
 
 class _Shared:
@@ -122,6 +123,7 @@ class HyperliquidVenue:
         self._orders: dict[str, list[Any]] = {}  # cloid -> [asset, oid, remaining size]
         self._by_oid: dict[int, str] = {}
         self._seen_tids: set[int] = set()
+        self._warned: set[str] = set()
         self._tid_order: collections.deque[int] = collections.deque()
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
@@ -242,29 +244,58 @@ class HyperliquidVenue:
         self._event("info", "*", f"Hyperliquid WebSocket lost: {why}; reconnecting")
 
     def _on_frame(self, frame: Any, recv_ns: int, raw: str | bytes = b"") -> None:
+        now_ms = time.time() * 1000.0  # the runtime clock is Unix time too, but frames may come before it is
         if isinstance(frame, wire.BookFrame):
-            self._on_book(frame.data, recv_ns)
+            why = checks.book(frame.data, now_ms)
+            if why:
+                self._bad_input("l2Book", frame.data.coin, why)
+            else:
+                self._on_book(frame.data, recv_ns)
         elif isinstance(frame, wire.TradesFrame):
-            for t in frame.data:
+            for t in self._checked("trades", frame.data, checks.trade, now_ms):
                 if t.coin in self._index:
-                    self.gateway.deliver_trade(Trade(t.coin, t.time / 1000.0, t.px, t.sz,
-                                                     "B" if t.side == "B" else "A", t.tid))
+                    self.gateway.deliver_trade(Trade(t.coin, t.time / 1000.0, t.px, t.sz, t.side, t.tid))
         elif isinstance(frame, wire.UserFillsFrame):
-            self._on_fills(frame.data.fills)
+            why = checks.user(frame.data.user, self.user)
+            if why:
+                self._bad_input("userFills", "*", why)
+            else:
+                self._on_fills(tuple(self._checked("userFills", frame.data.fills, checks.fill, now_ms)))
         elif isinstance(frame, wire.OrderUpdatesFrame):
-            self._on_order_updates(frame.data)
+            self._on_order_updates(tuple(self._checked("orderUpdates", frame.data, checks.order_update, now_ms)))
         elif isinstance(frame, wire.UserEventFrame):
             ev = frame.data
             if ev.fills:
-                self._on_fills(ev.fills)
+                self._on_fills(tuple(self._checked("user fills", ev.fills, checks.fill, now_ms)))
             if ev.funding is not None:
-                self._on_funding(ev.funding)
+                why = checks.funding(ev.funding, now_ms)
+                if why:
+                    self._bad_input("user funding", ev.funding.coin, why)
+                else:
+                    self._on_funding(ev.funding)
             if ev.nonUserCancel:
                 for c in ev.nonUserCancel:
                     self._on_gone(c.coin, c.oid, "nonUserCancel")
         elif isinstance(frame, wire.AssetCtxFrame):
             if frame.data.coin in self._index:
-                self.asset_ctx[frame.data.coin] = frame.data.ctx
+                why = checks.asset_ctx(frame.data.ctx)
+                if why:
+                    self._bad_input("activeAssetCtx", frame.data.coin, why)
+                else:
+                    self.asset_ctx[frame.data.coin] = frame.data.ctx
+
+    def _checked(self, channel: str, items: Any, check: Callable[..., str], now_ms: float) -> list[Any]:
+        return checks.keep(items, check, lambda it, why: self._bad_input(channel, getattr(it, "coin", "*"), why,
+                                                                          it), now_ms)
+
+    def _bad_input(self, channel: str, coin: str, why: str, item: Any = None) -> None:
+        """Counted every time, logged once per channel and kind of problem, then dropped."""
+        self.stats.bad_input += 1
+        key = f"{channel}:{why.split(' ', 1)[0]}:{why.rsplit(' ', 1)[-1]}"
+        if key not in self._warned and len(self._warned) < 1000:
+            self._warned.add(key)
+            log.warning("Hyperliquid %s for %s dropped (%d bad items so far): %s%s", channel, coin,
+                        self.stats.bad_input, why, f": {item!r:.300}" if item is not None else "")
 
     def _on_book(self, book: wire.WsBook, recv_ns: int) -> None:
         if book.coin not in self._index:
@@ -742,12 +773,19 @@ class HyperliquidVenue:
         return cur.value
 
     async def _open_orders_all(self) -> tuple[wire.OpenOrderInfo, ...]:
-        return await self._shared_read("orders", lambda: self.rest.info(
-            {"type": "frontendOpenOrders", "user": self.user}, tuple[wire.OpenOrderInfo, ...]))
+        async def read() -> tuple[wire.OpenOrderInfo, ...]:
+            orders = await self.rest.info({"type": "frontendOpenOrders", "user": self.user},
+                                          tuple[wire.OpenOrderInfo, ...])
+            _refuse_bad("frontendOpenOrders", orders, checks.open_order)
+            return orders
+        return await self._shared_read("orders", read)
 
     async def _state(self) -> wire.ClearinghouseState:
-        return await self._shared_read("state", lambda: self.rest.info(
-            {"type": "clearinghouseState", "user": self.user}, wire.ClearinghouseState))
+        async def read() -> wire.ClearinghouseState:
+            state = await self.rest.info({"type": "clearinghouseState", "user": self.user}, wire.ClearinghouseState)
+            _refuse_bad("clearinghouseState", [p.position for p in state.assetPositions], checks.position)
+            return state
+        return await self._shared_read("state", read)
 
     async def _fills_since(self, since_ms: int) -> tuple[wire.WsFill, ...]:
         """Every fill of the account from ``since_ms`` on, oldest first (paginated)."""
@@ -756,6 +794,7 @@ class HyperliquidVenue:
         for _ in range(FILL_PAGES_MAX):
             page = await self.rest.info({"type": "userFillsByTime", "user": self.user, "startTime": start},
                                         tuple[wire.WsFill, ...])
+            _refuse_bad("userFillsByTime", page, checks.fill, time.time() * 1000.0)
             page = tuple(sorted(page, key=lambda f: (f.time, f.tid)))
             out.extend(page)
             if len(page) < FILL_PAGE:
@@ -915,6 +954,15 @@ class HyperliquidVenue:
             return self._index[asset]
         except KeyError:
             raise VenueUnavailable(f"asset index of {asset!r} unknown: the venue has not loaded meta yet") from None
+
+
+def _refuse_bad(what: str, items: Any, check: Callable[..., str], *args: Any) -> None:
+    """A reconciliation read with one unusable entry is not trusted at all: the read
+    fails and is retried, so no NaN reaches a position and no open order is missed."""
+    for it in items:
+        why = check(it, *args)
+        if why:
+            raise VenueRequestFailed(f"{what}: unusable entry ({why}): {it!r:.200}")
 
 
 def _is_ours(o: wire.OpenOrderInfo) -> bool:
