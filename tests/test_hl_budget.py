@@ -59,3 +59,29 @@ def test_address_budget_counts_what_we_spend_between_refreshes():
     assert b.cancel_remaining() == 20_100 - 9_996
     b.refresh(60.0, used=9_000, cap=10_100, cum_volume=100.0)
     assert b.remaining() == 1_100 and b.spent_since_refresh == 0
+
+
+async def test_a_history_answer_is_charged_by_the_items_it_returns():
+    """userFillsByTime costs 20 plus 1 per 20 fills returned: a busy account's fill
+    syncs must be counted at that, or the exchange answers 429 before we expect it."""
+    import json
+
+    import httpx
+    import trio
+
+    from venues.hyperliquid import wire
+    from venues.hyperliquid.rest import HyperliquidRest
+
+    fill = {"coin": "ETH", "px": "3000", "sz": "0.01", "side": "B", "time": 1_760_000_000_000, "oid": 1,
+            "tid": 1, "fee": "0.01"}
+    fills = [dict(fill, tid=i) for i in range(45)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(fills).encode())
+
+    rest = HyperliquidRest("http://127.0.0.1:1")
+    rest.client = httpx.AsyncClient(base_url=rest.base_url, transport=httpx.MockTransport(answer))
+    got = await rest.info({"type": "userFillsByTime", "user": "0x0", "startTime": 0}, tuple[wire.WsFill, ...])
+    assert len(got) == 45
+    assert rest.ip.used(trio.current_time()) == 22
+    await rest.client.aclose()

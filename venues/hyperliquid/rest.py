@@ -84,9 +84,17 @@ class HyperliquidRest:
             else:
                 if r.status_code == 200:
                     try:
-                        return wire.decode_as(kind, r.content)
+                        answer = wire.decode_as(kind, r.content)
                     except wire.Malformed as e:
                         raise VenueRequestFailed(f"info {payload.get('type')}: malformed answer: {e}") from None
+                    # history answers cost 1 more per 20 items returned: counted now, so the
+                    # next request waits instead of the exchange answering 429
+                    kind_name = str(payload.get("type", ""))
+                    extra = info_weight(kind_name, len(answer) if isinstance(answer, (tuple, list)) else 0)
+                    extra -= info_weight(kind_name)
+                    if extra > 0:
+                        await self._charge(extra, wait=False)
+                    return answer
                 if r.status_code == 429:
                     self.throttled += 1
                 last = f"HTTP {r.status_code}: {r.text[:200]}"
