@@ -78,8 +78,11 @@ class Feed:
 
     ``on_frame(frame, recv_ns, raw)`` gets every message but pongs, on the trio thread (it
     must not block): the decoded frame, or None for one that did not decode (already
-    counted here), with the raw text. ``on_connected(first)`` runs after each
-    (re)subscribe, ``on_lost(why)`` after a session that had connected ends.
+    counted here), with the raw text. ``on_connected(first)`` runs once every
+    subscription of a (re)connect is acknowledged (or ``ack_timeout_s`` after they were
+    sent, with a warning): a reconcile that reads the account before the feed is live
+    could miss what happens in between. ``on_lost(why)`` runs after a session that had
+    connected ends.
     """
 
     def __init__(self, url: str, subscriptions: list[dict[str, Any]],
@@ -87,7 +90,7 @@ class Feed:
                  on_connected: Callable[[bool], None] | None = None, *,
                  ping_every_s: float = 20.0, stall_s: float = 10.0, max_missed_pongs: int = 2,
                  connect_timeout_s: float = 10.0, first_connect_s: float | None = 8.0,
-                 backoff_min_s: float = 0.2, backoff_max_s: float = 30.0,
+                 backoff_min_s: float = 0.2, backoff_max_s: float = 30.0, ack_timeout_s: float = 5.0,
                  on_lost: Callable[[str], None] | None = None, rng: random.Random | None = None) -> None:
         self.url = url
         self.endpoint = endpoint(url)  # a bad URL fails here, not in the reconnect loop
@@ -98,6 +101,10 @@ class Feed:
         self.ping_every_s = ping_every_s
         self.stall_s = stall_s
         self.max_missed_pongs = max_missed_pongs
+        self.ack_timeout_s = ack_timeout_s
+        self._acks_left = 0
+        self._connected_pending: bool | None = None  # on_connected(first) waiting for the acks
+        self._ack_deadline = float("inf")
         self.connect_timeout_s = connect_timeout_s
         self.first_connect_s = first_connect_s
         self.backoff_min_s = backoff_min_s
@@ -179,8 +186,11 @@ class Feed:
                 self._ws = ws
                 self.connected = True
                 report_started()
-                if self.on_connected is not None:
-                    self.on_connected(first)
+                self._acks_left = len(self.subscriptions)
+                self._connected_pending = first
+                self._ack_deadline = trio.current_time() + self.ack_timeout_s
+                if self._acks_left == 0:
+                    self._fire_connected()
                 try:
                     await self._live(ws)
                 finally:
@@ -190,6 +200,12 @@ class Feed:
                 with trio.CancelScope(shield=True):
                     await trio.aclose_forcefully(stream)
 
+    def _fire_connected(self) -> None:
+        first, self._connected_pending = self._connected_pending, None
+        self._ack_deadline = float("inf")
+        if first is not None and self.on_connected is not None:
+            self.on_connected(first)
+
     async def _live(self, ws: WebSocketConnection) -> None:
         """Receive until the connection fails or stalls, pinging on the way. One task:
         waiting for a message is cancel-safe, so it simply times out."""
@@ -198,6 +214,10 @@ class Feed:
         self._unanswered_pings = 0
         while True:
             now = trio.current_time()
+            if now >= self._ack_deadline:
+                log.warning("Hyperliquid WebSocket: %d subscription(s) unacknowledged after %.1fs; going on",
+                            self._acks_left, self.ack_timeout_s)
+                self._fire_connected()
             if now - last_rx >= self.stall_s:
                 raise Stalled(f"stalled: nothing heard for {now - last_rx:.1f}s")
             if now >= next_ping:
@@ -207,7 +227,7 @@ class Feed:
                 self.stats.pings += 1
                 next_ping = now + self.ping_every_s
                 await ws.send_message(PING)
-            with trio.move_on_after(min(next_ping, last_rx + self.stall_s) - now):
+            with trio.move_on_after(min(next_ping, last_rx + self.stall_s, self._ack_deadline) - now):
                 raw = await ws.get_message()
                 last_rx = trio.current_time()
                 self._on_message(raw)
@@ -233,7 +253,13 @@ class Feed:
             self.stats.error_frames += 1
             self.stats.last_error = f"venue error: {frame.data}"
             self._warn_once("error:" + str(frame.data)[:40], f"Hyperliquid WebSocket error: {frame.data!r:.200}")
-        elif frame is not None and not isinstance(frame, wire.SubscribedFrame):
+        elif isinstance(frame, wire.SubscribedFrame):
+            if self._connected_pending is not None and getattr(frame.data, "get", None) is not None \
+                    and frame.data.get("method") == "subscribe":
+                self._acks_left -= 1
+                if self._acks_left <= 0:
+                    self._fire_connected()
+        elif frame is not None:
             self._carried_data = True
         try:
             self.on_frame(frame, recv_ns, raw)

@@ -57,6 +57,9 @@ FILL_PAGES_MAX = 5  # ... and only the 10,000 most recent fills are reachable
 BUDGET_REFRESH_S = 60.0
 STATUS_EVERY_S = 2.0
 SEEN_TIDS = 20_000
+AUDIT_EVERY_S = 30.0  # open orders read this often (weight 20: 40 of the minute's 1200)
+AUDIT_GRACE_S = 3.0  # an order this young may still be on its way into our map
+DOOMED_EXTRA_S = 30.0  # an order whose placement outcome is unknown is watched this long past its expiry
 
 
 class ConfigMismatch(VenueUnavailable):
@@ -79,6 +82,8 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     unknown_orders_cancelled: int = 0
     local_rejects: int = 0
     internal_errors: int = 0  # exceptions contained while handling one batch (each: cancel, reconcile)
+    unmanaged_cancelled: int = 0  # orders of ours resting untracked (unknown outcome, lost answer): cancelled
+    audits: int = 0
     bad_input: int = 0  # feed items that failed the edge checks (NaN, crossed, another user, ...): dropped
 
 
@@ -124,6 +129,11 @@ class HyperliquidVenue:
         self._by_oid: dict[int, str] = {}
         self._seen_tids: set[int] = set()
         self._warned: set[str] = set()
+        # placements whose outcome is unknown: the order actor was told they failed, so if
+        # one of them shows up resting it is cancelled on sight (cloid -> watch until)
+        self._doomed: dict[str, float] = {}
+        self._unmanaged: list[tuple[str, int, str]] = []  # (asset, oid, why) to cancel now
+        self._audit_wake = trio.Event()
         self._tid_order: collections.deque[int] = collections.deque()
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
@@ -152,6 +162,7 @@ class HyperliquidVenue:
                 await nursery.start(self.feed.run)
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._budget_loop)
+                nursery.start_soon(self._audit_loop)
                 task_status.started()
 
     def _align_clock(self) -> None:
@@ -312,6 +323,8 @@ class HyperliquidVenue:
             return None
         cloid = f.cloid or self._by_oid.get(f.oid, "")
         remaining = 0.0
+        if cloid in self._doomed:
+            self._cancel_unmanaged(asset, f.oid, "filled after its placement's outcome was unknown")
         known = self._orders.get(cloid)
         if known is not None:
             if f.tid not in self._seen_tids:
@@ -363,6 +376,11 @@ class HyperliquidVenue:
                 self._forget(cloid)
             elif status == "filled":
                 self._forget(cloid)  # the fill itself comes on userFills
+            elif status == "open" and cloid not in self._orders and o.cloid and parse_cloid(o.cloid) is not None:
+                # ours, resting, and tracked by nobody: an unknown outcome that landed, an
+                # answer that was lost, another process of ours
+                self._cancel_unmanaged(o.coin, o.oid, "an orderUpdate showed it resting untracked")
+                self.gateway.reconnected(o.coin, now)
         self._deliver(by_asset)
 
     def _on_gone(self, coin: str, oid: int, reason: str) -> None:
@@ -695,10 +713,13 @@ class HyperliquidVenue:
         if unknown:
             self.stats.unknown_outcomes += 1
         by: dict[str, list[Any]] = {}
+        watch = now + max(self.hl.expires_after_s or self.hl.request_timeout_s, 1.0) + DOOMED_EXTRA_S
         for asset, item in items:
             cloid = item.cloid if placing else item
             if placing:
                 self._forget(cloid)
+                if unknown:
+                    self._doomed[cloid] = watch
             by.setdefault(asset, []).append(OrderReject(asset, cloid, f"request failed: {e}", now))
         self._deliver(by)
         if unknown and placing:
@@ -748,6 +769,56 @@ class HyperliquidVenue:
         if whole_error:
             log.warning("Hyperliquid refused a %s batch of %d: %s", "placement" if placing else "cancel",
                         len(items), whole_error[:200])
+
+    # -- no unmanaged order: cancel on sight, and look every AUDIT_EVERY_S -----------------------------
+    def _cancel_unmanaged(self, asset: str, oid: int, why: str) -> None:
+        self._unmanaged.append((asset, oid, why))
+        self._audit_wake.set()
+
+    async def _audit_loop(self) -> None:
+        next_audit = trio.current_time() + AUDIT_EVERY_S
+        while True:
+            with trio.move_on_at(next_audit):
+                await self._audit_wake.wait()
+            self._audit_wake = trio.Event()
+            try:
+                if trio.current_time() >= next_audit:
+                    next_audit = trio.current_time() + AUDIT_EVERY_S
+                    await self.audit()
+                await self._cancel_pending_unmanaged()
+            except VenueRequestFailed as e:
+                log.warning("open-order audit failed: %s (next in %.0fs)", e, AUDIT_EVERY_S)
+            except Exception:  # noqa: BLE001 - an audit is never worth stopping the venue for
+                self.stats.internal_errors += 1
+                log.exception("open-order audit failed")
+
+    async def audit(self) -> int:
+        """Read the account's open orders; cancel every order of ours that nobody tracks
+        (older than ``AUDIT_GRACE_S``). Returns how many were found."""
+        self.stats.audits += 1
+        now = trio.current_time()
+        self._doomed = {c: until for c, until in self._doomed.items() if until > now}
+        orders = await self._open_orders_all()
+        found = 0
+        for o in orders:
+            if o.coin in self._index and _is_ours(o) and o.cloid not in self._orders \
+                    and o.timestamp / 1000.0 < time.time() - AUDIT_GRACE_S:
+                self._unmanaged.append((o.coin, o.oid, "the open-order audit found it untracked"))
+                found += 1
+        return found
+
+    async def _cancel_pending_unmanaged(self) -> None:
+        todo, self._unmanaged = self._unmanaged, []
+        by: dict[str, dict[int, str]] = {}
+        for asset, oid, why in todo:
+            by.setdefault(asset, {})[oid] = why
+        for asset, oids in by.items():
+            n = await self._cancel_oids(asset, list(oids))
+            self.stats.unmanaged_cancelled += n
+            if n:
+                why = next(iter(oids.values()))
+                log.warning("cancelled %d untracked order(s) of ours on %s: %s", n, asset, why)
+                self._event("cancel_all", asset, f"cancelled {n} untracked order(s): {why}")
 
     # -- account-wide reads, shared between assets -----------------------------------------------------
     async def _shared_read(self, key: str, afn: Callable[[], Awaitable[Any]], fresh_s: float = SHARED_READ_S) -> Any:

@@ -443,7 +443,7 @@ class FakeExchange:
             "schedule_cancel_clears": 0, "schedule_cancel_fired": 0, "ws_connections": 0, "ws_open": 0,
             "subscriptions": 0, "info_requests": 0, "exchange_requests": 0, "posts": 0, "throttled": 0,
             "failed_requests": 0, "malformed": 0, "fills": 0, "fill_pushes_dropped": 0, "ws_drops": 0,
-            "raced_answers": 0}
+            "raced_answers": 0, "answers_lost": 0}
         self.engine.advance(0.0)
 
     # -- helpers ----------------------------------------------------------------------------------

@@ -155,6 +155,7 @@ class FakeHyperliquid:
         self._throttle_until = -math.inf
         self._fail_n = 0
         self._race_n = 0
+        self._lose_n = 0
         self._race_delay_s = 0.0
 
     # -- addresses --------------------------------------------------------------------------------
@@ -306,6 +307,11 @@ class FakeHyperliquid:
             self._race_n = max(0, int(n))
             self._race_delay_s = min(max(0.0, float(delay_s)), MAX_FAULT_S)
         self._call(arm)
+
+    def lose_answers(self, n: int) -> None:
+        """The next ``n`` /exchange requests are executed, then their connection is cut
+        before the answer: the client cannot know whether its action landed."""
+        self._call(lambda: setattr(self, "_lose_n", max(0, int(n))))
 
     def drop_fill_pushes(self, n: int) -> None:
         """The next ``n`` fills are not pushed over the WebSocket (userFills, user,
@@ -460,6 +466,11 @@ class FakeHyperliquid:
                     status, ctype, payload = 500, "text/plain", f"internal error: {e}".encode()
                 if delay > 0:
                     await trio.sleep(delay)
+                if self._lose_n > 0 and ev.target.split(b"?", 1)[0] == b"/exchange" and status == 200:
+                    self._lose_n -= 1
+                    self.state.stats["answers_lost"] += 1
+                    _abort(stream)
+                    return
                 await self._respond(conn, stream, status, ctype, payload)
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
