@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 from makerhive.config import Config
-from messages.allocation import AllocationUpdate, ExposureReport, PerformanceReport, PortfolioGate
 from messages.control import Tick
 from messages.market import Trade
 from strategy.book_role import BookRole
@@ -33,6 +32,7 @@ from strategy.quoter import QuoterCore
 from strategy.quoter_role import QuoterRole
 from strategy.risk import RiskCore
 from strategy.risk_role import RiskRole
+from supervisor.asset_money import META, AssetMoney
 
 __all__ = ["Command", "Desk", "VenueEvents"]
 
@@ -61,6 +61,7 @@ class Desk:
                                   reports=report is not None)
         self.order = OrderRole(OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
                                             a.quoting.refresh_tolerance_bp), ts)
+        self.money = AssetMoney()
         self._report = report
         self._handlers: dict[str, Callable[[Any], Outbox]] = {
             "book": self.book.handle, "quoter": self.quoter.handle, "risk": self.risk_role.handle,
@@ -100,6 +101,9 @@ class Desk:
         for to, msg in out:
             if to == VENUE:
                 self.send(self.asset, msg)
+            elif to == META:
+                if self._report is not None:
+                    self._report(msg)
             elif to != LOG:
                 self.post(self.asset, to, msg)
 
@@ -112,12 +116,8 @@ class Desk:
         return out
 
     def _sup(self, msg: Any) -> Outbox:
-        """The asset supervisor's relaying."""
-        if isinstance(msg, (AllocationUpdate, PortfolioGate)):
-            return [("risk", msg)]
-        if isinstance(msg, (ExposureReport, PerformanceReport)):
-            if self._report is not None:
-                self._report(msg)
-        elif isinstance(msg, Tick):  # staleness checks (the order actor's fill sync is not modelled)
+        """The asset supervisor: money through its core, ticks to the quoter's staleness
+        check (the order actor's fill sync is not modelled)."""
+        if isinstance(msg, Tick):
             return [("quoter", msg)]
-        return []
+        return self.money.handle(msg)

@@ -1,5 +1,6 @@
 """The role cores (message in, outbox out): the logic the actors and the backtester share."""
 from makerhive.config import QuotingConfig, RiskConfig
+from messages.allocation import AllocationUpdate, ExposureReport, PortfolioGate
 from messages.control import Tick
 from messages.market import BookSnapshot, Level, MarketState
 from messages.orders import Fill, QuoteLadder, QuoteLevel
@@ -13,6 +14,7 @@ from strategy.quoter import QuoterCore
 from strategy.quoter_role import QuoterRole
 from strategy.risk import RiskCore
 from strategy.risk_role import RiskRole
+from supervisor.asset_money import META, AssetMoney
 
 
 def book(ts, seq, mid=100.0):
@@ -84,3 +86,16 @@ def test_order_passes_each_fill_to_risk_once():
     role = OrderRole(OrderTracker("ETH", 1, 1, 4, 0.5), ts=0.0)
     assert role.handle(fill(3, ts=5.0)) == [("risk", fill(3, ts=5.0))]
     assert role.handle(fill(3, ts=5.0)) == [] and role.ts == 5.0
+
+
+def test_asset_money_keeps_the_latest_grant_and_gate_for_a_new_risk_actor():
+    money = AssetMoney()
+    assert money.capital == 0.0 and money.risk_started() == []
+    first, second = AllocationUpdate("ETH", 1.0, 10_000.0, 10_000.0), AllocationUpdate("ETH", 2.0, 12_000.0, 10_000.0)
+    gate = PortfolioGate("ETH", 2.0, 3_000.0)
+    assert money.handle(first) == [("risk", first)]
+    money.handle(second)
+    money.handle(gate)
+    assert money.capital == 12_000.0 and money.risk_started() == [("risk", second), ("risk", gate)]
+    report = ExposureReport("ETH", 3.0, 500.0, 1.0)
+    assert money.handle(report) == [(META, report)]
