@@ -1,8 +1,9 @@
 """RiskActor: owns inventory and PnL, applies limits and the daily loss stop.
 
 Fills arrive from the order actor (deduplicated by trade id in the core); on start the
-actor rebuilds its books from the venue's fill history, so a restarted risk actor knows
-exactly what its predecessor knew.
+actor rebuilds its books from the fill history of the order actor's start-up snapshot
+(a risk restart restarts the order actor too), so a restarted risk actor knows exactly
+what its predecessor knew. The logic lives in ``strategy.risk_role``.
 
 Upward, it reports to its asset supervisor (which passes it to the meta-supervisor): a
 ``PerformanceReport`` every ``allocation.report_s`` and an ``ExposureReport`` whenever
@@ -23,20 +24,18 @@ from strategy.risk_role import MESSAGES, RiskRole
 
 
 class RiskActor(AssetActor):
-    def __init__(self, ctx: AssetContext, **kw: Any) -> None:
+    def __init__(self, ctx: AssetContext, *, capital: float, **kw: Any) -> None:
         super().__init__(ctx, **kw)
         ts = ctx.start_ts()
         a = ctx.cfg.allocation
-        self.role = RiskRole(RiskCore(ctx.asset, ctx.acfg.risk, ctx.capital(), ts=ts),
+        self.role = RiskRole(RiskCore(ctx.asset, ctx.acfg.risk, capital, ts=ts),
                              PerformanceTracker(ctx.asset, a.sample_s, a.report_s, ts), ts)
         self.core = self.role.core
 
     def init(self) -> None:
+        # the fill history comes from the order actor's start-up snapshot (read once): it
+        # starts after us, and before the quoter, so no quote precedes it
         self.ctx.team.set("risk", self.actor_ref)
-        fills = self.ctx.gateway.fills(self.ctx.asset, 0.0)
-        self.core.on_fills(fills)
-        if fills:
-            self.core.mark(fills[-1].px, self.role.ts)
 
     def handle(self, msg: Any) -> None:
         if not isinstance(msg, MESSAGES):

@@ -43,7 +43,8 @@ class RiskRole:
             return self._publish(force=True) if core.on_fill(msg) else []
         if isinstance(msg, FillHistory):
             self.ts = max(self.ts, msg.ts)
-            core.on_fills(msg.fills)
+            if core.on_fills(msg.fills) and core.mid == 0:
+                core.mark(msg.fills[-1].px, self.ts)  # a start-up history: valued at its last price until a book
             return self._publish(force=True)
         if isinstance(msg, Funding):
             return self._publish(force=True) if core.on_funding(msg) else []
