@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pykka
+
 from actors.base import SupervisedActor
 from actors.context import AssetContext
+from strategy.outbox import LOG, SUPERVISOR, Outbox
 
 
 class AssetActor(SupervisedActor):
@@ -42,6 +45,25 @@ class AssetActor(SupervisedActor):
         if self.fenced:
             return False
         return self.ctx.team.tell(role, msg)
+
+    def deliver(self, out: Outbox) -> None:
+        """Hand on what the role core sends: teammates by role, notes to the event log,
+        reports to the supervisor (not when fenced: a zombie's figures are stale)."""
+        for to, msg in out:
+            if to == LOG:
+                self.event(msg.ts, msg.kind, msg.text)
+            elif to == SUPERVISOR:
+                self.tell_supervisor(msg)
+            else:
+                self.send(to, msg)
+
+    def tell_supervisor(self, msg: Any) -> None:
+        if self.fenced or self.parent is None:
+            return
+        try:
+            self.parent.tell(msg)
+        except pykka.ActorDeadError:
+            pass  # the supervisor is going down: its replacement hears from our replacement
 
 
 class _MutedBoard:

@@ -14,19 +14,16 @@ from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest
 from messages.market import BookReady, Trade
-from strategy.book import BookCore
+from strategy.book_role import BookRole
 from venues.gateway import BOOK_READY
-
-RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the risk actor
 
 
 class BookActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
         super().__init__(ctx, **kw)
-        self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
+        self.role = BookRole(ctx.asset, ctx.acfg.market.sigma_bp)
+        self.core = self.role.core
         self.slot = ctx.gateway.book_slots[ctx.asset]
-        self._risk_marked = -1e18
-        self._regime = ""
 
     def init(self) -> None:
         self.ctx.team.set("book", self.actor_ref)
@@ -38,19 +35,11 @@ class BookActor(AssetActor):
             if snap is None:
                 return
             snap = msgspec.structs.replace(snap, recv_ns=time.perf_counter_ns())
-            state = self.core.on_book(snap)
-            if state is not None:
-                self.board.market[self.ctx.asset] = state
-                self.send("quoter", state)
-                # Risk needs marks for PnL and utilisation, not every book: sparing it a
-                # wake-up per update keeps the quoting path short.
-                if state.ts - self._risk_marked >= RISK_MARK_INTERVAL_S or state.regime != self._regime:
-                    self._risk_marked, self._regime = state.ts, state.regime
-                    self.send("risk", state)
-        elif isinstance(msg, Trade):
-            self.core.on_trade(msg)
-        elif isinstance(msg, MarketStateRequest):
-            if self.core.last is not None:
-                self.send("quoter", self.core.last)
+            out = self.role.handle(snap)
+            if out:
+                self.board.market[self.ctx.asset] = self.core.last
+            self.deliver(out)
+        elif isinstance(msg, (Trade, MarketStateRequest)):
+            self.deliver(self.role.handle(msg))
         else:
             super().handle(msg)

@@ -29,7 +29,6 @@ class AssetContext:
     gateway: Gateway
     team: Team
     board: StatusBoard
-    capital: Callable[[], float]  # the meta-supervisor's current allocation for this asset
     latency: LatencyRecorder | None = None
     faults: Any = None  # actors.faults.ActorFaults: injected faults (tests, chaos run)
     supervisor: Any = None  # the current AssetSupervisor's ActorRef

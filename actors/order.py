@@ -18,8 +18,9 @@ from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
-from strategy.budget_policy import refresh_tolerance_bp
+from strategy.order_role import Command, OrderRole
 from strategy.order_tracker import OrderTracker
+from strategy.outbox import VENUE, Outbox
 from venues.runtime import VenueUnavailable
 
 REJECT_EVENT_WINDOW_S = 10.0  # simulated seconds between reject lines in the event log
@@ -31,14 +32,13 @@ class OrderActor(AssetActor):
     def __init__(self, ctx: AssetContext, *, order_epoch: int, **kw: Any) -> None:
         super().__init__(ctx, **kw)
         self.order_epoch = order_epoch
-        self.ts = ctx.start_ts()
+        ts = ctx.start_ts()
         a = ctx.acfg
-        self.tracker = OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
-                                    a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
-        self._base_tolerance_bp = a.quoting.refresh_tolerance_bp
-        self.risk: RiskState | None = None
-        self._last_sync = self.ts
-        self._synced_until = self.ts  # init fetches the whole history
+        self.role = OrderRole(OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
+                                           a.market.sz_decimals, a.quoting.refresh_tolerance_bp), ts)
+        self.tracker = self.role.tracker
+        self._last_sync = ts
+        self._synced_until = ts  # init fetches the whole history
         self._reject_window_start = -1e18
         self._rejects_in_window = 0
 
@@ -52,10 +52,10 @@ class OrderActor(AssetActor):
         stale = self.tracker.reconcile(open_orders, position, fills)
         if stale:
             self._send_cancel(stale)
-            self.event(self.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
-        self.send("risk", FillHistory(ctx.asset, self.ts, fills))
+            self.event(self.role.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
+        self.send("risk", FillHistory(ctx.asset, self.role.ts, fills))
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
-        self.event(self.ts, "reconciled",
+        self.event(self.role.ts, "reconciled",
                   f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "
                   f"{len(open_orders)} open order(s) found")
 
@@ -70,14 +70,9 @@ class OrderActor(AssetActor):
                 self.board.count("dms_cancels", by_switch)
                 self.event(msg.ts, "cancel_all", f"the venue's dead-man's switch cancelled {by_switch} order(s)")
         elif isinstance(msg, QuoteLadder):
-            self.ts = max(self.ts, msg.ts)
-            self._on_ladder(msg)
-        elif isinstance(msg, (Fill, OrderAck, OrderCancelled, OrderReject)):
+            self.deliver(self.role.handle(msg, self.ctx.gateway.budget_share_left()))
+        elif isinstance(msg, (Fill, OrderAck, OrderCancelled, OrderReject, RiskState)):
             self._on_venue(msg)
-        elif isinstance(msg, RiskState):
-            self.risk = msg
-            if msg.halted:
-                self._send_cancel(self.tracker.cancel_everything())
         elif isinstance(msg, FillHistory):  # the answer to a fill sync
             self._apply_fills(msg.fills)
             self._synced_until = max(self._synced_until, msg.ts)
@@ -103,21 +98,21 @@ class OrderActor(AssetActor):
     def _apply_fills(self, fills: Any) -> None:
         new = [f for f in fills if self.tracker.on_fill(f)]
         if new:
-            self.send("risk", FillHistory(self.ctx.asset, self.ts, tuple(new)))
+            self.send("risk", FillHistory(self.ctx.asset, self.role.ts, tuple(new)))
 
     def _resync(self, msg: Resync) -> None:
         """Reconcile after a reconnect: apply missed fills once, drop what the venue no
         longer has, cancel what we do not know, restate the position to risk."""
         ctx, gw = self.ctx, self.ctx.gateway
-        self.ts = max(self.ts, msg.ts)
+        self.role.ts = max(self.role.ts, msg.ts)
         try:
             snap = gw.snapshot(ctx.asset, self._sync_from())
         except VenueUnavailable as e:
-            self.event(self.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
+            self.event(self.role.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
             self._last_sync = -1e18
             return
         self._apply_fills(snap.fills)
-        self._synced_until = max(self._synced_until, self.ts)
+        self._synced_until = max(self._synced_until, self.role.ts)
         open_orders, position = snap.open_orders, snap.position
         if math.isnan(position):
             # a venue without an atomic read: our count, completed by the fills just
@@ -127,24 +122,13 @@ class OrderActor(AssetActor):
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
-        self.event(self.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
+        self.event(self.role.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
                                          f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
 
     def _on_venue(self, msg: Any) -> None:
-        if isinstance(msg, Fill):
-            self.ts = max(self.ts, msg.ts)
-            if self.tracker.on_fill(msg):
-                self.send("risk", msg)
-        elif isinstance(msg, OrderAck):
-            self.tracker.on_ack(msg)
-        elif isinstance(msg, OrderCancelled):
-            self.tracker.on_cancelled(msg)
-        elif isinstance(msg, OrderReject):
-            self.tracker.on_reject(msg)
-            if "already canceled" not in msg.reason:
-                self._note_reject(msg)
-        elif isinstance(msg, Funding):
-            self.send("risk", msg)
+        self.deliver(self.role.handle(msg))
+        if isinstance(msg, OrderReject) and "already canceled" not in msg.reason:
+            self._note_reject(msg)
 
     def _note_reject(self, msg: OrderReject) -> None:
         """Count every reject; show the first of a burst, then one line per window."""
@@ -156,35 +140,28 @@ class OrderActor(AssetActor):
             self.event(msg.ts, "reject", msg.reason[:110] + suffix)
             self._reject_window_start, self._rejects_in_window = msg.ts, 0
 
-    def _on_ladder(self, ladder: QuoteLadder) -> None:
-        risk = self.risk
-        if risk is None:
-            return
-        if risk.halted or not (ladder.bids or ladder.asks):  # pull everything: no mid needed
-            self._send_cancel(self.tracker.cancel_everything())
-            return
-        mid = risk.mid or ladder.reservation or _ladder_mid(ladder)
-        if mid <= 0:
-            return
-        # a budget running low widens the refresh tolerance: fewer requotes, same cancels
-        self.tracker.tolerance_bp = refresh_tolerance_bp(self._base_tolerance_bp, self.ctx.gateway.budget_share_left())
-        cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
-        if not cancels and not places:
-            return
-        cmds: list[CancelOrders | PlaceOrders] = []
-        if cancels:  # cancels first: the venue applies them before the new orders
-            cmds.append(CancelOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(cancels)))
-        if places:
-            cmds.append(PlaceOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(places), ladder.recv_ns))
-        if ladder.recv_ns and self.ctx.latency is not None:
+    def deliver(self, out: Outbox) -> None:
+        super().deliver([(to, m) for to, m in out if to != VENUE])
+        for to, cmd in out:
+            if to == VENUE:
+                self._to_venue(cmd)
+
+    def _to_venue(self, cmd: Command) -> None:
+        """The role's command as the gateway takes it, stamped with our epoch."""
+        ts, cmds = self.role.ts, []
+        if cmd.cancels:  # cancels first: the venue applies them before the new orders
+            cmds.append(CancelOrders(self.ctx.asset, self.order_epoch, ts, cmd.cancels))
+        if cmd.places:
+            cmds.append(PlaceOrders(self.ctx.asset, self.order_epoch, ts, cmd.places, cmd.recv_ns))
+        if cmd.recv_ns and self.ctx.latency is not None:
             # the batch leaves us here; sending wakes the venue thread, whose work is the
             # venue's, not ours
-            self.ctx.latency.add(time.perf_counter_ns() - ladder.recv_ns)
+            self.ctx.latency.add(time.perf_counter_ns() - cmd.recv_ns)
         self.ctx.gateway.send(*cmds)
 
     def _send_cancel(self, cloids: list[str]) -> None:
         if cloids:
-            self.ctx.gateway.cancel(CancelOrders(self.ctx.asset, self.order_epoch, self.ts, tuple(cloids)))
+            self.ctx.gateway.cancel(CancelOrders(self.ctx.asset, self.order_epoch, self.role.ts, tuple(cloids)))
 
     # -- stop --------------------------------------------------------------------------------
     def cleanup(self, reason: str) -> None:
@@ -199,12 +176,5 @@ class OrderActor(AssetActor):
         self.board.quotes[asset] = (0.0, 0.0, 0)
         new = tuple(f for f in missed if self.tracker.on_fill(f))
         if new:
-            self.send("risk", FillHistory(asset, self.ts, new))
+            self.send("risk", FillHistory(asset, self.role.ts, new))
 
-
-def _ladder_mid(ladder: QuoteLadder) -> float:
-    """A mid from the ladder itself, when risk has not marked one yet."""
-    if ladder.bids and ladder.asks:
-        return (ladder.bids[0].px + ladder.asks[0].px) / 2
-    best = ladder.bids or ladder.asks
-    return best[0].px if best else 0.0

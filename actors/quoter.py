@@ -7,67 +7,40 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest, Tick
 from messages.market import MarketState
-from messages.orders import QuoteLadder
-from messages.risk import RiskState, RiskStateRequest
+from messages.risk import RiskState
+from strategy.outbox import LOG
 from strategy.quoter import QuoterCore
+from strategy.quoter_role import QuoterRole
 
 
 class QuoterActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
         super().__init__(ctx, **kw)
-        self.core = QuoterCore(ctx.asset, ctx.acfg.quoting, ctx.acfg.market.sz_decimals)
-        self.market: MarketState | None = None
-        self.risk: RiskState | None = None
+        self.role = QuoterRole(QuoterCore(ctx.asset, ctx.acfg.quoting, ctx.acfg.market.sz_decimals),
+                               ctx.start_ts())
+        self.core = self.role.core
         self.quoting = False
-        self.stale = False
 
     def init(self) -> None:
         self.ctx.team.set("quoter", self.actor_ref)
-        self.send("risk", RiskStateRequest(self.ctx.asset))
+        self.deliver(self.role.start())
         self.send("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
-        if isinstance(msg, MarketState):
-            self.market = msg
-            self._quote(msg.ts, from_book=True)
-        elif isinstance(msg, RiskState):
-            self.risk = msg
-            self._quote(msg.ts, from_book=False)
-        elif isinstance(msg, Tick):
-            self._check_stale(msg.now)
-        else:
+        if not isinstance(msg, (MarketState, RiskState, Tick)):
             super().handle(msg)
-
-    def _check_stale(self, now: float) -> None:
-        """No book for a few pushes (feed stalled or dropped): pull every quote. Quoting
-        on an old book is how a market maker gets picked off."""
-        last = self.market.ts if self.market is not None else self.ctx.start_ts()
-        if not self.stale and now - last > self.core.params.stale_book_s:
-            self.stale = True
-            self.send("order", QuoteLadder(self.ctx.asset, now, -1, (), ()))
-            self.board.set_phase(self.ctx.asset, "stalled")
-            self.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
-
-    def _quote(self, ts: float, from_book: bool) -> None:
-        if self.market is None or self.risk is None:
             return
-        if self.stale:
-            if not from_book:
-                return  # stay out until a fresh book arrives
-            self.stale = False
-            self.event(ts, "resume", "book feed back: quoting again")
-            self.quoting = False
-        ladder = self.core.quote(self.market, self.risk, max(ts, self.market.ts))
-        if not from_book and ladder.recv_ns:
-            # tick-to-action is measured from book updates only, not from risk news
-            ladder = msgspec.structs.replace(ladder, recv_ns=0)
-        self.send("order", ladder)
-        if not self.quoting:
-            self.quoting = True
-            self.board.set_phase(self.ctx.asset, "quoting")
+        out = self.role.handle(msg)
+        self.deliver(out)
+        for to, m in out:  # the status board's phase follows what was sent
+            if to == LOG and m.kind in ("stall", "resume"):
+                self.quoting = False
+                if m.kind == "stall":
+                    self.board.set_phase(self.ctx.asset, "stalled")
+            elif to == "order" and not self.quoting and not self.role.stale:
+                self.quoting = True
+                self.board.set_phase(self.ctx.asset, "quoting")

@@ -76,13 +76,17 @@ class Hive:
         self.venue = make_venue(cfg, self.gateway, self.seed, signer)
         self.latency = latency
         self.faults = faults if faults is not None else ActorFaults()
-        self.allocation: dict[str, float] = {}
         self.meta: pykka.ActorRef | None = None
         self.contexts: dict[str, AssetContext] = {}
         self._wall_start = 0.0
         self.started_at = 0.0
         self.summary: dict[str, Any] | None = None
         self._stopped = threading.Event()
+
+    @property
+    def allocation(self) -> dict[str, float]:
+        """Each asset's capital as the meta-supervisor last granted it (its board figures)."""
+        return dict(self.board.allocation)
 
     # -- start ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -105,12 +109,11 @@ class Hive:
         self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
             a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
-                            board=self.board, capital=(lambda a=a: self.allocation[a]),
+                            board=self.board,
                             latency=self.latency, faults=self.faults)
             for a in self.assets
         }
-        self.meta = MetaSupervisor.start(contexts, seed=self.seed, allocation=self.allocation,
-                                         now=self.runtime.now())
+        self.meta = MetaSupervisor.start(contexts, seed=self.seed, now=self.runtime.now())
         self.meta.ask(Ping(), timeout=60)
         if self.turnstile is not None:
             self._start_lockstep()

@@ -21,10 +21,12 @@ from actors.quoter import QuoterActor
 from actors.risk import RiskActor
 from messages.allocation import AllocationUpdate, ExposureReport, PerformanceReport, PortfolioGate
 from messages.control import ExitReason, Tick
+from supervisor.asset_money import META, AssetMoney
 from supervisor.supervisor import ChildSpec, Supervisor
 from venues.runtime import VenueUnavailable
 
 CHILD_ORDER = ("book", "risk", "order", "quoter")
+MONEY = (AllocationUpdate, PortfolioGate, PerformanceReport, ExposureReport)
 
 
 class AssetSupervisor(Supervisor):
@@ -47,9 +49,7 @@ class AssetSupervisor(Supervisor):
                          liveness=liveness, faults=ctx.faults, fault_key=ctx.asset, fault_role="supervisor")
         ctx.start_ts = lambda: self.now
         self.cancel_ms: list[float] = []
-        # the meta-supervisor's latest word, told again to every new risk actor
-        self.grant: AllocationUpdate | None = grant
-        self.gate: PortfolioGate | None = gate
+        self.money = AssetMoney(grant, gate)
 
     # -- child factories -----------------------------------------------------------------
     def _kw(self, parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> dict[str, Any]:
@@ -60,7 +60,9 @@ class AssetSupervisor(Supervisor):
         return BookActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
 
     def _start_risk(self, parent, cid, epoch, lv):  # noqa: ANN001
-        return RiskActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
+        # the meta's grant is its capital from its first state on (told again below, with
+        # the multipliers)
+        return RiskActor.start(self.ctx, capital=self.money.capital, **self._kw(parent, cid, epoch, lv))
 
     def _start_order(self, parent, cid, epoch, lv):  # noqa: ANN001
         order_epoch = self.ctx.gateway.new_epoch(self.ctx.asset)
@@ -77,9 +79,8 @@ class AssetSupervisor(Supervisor):
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.set(cid, ref)
         if cid == "risk":  # before the order actor and the quoter exist, so before any quote
-            for msg in (self.grant, self.gate):
-                if msg is not None:
-                    ref.tell(msg)
+            for _, msg in self.money.risk_started():
+                ref.tell(msg)
 
     def child_stopped(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.clear(cid, ref)  # only if the slot still holds this very actor
@@ -125,22 +126,17 @@ class AssetSupervisor(Supervisor):
         return 0
 
     def handle_other(self, msg: Any) -> Any:
-        if isinstance(msg, AllocationUpdate):
-            self.grant = msg
-            self.ctx.team.tell("risk", msg)
-            return None
-        if isinstance(msg, PortfolioGate):
-            self.gate = msg
-            self.ctx.team.tell("risk", msg)
-            return None
-        if isinstance(msg, (PerformanceReport, ExposureReport)):
-            if self.parent is not None and not self.abandoned:
+        if not isinstance(msg, MONEY):
+            return super().handle_other(msg)
+        for to, m in self.money.handle(msg):
+            if to != META:
+                self.ctx.team.tell(to, m)
+            elif self.parent is not None and not self.abandoned:
                 try:
-                    self.parent.tell(msg)
+                    self.parent.tell(m)
                 except pykka.ActorDeadError:
                     pass
-            return None
-        return super().handle_other(msg)
+        return None
 
     def cleanup(self, reason: ExitReason) -> None:
         if self.abandoned:

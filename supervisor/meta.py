@@ -37,17 +37,15 @@ log = logging.getLogger(__name__)
 class MetaSupervisor(Supervisor):
     def __init__(self, contexts: dict[str, AssetContext], *, parent: pykka.ActorRef | None = None,
                  child_id: str = "meta", epoch: int = 1, seed: int = 0,
-                 allocation: dict[str, float] | None = None, now: float = 0.0,
+                 now: float = 0.0,
                  on_event: Callable[..., None] | None = None) -> None:
         self.contexts = contexts
         any_ctx = next(iter(contexts.values()))
         self.cfg = any_ctx.cfg
         self.board = any_ctx.board
         self.money = CapitalCore(self.cfg, now, tuple(contexts))
-        self.allocation = allocation if allocation is not None else {}
-        for a in contexts:
-            self.allocation[a] = self.money.capital(a)
-            self.board.allocation[a] = self.allocation[a]
+        for a in contexts:  # the board shows it; the trees hear it as messages
+            self.board.allocation[a] = self.money.capital(a)
         self._board_at = -1e18
         sup = self.cfg.supervision
         specs = [ChildSpec(a, self._starter(a), restart="permanent",
@@ -167,7 +165,6 @@ class MetaSupervisor(Supervisor):
         for a in d.cancel_all:  # the drawdown stop: every order goes, through the venue directly
             self.contexts[a].gateway.cancel_all_soon(a)
         for u in d.updates:
-            self.allocation[u.asset] = u.base
             self.board.allocation[u.asset] = u.base
             self.tell_child(u.asset, u)
         for g in d.gates:

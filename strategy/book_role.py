@@ -1,0 +1,37 @@
+"""The book actor's logic: a book in, the MarketState out to the quoter, marks to risk."""
+from __future__ import annotations
+
+from typing import Any
+
+from messages.control import MarketStateRequest
+from messages.market import BookSnapshot, Trade
+from strategy.book import BookCore
+from strategy.outbox import Outbox
+
+RISK_MARK_INTERVAL_S = 1.0  # clock seconds between marks sent to the risk actor
+
+
+class BookRole:
+    def __init__(self, asset: str, initial_sigma_bp: float) -> None:
+        self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp)
+        self._risk_marked = -1e18
+        self._regime = ""
+
+    def handle(self, msg: Any) -> Outbox:
+        if isinstance(msg, BookSnapshot):
+            state = self.core.on_book(msg)
+            if state is None:
+                return []
+            out: Outbox = [("quoter", state)]
+            # Risk needs marks for PnL and utilisation, not every book: sparing it a
+            # wake-up per update keeps the quoting path short.
+            if state.ts - self._risk_marked >= RISK_MARK_INTERVAL_S or state.regime != self._regime:
+                self._risk_marked, self._regime = state.ts, state.regime
+                out.append(("risk", state))
+            return out
+        if isinstance(msg, Trade):
+            self.core.on_trade(msg)
+            return []
+        if isinstance(msg, MarketStateRequest) and self.core.last is not None:
+            return [("quoter", self.core.last)]
+        return []

@@ -1,0 +1,83 @@
+"""The order actor's logic: ladders and venue answers in, order commands out.
+
+It owns the asset's live orders (``OrderTracker``): a ladder becomes the cancels and
+placements that turn the resting orders into it, a halt pulls everything, and a new fill
+is counted once and passed on to risk. What goes to the venue is a ``Command`` (cancels
+first, then placements: one wire message).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from messages.risk import RiskState
+from strategy.budget_policy import refresh_tolerance_bp
+from strategy.order_tracker import OrderTracker
+from strategy.outbox import VENUE, Outbox
+
+
+class Command(NamedTuple):
+    """What the order actor sends in one go: cancels first, then placements."""
+
+    cancels: tuple[str, ...]
+    places: tuple[NewOrder, ...]
+    recv_ns: int = 0  # when the book that led to it arrived (tick-to-action), 0: unknown
+
+
+class OrderRole:
+    def __init__(self, tracker: OrderTracker, ts: float) -> None:
+        self.tracker = tracker
+        self.base_tolerance_bp = tracker.tolerance_bp
+        self.risk: RiskState | None = None
+        self.ts = ts
+
+    def handle(self, msg: Any, budget_share_left: float = 1.0) -> Outbox:
+        """``budget_share_left``: the venue's action budget left (0..1); a low one
+        widens the refresh tolerance: fewer requotes, same cancels."""
+        if isinstance(msg, QuoteLadder):
+            self.ts = max(self.ts, msg.ts)
+            return self._on_ladder(msg, budget_share_left)
+        if isinstance(msg, RiskState):
+            self.risk = msg
+            return self._cancel(self.tracker.cancel_everything()) if msg.halted else []
+        return self._on_venue(msg)
+
+    def _on_venue(self, msg: Any) -> Outbox:
+        if isinstance(msg, Fill):
+            self.ts = max(self.ts, msg.ts)
+            return [("risk", msg)] if self.tracker.on_fill(msg) else []
+        if isinstance(msg, OrderAck):
+            self.tracker.on_ack(msg)
+        elif isinstance(msg, OrderCancelled):
+            self.tracker.on_cancelled(msg)
+        elif isinstance(msg, OrderReject):
+            self.tracker.on_reject(msg)
+        elif isinstance(msg, Funding):
+            return [("risk", msg)]
+        return []
+
+    def _on_ladder(self, ladder: QuoteLadder, budget_share_left: float) -> Outbox:
+        risk = self.risk
+        if risk is None:
+            return []
+        if risk.halted or not (ladder.bids or ladder.asks):  # pull everything: no mid needed
+            return self._cancel(self.tracker.cancel_everything())
+        mid = risk.mid or ladder.reservation or ladder_mid(ladder)
+        if mid <= 0:
+            return []
+        self.tracker.tolerance_bp = refresh_tolerance_bp(self.base_tolerance_bp, budget_share_left)
+        cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
+        if not cancels and not places:
+            return []
+        return [(VENUE, Command(tuple(cancels), tuple(places), ladder.recv_ns))]
+
+    def _cancel(self, cloids: list[str]) -> Outbox:
+        return [(VENUE, Command(tuple(cloids), ()))] if cloids else []
+
+
+def ladder_mid(ladder: QuoteLadder) -> float:
+    """A mid from the ladder itself, when risk has not marked one yet."""
+    if ladder.bids and ladder.asks:
+        return (ladder.bids[0].px + ladder.asks[0].px) / 2
+    best = ladder.bids or ladder.asks
+    return best[0].px if best else 0.0

@@ -1,0 +1,72 @@
+"""The quoter actor's logic: the latest market and risk in, the ladder to rest out.
+
+It quotes only once it has heard from risk: on a (re)start risk speaks after the order
+actor has reconciled with the venue, so restart => reconcile => quote holds. A book
+older than ``stale_book_s`` pulls every quote until a fresh one arrives.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from messages.control import Tick
+from messages.market import MarketState
+from messages.orders import QuoteLadder
+from messages.risk import RiskState, RiskStateRequest
+from strategy.outbox import LOG, Note, Outbox
+from strategy.quoter import QuoterCore
+
+
+class QuoterRole:
+    def __init__(self, core: QuoterCore, start_ts: float) -> None:
+        self.core = core
+        self.asset = core.asset
+        self.start_ts = start_ts
+        self.market: MarketState | None = None
+        self.risk: RiskState | None = None
+        self.stale = False
+        self.stalls = 0  # times the book went stale
+
+    def start(self) -> Outbox:
+        """Ask risk to state its view once (it has no reason to speak otherwise)."""
+        return [("risk", RiskStateRequest(self.asset))]
+
+    def handle(self, msg: Any) -> Outbox:
+        if isinstance(msg, MarketState):
+            self.market = msg
+            return self._quote(msg.ts, from_book=True)
+        if isinstance(msg, RiskState):
+            self.risk = msg
+            return self._quote(msg.ts, from_book=False)
+        if isinstance(msg, Tick):
+            return self._check_stale(msg.now)
+        return []
+
+    def _check_stale(self, now: float) -> Outbox:
+        """No book for a few pushes (feed stalled or dropped): pull every quote. Quoting
+        on an old book is how a market maker gets picked off."""
+        last = self.market.ts if self.market is not None else self.start_ts
+        if self.stale or now - last <= self.core.params.stale_book_s:
+            return []
+        self.stale = True
+        self.stalls += 1
+        return [("order", QuoteLadder(self.asset, now, -1, (), ())),
+                (LOG, Note(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled"))]
+
+    def _quote(self, ts: float, from_book: bool) -> Outbox:
+        market, risk = self.market, self.risk
+        if market is None or risk is None:
+            return []
+        out: Outbox = []
+        if self.stale:
+            if not from_book:
+                return []  # stay out until a fresh book arrives
+            self.stale = False
+            out.append((LOG, Note(ts, "resume", "book feed back: quoting again")))
+        ladder = self.core.quote(market, risk, max(ts, market.ts))
+        if not from_book and ladder.recv_ns:
+            # tick-to-action is measured from book updates only, not from risk news
+            ladder = msgspec.structs.replace(ladder, recv_ns=0)
+        out.append(("order", ladder))
+        return out
