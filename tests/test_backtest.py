@@ -17,6 +17,7 @@ from makerhive import config as c
 from messages.market import BookSnapshot, Level
 from messages.orders import Funding
 from venues.sim.engine import SimExchange
+from tests.sim_helpers import formula_market
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MINUTES = 180.0
@@ -24,7 +25,7 @@ MINUTES = 180.0
 
 @pytest.fixture(scope="module")
 def cfg():
-    return zero_latency(c.load(ROOT / "config.toml"))
+    return zero_latency(formula_market(c.load(ROOT / "config.toml")))
 
 
 @pytest.fixture(scope="module")
