@@ -89,7 +89,11 @@ class OrderBookMarket:
         self._lot = 10.0 ** -d
         self._step_s = float(sim.step_s)
         self._tick = tick_at_float(market.price, d)
+        # a price is i ticks: i / 10^dp (correctly rounded) below a tick of 1, i·tick above
         self._px_dp = max(0, -math.floor(math.log10(self._tick) + 1e-9))
+        self._px_div = 10.0 ** self._px_dp
+        self._px_mul = self._tick if self._tick >= 1 else 1.0
+        self._sz_div = 10.0 ** d
         size = max(4 * round(market.price / self._tick), 4 * _WINDOW)
         self._bids = np.zeros(size, dtype=np.int64)
         self._asks = np.zeros(size, dtype=np.int64)
@@ -123,10 +127,10 @@ class OrderBookMarket:
         return self._tick
 
     def _px(self, i: int) -> float:
-        return round(i * self._tick, self._px_dp)
+        return i * self._px_mul / self._px_div
 
     def _sz(self, lots: int) -> float:
-        return round(lots * self._lot, self.sz_decimals)
+        return lots / self._sz_div
 
     def top(self) -> tuple[float, float]:
         """The background's best bid and ask (−inf, inf for an empty side)."""
@@ -142,15 +146,15 @@ class OrderBookMarket:
         while i > 0 and len(bids) < levels:
             lo = max(1, i - _SCAN + 1)
             seg = self._bids[lo:i + 1]
-            for j in np.flatnonzero(seg)[::-1].tolist()[:levels - len(bids)]:
-                bids.append(Level(self._px(lo + j), self._sz(int(seg[j]))))
+            j = np.flatnonzero(seg)[::-1][:levels - len(bids)]
+            bids += map(Level, ((lo + j) * self._px_mul / self._px_div).tolist(), (seg[j] / self._sz_div).tolist())
             i = lo - 1
         asks: list[Level] = []
         i, n = self._ba, len(self._asks)
         while i < n and len(asks) < levels:
             seg = self._asks[i:i + _SCAN]
-            for j in np.flatnonzero(seg).tolist()[:levels - len(asks)]:
-                asks.append(Level(self._px(i + j), self._sz(int(seg[j]))))
+            j = np.flatnonzero(seg)[:levels - len(asks)]
+            asks += map(Level, ((i + j) * self._px_mul / self._px_div).tolist(), (seg[j] / self._sz_div).tolist())
             i += _SCAN
         return tuple(bids), tuple(asks)
 
