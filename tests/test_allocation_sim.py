@@ -35,7 +35,7 @@ def run_until(hive: Hive, until: float, sample) -> None:  # noqa: ANN001 - sampl
 
 
 def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_market_recovers():
-    cfg = toxic(allocation_timing(sim_config(), **TIMING), "SOL", TOXIC_FROM, TOXIC_TO)
+    cfg = toxic(allocation_timing(sim_config(sim={"market_model": "formula"}), **TIMING), "SOL", TOXIC_FROM, TOXIC_TO)
     hive = Hive(cfg, speed=SPEED, seed=7)
     trail: list[tuple[float, float, float]] = []  # (sim time, SOL's capital, the others' capital)
     hive.start()
@@ -179,7 +179,7 @@ def test_the_demo_scenario_from_the_command_line_writes_the_allocation_summary(t
 def test_a_new_grant_takes_effect_on_the_next_quote_without_a_restart():
     from messages.allocation import AllocationUpdate, Multipliers
 
-    hive = Hive(sim_config(), speed=20.0, seed=4)
+    hive = Hive(sim_config(sim={"market_model": "formula"}), speed=20.0, seed=4)
     hive.start()
     try:
         wait_for(lambda: len(hive.gateway.open_orders("ETH")) >= 4, what="ETH quoting")
