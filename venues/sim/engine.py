@@ -341,8 +341,9 @@ class SimExchange:
         arrivals = [(b, markets[name].advance(ts)) for name, b in self._books.items()]
         look = math.floor(ts / self.depth_interval + 1e-9)
         for b, takers in arrivals:
-            if takers and type(takers[0]) is Print:  # an order-flow book: it matched already
-                self._prints(b, takers, ts, events)
+            if type(markets[b.name]) is OrderBookMarket:  # it matched our orders in its queues already
+                if takers:
+                    self._prints(b, takers, ts, events)  # type: ignore[arg-type]
             elif b.orders or takers:
                 market = markets[b.name]
                 if b.orders:
