@@ -379,12 +379,14 @@ class OrderBookMarket:
         n = len(arr)
         # stale levels the fair price left behind: pulled whole, each with p_stale
         best = self._bb if bid else self._ba
-        stale = range(anchor + 1, best + 1) if bid else range(best, anchor)
-        if len(stale):
-            pulls = rng.random(len(stale)) < p_stale
-            for i, pull in zip(stale, pulls.tolist()):
-                if pull and 0 < i < n and arr[i]:
-                    self._cancel_background(arr, queues, i, int(arr[i]))
+        s0, s1 = (max(anchor + 1, 1), best + 1) if bid else (best, min(anchor, n))
+        if s0 < s1:
+            old = arr[s0:s1].copy()
+            arr[s0:s1] = np.where(rng.random(s1 - s0) < p_stale, 0, old)
+            for i in [i for i in queues if s0 <= i < s1]:  # where ours rest, keep the queue exact
+                gone = int(old[i - s0] - arr[i])
+                arr[i] = old[i - s0]
+                self._cancel_background(arr, queues, i, gone)
         lo, hi = (max(1, anchor - _WINDOW + 1), anchor + 1) if bid else (anchor, min(n, anchor + _WINDOW))
         if lo >= hi:
             return
