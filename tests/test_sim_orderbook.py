@@ -222,3 +222,16 @@ def test_the_formula_market_stays_selectable():
     cfg = msgspec.structs.replace(cfg, sim=msgspec.structs.replace(cfg.sim, market_model="formula"))
     ex = SimExchange(cfg, seed=1)
     assert not isinstance(ex.markets["BTC"], OrderBookMarket)
+
+
+def test_a_plain_backtest_uses_the_hyperliquid_wire_on_the_order_book(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bt.json"
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--assets", "SOL", "--duration", "30",
+                           "--json", str(out), "--config", str(ROOT / "config.toml")],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.read_text())["latency"]["profile"] == "hyperliquid"
