@@ -62,7 +62,7 @@ def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_mark
 
 
 def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_until_resumed():
-    cfg = sim_config(portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
     for a in cfg.portfolio.assets:
         cfg = toxic(cfg, a, 20.0, 400.0)
     hive = Hive(cfg, speed=SPEED, seed=3)
@@ -93,7 +93,7 @@ def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_unti
 
 def test_the_exposure_cap_holds_under_a_trend_that_loads_every_asset_the_same_way():
     cap_pct = 0.01  # $1,000 across five assets, each allowed $5,000 on its own (uncapped, they load ~$3,400)
-    cfg = sim_config(portfolio={"max_exposure_pct": cap_pct})
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"max_exposure_pct": cap_pct})
     for a in cfg.portfolio.assets:  # everyone trends up, informed buyers lift every ask: all go short
         cfg = toxic(cfg, a, 10.0, 400.0)
         cfg = _episode(cfg, a, regime="trending_up", informed_share=0.95, trend_bp_per_min=20.0)
@@ -136,7 +136,7 @@ def _peak_gross_exposure(hive: Hive) -> float:
 def test_max_concurrent_assets_keeps_one_on_standby_until_a_quarantine_frees_its_slot():
     from messages.control import Crash
 
-    cfg = sim_config(portfolio={"max_concurrent_assets": 4},
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"max_concurrent_assets": 4},
                      supervision={"intensity": 0, "quarantine_after": 1, "tree_backoff_s": 0.5})
     hive = Hive(cfg, speed=20.0, seed=2)
     hive.start()
