@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed (default: the config's run.seed; 0 for as-paper)")
     parser.add_argument("--zero-latency", action="store_true", help="no order, ack or feed latency")
+    parser.add_argument("--latency", choices=("hyperliquid", "fixed", "zero"), default=None,
+                        help="the wire of a plain backtest: hyperliquid (random, like Hyperliquid's; the default), "
+                             "fixed (the config's sim.*_latency_ms) or zero")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the report as JSON")
     parser.add_argument("--plot", default=None, metavar="PNG", help="plot equity and inventory to a PNG")
     paper = parser.add_argument_group("as-paper scenario")
@@ -156,6 +159,14 @@ def _sim(args: argparse.Namespace) -> int:
     cfg = _backtest_config(args)
     if cfg is None:
         return 2
+    if not args.zero_latency:  # a plain backtest trades on Hyperliquid's wire unless told otherwise
+        import msgspec
+
+        from backtest.engine import zero_latency
+
+        profile = args.latency or "hyperliquid"
+        cfg = zero_latency(cfg) if profile == "zero" else msgspec.structs.replace(
+            cfg, sim=msgspec.structs.replace(cfg.sim, latency_profile=profile))
     try:
         bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
     except ConfigError as e:

@@ -201,6 +201,13 @@ class SimConfig(_Section):
     # "fixed": the *_latency_ms above, always; "hyperliquid": drawn like Hyperliquid's
     # (order round trip median ~0.2 s, p99 ~0.9 s, a book every ~0.5 s); "zero": none.
     latency_profile: Literal["fixed", "hyperliquid", "zero"] = "fixed"
+    # The simulated market: "orderbook" (a persistent price-time book fed by order flow,
+    # venues.sim.orderbook) or "formula" (takers reach a quote with intensity A·e^(−kδ),
+    # the quoter's own fill law: the as-paper scenario and the old golden runs).
+    market_model: Literal["orderbook", "formula"] = "orderbook"
+    # Hyperliquid's perps fee tier (0 = base: maker 1.5 bp, taker 4.5 bp ... 6); -1: the
+    # maker_fee/taker_fee above as given (venues.sim.fees).
+    fee_tier: int = -1
     # How our place in a price level's queue moves when displayed size ahead shrinks
     # (models.md §4): risk_averse (only trades move us) or a probabilistic model.
     queue_model: Literal["risk_averse", "power", "log", "power2", "log2", "power3"] = "power3"
@@ -246,6 +253,15 @@ class MarketConfig(_Section):
     size_tail_alpha: float = 2.5  # Pareto tail exponent of taker sizes (heavier when smaller)
     funding_rate: float = 0.0000125  # mean hourly funding rate (longs pay when > 0)
     funding_vol: float = 0.00001  # its standard deviation
+    # -- the order-book market (sim.market_model = "orderbook"; venues.sim.orderbook) ----
+    book_spread_ticks: float = 1.0  # background makers quote this many ticks wide around the fair price
+    trade_rate: float = 0.0  # market orders per second per side (0: taker_rate)
+    trade_size_usd: float = 0.0  # their mean size, Lomax-tailed by size_tail_alpha (0: taker_size_usd)
+    maker_order_usd: float = 0.0  # one background order (queue granularity); 0: depth_usd / 4
+    cancel_rate: float = 0.3  # per second, per resting background lot (queue-reactive: ∝ queue size)
+    maker_lag_s: float = 1.0  # mean time background makers take to pull a quote the fair price left behind
+    arb_edge_bp: float = 5.0  # arbitrageurs take resting quotes this far through the fair price
+    arb_delay_s: float = 0.3  # ... after this mean delay (latency arbitrage)
     # scheduled overrides of the market (scenarios, tests): [[assets.NAME.market.episodes]]
     episodes: tuple[MarketEpisode, ...] = ()
 
@@ -478,6 +494,8 @@ def _validate(cfg: Config) -> None:
         if getattr(sim, name) < 1:
             _fail(f"sim.{name}", getattr(sim, name), "must be an integer >= 1")
     _positive("sim.funding_interval_s", sim.funding_interval_s)
+    if not -1 <= sim.fee_tier <= 6:
+        _fail("sim.fee_tier", sim.fee_tier, "must be one of Hyperliquid's perps tiers 0..6, or -1 (maker_fee/taker_fee)")
     _validate_quoting("quoting", cfg.quoting)
     _validate_risk("risk", cfg.risk)
     share = cfg.capital_share()
@@ -490,6 +508,12 @@ def _validate(cfg: Config) -> None:
         m = a.market
         for f in ("price", "sigma_bp", "taker_rate", "taker_k_per_bp", "taker_size_usd", "depth_usd", "book_spread_bp"):
             _positive(f"{p}.market.{f}", getattr(m, f))
+        for f in ("book_spread_ticks", "cancel_rate", "maker_lag_s", "arb_edge_bp", "arb_delay_s"):
+            _positive(f"{p}.market.{f}", getattr(m, f))
+        for f, zero in (("maker_order_usd", "depth_usd / 4"), ("trade_rate", "taker_rate"),
+                        ("trade_size_usd", "taker_size_usd")):
+            if not (math.isfinite(getattr(m, f)) and getattr(m, f) >= 0):
+                _fail(f"{p}.market.{f}", getattr(m, f), f"must be a finite number >= 0 (0: {zero})")
         if not (0 <= m.informed_share <= 1):
             _fail(f"{p}.market.informed_share", m.informed_share, "must be a fraction in [0, 1]")
         if m.size_tail_alpha <= 1:

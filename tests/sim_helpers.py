@@ -38,3 +38,11 @@ class ScriptedMarket:
         else:
             lv.pop(px, None)
         self.bids = tuple(Level(p, s) for p, s in sorted(lv.items(), reverse=True))
+
+
+def formula_market(cfg):
+    """The config with the formula market (takers at A·e^(−kδ)): what the tests written
+    for it, and their golden digests, pin."""
+    import msgspec
+
+    return msgspec.structs.replace(cfg, sim=msgspec.structs.replace(cfg.sim, market_model="formula"))

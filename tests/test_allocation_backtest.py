@@ -17,7 +17,7 @@ ASSETS = ("BTC", "SOL", "HYPE")
 
 
 def scenario():
-    cfg = select_assets(allocation_timing(sim_config(), **TIMING), ASSETS)
+    cfg = select_assets(allocation_timing(sim_config(sim={"market_model": "formula"}), **TIMING), ASSETS)
     return toxic(cfg, "SOL", 100.0, 340.0)
 
 
@@ -64,7 +64,7 @@ def test_same_config_and_seed_give_the_same_allocations(runs):
 
 
 def test_compare_reports_both_modes_side_by_side():
-    cfg = select_assets(sim_config(), ("BTC", "ETH"))
+    cfg = select_assets(sim_config(sim={"market_model": "formula"}), ("BTC", "ETH"))
     out = compare({"calm": cfg}, duration_s=60.0, workers=1)
     for mode in ("static", "supervisor"):
         assert {"net_pnl", "sharpe", "max_drawdown"} <= set(out["calm"][mode])
@@ -72,7 +72,7 @@ def test_compare_reports_both_modes_side_by_side():
 
 
 def test_the_scenario_set_has_five_assets_and_one_calm_market():
-    sets = allocation_set(sim_config())
+    sets = allocation_set(sim_config(sim={"market_model": "formula"}))
     assert len(sets) >= 3 and "no toxic episode" in sets
     for cfg in sets.values():
         assert cfg.portfolio.assets == ("BTC", "ETH", "SOL", "XRP", "HYPE")

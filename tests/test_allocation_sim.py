@@ -35,7 +35,7 @@ def run_until(hive: Hive, until: float, sample) -> None:  # noqa: ANN001 - sampl
 
 
 def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_market_recovers():
-    cfg = toxic(allocation_timing(sim_config(), **TIMING), "SOL", TOXIC_FROM, TOXIC_TO)
+    cfg = toxic(allocation_timing(sim_config(sim={"market_model": "formula"}), **TIMING), "SOL", TOXIC_FROM, TOXIC_TO)
     hive = Hive(cfg, speed=SPEED, seed=7)
     trail: list[tuple[float, float, float]] = []  # (sim time, SOL's capital, the others' capital)
     hive.start()
@@ -62,7 +62,7 @@ def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_mark
 
 
 def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_until_resumed():
-    cfg = sim_config(portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
     for a in cfg.portfolio.assets:
         cfg = toxic(cfg, a, 20.0, 400.0)
     hive = Hive(cfg, speed=SPEED, seed=3)
@@ -93,7 +93,7 @@ def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_unti
 
 def test_the_exposure_cap_holds_under_a_trend_that_loads_every_asset_the_same_way():
     cap_pct = 0.01  # $1,000 across five assets, each allowed $5,000 on its own (uncapped, they load ~$3,400)
-    cfg = sim_config(portfolio={"max_exposure_pct": cap_pct})
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"max_exposure_pct": cap_pct})
     for a in cfg.portfolio.assets:  # everyone trends up, informed buyers lift every ask: all go short
         cfg = toxic(cfg, a, 10.0, 400.0)
         cfg = _episode(cfg, a, regime="trending_up", informed_share=0.95, trend_bp_per_min=20.0)
@@ -136,7 +136,7 @@ def _peak_gross_exposure(hive: Hive) -> float:
 def test_max_concurrent_assets_keeps_one_on_standby_until_a_quarantine_frees_its_slot():
     from messages.control import Crash
 
-    cfg = sim_config(portfolio={"max_concurrent_assets": 4},
+    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"max_concurrent_assets": 4},
                      supervision={"intensity": 0, "quarantine_after": 1, "tree_backoff_s": 0.5})
     hive = Hive(cfg, speed=20.0, seed=2)
     hive.start()
@@ -179,7 +179,7 @@ def test_the_demo_scenario_from_the_command_line_writes_the_allocation_summary(t
 def test_a_new_grant_takes_effect_on_the_next_quote_without_a_restart():
     from messages.allocation import AllocationUpdate, Multipliers
 
-    hive = Hive(sim_config(), speed=20.0, seed=4)
+    hive = Hive(sim_config(sim={"market_model": "formula"}), speed=20.0, seed=4)
     hive.start()
     try:
         wait_for(lambda: len(hive.gateway.open_orders("ETH")) >= 4, what="ETH quoting")

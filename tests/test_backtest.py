@@ -17,6 +17,7 @@ from makerhive import config as c
 from messages.market import BookSnapshot, Level
 from messages.orders import Funding
 from venues.sim.engine import SimExchange
+from tests.sim_helpers import formula_market
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MINUTES = 180.0
@@ -24,7 +25,7 @@ MINUTES = 180.0
 
 @pytest.fixture(scope="module")
 def cfg():
-    return zero_latency(c.load(ROOT / "config.toml"))
+    return zero_latency(formula_market(c.load(ROOT / "config.toml")))
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +136,7 @@ def test_each_asset_starts_with_the_meta_supervisors_first_allocation(cfg):
 
 
 def test_latency_delays_the_wire_but_the_books_still_balance():
-    cfg = c.load(ROOT / "config.toml")  # the config's fixed 20/20/10 ms
+    cfg = formula_market(c.load(ROOT / "config.toml"))  # the config's fixed 20/20/10 ms
     rep = build_report(run_backtest(cfg, duration_s=60, assets=["BTC", "SOL"]))
     assert rep["latency"] == {"profile": "fixed", "order_ms": 20.0, "ack_ms": 20.0, "feed_ms": 10.0}
     assert rep["total"]["fills"] > 0

@@ -30,13 +30,14 @@ from messages.orders import Fill, NewOrder, OrderAck
 from venues.rules import round_price, round_size, tick_at
 from venues.sim.engine import SimExchange, SimRequestFailed
 from venues.sim.market import MarketProcess
+from tests.sim_helpers import formula_market
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def cfg():
-    return c.load(ROOT / "config.toml")
+    return formula_market(c.load(ROOT / "config.toml"))
 
 
 def _digest(obj) -> str:

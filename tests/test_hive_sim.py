@@ -15,8 +15,9 @@ SUMMARY_ASSET_KEYS = {"fills_buy", "fills_sell", "volume_usd", "realized_pnl", "
 
 @pytest.fixture(scope="module")
 def run_summary():
-    """One 90-simulated-second run of the default five assets (speed x20)."""
-    hive = Hive(sim_config())
+    """One 90-simulated-second run of the default five assets (speed x20), on the formula
+    market (takers reach the quotes in 90 s; the order-flow book is tested in lockstep)."""
+    hive = Hive(sim_config(sim={"market_model": "formula"}))
     hive.start()
     try:
         hive.wait_until(90.0)

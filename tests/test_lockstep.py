@@ -27,6 +27,7 @@ from messages.control import Crash
 from tests.hive_helpers import ROOT, sim_config
 from venues.lockstep import LockstepClock, SequencedInbox, Turnstile
 
+FORMULA = {"market_model": "formula"}  # what the tests written for the formula market pin
 TIMING = dict(period_s=20.0, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0)
 ASSETS = ("BTC", "SOL", "HYPE")
 DURATION_S = 420.0
@@ -35,7 +36,7 @@ DURATION_S = 420.0
 @pytest.fixture(scope="module")
 def both_ways():
     """A toxic episode on SOL (capital moves away from it and back), three assets."""
-    cfg = toxic(select_assets(allocation_timing(sim_config(), **TIMING), ASSETS), "SOL", 100.0, 340.0)
+    cfg = toxic(select_assets(allocation_timing(sim_config(sim=FORMULA), **TIMING), ASSETS), "SOL", 100.0, 340.0)
     return against_live(cfg, seed=11, duration_s=DURATION_S)
 
 
@@ -56,12 +57,26 @@ def test_the_comparison_covers_capital_moving_between_assets(both_ways):
 
 
 def test_with_the_configs_fixed_latencies_they_agree_too():
-    cfg = select_assets(sim_config(), ("BTC", "SOL"))  # config.toml: fixed 20/20/10 ms
+    cfg = select_assets(sim_config(sim=FORMULA), ("BTC", "SOL"))  # config.toml: fixed 20/20/10 ms
     assert cfg.sim.latency_profile == "fixed" and cfg.sim.order_latency_ms > 0
     ag = against_live(cfg, seed=3, duration_s=240.0, zero=False)
     for a in ("BTC", "SOL"):
         assert len(ag.assets[a].live) > 50
         assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
+    assert ag.agree
+
+
+@pytest.mark.parametrize("assets,zero", [(("SOL", "XRP", "HYPE"), True), (("ETH", "XRP"), False)])
+def test_on_the_order_book_market_they_agree_fill_for_fill(assets, zero):
+    """The default market (a persistent price-time book): our orders sit in its queues
+    in both runs, with the zero and with the config's fixed latencies."""
+    cfg = select_assets(sim_config(), assets)
+    assert cfg.sim.market_model == "orderbook"
+    ag = against_live(cfg, seed=5, duration_s=1500.0, zero=zero)
+    for a in assets:
+        assert len(ag.assets[a].live) > 20, f"{a}: too few fills to compare"
+        assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
+        assert ag.assets[a].live_book == ag.assets[a].backtest_book
     assert ag.agree
 
 
@@ -83,7 +98,7 @@ def test_backtest_against_live_from_the_command_line(tmp_path):
     out = tmp_path / "agree.json"
     proc = subprocess.run(
         [sys.executable, "-m", "makerhive.cli", "backtest", "--against-live", "--assets", "ETH,XRP",
-         "--duration", "120", "--seed", "2", "--json", str(out), "--config", str(ROOT / "config.toml")],
+         "--duration", "900", "--seed", "2", "--json", str(out), "--config", str(ROOT / "config.toml")],
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     doc = json.loads(out.read_text())
@@ -99,12 +114,12 @@ def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
         hive = Hive(cfg, seed=3, lockstep=True)
         hive.start()
         try:
-            hive.wait_until(60.0)
+            hive.wait_until(900.0)
             runs.append((fill_keys(hive.venue.engine.fills("ETH")), hive.sim_time()))
         finally:
             hive.stop()
     assert runs[0] == runs[1]
-    assert runs[0][1] == 60.0  # the clock stops exactly where it was asked to
+    assert runs[0][1] == 900.0  # the clock stops exactly where it was asked to
     assert len(runs[0][0]) > 5
 
 
@@ -142,7 +157,7 @@ def _cli_run(tmp_path, name: str, *extra: str) -> subprocess.CompletedProcess:
 def test_run_lockstep_from_the_command_line_repeats_itself_with_the_configs_latencies(tmp_path):
     runs = []
     for name in ("a.json", "b.json"):
-        proc = _cli_run(tmp_path, name, "--lockstep", "--duration", "90", "--seed", "5")
+        proc = _cli_run(tmp_path, name, "--lockstep", "--duration", "300", "--seed", "5")
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "lockstep" in proc.stdout and "0 open orders" in proc.stdout
         runs.append(json.loads((tmp_path / name).read_text()))

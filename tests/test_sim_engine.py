@@ -13,6 +13,7 @@ from venues.rules import round_price, round_size
 from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
 from tests.sim_helpers import scripted_sol
+from tests.sim_helpers import formula_market
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOL = 2  # index of SOL in the default portfolio
@@ -21,7 +22,7 @@ TICK = 0.01  # SOL's tick around 150 (5 significant figures)
 
 @pytest.fixture(scope="module")
 def cfg():
-    return c.load(ROOT / "config.toml")
+    return formula_market(c.load(ROOT / "config.toml"))
 
 
 

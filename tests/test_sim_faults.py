@@ -12,6 +12,7 @@ from venues.sim.faults import Faults
 from venues.sim.faults import SimRequestFailed as FaultsSimRequestFailed
 from venues.sim.market import TakerOrder
 from tests.sim_helpers import scripted_sol
+from tests.sim_helpers import formula_market
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TICK = 0.01
@@ -22,7 +23,7 @@ MARGIN = "Insufficient margin to place order. asset=2"
 
 @pytest.fixture(scope="module")
 def cfg():
-    return c.load(ROOT / "config.toml")
+    return formula_market(c.load(ROOT / "config.toml"))
 
 
 @pytest.fixture

@@ -13,13 +13,14 @@ import pytest
 from makerhive import config as c
 from venues.rules import is_valid_price, is_valid_size, round_price, tick_at
 from venues.sim.market import MarketProcess, TakerOrder
+from tests.sim_helpers import formula_market
 
 
 @pytest.fixture(scope="module")
 def cfg():
     import pathlib
 
-    return c.load(pathlib.Path(__file__).resolve().parents[1] / "config.toml")
+    return formula_market(c.load(pathlib.Path(__file__).resolve().parents[1] / "config.toml"))
 
 
 def proc(cfg, asset="BTC", seed=11, **market):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from makerhive import config as c
+from tests.sim_helpers import formula_market
 from venues.rules import is_valid_size
 from venues.sim.market import (
     _JUMP_RATE_MULT,
@@ -25,7 +26,7 @@ QUIET = 1e-9  # a taker rate that yields no takers: for runs about the mid only
 
 @pytest.fixture(scope="module")
 def cfg():
-    return c.load(pathlib.Path(__file__).resolve().parents[1] / "config.toml")
+    return formula_market(c.load(pathlib.Path(__file__).resolve().parents[1] / "config.toml"))
 
 
 def make(cfg, asset="HYPE", seed=1, step_s=None, **market):

@@ -80,7 +80,9 @@ from messages.orders import Fill, Funding, NewOrder, OpenOrder, OrderAck, OrderC
 from venues.rules import (is_valid_price_float, is_valid_size_float, meets_min_notional_float, round_price_float,
                           round_size_float, to_wire)
 from venues.sim.faults import Faults, SimRequestFailed
+from venues.sim.fees import fee_rates
 from venues.sim.market import MarketProcess, TakerOrder, seed_entropy
+from venues.sim.orderbook import OrderBookMarket, Print
 from venues.sim.queue import QueueModel, queue_model
 
 __all__ = ["SimExchange", "SimRequestFailed", "Event", "exchange_weight", "info_weight"]
@@ -193,7 +195,7 @@ class SimExchange:
         self.cfg = cfg
         self.seed = cfg.run.seed if seed is None else seed
         sim = cfg.sim
-        self.maker_fee = sim.maker_fee
+        self.maker_fee, self.taker_fee = fee_rates(sim)
         self.book_levels = sim.book_levels
         self.queue: QueueModel = queue_model(sim.queue_model, sim.queue_power)
         self.open_order_cap = sim.open_order_cap
@@ -204,7 +206,8 @@ class SimExchange:
         self._books: dict[str, _Book] = {}
         for i, name in enumerate(cfg.portfolio.assets):
             market = cfg.assets[name].market
-            self.markets[name] = MarketProcess(name, market, sim, _asset_seed(self.seed, i))
+            model = OrderBookMarket if sim.market_model == "orderbook" else MarketProcess
+            self.markets[name] = model(name, market, sim, _asset_seed(self.seed, i))
             self._books[name] = _Book(name, i, market.sz_decimals, {}, [])
         self.faults = Faults(self._books)
         self._next_oid = 1
@@ -320,7 +323,7 @@ class SimExchange:
     @staticmethod
     def _top(market: Market) -> tuple[float, float]:
         """The background's best bid and ask prices (-inf, inf for an empty side)."""
-        if type(market) is MarketProcess:
+        if type(market) is MarketProcess or type(market) is OrderBookMarket:
             return market.top()
         bids, asks = market.book(1)
         return bids[0].px if bids else -math.inf, asks[0].px if asks else math.inf
@@ -338,7 +341,10 @@ class SimExchange:
         arrivals = [(b, markets[name].advance(ts)) for name, b in self._books.items()]
         look = math.floor(ts / self.depth_interval + 1e-9)
         for b, takers in arrivals:
-            if b.orders or takers:
+            if type(markets[b.name]) is OrderBookMarket:  # it matched our orders in its queues already
+                if takers:
+                    self._prints(b, takers, ts, events)  # type: ignore[arg-type]
+            elif b.orders or takers:
                 market = markets[b.name]
                 if b.orders:
                     if look != b.depth_look:
@@ -348,6 +354,14 @@ class SimExchange:
                     self._take(b, market, t, ts, events)
             b.depth_look = look
         return events
+
+    def _prints(self, b: _Book, prints: list[Print], ts: float, events: list[Event]) -> None:
+        """An order-flow book's trades, with the fills of our orders it matched."""
+        name = b.name
+        for p in prints:
+            events.append(Trade(name, ts, p.px, p.sz, p.side, self._tid()))
+            for cloid, sz in p.fills:
+                self._fill(b, b.orders[cloid], sz, ts, events)
 
     def _due(self, ts: float, events: list[Event]) -> None:
         """A scheduled cancel and funding payments due by ``ts``, in time order."""
@@ -369,6 +383,7 @@ class SimExchange:
         for b in self._books.values():
             events.extend(OrderCancelled(asset=b.name, cloid=c, ts=at, reason=SCHEDULED_CANCEL_REASON)
                           for c in b.orders)
+            self._unrest(b, list(b.orders))
             b.orders.clear()
         self._roll_day(at)
         self._triggers += 1
@@ -586,6 +601,13 @@ class SimExchange:
                 best_ask = min(best_ask, o.px)
         return best_bid, best_ask
 
+    def _unrest(self, b: _Book, cloids: Sequence[str]) -> None:
+        """Take cancelled orders out of an order-flow book's queues."""
+        market = self.markets[b.name]
+        if type(market) is OrderBookMarket:
+            for c in cloids:
+                market.cancel_order(c)
+
     def open_order_count(self) -> int:
         """Open orders of the account, all assets."""
         return sum(len(b.orders) for b in self._books.values())
@@ -647,9 +669,13 @@ class SimExchange:
                 continue
             oid = self._next_oid
             self._next_oid += 1
-            queue = self._level(market, o.side, px)
-            if queue is None:
-                queue = 0.0
+            if type(market) is OrderBookMarket:  # joins the back of its level's queue
+                market.add_order(o.cloid, o.side, px, sz)
+                queue = market.queue_ahead(o.cloid)
+            else:
+                queue = self._level(market, o.side, px)
+                if queue is None:
+                    queue = 0.0
             b.orders[o.cloid] = _Resting(o.cloid, oid, o.side, px, float(sz), ts, queue, float(sz), queue)
             out.append(OrderAck(asset=asset, cloid=o.cloid, oid=oid, ts=ts))
         return out
@@ -671,6 +697,7 @@ class SimExchange:
             if b.orders.pop(c, None) is None:
                 out.append(OrderReject(asset=asset, cloid=c, reason=ERR_MISSING, ts=ts))
             else:
+                self._unrest(b, (c,))
                 out.append(OrderCancelled(asset=asset, cloid=c, ts=ts, reason="cancel"))
         return out
 
@@ -687,6 +714,7 @@ class SimExchange:
             self._n_used += n
             self._last_action_ts = max(self._last_action_ts, ts)
         out = [OrderCancelled(asset=asset, cloid=c, ts=ts, reason="cancel_all") for c in b.orders]
+        self._unrest(b, list(b.orders))
         b.orders.clear()
         return out
 
@@ -707,7 +735,12 @@ class SimExchange:
                      for o in sorted(b.orders.values(), key=lambda o: o.oid))
 
     def queue_ahead(self, asset: str, cloid: str) -> float:
-        """Estimated background size still ahead of a resting order at its price."""
+        """Background size still ahead of a resting order at its price (exact on an
+        order-flow book, estimated by the queue model on the formula market)."""
+        market = self.markets[asset]
+        if type(market) is OrderBookMarket:
+            self._book(asset).orders[cloid]  # KeyError for an order that is not resting
+            return market.queue_ahead(cloid)
         return self._book(asset).orders[cloid].front
 
     def position(self, asset: str, ts: float | None = None) -> float:
@@ -750,7 +783,7 @@ class SimExchange:
         mine: dict[str, list[_Resting]] = {"B": [], "A": []}
         for o in b.orders.values():
             mine[o.side].append(o)
-        if type(market) is MarketProcess:  # its sides are sorted, without repeats, n deep
+        if type(market) is MarketProcess or type(market) is OrderBookMarket:  # sorted, no repeats, n deep
             if mine["B"]:
                 bids = _merge_ours(bids, mine["B"], b.sz_decimals, n, True)
             if mine["A"]:

@@ -396,7 +396,9 @@ class FakeExchange:
         sim = cfg.sim
         # The engine's own address budget is made unlimited: the fake counts it (per
         # Hyperliquid's rules, with the expired-action and noop costs the engine lacks).
-        engine_cfg = msgspec.structs.replace(cfg, sim=msgspec.structs.replace(sim, address_budget_initial=10 ** 15))
+        # Its markets are wrapped as taker processes below: the formula market's.
+        engine_cfg = msgspec.structs.replace(cfg, sim=msgspec.structs.replace(sim, address_budget_initial=10 ** 15,
+                                                                               market_model="formula"))
         self.engine = SimExchange(engine_cfg, seed)
         self.coins: tuple[str, ...] = tuple(cfg.portfolio.assets)
         self.index = {c: i for i, c in enumerate(self.coins)}

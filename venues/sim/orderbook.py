@@ -1,0 +1,435 @@
+"""The order-flow market of one asset (``sim.market_model = "orderbook"``): a persistent
+price-time book on Hyperliquid's price grid, kept by background makers and walked by
+takers, so a quote fills only when the flow in front of it has been consumed.
+
+Why: the formula market (``venues.sim.market``) fills quotes with the quoter's own
+A·e^(−kδ) law; here fills emerge from queues, cancels and informed flow
+(``market-sim.md``: a queue-reactive book around a latent fair price).
+
+- **Fair price.** The formula model's process (``MarketProcess``, same seed) is the latent
+  price: diffusion, regimes, trends, jumps, ``market.episodes`` and funding. Its takers
+  supply arrival times, sides, heavy-tailed (Lomax) sizes and the trend-informed flag;
+  their ``reach`` is ignored (rate and mean size: ``trade_rate``, ``trade_size_usd``). ``mid`` is this fair price (what PnL and markouts use).
+- **Book.** Background lots per tick (numpy int64, one array per side) on the grid of
+  the starting price's tick (``venues.rules``; a price crossing a power of ten keeps it).
+  A level where our orders rest keeps its exact FIFO queue as segments ``[owner, lots]``
+  (owner None: background); ours join at the back, a new price is a new order.
+- **Makers** act every ``_MAKER_EVERY_S``: on ``_WINDOW`` ticks from their anchor (the
+  fair price ± ``book_spread_ticks``/2 scaled by the regime, never crossing the other
+  side) each background lot is cancelled with probability 1 − e^(−cancel_rate·Δ)
+  (cancels ∝ queue size) and orders of ``maker_order_usd`` arrive Poisson at the rate
+  that keeps ``depth_usd`` (scaled by the regime) per level on average. Levels the fair
+  price left behind (bids above the anchor, asks below) are pulled at rate
+  1/``maker_lag_s``: the touch follows the fair price with a lag.
+- **Takers** are market orders walking the book from the touch (at most ``_WALK_BP``
+  from the fair price). An uninformed one turns informed (trades toward the fair price)
+  with probability ``informed_share``·min(1, |fair − book mid| / half spread).
+- **Arbitrageurs** take every resting quote more than ``arb_edge_bp`` through the fair
+  price, after an exponential delay of mean ``arb_delay_s`` (latency arbitrage).
+
+Deterministic: the latent process and three own streams (makers, informed coin,
+arbitrage), consumed step by step, so how time is chopped into ``advance`` calls
+changes nothing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal, NamedTuple
+
+import msgspec
+import numpy as np
+
+from makerhive.config import MarketConfig, SimConfig
+from messages.market import Level
+from venues.rules import tick_at_float
+from venues.sim.market import MarketProcess, seed_entropy
+
+_MAKER_EVERY_S = 0.5  # background makers revise their quotes this often
+_WINDOW = 40  # ticks per side on which background makers keep orders
+_WALK_BP = 100.0  # a market order walks at most this far from the fair price
+_SCAN = 256  # ticks looked at a time when searching for the next non-empty level
+_UNIFORMS = 4096  # uniforms drawn at a time per stream
+
+
+class Print(NamedTuple):
+    """One public trade at one level; ``fills``: (cloid, size) of our orders it filled,
+    in queue order."""
+
+    side: Literal["B", "A"]  # the aggressor's
+    px: float
+    sz: float
+    fills: tuple[tuple[str, float], ...]
+
+
+class _Uniforms:
+    """A stream of uniforms served one at a time from numpy blocks (cheap per draw)."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buf: list[float] = []
+        self._i = 0
+
+    def __call__(self) -> float:
+        if self._i == len(self._buf):
+            self._buf = self._rng.random(_UNIFORMS).tolist()
+            self._i = 0
+        u = self._buf[self._i]
+        self._i += 1
+        return u
+
+
+class OrderBookMarket:
+    def __init__(self, asset: str, market: MarketConfig, sim: SimConfig, seed: int) -> None:
+        self.asset = asset
+        self.market = market
+        flow = msgspec.structs.replace(market, taker_rate=market.trade_rate or market.taker_rate,
+                                       taker_size_usd=market.trade_size_usd or market.taker_size_usd)
+        self.process = MarketProcess(asset, flow, sim, seed)
+        self.sz_decimals = d = market.sz_decimals
+        self._lot = 10.0 ** -d
+        self._step_s = float(sim.step_s)
+        self._tick = tick_at_float(market.price, d)
+        # a price is i ticks: i / 10^dp (correctly rounded) below a tick of 1, i·tick above
+        self._px_dp = max(0, -math.floor(math.log10(self._tick) + 1e-9))
+        self._px_div = 10.0 ** self._px_dp
+        self._px_mul = self._tick if self._tick >= 1 else 1.0
+        self._sz_div = 10.0 ** d
+        size = max(4 * round(market.price / self._tick), 4 * _WINDOW)
+        self._bids = np.zeros(size, dtype=np.int64)
+        self._asks = np.zeros(size, dtype=np.int64)
+        self._bb = 0  # best background bid index (0: none)
+        self._ba = size  # best background ask index (size: none)
+        # our orders: the FIFO segments of the levels they rest at, and where each is
+        self._q_bid: dict[int, list[list]] = {}
+        self._q_ask: dict[int, list[list]] = {}
+        self._where: dict[str, tuple[bool, int]] = {}  # cloid -> (bid?, index)
+        mk_ss, inf_ss, arb_ss = np.random.SeedSequence([seed_entropy(seed), 0x0B00C]).spawn(3)
+        self._rng_maker = np.random.Generator(np.random.PCG64(mk_ss))
+        self._u_informed = _Uniforms(np.random.Generator(np.random.PCG64(inf_ss)))
+        self._u_arb = _Uniforms(np.random.Generator(np.random.PCG64(arb_ss)))
+        self._maker_every = max(1, round(_MAKER_EVERY_S / self._step_s))
+        self._p_arb = 1.0 - math.exp(-self._step_s / market.arb_delay_s)
+        self._n = 0
+        self._maker_update(first=True)
+
+    # -- the public face the engine reads ----------------------------------------------
+    @property
+    def mid(self) -> float:
+        """The fair (latent) price."""
+        return self.process.mid
+
+    @property
+    def funding_rate(self) -> float:
+        return self.process.funding_rate
+
+    @property
+    def tick(self) -> float:
+        return self._tick
+
+    def _px(self, i: int) -> float:
+        return i * self._px_mul / self._px_div
+
+    def _sz(self, lots: int) -> float:
+        return lots / self._sz_div
+
+    def top(self) -> tuple[float, float]:
+        """The background's best bid and ask (−inf, inf for an empty side)."""
+        return (self._px(self._bb) if self._bb > 0 else -math.inf,
+                self._px(self._ba) if self._ba < len(self._asks) else math.inf)
+
+    def book(self, levels: int) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+        """The background book: (bids best first, asks best first), ``levels`` deep."""
+        if levels <= 0:
+            return (), ()
+        bids: list[Level] = []
+        i = self._bb
+        while i > 0 and len(bids) < levels:
+            lo = max(1, i - _SCAN + 1)
+            seg = self._bids[lo:i + 1]
+            j = np.flatnonzero(seg)[::-1][:levels - len(bids)]
+            bids += map(Level, ((lo + j) * self._px_mul / self._px_div).tolist(), (seg[j] / self._sz_div).tolist())
+            i = lo - 1
+        asks: list[Level] = []
+        i, n = self._ba, len(self._asks)
+        while i < n and len(asks) < levels:
+            seg = self._asks[i:i + _SCAN]
+            j = np.flatnonzero(seg)[:levels - len(asks)]
+            asks += map(Level, ((i + j) * self._px_mul / self._px_div).tolist(), (seg[j] / self._sz_div).tolist())
+            i += _SCAN
+        return tuple(bids), tuple(asks)
+
+    # -- our orders ------------------------------------------------------------------
+    def _index(self, px: float, bid: bool) -> int:
+        """The grid level of a price (a price between two levels rests at the one on its
+        passive side, so it never crosses what it did not cross)."""
+        x = px / self._tick
+        i = round(x)
+        if abs(x - i) > 1e-6:
+            i = math.floor(x) if bid else math.ceil(x)
+        return i
+
+    def add_order(self, cloid: str, side: str, px: float, sz: float) -> None:
+        """Rest one of our orders at the back of its level's queue."""
+        bid = side == "B"
+        i = self._index(px, bid)
+        arr, queues = (self._bids, self._q_bid) if bid else (self._asks, self._q_ask)
+        if not 0 < i < len(arr):
+            raise ValueError(f"{self.asset}: price {px} is outside the simulated book")
+        seg = queues.get(i)
+        if seg is None:
+            q = int(arr[i])
+            seg = queues[i] = [[None, q]] if q else []
+        seg.append([cloid, round(sz / self._lot)])
+        self._where[cloid] = (bid, i)
+
+    def cancel_order(self, cloid: str) -> None:
+        """Take one of our orders out of its queue (no-op if it is not resting)."""
+        where = self._where.pop(cloid, None)
+        if where is None:
+            return
+        bid, i = where
+        queues = self._q_bid if bid else self._q_ask
+        seg = queues[i]
+        for k, s in enumerate(seg):
+            if s[0] == cloid:
+                del seg[k]
+                break
+        self._tidy(queues, i)
+
+    @staticmethod
+    def _tidy(queues: dict[int, list[list]], i: int) -> None:
+        """Forget a level's segments once none of ours rest there (the array holds its
+        background)."""
+        if all(s[0] is None for s in queues[i]):
+            del queues[i]
+
+    def queue_ahead(self, cloid: str) -> float:
+        """Size (units) ahead of one of our orders in its level's FIFO queue."""
+        bid, i = self._where[cloid]
+        ahead = 0
+        for owner, lots in (self._q_bid if bid else self._q_ask)[i]:
+            if owner == cloid:
+                break
+            ahead += lots
+        return self._sz(ahead)
+
+    def _best_ours(self, bid: bool) -> int | None:
+        queues = self._q_bid if bid else self._q_ask
+        if not queues:
+            return None
+        return max(queues) if bid else min(queues)
+
+    def _bid_all(self) -> int:
+        ours = self._best_ours(True)
+        return self._bb if ours is None else max(ours, self._bb)
+
+    def _ask_all(self) -> int:
+        ours = self._best_ours(False)
+        return self._ba if ours is None else min(ours, self._ba)
+
+    # -- the process -----------------------------------------------------------------
+    def advance(self, ts: float) -> list[Print]:
+        """Step to ``ts``; the trades of those steps, in order."""
+        target = math.floor(ts / self._step_s + 1e-9)
+        out: list[Print] = []
+        proc = self.process
+        while self._n < target:
+            self._n += 1
+            takers = proc.advance(self._n * self._step_s)
+            if self._n % self._maker_every == 0:
+                self._maker_update()
+            self._arbitrage(out)
+            for t in takers:
+                side = t.side
+                if not t.informed:
+                    side = self._maybe_informed(side)
+                self._walk(side == "B", max(1, round(t.sz / self._lot)), None, out)
+        return out
+
+    def _half_ticks(self) -> tuple[int, float]:
+        """(spread in whole ticks the makers quote now, the fair price in ticks)."""
+        m = self.market
+        mult = self.process.book_spread_bp / m.book_spread_bp
+        return max(1, round(m.book_spread_ticks * mult)), self.process.mid / self._tick
+
+    def _maybe_informed(self, side: str) -> str:
+        s, x = self._half_ticks()
+        bb, ba = self._bid_all(), self._ask_all()
+        if bb <= 0 or ba >= len(self._asks):
+            return side
+        gap = x - (bb + ba) / 2
+        p = self.market.informed_share * min(1.0, abs(gap) / (s / 2))
+        if p > 0 and self._u_informed() < p:
+            return "B" if gap > 0 else "A"
+        return side
+
+    def _arbitrage(self, out: list[Print]) -> None:
+        """Latency arbitrage: quotes left more than arb_edge_bp through the fair price are
+        taken, each side with probability p_arb per step while the chance lasts."""
+        fair = self.process.mid
+        edge = self.market.arb_edge_bp * 1e-4
+        lim = math.floor(fair * (1 - edge) / self._tick)
+        if self._ask_all() <= lim and self._u_arb() < self._p_arb:
+            self._walk(True, None, lim, out)
+        lim = math.ceil(fair * (1 + edge) / self._tick)
+        if self._bid_all() >= lim and self._u_arb() < self._p_arb:
+            self._walk(False, None, lim, out)
+
+    def _walk(self, buy: bool, lots: int | None, limit: int | None, out: list[Print]) -> None:
+        """A market order (``lots``; None: unlimited) walking one side from the touch up to
+        ``limit`` (None: ``_WALK_BP`` from the fair price), in price-time priority."""
+        fair = self.process.mid
+        side = "B" if buy else "A"
+        if buy:
+            arr, queues, i, step = self._asks, self._q_ask, self._ask_all(), 1
+            if limit is None:
+                limit = math.floor(fair * (1 + _WALK_BP * 1e-4) / self._tick)
+            limit = min(limit, len(arr) - 1)
+        else:
+            arr, queues, i, step = self._bids, self._q_bid, self._bid_all(), -1
+            if limit is None:
+                limit = math.ceil(fair * (1 - _WALK_BP * 1e-4) / self._tick)
+            limit = max(limit, 1)
+        left = lots if lots is not None else 1 << 62
+        while left > 0 and (i <= limit if buy else i >= limit):
+            seg = queues.get(i)
+            if seg is None:
+                q = int(arr[i])
+                if q:
+                    take = q if q < left else left
+                    arr[i] = q - take
+                    left -= take
+                    out.append(Print(side, self._px(i), self._sz(take), ()))
+            else:
+                took, fills = self._eat(seg, left, arr, i)
+                if took:
+                    left -= took
+                    out.append(Print(side, self._px(i), self._sz(took), tuple(fills)))
+                if not seg or all(s[0] is None for s in seg):
+                    del queues[i]
+            if left > 0:
+                i += step
+        if buy:
+            if self._ba < len(arr) and arr[self._ba] == 0:
+                self._ba = self._next_ask(self._ba)
+        elif self._bb > 0 and arr[self._bb] == 0:
+            self._bb = self._next_bid(self._bb)
+
+    def _eat(self, seg: list[list], left: int, arr: np.ndarray, i: int) -> tuple[int, list[tuple[str, float]]]:
+        """Consume up to ``left`` lots of one FIFO queue from its front."""
+        took = 0
+        fills: list[tuple[str, float]] = []
+        while left > 0 and seg:
+            owner, q = seg[0]
+            take = q if q < left else left
+            left -= take
+            took += take
+            if owner is None:
+                arr[i] -= take
+            else:
+                fills.append((owner, self._sz(take)))
+            if take == q:
+                seg.pop(0)
+                if owner is not None:
+                    del self._where[owner]
+            else:
+                seg[0][1] = q - take
+        return took, fills
+
+    def _next_bid(self, i: int) -> int:
+        """The best non-empty background bid at or below ``i`` (0: none)."""
+        while i > 0:
+            lo = max(1, i - _SCAN + 1)
+            nz = np.flatnonzero(self._bids[lo:i + 1])
+            if len(nz):
+                return lo + int(nz[-1])
+            i = lo - 1
+        return 0
+
+    def _next_ask(self, i: int) -> int:
+        """The best non-empty background ask at or above ``i`` (len: none)."""
+        n = len(self._asks)
+        while i < n:
+            nz = np.flatnonzero(self._asks[i:i + _SCAN])
+            if len(nz):
+                return i + int(nz[0])
+            i += _SCAN
+        return n
+
+    # -- background makers -------------------------------------------------------------
+    def _maker_update(self, first: bool = False) -> None:
+        m, proc = self.market, self.process
+        fair = proc.mid
+        s, x = self._half_ticks()
+        depth_lots = proc.depth_usd / fair / self._lot
+        order_usd = m.maker_order_usd if m.maker_order_usd > 0 else m.depth_usd / 4
+        order_lots = max(1, round(order_usd / fair / self._lot))
+        dt = _MAKER_EVERY_S
+        rate = depth_lots / order_lots * (1.0 if first else m.cancel_rate * dt)  # orders per level per update
+        p_cancel = 0.0 if first else 1.0 - math.exp(-m.cancel_rate * dt)
+        p_stale = 1.0 - math.exp(-dt / m.maker_lag_s)
+        bid_anchor = math.floor(x + 0.5 - s / 2)
+        self._side_update(True, min(bid_anchor, self._ask_all() - 1), rate, order_lots, p_cancel, p_stale)
+        self._side_update(False, max(bid_anchor + s, self._bid_all() + 1), rate, order_lots, p_cancel, p_stale)
+
+    def _side_update(self, bid: bool, anchor: int, rate: float, order_lots: int, p_cancel: float,
+                     p_stale: float) -> None:
+        rng = self._rng_maker
+        arr, queues = (self._bids, self._q_bid) if bid else (self._asks, self._q_ask)
+        n = len(arr)
+        # stale levels the fair price left behind: pulled whole, each with p_stale
+        best = self._bb if bid else self._ba
+        s0, s1 = (max(anchor + 1, 1), best + 1) if bid else (best, min(anchor, n))
+        if s0 < s1:
+            old = arr[s0:s1].copy()
+            arr[s0:s1] = np.where(rng.random(s1 - s0) < p_stale, 0, old)
+            for i in [i for i in queues if s0 <= i < s1]:  # where ours rest, keep the queue exact
+                gone = int(old[i - s0] - arr[i])
+                arr[i] = old[i - s0]
+                self._cancel_background(arr, queues, i, gone)
+        lo, hi = (max(1, anchor - _WINDOW + 1), anchor + 1) if bid else (anchor, min(n, anchor + _WINDOW))
+        if lo >= hi:
+            return
+        q = arr[lo:hi]
+        cancels = rng.binomial(q, p_cancel) if p_cancel > 0 else np.zeros_like(q)
+        adds = rng.poisson(rate, size=hi - lo).astype(np.int64) * order_lots
+        for i in [i for i in queues if lo <= i < hi]:
+            j = i - lo
+            self._cancel_background(arr, queues, i, int(cancels[j]))
+            if adds[j]:
+                seg = queues[i]
+                if seg[-1][0] is None:
+                    seg[-1][1] += int(adds[j])
+                else:
+                    seg.append([None, int(adds[j])])
+                arr[i] += adds[j]
+            cancels[j] = adds[j] = 0
+        arr[lo:hi] = q - cancels + adds
+        if bid:
+            self._bb = self._next_bid(max(self._bb, hi - 1))
+        else:
+            self._ba = self._next_ask(min(self._ba, lo))
+
+    @staticmethod
+    def _cancel_background(arr: np.ndarray, queues: dict[int, list[list]], i: int, lots: int) -> None:
+        """Cancel ``lots`` of background at level ``i``; where our orders rest, spread
+        over its background segments in proportion to their size (each background lot
+        is as likely to go), the remainder from the back."""
+        if lots <= 0:
+            return
+        arr[i] -= lots
+        seg = queues.get(i)
+        if seg is None:
+            return
+        bg = [s for s in seg if s[0] is None]
+        total = sum(s[1] for s in bg)
+        left = lots
+        for s in bg:
+            c = min(s[1], lots * s[1] // total) if total else 0
+            s[1] -= c
+            left -= c
+        for s in reversed(bg):
+            c = min(s[1], left)
+            s[1] -= c
+            left -= c
+        seg[:] = [s for s in seg if s[0] is not None or s[1] > 0]
