@@ -231,6 +231,10 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     if args.assets:
         return _fail("--compare-allocation runs the config's five assets (no --assets)")
     duration = args.duration or COMPARE_DURATION_S
+    if args.seeds is not None:
+        if args.seed is not None:
+            return _fail("--seed or --seeds, not both")
+        return _compare_allocation_seeds(cfg, args, duration)
     seed = cfg.run.seed if args.seed is None else args.seed
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
@@ -244,6 +248,29 @@ def _compare_allocation(args: argparse.Namespace) -> int:
                   f"1-minute PnL changes x sqrt(minutes); total: PnL summed, Sharpe averaged, worst drawdown.")
     if args.json:
         _write_json(args.json, {"duration_s": duration, "seed": seed, "scenarios": out})
+    return 0
+
+
+def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) -> int:  # noqa: ANN001
+    """``--compare-allocation --seeds N``: seeds 1..N, the supervisor's gain over static shares per seed."""
+    from rich.console import Console
+
+    from backtest.allocation import compare_seeds, render_compare, render_seeds, seeds_summary
+    from makerhive.scenarios import allocation_set
+
+    seeds = list(range(1, args.seeds + 1))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    t0 = time.perf_counter()
+    outs = compare_seeds(allocation_set(cfg), duration_s=duration, seeds=seeds, workers=args.workers)
+    for seed, out in outs.items():
+        console.print(render_compare(out, duration, seed))
+    summary = seeds_summary(outs)
+    console.print(render_seeds(summary, duration, seeds))
+    console.print(f"{len(seeds)} seeds x {len(outs[seeds[0]]) - 1} scenarios x 2 in {time.perf_counter() - t0:.0f} s "
+                  f"wall; se: standard error of the mean difference over the seeds.")
+    if args.json:
+        _write_json(args.json, {"duration_s": duration, "seeds": seeds,
+                                "by_seed": {str(s): o for s, o in outs.items()}, "summary": summary})
     return 0
 
 
