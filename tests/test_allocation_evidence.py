@@ -75,3 +75,16 @@ def test_t_stat_is_zero_without_enough_blocks_and_infinite_for_a_riskless_gain()
     assert t_stat([0.01, 0.01, 0.01]) == math.inf and t_stat([0.0, 0.0]) == 0.0
     assert t_stat([1.0, -1.0, 1.0, -1.0]) == 0.0
     assert t_stat([0.02, 0.01, 0.03]) == pytest.approx(0.02 / (0.01 / math.sqrt(3)))
+
+
+def test_the_config_refuses_a_negative_or_missing_evidence_threshold():
+    from backtest.overrides import override
+    from makerhive import config as c
+    from tests.hive_helpers import ROOT
+
+    cfg = c.load(ROOT / "config.toml")
+    assert cfg.allocation.min_t_stat == 2.0
+    for bad in ({"allocation.min_t_stat": -1.0}, {"allocation.min_t_stat": math.nan},
+                {"allocation.evidence_block_s": 0.0}):
+        with pytest.raises(c.ConfigError, match=next(iter(bad)).split(".")[1]):
+            override(cfg, bad)
