@@ -88,3 +88,26 @@ def test_the_config_refuses_a_negative_or_missing_evidence_threshold():
                 {"allocation.evidence_block_s": 0.0}):
         with pytest.raises(c.ConfigError, match=next(iter(bad)).split(".")[1]):
             override(cfg, bad)
+
+
+def test_compare_allocation_over_seeds_reports_each_seeds_difference_and_its_standard_error(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.hive_helpers import ROOT
+
+    out = tmp_path / "cmp.json"
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--compare-allocation", "--seeds", "2",
+                           "--duration", "30", "--workers", "2", "--json", str(out), "--config",
+                           str(ROOT / "config.toml")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["seeds"] == [1, 2] and set(data["by_seed"]) == {"1", "2"}
+    total = data["summary"]["total"]
+    for i, seed in enumerate(("1", "2")):
+        one = data["by_seed"][seed]["total"]
+        assert total["difference"][i] == pytest.approx(one["supervisor"]["net_pnl"] - one["static"]["net_pnl"])
+    assert total["difference_mean"] == pytest.approx(sum(total["difference"]) / 2)
+    assert total["difference_se"] == pytest.approx(abs(total["difference"][0] - total["difference"][1]) / 2)
+    assert "mean ± se" in proc.stdout
