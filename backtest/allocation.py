@@ -123,22 +123,53 @@ def compare(scenarios: dict[str, Config], *, duration_s: float, seed: int | None
             workers: int | None = None, on_row: Any = None) -> dict[str, Any]:
     """Each scenario with equal static allocation and with the supervisor, same seed.
     Returns {scenario: {"static": row, "supervisor": row}} plus a "total" over scenarios."""
-    jobs = [(name, cfg, enabled, duration_s, seed) for name, cfg in scenarios.items() for enabled in (False, True)]
+    return compare_seeds(scenarios, duration_s=duration_s, seeds=[seed], workers=workers,
+                         on_row=on_row)[seed]
+
+
+def compare_seeds(scenarios: dict[str, Config], *, duration_s: float, seeds: list[int | None],
+                  workers: int | None = None, on_row: Any = None) -> dict[int | None, dict[str, Any]]:
+    """``compare`` for every seed, all runs in one pool: {seed: compare's answer}."""
+    jobs = [(name, cfg, enabled, duration_s, seed)
+            for seed in seeds for name, cfg in scenarios.items() for enabled in (False, True)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    out: dict[str, Any] = {name: {} for name in scenarios}
+    outs: dict[int | None, dict[str, Any]] = {seed: {name: {} for name in scenarios} for seed in seeds}
     if workers == 1:
         done = map(_one, jobs)
     else:
         pool = ProcessPoolExecutor(max_workers=workers)
         done = pool.map(_one, jobs)
     try:
-        for name, enabled, row in done:
-            out[name]["supervisor" if enabled else "static"] = row
+        for (_, _, _, _, seed), (name, enabled, row) in zip(jobs, done):
+            outs[seed][name]["supervisor" if enabled else "static"] = row
             if on_row is not None:
                 on_row(name, "supervisor" if enabled else "static", row)
     finally:
         if workers > 1:
             pool.shutdown()
+    for out in outs.values():
+        _add_total(out, scenarios)
+    return outs
+
+
+def seeds_summary(outs: dict[int | None, dict[str, Any]]) -> dict[str, Any]:
+    """Per scenario over the seeds: the supervisor's net PnL minus the static one's, each seed,
+    their mean and its standard error (what "better or worse than noise" is judged by)."""
+    names = [n for n in next(iter(outs.values())) if n != "total"] + ["total"]
+    out: dict[str, Any] = {}
+    for name in names:
+        diffs = [o[name]["supervisor"]["net_pnl"] - o[name]["static"]["net_pnl"] for o in outs.values()]
+        n = len(diffs)
+        mean = sum(diffs) / n
+        se = (sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) ** 0.5 if n > 1 else None
+        out[name] = {"static_net_pnl": [o[name]["static"]["net_pnl"] for o in outs.values()],
+                     "supervisor_net_pnl": [o[name]["supervisor"]["net_pnl"] for o in outs.values()],
+                     "difference": diffs, "difference_mean": mean, "difference_se": se,
+                     "supervisor_wins": sum(d > 0 for d in diffs)}
+    return out
+
+
+def _add_total(out: dict[str, Any], scenarios: dict[str, Config]) -> None:
     total: dict[str, Any] = {}
     for mode in ("static", "supervisor"):
         rows = [out[n][mode] for n in scenarios]
@@ -146,7 +177,6 @@ def compare(scenarios: dict[str, Config], *, duration_s: float, seed: int | None
                        "sharpe": _mean([r["sharpe"] for r in rows]),
                        "max_drawdown": max(r["max_drawdown"] for r in rows)}
     out["total"] = total
-    return out
 
 
 def _mean(xs: list[float | None]) -> float | None:
@@ -155,6 +185,24 @@ def _mean(xs: list[float | None]) -> float | None:
 
 
 COMPARE_DURATION_S = 2400.0
+
+
+def render_seeds(summary: dict[str, Any], duration_s: float, seeds: list[int]):  # -> rich Table
+    from rich.table import Table
+
+    t = Table(title=f"capital allocation over seeds {seeds} ({duration_s / 60:g} simulated minutes per "
+                    f"scenario): supervisor − static net PnL")
+    t.add_column("scenario")
+    for seed in seeds:
+        t.add_column(f"seed {seed} $", justify="right")
+    t.add_column("mean ± se $", justify="right")
+    t.add_column("supervisor wins", justify="right")
+    for name, r in summary.items():
+        se = "" if r["difference_se"] is None else f" ± {r['difference_se']:,.2f}"
+        t.add_row(name if name != "total" else "all scenarios", *(f"{d:,.2f}" for d in r["difference"]),
+                  f"{r['difference_mean']:,.2f}{se}", f"{r['supervisor_wins']}/{len(seeds)}",
+                  style="bold" if name == "total" else "")
+    return t
 
 
 def render_compare(out: dict[str, Any], duration_s: float, seed: int):  # -> rich Table

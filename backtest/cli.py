@@ -6,7 +6,9 @@
                        --paths N --seed S [--json PATH]
     makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
                        [--workers N] [--out PATH.csv|PATH.jsonl] [--assets ...] [--duration S]
-    makerhive backtest --compare-allocation [--duration S] [--seed N] [--workers N] [--json PATH]
+    makerhive backtest --compare-allocation [--duration S] [--seed N | --seeds N] [--workers N] [--json PATH]
+    makerhive backtest --evaluate [--seeds N] [--duration S] [--workers N] [--json PATH]
+                       [--scenarios calm,toxic] [--variants as,full]
     makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
                        [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
     makerhive backtest --against-live [--assets BTC,ETH] [--duration S] [--seed N] [--zero-latency]
@@ -77,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare-allocation", action="store_true",
                         help="the five-asset scenario set (makerhive.scenarios) with equal static allocation and "
                              "with the meta-supervisor, side by side (default 2400 s each; --workers, --json)")
+    ev = parser.add_argument_group("evaluation")
+    ev.add_argument("--evaluate", action="store_true",
+                    help="the fixed scenario set (calm ... toxic) x seeds for plain A-S, the full stack and the full "
+                         "stack with each feature off, in parallel workers, as one table (--json for the rows)")
+    ev.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
+                    help="seeds 1..N (--evaluate: default 3; --compare-allocation: instead of --seed)")
+    ev.add_argument("--scenarios", default=None, metavar="calm,toxic", help="--evaluate: only these scenarios")
+    ev.add_argument("--variants", default=None, metavar="as,full", help="--evaluate: only these variants")
 
 
 def _fail(msg: str) -> int:
@@ -101,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         return _replay(args)
     if getattr(args, "compare_allocation", False):
         return _compare_allocation(args)
+    if getattr(args, "evaluate", False):
+        return _evaluate(args)
+    if getattr(args, "seeds", None) is not None:
+        return _fail("--seeds works with --evaluate or --compare-allocation")
     if getattr(args, "against_live", False):
         if args.scenario != "sim" or args.sweep:
             return _fail("--against-live works on the sim scenario on its own (no --scenario as-paper, no --sweep)")
@@ -228,6 +242,10 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     if args.assets:
         return _fail("--compare-allocation runs the config's five assets (no --assets)")
     duration = args.duration or COMPARE_DURATION_S
+    if args.seeds is not None:
+        if args.seed is not None:
+            return _fail("--seed or --seeds, not both")
+        return _compare_allocation_seeds(cfg, args, duration)
     seed = cfg.run.seed if args.seed is None else args.seed
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
@@ -241,6 +259,75 @@ def _compare_allocation(args: argparse.Namespace) -> int:
                   f"1-minute PnL changes x sqrt(minutes); total: PnL summed, Sharpe averaged, worst drawdown.")
     if args.json:
         _write_json(args.json, {"duration_s": duration, "seed": seed, "scenarios": out})
+    return 0
+
+
+def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) -> int:  # noqa: ANN001
+    """``--compare-allocation --seeds N``: seeds 1..N, the supervisor's gain over static shares per seed."""
+    from rich.console import Console
+
+    from backtest.allocation import compare_seeds, render_compare, render_seeds, seeds_summary
+    from makerhive.scenarios import allocation_set
+
+    seeds = list(range(1, args.seeds + 1))
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    t0 = time.perf_counter()
+    outs = compare_seeds(allocation_set(cfg), duration_s=duration, seeds=seeds, workers=args.workers)
+    for seed, out in outs.items():
+        console.print(render_compare(out, duration, seed))
+    summary = seeds_summary(outs)
+    console.print(render_seeds(summary, duration, seeds))
+    console.print(f"{len(seeds)} seeds x {len(outs[seeds[0]]) - 1} scenarios x 2 in {time.perf_counter() - t0:.0f} s "
+                  f"wall; se: standard error of the mean difference over the seeds.")
+    if args.json:
+        _write_json(args.json, {"duration_s": duration, "seeds": seeds,
+                                "by_seed": {str(s): o for s, o in outs.items()}, "summary": summary})
+    return 0
+
+
+def _names(text: str | None) -> list[str] | None:
+    return [x.strip() for x in text.split(",") if x.strip()] if text else None
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """``--evaluate``: every scenario, seed and variant, one table (backtest/evaluate.py)."""
+    from rich.console import Console
+
+    from backtest.evaluate import DEFAULT_DURATION_S as EVAL_DURATION_S
+    from backtest.evaluate import DEFAULT_SEEDS, SCENARIOS, evaluate, render, variants
+    from makerhive.config import ConfigError
+
+    if args.assets or args.scenario != "sim" or args.sweep or args.seed is not None or args.zero_latency:
+        return _fail("--evaluate runs its own fixed set: no --assets, --scenario, --sweep, --seed or --zero-latency")
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    scenarios = _names(args.scenarios) or list(SCENARIOS)
+    all_variants = variants()
+    wanted = _names(args.variants) or list(all_variants)
+    unknown = [x for x in scenarios if x not in SCENARIOS] + [x for x in wanted if x not in all_variants]
+    if unknown:
+        return _fail(f"unknown scenario or variant {unknown[0]!r}; scenarios {list(SCENARIOS)}, "
+                     f"variants {list(all_variants)}")
+    duration = args.duration or EVAL_DURATION_S
+    seeds = list(range(1, (args.seeds or DEFAULT_SEEDS) + 1))
+    console = Console(width=None if sys.stdout.isatty() else 170)
+    t0 = time.perf_counter()
+    try:
+        doc = evaluate(cfg, seeds=seeds, duration_s=duration, workers=args.workers, scenarios=scenarios,
+                       variant_overrides={v: all_variants[v] for v in wanted},
+                       on_row=lambda r: console.print(
+                           f"[dim]{r['scenario']}, seed {r['seed']}, {r['variant']}: net {r['net_pnl']:.2f}, "
+                           f"fills {r['fills']}[/dim]"))
+    except ConfigError as e:
+        return _fail(f"config error: {e}")
+    wall = time.perf_counter() - t0
+    doc["wall_s"] = round(wall, 1)
+    console.print(render(doc))
+    console.print(f"{len(doc['rows'])} runs in {wall:.0f} s wall; markouts: mean mid move after a fill in our "
+                  f"favour (bp); ALO rej: post-only rejects / placements.")
+    if args.json:
+        _write_json(args.json, doc)
     return 0
 
 

@@ -45,7 +45,7 @@ from messages.control import Tick
 from messages.market import BookSnapshot, Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
 from supervisor.allocation import Allocator
-from venues.sim.engine import SimExchange
+from venues.sim.engine import ERR_ADDRESS_BUDGET, ERR_ALO, SimExchange
 
 # event kinds (and their priority at one instant)
 STEP, PUSH, TICK, BOOK, ARRIVE, REPLY, MSG = range(7)
@@ -117,6 +117,18 @@ def _latency_model(cfg: Config, seed: int) -> Any:
     except ImportError:
         return _FixedLatency(cfg)
     return LatencyModel(cfg.sim, seed)
+
+
+ALO_REJECT = ERR_ALO.split("{")[0]
+BUDGET_REJECT = ERR_ADDRESS_BUDGET.split("(")[0]
+
+
+def _count_reason(rec: AssetRecord, reason: str) -> None:
+    """Why a placement was refused, by the venue's own texts (venues/sim/engine.py)."""
+    if reason.startswith(ALO_REJECT):
+        rec.alo_rejects += 1
+    elif reason.startswith(BUDGET_REJECT):
+        rec.budget_rejects += 1
 
 
 class Backtest:
@@ -306,6 +318,7 @@ class Backtest:
                         rec.acks += 1
                     elif type(a) is OrderReject:
                         rec.rejects += 1
+                        _count_reason(rec, a.reason)
                 answers += out
         except Exception as e:  # noqa: BLE001 - as the live venue: the request failed
             text = f"request failed: {e}"

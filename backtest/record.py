@@ -37,6 +37,8 @@ class AssetRecord:
     cancels_sent: int = 0
     acks: int = 0
     rejects: int = 0
+    alo_rejects: int = 0  # placements refused because they would have crossed (post-only)
+    budget_rejects: int = 0  # placements refused for the address action budget
     cancel_misses: int = 0  # cancels of orders that had already gone (filled or cancelled)
     cancel_rejects: int = 0  # cancels the venue refused (budget, failed request)
     failed_requests: int = 0  # commands the engine failed as a whole (injected faults)

@@ -19,6 +19,10 @@ Per asset and for the portfolio (``"total"``):
 - **sharpe**: mean / std (ddof 1) of the 1-minute changes of equity, times √(number of
   whole minutes): a per-run t-statistic, not annualised (``sharpe_1m`` is mean / std).
 - **max drawdown**: largest fall of equity from a running peak, from the 1 s samples.
+- **costs**: ``bp_per_notional`` = net PnL / traded notional × 1e4 (after fees),
+  ``actions_per_usd`` = (orders + cancels) / traded notional, ``alo_reject_rate`` =
+  post-only rejects / placements sent, ``budget_rejects`` = placements refused for the
+  address action budget.
 - **execution**: fills per side, fill rate (fills / orders sent), cancel-to-fill
   ratio, actions per fill ((orders + cancels sent) / fills, Hyperliquid's address
   budget), markouts at 1 / 5 / 30 s (mean mid move after a fill in our favour's sign,
@@ -91,6 +95,17 @@ def _execution(fills: int, buys: int, orders: int, cancels: int) -> dict[str, An
     }
 
 
+def _costs(net: float, volume: float, orders: int, cancels: int, alo: int, budget: int) -> dict[str, Any]:
+    """What the volume earned and what it cost in requests: the figures the evaluation compares."""
+    return {
+        "bp_per_notional": net / volume * 1e4 if volume > 0 else None,
+        "actions_per_usd": _ratio(orders + cancels, volume),
+        "alo_rejects": alo,
+        "alo_reject_rate": _ratio(alo, orders),
+        "budget_rejects": budget,
+    }
+
+
 def _curve(ts: np.ndarray, equity: np.ndarray) -> dict[str, Any]:
     sharpe, one = _sharpe(_minute_changes(ts, equity))
     return {"sharpe": sharpe, "sharpe_1m": one, "max_drawdown": _max_drawdown(equity)}
@@ -133,6 +148,7 @@ def asset_metrics(rec: AssetRecord, ts: np.ndarray) -> dict[str, Any]:
         "book_events": rec.book_events, "level_events": rec.level_events, "trade_events": rec.trade_events,
         "stalls": rec.stalls,
     }
+    out.update(_costs(net, volume, rec.orders_sent, rec.cancels_sent, rec.alo_rejects, rec.budget_rejects))
     if rec.other_events:
         out["other_venue_events"] = dict(rec.other_events)
     return out
@@ -156,6 +172,8 @@ def _total(per: dict[str, dict[str, Any]], result: BacktestResult, ts: np.ndarra
         "markout_bp": {f"{h:g}s": _ratio(sum(r.markout_sum[h] for r in recs), sum(r.markout_n[h] for r in recs))
                        for h in MARKOUT_HORIZONS_S},
         "inventory_usd": _inventory(gross),  # gross: Σ over assets of |position·mid|
+        **_costs(s["net_pnl"], s["volume_usd"], sum(r.orders_sent for r in recs), sum(r.cancels_sent for r in recs),
+                 sum(r.alo_rejects for r in recs), sum(r.budget_rejects for r in recs)),
     }
 
 
@@ -222,7 +240,11 @@ _ROWS: tuple[tuple[str, Any, int], ...] = (
     ("|inv| p99 $", ("inventory_usd", "p99"), 0),
     ("|inv| max $", ("inventory_usd", "max"), 0),
     ("volume $", "volume_usd", 0),
+    ("bp / traded notional", "bp_per_notional", 2),
+    ("actions / USDC", "actions_per_usd", 3),
     ("rejects", "rejects", 0),
+    ("ALO reject rate", "alo_reject_rate", 3),
+    ("budget rejects", "budget_rejects", 0),
 )
 
 

@@ -147,6 +147,11 @@ class AllocationConfig(_Section):
     target_at_zero: float = 0.25
     target_at_one: float = 1.75
     deadband: float = 0.01  # capital moves smaller than this share of the asset's capital are skipped
+    # Evidence, not noise: an asset's score moves its capital and zone only when the mean of
+    # its returns is at least this many standard errors from zero (t over blocks of
+    # evidence_block_s, at most a tenth of the window); 0: every score moves them.
+    min_t_stat: float = 2.0
+    evidence_block_s: float = 60.0
     size_follows_capital: bool = True  # quote sizes scale with capital / equal share
 
 
@@ -412,6 +417,9 @@ def _validate_allocation(cfg: Config) -> None:
         _fail(f"{p}.target_at_one", a.target_at_one, f"must be > target_at_zero ({a.target_at_zero:g}) >= 0")
     if not (0 <= a.deadband < a.max_capital_step):
         _fail(f"{p}.deadband", a.deadband, f"must be >= 0 and < max_capital_step ({a.max_capital_step:g})")
+    if not (math.isfinite(a.min_t_stat) and a.min_t_stat >= 0):
+        _fail(f"{p}.min_t_stat", a.min_t_stat, "must be >= 0 (standard errors; 0: no evidence needed)")
+    _positive(f"{p}.evidence_block_s", a.evidence_block_s)
 
 
 def _validate_episodes(p: str, m: MarketConfig) -> None:

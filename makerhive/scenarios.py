@@ -24,7 +24,9 @@ from makerhive.config import Config, MarketEpisode
 # takers informed sellers: nearly every fill is on the wrong side of the next move.
 TOXIC = dict(regime="crash", informed_share=0.9, trend_bp_per_min=1.0)
 DEMO_SPEED = 30.0
-DEMO_ALLOCATION = dict(period_s=30.0, window_s=240.0, sample_s=5.0, report_s=10.0, min_history_s=90.0)
+# min_t_stat 0: the demo shows the machinery within minutes, without waiting for evidence
+DEMO_ALLOCATION = dict(period_s=30.0, window_s=240.0, sample_s=5.0, report_s=10.0, min_history_s=90.0,
+                       min_t_stat=0.0)
 DEMO_TOXIC = ("SOL", 180.0, 540.0)
 
 

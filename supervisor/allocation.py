@@ -18,6 +18,10 @@ Each part is normalised against a fixed reference range (``*_range``: lo -> 0, h
 clipped): absolute, not rank-based, so if every asset does well nobody is punished.
 Less than ``min_history_s`` of samples in the window: no score, the asset holds.
 
+**Evidence** (``supervisor/evidence.py``): zones and capital act on a score only when
+the mean of the asset's returns is ``min_t_stat`` standard errors from zero; short
+of that the asset is treated as neutral (an equal share, zone hold).
+
 **Zones** by score: reward > 0.7 >= hold >= 0.4 > punish >= 0.2 > pause, with hysteresis:
 an asset leaves its zone only when its score is ``hysteresis`` past the boundary.
 
@@ -51,6 +55,7 @@ from typing import Iterable
 from makerhive.config import AllocationConfig, Config, ZoneMultipliers
 from messages.allocation import AllocationUpdate, Multipliers, PerformanceReport, ScoreParts, Zone
 from strategy.risk import effective_capital
+from supervisor.evidence import block_returns, block_s, evidence_scores, neutral_score
 
 _EPS = 1e-9
 
@@ -192,6 +197,15 @@ def capital_targets(scores: dict[str, float], holding: float, capital: float, sh
     return t
 
 
+def share_out(targets: dict[str, float], to: list[str], room: float, capital: float,
+              cfg: AllocationConfig) -> dict[str, float]:
+    """``to``'s targets raised equally by ``room`` (capital no target claims, e.g. what a
+    proven loser released), each up to the cap."""
+    cap = cfg.cap_pct * capital
+    each = max(0.0, room) / len(to)
+    return {a: min(targets[a] + each, max(cap, targets[a])) for a in to}
+
+
 def step_capital(bases: dict[str, float], targets: dict[str, float], capital: float,
                  cfg: AllocationConfig) -> dict[str, float]:
     """New bases: each of ``targets``' assets moves toward its target by at most
@@ -236,6 +250,7 @@ class AssetBook:
     score: ScoreParts | None = None
     samples: deque = field(default_factory=deque)  # (ts, cumulative PnL, capital)
     net_pnl: float = 0.0
+    evidence_t: float = 0.0  # the t-statistic of its block returns (supervisor/evidence.py)
 
     @property
     def capital(self) -> float:
@@ -341,7 +356,8 @@ class Allocator:
         cfg = self.cfg
         self.periods += 1
         before = {a: (b.base, b.zone, b.multipliers, b.score) for a, b in self.books.items()}
-        scored: dict[str, float] = {}
+        scores: dict[str, float] = {}
+        blocks: dict[str, list[float]] = {}
         for a, b in self.books.items():
             self._trim(b, now)
             if b.state != "active":
@@ -350,13 +366,28 @@ class Allocator:
             if raw is None:
                 continue  # too little data: the asset holds everything
             b.score = score_parts(raw, cfg)
-            scored[a] = b.score.score
-            b.zone = zone_for(b.score.score, b.zone, cfg.zones, cfg.hysteresis)
+            scores[a] = b.score.score
+            blocks[a] = block_returns(b.samples, block_s(cfg))
+        scored: dict[str, float] = {}
+        neutral: list[str] = []
+        for a, (acted, t, evidence) in evidence_scores(scores, blocks, cfg).items():
+            b = self.books[a]
+            b.evidence_t = t
+            if evidence:
+                scored[a] = acted
+            else:
+                neutral.append(a)
+            b.zone = zone_for(acted, b.zone, cfg.zones, cfg.hysteresis)
             b.multipliers = step_multipliers(b.multipliers, zone_multipliers(b.zone, cfg), cfg.max_multiplier_step)
-        if cfg.enabled and scored:
+        if cfg.enabled and (scored or neutral):
             bases = {a: b.base for a, b in self.books.items() if b.state == "active"}
-            holding = sum(v for a, v in bases.items() if a not in scored)
-            targets = capital_targets(scored, holding, self.capital, self.share, cfg)
+            holding = sum(v for a, v in bases.items() if a not in scored and a not in neutral)
+            neutral_score_ = neutral_score(cfg)
+            targets = capital_targets({**scored, **{a: neutral_score_ for a in neutral}}, holding, self.capital,
+                                      self.share, cfg)
+            if neutral:
+                room = self.capital - holding - sum(targets.values())
+                targets.update(share_out(targets, neutral, room, self.capital, cfg))
             new = step_capital(bases, targets, self.capital, cfg)
             for a, v in new.items():
                 self.books[a].base = v
@@ -368,7 +399,8 @@ class Allocator:
         for a, b in self.books.items():
             base, zone, mult, score = before[a]
             if abs(b.base - base) > 1e-6 or zone != b.zone or mult != b.multipliers:
-                why = (f"score {b.score.score:.2f} in zone {b.zone}" if b.score is not None else "rescored")
+                why = (f"score {b.score.score:.2f} (t {b.evidence_t:+.1f}) in zone {b.zone}"
+                       if b.score is not None else "rescored")
                 out.append(Change(a, why, base, b.base, zone, b.zone, mult, b.multipliers, score, b.score))
         return out
 

@@ -12,7 +12,9 @@ from backtest.engine import select_assets
 from makerhive.scenarios import allocation_set, allocation_timing, toxic
 from tests.hive_helpers import ROOT, sim_config
 
-TIMING = dict(period_s=20.0, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0)
+# min_t_stat 0: reaction speed on 20 s periods, as recorded before allocation needed evidence
+# (tests/test_allocation_evidence.py holds the evidence rule)
+TIMING = dict(period_s=20.0, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0, min_t_stat=0.0)
 ASSETS = ("BTC", "SOL", "HYPE")
 
 

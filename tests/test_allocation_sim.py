@@ -20,7 +20,9 @@ from tests.hive_helpers import sim_config, wait_for
 
 SPEED = 40.0
 PERIOD_S = 20.0
-TIMING = dict(period_s=PERIOD_S, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0)
+# min_t_stat 0: reaction speed on 20 s periods, as recorded before allocation needed evidence
+# (tests/test_allocation_evidence.py holds the evidence rule)
+TIMING = dict(period_s=PERIOD_S, window_s=180.0, sample_s=4.0, report_s=8.0, min_history_s=60.0, min_t_stat=0.0)
 TOXIC_FROM, TOXIC_TO = 100.0, 340.0
 LOSE_WITHIN_PERIODS = 8  # of the toxic market's start
 REGAIN_BY_S = 700.0

@@ -1,0 +1,193 @@
+"""``makerhive backtest --evaluate``: the evidence that each part of the strategy earns its place.
+
+A fixed set of markets (``SCENARIOS``: each asset's regime forced for the whole run
+through ``market.episodes``; ``toxic`` is the allocation scenarios' toxic market),
+several seeds, the hyperliquid latency profile and base-tier fees, run for plain
+Avellaneda–Stoikov (``as``), the full stack (``full``) and the full stack with each
+feature of ``strategy.features.FEATURES`` off in turn (``full-no-<feature>``).
+
+Every run is one job, a pure function of (scenario, seed, variant, duration); jobs go
+to spawned worker processes and come back in job order, so the rows do not depend on
+``--workers``.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Callable, Iterable
+
+import msgspec
+
+from backtest.overrides import override
+from makerhive.config import Config, MarketEpisode
+from makerhive.scenarios import TOXIC
+from strategy.features import FEATURES, PLAIN_AS
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "calm": {"regime": "calm"},
+    "normal": {"regime": "normal"},
+    "trending_up": {"regime": "trending_up"},
+    "trending_down": {"regime": "trending_down"},
+    "volatile": {"regime": "volatile"},
+    "crash": {"regime": "crash"},
+    "toxic": TOXIC,
+}
+DEFAULT_SEEDS = 3
+# Measured: 7 scenarios x 3 seeds x 4 variants of 5 assets at 900 s finish in about N min on
+# two busy cores (see the README); more features mean more variants, so re-measure then.
+DEFAULT_DURATION_S = 600.0
+# base-tier fees (maker 1.5 bp, taker 4.5 bp) and Hyperliquid-like latencies
+BASE: dict[str, Any] = {"sim.latency_profile": "hyperliquid", "sim.maker_fee": 0.00015, "sim.taker_fee": 0.00045}
+ROW_KEYS = ("net_pnl", "bp_per_notional", "fills", "max_drawdown", "alo_reject_rate", "budget_rejects",
+            "actions_per_usd", "volume_usd", "orders_sent", "cancels_sent", "alo_rejects", "sharpe")
+
+
+def variants(features: dict[str, dict[str, Any]] = FEATURES,
+             plain: dict[str, Any] = PLAIN_AS) -> dict[str, dict[str, Any]]:
+    """Variant name -> its overrides of the config: ``as``, ``full``, ``full-no-<feature>``."""
+    return {"as": dict(plain), "full": {}, **{f"full-no-{name}": dict(off) for name, off in features.items()}}
+
+
+def scenario_config(cfg: Config, name: str, duration_s: float) -> Config:
+    """``cfg`` with every asset's market held in the scenario's regime from start to end."""
+    episode = MarketEpisode(start_s=0.0, end_s=float(duration_s), **SCENARIOS[name])
+    assets = {a: msgspec.structs.replace(ac, market=msgspec.structs.replace(ac.market, regimes=True,
+                                                                            episodes=(episode,)))
+              for a, ac in cfg.assets.items()}
+    return msgspec.structs.replace(cfg, assets=assets)
+
+
+Job = tuple[str, int, str, Config, float]
+
+
+def run_one(job: Job) -> dict[str, Any]:
+    """One scenario, seed and variant (top level: a spawned worker imports and calls it)."""
+    from backtest.engine import run_backtest
+    from backtest.report import build_report
+
+    name, seed, variant, cfg, duration_s = job
+    total = build_report(run_backtest(cfg, duration_s=duration_s, seed=seed))["total"]
+    row: dict[str, Any] = {"scenario": name, "seed": seed, "variant": variant}
+    row.update({k: total[k] for k in ROW_KEYS})
+    for h, v in total["markout_bp"].items():
+        row[f"markout_{h}_bp"] = v
+    return row
+
+
+def jobs(cfg: Config, *, seeds: Iterable[int], duration_s: float, scenarios: Iterable[str] = SCENARIOS,
+         variant_overrides: dict[str, dict[str, Any]] | None = None) -> list[Job]:
+    """Every run, validated before any starts (an unknown override path fails here)."""
+    vs = variants() if variant_overrides is None else variant_overrides
+    base = override(cfg, BASE)
+    configs = {v: override(base, o) for v, o in vs.items()}
+    out: list[Job] = []
+    for name in scenarios:
+        if name not in SCENARIOS:
+            raise ValueError(f"unknown scenario {name!r}; have {list(SCENARIOS)}")
+        for v, vcfg in configs.items():
+            scfg = scenario_config(vcfg, name, duration_s)
+            out += [(name, seed, v, scfg, float(duration_s)) for seed in seeds]
+    return out
+
+
+def run_jobs(todo: list[Job], *, workers: int | None = None,
+             on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    rows: list[dict[str, Any]] = []
+    if n == 1:
+        done: Iterable[dict[str, Any]] = map(run_one, todo)
+        for row in done:
+            rows.append(row)
+            if on_row:
+                on_row(row)
+        return rows
+    with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for row in pool.map(run_one, todo):
+            rows.append(row)
+            if on_row:
+                on_row(row)
+    return rows
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def _mean(xs: Iterable[float | None]) -> float | None:
+    v = [x for x in xs if x is not None]
+    return sum(v) / len(v) if v else None
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows pooled: PnL and fills summed, ratios of the sums, worst drawdown, mean markouts."""
+    net = sum(r["net_pnl"] for r in rows)
+    volume = sum(r["volume_usd"] for r in rows)
+    orders = sum(r["orders_sent"] for r in rows)
+    out: dict[str, Any] = {
+        "runs": len(rows),
+        "net_pnl": net,
+        "net_pnl_mean": net / len(rows) if rows else None,
+        "bp_per_notional": net / volume * 1e4 if volume > 0 else None,
+        "fills": sum(r["fills"] for r in rows),
+        "max_drawdown": max((r["max_drawdown"] for r in rows), default=0.0),
+        "actions_per_usd": _ratio(orders + sum(r["cancels_sent"] for r in rows), volume),
+        "alo_reject_rate": _ratio(sum(r["alo_rejects"] for r in rows), orders),
+        "budget_rejects": sum(r["budget_rejects"] for r in rows),
+        "losing_runs": sum(r["net_pnl"] < 0 for r in rows),
+    }
+    for h in ("1s", "5s", "30s"):
+        out[f"markout_{h}_bp"] = _mean(r[f"markout_{h}_bp"] for r in rows)
+    return out
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per variant over every scenario and seed."""
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    return {v: aggregate([r for r in rows if r["variant"] == v]) for v in names}
+
+
+def evaluate(cfg: Config, *, seeds: Iterable[int], duration_s: float, workers: int | None = None,
+             scenarios: Iterable[str] = SCENARIOS, variant_overrides: dict[str, dict[str, Any]] | None = None,
+             on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    seeds = list(seeds)
+    todo = jobs(cfg, seeds=seeds, duration_s=duration_s, scenarios=scenarios, variant_overrides=variant_overrides)
+    rows = run_jobs(todo, workers=workers, on_row=on_row)
+    return {"duration_s": float(duration_s), "seeds": seeds, "assets": list(cfg.portfolio.assets),
+            "latency_profile": BASE["sim.latency_profile"], "maker_fee": BASE["sim.maker_fee"],
+            "taker_fee": BASE["sim.taker_fee"], "rows": rows, "summary": summarize(rows)}
+
+
+_COLUMNS = (("net PnL $", "net_pnl", 2), ("bp/notional", "bp_per_notional", 2), ("fills", "fills", 0),
+            ("max DD $", "max_drawdown", 2), ("mk 1s bp", "markout_1s_bp", 2), ("mk 5s bp", "markout_5s_bp", 2),
+            ("mk 30s bp", "markout_30s_bp", 2), ("actions/USDC", "actions_per_usd", 3),
+            ("ALO rej", "alo_reject_rate", 3), ("budget rej", "budget_rejects", 0))
+
+
+def render(doc: dict[str, Any]):  # -> rich.table.Table
+    """One table: each scenario and variant pooled over the seeds, then each variant over everything."""
+    from rich.table import Table
+
+    rows = doc["rows"]
+    t = Table(title=f"evaluation: {doc['duration_s']:g} s x seeds {doc['seeds']}, {doc['latency_profile']} "
+                    f"latency, fees {doc['maker_fee'] * 1e4:g}/{doc['taker_fee'] * 1e4:g} bp maker/taker "
+                    f"(PnL and fills summed over seeds)")
+    t.add_column("scenario")
+    t.add_column("variant")
+    for label, _, _ in _COLUMNS:
+        t.add_column(label, justify="right")
+
+    def cells(m: dict[str, Any]) -> list[str]:
+        out = []
+        for _, key, digits in _COLUMNS:
+            v = m[key]
+            out.append("-" if v is None else f"{v:,.{digits}f}" if digits else f"{v:,}")
+        return out
+
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        for v in dict.fromkeys(r["variant"] for r in rows):
+            t.add_row(name, v, *cells(aggregate([r for r in rows if r["scenario"] == name and r["variant"] == v])))
+        t.add_section()
+    for v, m in doc["summary"].items():
+        t.add_row("all", v, *cells(m), style="bold")
+    return t
