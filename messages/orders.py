@@ -34,6 +34,7 @@ class QuoteLadder(msgspec.Struct, frozen=True, tag=True):
     reservation: float = 0.0
     half_spread_bp: float = 0.0
     recv_ns: int = 0  # from the book snapshot that caused it (latency only)
+    note: str = ""  # why a side is thin or empty (no edge, a guard, a breaker), for the view
 
 
 class NewOrder(msgspec.Struct, frozen=True, gc=False):

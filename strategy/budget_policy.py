@@ -22,3 +22,13 @@ def refresh_tolerance_bp(base_bp: float, budget_share_left: float) -> float:
         return base_bp
     widening = MAX_WIDENING if share <= 0 else min(MAX_WIDENING, FULL_SPEED_SHARE / share)
     return max(base_bp, 0.1) * widening
+
+
+def governed_tolerance_bp(tolerance_bp: float, cancels: int, fills: int, max_cancels_per_fill: float) -> float:
+    """The cancel-to-fill governor: past ``max_cancels_per_fill`` cancels per fill over its
+    window, the refresh tolerance widens in proportion, so levels move less often until
+    fills catch up (volume is what refills the budget)."""
+    ratio = cancels / max(fills, 1)
+    if not ratio > max_cancels_per_fill:
+        return tolerance_bp
+    return max(tolerance_bp, 0.1) * min(MAX_WIDENING, ratio / max_cancels_per_fill)
