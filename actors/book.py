@@ -23,7 +23,9 @@ RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the ri
 class BookActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
         super().__init__(ctx, **kw)
-        self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp)
+        q = ctx.acfg.quoting
+        self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp, calib_window_s=q.glft.window_s,
+                             calib_refit_s=q.glft.refit_s)
         self.slot = ctx.gateway.book_slots[ctx.asset]
         self._risk_marked = -1e18
         self._regime = ""

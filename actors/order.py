@@ -19,6 +19,7 @@ from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancell
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, RiskState, VenuePosition
 from strategy.budget_policy import refresh_tolerance_bp
+from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
 from venues.runtime import VenueUnavailable
 
@@ -36,6 +37,8 @@ class OrderActor(AssetActor):
         self.tracker = OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
                                     a.market.sz_decimals, a.quoting.refresh_tolerance_bp)
         self._base_tolerance_bp = a.quoting.refresh_tolerance_bp
+        self._feedback = wants_feedback(a.quoting)
+        self.tracker.configure(a.quoting)
         self.risk: RiskState | None = None
         self._last_sync = self.ts
         self._synced_until = self.ts  # init fetches the whole history
@@ -131,6 +134,9 @@ class OrderActor(AssetActor):
                                          f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
 
     def _on_venue(self, msg: Any) -> None:
+        fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", ""))) if self._feedback else None
+        if fb is not None and not (isinstance(msg, Fill) and msg.tid in self.tracker.seen_tids):
+            self.send("quoter", fb)  # the quoter's news (strategy/feedback.py)
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
             if self.tracker.on_fill(msg):

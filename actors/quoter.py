@@ -13,7 +13,7 @@ from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest, Tick
 from messages.market import MarketState
-from messages.orders import QuoteLadder
+from messages.orders import QuoteFeedback, QuoteLadder
 from messages.risk import RiskState, RiskStateRequest
 from strategy.quoter import QuoterCore
 
@@ -39,6 +39,8 @@ class QuoterActor(AssetActor):
         elif isinstance(msg, RiskState):
             self.risk = msg
             self._quote(msg.ts, from_book=False)
+        elif isinstance(msg, QuoteFeedback):
+            self.core.on_feedback(msg)
         elif isinstance(msg, Tick):
             self._check_stale(msg.now)
         else:

@@ -26,9 +26,11 @@ from makerhive.config import Config
 from messages.allocation import AllocationUpdate, ExposureReport, PerformanceReport, PortfolioGate
 from messages.control import Tick
 from messages.market import BookSnapshot, MarketState, Trade
-from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from messages.orders import (Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteFeedback,
+                             QuoteLadder)
 from messages.risk import RiskState, RiskStateRequest
 from strategy.book import BookCore
+from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.quoter import QuoterCore
@@ -62,7 +64,8 @@ class Desk:
         self.post = post
         self.send = send
         self.report = report
-        self.book = BookCore(asset, initial_sigma_bp=a.market.sigma_bp)
+        self.book = BookCore(asset, initial_sigma_bp=a.market.sigma_bp, calib_window_s=a.quoting.glft.window_s,
+                             calib_refit_s=a.quoting.glft.refit_s)
         self.quoter = QuoterCore(asset, a.quoting, a.market.sz_decimals)
         self.tracker = OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
                                     a.quoting.refresh_tolerance_bp)
@@ -71,6 +74,8 @@ class Desk:
         self.perf = PerformanceTracker(asset, al.sample_s, al.report_s, ts)
         self.exposure = ExposureThrottle(asset)
         self._stale_after = a.quoting.stale_book_s
+        self._feedback = wants_feedback(a.quoting)
+        self.tracker.configure(a.quoting)
         self._start_ts = ts
         # what each actor remembers between messages
         self._risk_marked = -1e18  # book actor
@@ -117,6 +122,8 @@ class Desk:
         elif isinstance(msg, RiskState):
             self._quoter_risk = msg
             self._quote(msg.ts, from_book=False)
+        elif isinstance(msg, QuoteFeedback):
+            self.quoter.on_feedback(msg)
         elif isinstance(msg, Tick):
             m = self._market
             last = m.ts if m is not None else self._start_ts
@@ -203,6 +210,10 @@ class Desk:
                 self._send_cancel(self.tracker.cancel_everything())
 
     def _on_venue(self, ev: Any) -> None:
+        fb = feedback(ev, self.tracker.live.get(getattr(ev, "cloid", ""))) if self._feedback else None
+        if fb is not None:  # the quoter's news (strategy/feedback.py); a repeated fill is none
+            if not isinstance(ev, Fill) or ev.tid not in self.tracker.seen_tids:
+                self.post(self.asset, "quoter", fb)
         if isinstance(ev, Fill):
             if self.tracker.on_fill(ev):
                 self.post(self.asset, "risk", ev)

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from makerhive.config import QuotingConfig
 from messages.market import MarketState, Side
-from messages.orders import QuoteLadder, QuoteLevel
+from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
 from strategy import avellaneda, breakers, glft, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
@@ -102,6 +102,19 @@ class QuoterCore:
 
     def on_alo_success(self, side: str, level: int) -> None:
         self.alo.on_success(side, level)
+
+    def on_feedback(self, fb: QuoteFeedback) -> None:
+        """One piece of news from the order actor (strategy/feedback.py)."""
+        if fb.kind == "fill":
+            self.on_fill(fb.ts, fb.side, fb.value)
+        elif fb.kind == "placed":
+            self.on_alo_success(fb.side, fb.level)
+        elif fb.kind == "alo_reject":
+            self.on_alo_reject(fb.side, fb.level)
+        elif fb.kind == "error":
+            self.on_api_error(fb.ts)
+        elif fb.kind == "funding":
+            self.on_funding(fb.value)
 
     def _observe(self, market: MarketState, fair: float) -> None:
         """Fold one new book into the stateful measurements (once per book, not per requote)."""
