@@ -16,6 +16,7 @@ import numpy as np
 
 MIN_SPAN_S = 30.0  # no fit before this much tape: early rates are noise
 MIN_POINTS = 3  # depth bins with trades needed for a fit
+MIN_COUNT = 5  # a bin reached fewer times is noise, not a rate
 
 
 class IntensityCalibrator:
@@ -57,16 +58,17 @@ class IntensityCalibrator:
             return self.a, self.k
         depths = sorted(d for _, d in self._depths)
         n = len(depths)
-        xs, ys = [], []
+        xs, ys, ws = [], [], []
         for i in range(self.bins):
             delta = (i + 0.5) * self.bin_bp
             reached = n - bisect.bisect_left(depths, delta)
-            if reached == 0:
+            if reached < MIN_COUNT:
                 break
             xs.append(delta)
             ys.append(math.log(reached / span))
+            ws.append(math.sqrt(reached))  # a Poisson count's log has variance ~ 1/count
         if len(xs) >= MIN_POINTS:
-            slope, intercept = np.polyfit(np.asarray(xs), np.asarray(ys), 1)
+            slope, intercept = np.polyfit(np.asarray(xs), np.asarray(ys), 1, w=np.asarray(ws))
             if slope < 0 and math.isfinite(slope) and math.isfinite(intercept):
                 self.a, self.k = math.exp(intercept), -slope
         return self.a, self.k

@@ -75,7 +75,7 @@ class QuoterCore:
 
     def set_params(self, params: QuotingConfig) -> None:
         p = self.params = params
-        self.mvol = regime.MultiHorizonVolatility()
+        self.mvol: regime.MultiHorizonVolatility | None = None  # started at the first book's sigma
         self.trend = trend.TrendSignal(p.trend.fast_s, p.trend.slow_s, p.trend.full_bp)
         b = p.breakers
         self.breakers = breakers.Breakers(
@@ -123,6 +123,8 @@ class QuoterCore:
         self._seq = market.seq
         p = self.params
         if p.regime.enabled:
+            if self.mvol is None:
+                self.mvol = regime.MultiHorizonVolatility(market.sigma_bp)
             self.mvol.update(market.ts, market.mid)
         if p.trend.enabled:
             self.trend.update(market.ts, market.mid)
@@ -163,7 +165,8 @@ class QuoterCore:
         size_mult = {"B": risk.size_mult_bid, "A": risk.size_mult_ask}
         if p.regime.enabled:
             rg = p.regime
-            reg = regime.classify(tuple(v.sigma_bp for v in self.mvol.vols) + (market.sigma_bp,),
+            vols = tuple(v.sigma_bp for v in self.mvol.vols) if self.mvol is not None else ()
+            reg = regime.classify(vols + (market.sigma_bp,),
                                   rg.calm_bp, rg.elevated_bp, rg.extreme_bp)
             scale, max_levels, size_scale = regime.SCALES[reg]
             n = min(n, max_levels)
