@@ -14,7 +14,7 @@ from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest
 from messages.market import BookReady, Trade
-from strategy.book import BookCore
+from strategy.book import BookCore, tape_models_needed
 from venues.gateway import BOOK_READY
 
 RISK_MARK_INTERVAL_S = 1.0  # runtime-clock seconds between marks sent to the risk actor
@@ -25,7 +25,7 @@ class BookActor(AssetActor):
         super().__init__(ctx, **kw)
         q = ctx.acfg.quoting
         self.core = BookCore(ctx.asset, initial_sigma_bp=ctx.acfg.market.sigma_bp, calib_window_s=q.glft.window_s,
-                             calib_refit_s=q.glft.refit_s)
+                             calib_refit_s=q.glft.refit_s, tape_models=tape_models_needed(q))
         self.slot = ctx.gateway.book_slots[ctx.asset]
         self._risk_marked = -1e18
         self._regime = ""

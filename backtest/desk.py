@@ -29,7 +29,7 @@ from messages.market import BookSnapshot, MarketState, Trade
 from messages.orders import (Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteFeedback,
                              QuoteLadder)
 from messages.risk import RiskState, RiskStateRequest
-from strategy.book import BookCore
+from strategy.book import BookCore, tape_models_needed
 from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
 from strategy.performance import ExposureThrottle, PerformanceTracker
@@ -65,7 +65,7 @@ class Desk:
         self.send = send
         self.report = report
         self.book = BookCore(asset, initial_sigma_bp=a.market.sigma_bp, calib_window_s=a.quoting.glft.window_s,
-                             calib_refit_s=a.quoting.glft.refit_s)
+                             calib_refit_s=a.quoting.glft.refit_s, tape_models=tape_models_needed(a.quoting))
         self.quoter = QuoterCore(asset, a.quoting, a.market.sz_decimals)
         self.tracker = OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
                                     a.quoting.refresh_tolerance_bp)

@@ -14,6 +14,10 @@ class AloSafety:
         self._ticks: dict[tuple[str, int], int] = {}
         self._ok: dict[tuple[str, int], int] = {}
 
+    def any(self) -> bool:
+        """Whether any level has safety ticks (the quoter skips the clamp otherwise)."""
+        return any(self._ticks.values())
+
     def ticks(self, side: str, level: int) -> int:
         return self._ticks.get((side, level), 0)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Sequence
+from typing import Any, Sequence
 
 from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
 from strategy.calibration import IntensityCalibrator
@@ -48,6 +48,11 @@ def imbalance(bids: Sequence[Level], asks: Sequence[Level], depth: int) -> float
     return (b - a) / total if total > 0 else 0.0
 
 
+def tape_models_needed(q: Any) -> bool:
+    """Whether the quoting config (QuotingConfig) reads A, k or VPIN from the MarketState."""
+    return bool((q.model == "glft" and q.glft.calibrate) or (q.toxicity.enabled and q.toxicity.vpin))
+
+
 def regime_for(sigma_bp: float, thresholds: tuple[float, float, float] = (5.0, 25.0, 60.0)) -> Regime:
     """Classify volatility by its 1-minute size, sigma·sqrt(60), against (calm, elevated, extreme)."""
     calm, elevated, extreme = thresholds
@@ -65,7 +70,8 @@ class BookCore:
     """Turns each acceptable book snapshot into a MarketState; keeps the trade tape."""
 
     def __init__(self, asset: str, *, depth_levels: int = 5, vol_halflife_s: float = 30.0,
-                 initial_sigma_bp: float = 1.0, calib_window_s: float = 600.0, calib_refit_s: float = 5.0) -> None:
+                 initial_sigma_bp: float = 1.0, calib_window_s: float = 600.0, calib_refit_s: float = 5.0,
+                 tape_models: bool = True) -> None:
         self.asset = asset
         self.depth_levels = depth_levels
         self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
@@ -73,6 +79,7 @@ class BookCore:
         self.rejected = 0
         self._tape: deque[Trade] = deque(maxlen=TAPE_LEN)
         self._buys = 0  # buy aggressors in the tape
+        self.tape_models = tape_models  # fit A, k and VPIN from the tape (tape_models_needed)
         self.calibrator = IntensityCalibrator(calib_window_s, calib_refit_s)
         self.vpin = Vpin()
 
@@ -126,6 +133,8 @@ class BookCore:
             self._buys -= 1
         self._tape.append(trade)
         self._buys += trade.side == "B"
+        if not self.tape_models:
+            return
         self.vpin.on_trade(trade.px, trade.sz, trade.side)
         if self.last is not None:  # depth past the fair price of the book the taker saw
             self.calibrator.on_trade(trade.ts, trade.px, trade.side, self.last.mid)

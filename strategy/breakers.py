@@ -11,7 +11,6 @@ import math
 from collections import deque
 from typing import NamedTuple
 
-SAMPLE_S = 1.0  # prices kept at most once a second
 
 
 class BreakerState(NamedTuple):
@@ -31,7 +30,7 @@ class Breakers:
         self.widen_move, self.widen_mult, self.widen_cool = widen_move_pct / 100, widen_mult, widen_cooldown_s
         self.pause_move, self.pause_cool = pause_move_pct / 100, pause_cooldown_s
         self.api_errors, self.api_cool = api_errors, api_cooldown_s
-        self._prices: deque[tuple[float, float]] = deque()
+        self._win1, self._win5 = _Window(60.0), _Window(300.0)
         self._errors: deque[float] = deque()
         self._widen_until = self._pause_until = -math.inf
         self._widen_reason = self._pause_reason = ""
@@ -39,15 +38,10 @@ class Breakers:
     def on_price(self, ts: float, mid: float) -> None:
         if not (mid > 0 and math.isfinite(mid) and math.isfinite(ts)):
             return
-        if not self._prices or ts - self._prices[-1][0] >= SAMPLE_S:
-            self._prices.append((ts, mid))
-        while self._prices and ts - self._prices[0][0] > 300.0:
-            self._prices.popleft()
-        lo5 = hi5 = lo1 = hi1 = mid
-        for t, p in self._prices:
-            lo5, hi5 = min(lo5, p), max(hi5, p)
-            if ts - t <= 60.0:
-                lo1, hi1 = min(lo1, p), max(hi1, p)
+        self._win1.add(ts, mid)
+        self._win5.add(ts, mid)
+        lo5, hi5 = self._win5.extremes()
+        lo1, hi1 = self._win1.extremes()
         if hi5 / lo5 - 1.0 > self.pause_move:
             self._pause_until = ts + self.pause_cool
             self._pause_reason = f"price moved {100 * (hi5 / lo5 - 1):.1f}% in 5 min"
@@ -71,3 +65,30 @@ class Breakers:
         if ts < self._widen_until:
             return BreakerState(self.widen_mult, False, self._widen_reason, self._widen_until)
         return CLEAR
+
+
+class _Window:
+    """Lowest and highest price of the last ``span_s`` seconds, in O(1) per price
+    (monotonic queues: a price that can never again be the extreme is dropped)."""
+
+    def __init__(self, span_s: float) -> None:
+        self.span_s = span_s
+        self._lo: deque[tuple[float, float]] = deque()
+        self._hi: deque[tuple[float, float]] = deque()
+
+    def add(self, ts: float, px: float) -> None:
+        lo, hi = self._lo, self._hi
+        while lo and lo[-1][1] >= px:
+            lo.pop()
+        lo.append((ts, px))
+        while hi and hi[-1][1] <= px:
+            hi.pop()
+        hi.append((ts, px))
+        cut = ts - self.span_s
+        while lo[0][0] < cut:
+            lo.popleft()
+        while hi[0][0] < cut:
+            hi.popleft()
+
+    def extremes(self) -> tuple[float, float]:
+        return self._lo[0][1], self._hi[0][1]

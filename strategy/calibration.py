@@ -12,8 +12,6 @@ import bisect
 import math
 from collections import deque
 
-import numpy as np
-
 MIN_SPAN_S = 30.0  # no fit before this much tape: early rates are noise
 MIN_POINTS = 3  # depth bins with trades needed for a fit
 MIN_COUNT = 5  # a bin reached fewer times is noise, not a rate
@@ -56,7 +54,7 @@ class IntensityCalibrator:
         span = min(self.window_s, ts - self._first_ts)
         if span < MIN_SPAN_S or len(self._depths) < MIN_POINTS:
             return self.a, self.k
-        depths = sorted(d for _, d in self._depths)
+        depths = sorted([d for _, d in self._depths])
         n = len(depths)
         xs, ys, ws = [], [], []
         for i in range(self.bins):
@@ -68,7 +66,22 @@ class IntensityCalibrator:
             ys.append(math.log(reached / span))
             ws.append(math.sqrt(reached))  # a Poisson count's log has variance ~ 1/count
         if len(xs) >= MIN_POINTS:
-            slope, intercept = np.polyfit(np.asarray(xs), np.asarray(ys), 1, w=np.asarray(ws))
+            slope, intercept = _weighted_line(xs, ys, ws)
             if slope < 0 and math.isfinite(slope) and math.isfinite(intercept):
                 self.a, self.k = math.exp(intercept), -slope
         return self.a, self.k
+
+
+def _weighted_line(xs: list[float], ys: list[float], ws: list[float]) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line with weights ``ws`` on the residuals
+    (numpy.polyfit's w); a few dozen points, so plain Python beats a LAPACK call."""
+    w2 = [w * w for w in ws]
+    sw = sum(w2)
+    mx = sum(w * x for w, x in zip(w2, xs)) / sw
+    my = sum(w * y for w, y in zip(w2, ys)) / sw
+    sxx = sum(w * (x - mx) ** 2 for w, x in zip(w2, xs))
+    sxy = sum(w * (x - mx) * (y - my) for w, x, y in zip(w2, xs, ys))
+    if sxx <= 0:
+        return math.nan, math.nan
+    slope = sxy / sxx
+    return slope, my - slope * mx

@@ -218,9 +218,10 @@ class QuoterCore:
         if not math.isfinite(r_bp):
             r_bp = 0.0
         sides = {}
+        clamp = p.alo_safety.enabled and self.alo.any()
         for s in ("B", "A"):
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
-            if p.alo_safety.enabled and levels:
+            if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
             if p.fee_aware and levels:
                 kept = tuple(lv for lv in levels if self._edge_bp(lv, fair, r_bp) >= 0.0)
