@@ -5,6 +5,7 @@ actor has reconciled with the venue, so restart => reconcile => quote holds.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ class QuoterActor(AssetActor):
         self.risk: RiskState | None = None
         self.quoting = False
         self.stale = False
+        self._topic = ""  # the last ladder note without its numbers
 
     def init(self) -> None:
         self.ctx.team.set("quoter", self.actor_ref)
@@ -56,6 +58,14 @@ class QuoterActor(AssetActor):
             self.board.set_phase(self.ctx.asset, "stalled")
             self.event(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled")
 
+    def _note_event(self, ts: float, note: str) -> None:
+        """A guard, breaker or missing edge that starts (or ends) is an event; its numbers
+        changing is not."""
+        topic = re.sub(r"[-+0-9.%]+", "", note)
+        if topic != self._topic:
+            self._topic = topic
+            self.event(ts, "guard", note[:110] if note else "quoting freely again")
+
     def _quote(self, ts: float, from_book: bool) -> None:
         if self.market is None or self.risk is None:
             return
@@ -70,6 +80,7 @@ class QuoterActor(AssetActor):
             # tick-to-action is measured from book updates only, not from risk news
             ladder = msgspec.structs.replace(ladder, recv_ns=0)
         self.send("order", ladder)
+        self._note_event(ts, ladder.note)
         if not self.quoting:
             self.quoting = True
             self.board.set_phase(self.ctx.asset, "quoting")
