@@ -21,7 +21,7 @@ from venues.gateway import BOOK_READY
 class BookActor(AssetActor):
     def __init__(self, ctx: AssetContext, **kw: Any) -> None:
         super().__init__(ctx, **kw)
-        self.role = BookRole(ctx.asset, ctx.acfg.market.sigma_bp)
+        self.role = BookRole(ctx.asset, ctx.acfg.market.sigma_bp, ctx.acfg.quoting)
         self.core = self.role.core
         self.slot = ctx.gateway.book_slots[ctx.asset]
 

@@ -34,8 +34,9 @@ class OrderActor(AssetActor):
         self.order_epoch = order_epoch
         ts = ctx.start_ts()
         a = ctx.acfg
-        self.role = OrderRole(OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
-                                           a.market.sz_decimals, a.quoting.refresh_tolerance_bp), ts)
+        self.role = OrderRole.for_quoting(OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
+                                                       a.market.sz_decimals, a.quoting.refresh_tolerance_bp), ts,
+                                          a.quoting)
         self.tracker = self.role.tracker
         self._last_sync = ts
         self._synced_until = ts  # init fetches the whole history

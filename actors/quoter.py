@@ -11,6 +11,7 @@ from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest, Tick
 from messages.market import MarketState
+from messages.orders import QuoteFeedback
 from messages.risk import RiskState
 from strategy.outbox import LOG
 from strategy.quoter import QuoterCore
@@ -31,7 +32,7 @@ class QuoterActor(AssetActor):
         self.send("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
-        if not isinstance(msg, (MarketState, RiskState, Tick)):
+        if not isinstance(msg, (MarketState, RiskState, Tick, QuoteFeedback)):
             super().handle(msg)
             return
         out = self.role.handle(msg)

@@ -54,13 +54,13 @@ class Desk:
         self.asset = asset
         self.post = post
         self.send = send
-        self.book = BookRole(asset, a.market.sigma_bp)
+        self.book = BookRole(asset, a.market.sigma_bp, a.quoting)
         self.quoter = QuoterRole(QuoterCore(asset, a.quoting, a.market.sz_decimals), ts)
         self.risk_role = RiskRole(RiskCore(asset, a.risk, capital, ts=ts),
                                   PerformanceTracker(asset, al.sample_s, al.report_s, ts), ts,
                                   reports=report is not None)
-        self.order = OrderRole(OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
-                                            a.quoting.refresh_tolerance_bp), ts)
+        self.order = OrderRole.for_quoting(OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
+                                                        a.quoting.refresh_tolerance_bp), ts, a.quoting)
         self.money = AssetMoney()
         self._report = report
         self._handlers: dict[str, Callable[[Any], Outbox]] = {

@@ -169,6 +169,86 @@ class SupervisionConfig(_Section):
     quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
 
+class GlftConfig(_Section):
+    """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
+    gamma: float = 0.05  # risk aversion per L1 lot, bp units
+    a_per_s: float = 1.0  # intensity at the fair price before the first fit (1/s)
+    k_per_bp: float = 0.5  # intensity decay before the first fit (1/bp)
+    calibrate: bool = True  # fit A, k from the market's trades (models.md §2.4 method 1)
+    window_s: float = 600.0  # rolling window of the fit
+    refit_s: float = 5.0  # refit this often
+    skew_adj: float = 1.0  # scales the model's inventory skew (hftbacktest's adj)
+
+
+class QueueConfig(_Section):
+    """Keep resting orders (their queue place) while their price is still acceptable."""
+    enabled: bool = True
+    keep_tolerance_bp: float = 1.5  # a resting level moves only past this ...
+    max_age_s: float = 30.0  # ... or once it has rested this long
+
+
+class AloSafetyConfig(_Section):
+    """Extra ticks away from the touch per level after post-only rejects."""
+    enabled: bool = True
+    max_ticks: int = 5
+    decay_after: int = 20  # successful placements that take one safety tick back
+
+
+class RegimeConfig(_Section):
+    """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
+    enabled: bool = True
+    calm_bp: float = 5.0  # 1-minute move size thresholds
+    elevated_bp: float = 25.0
+    extreme_bp: float = 60.0
+
+
+class ToxicityConfig(_Section):
+    """Guards against adverse selection (strategy.md, models.md §3.3)."""
+    enabled: bool = True
+    drift_bp: float = 3.0  # microprice drift between books
+    imbalance: float = 0.65  # |book imbalance| above this
+    aggressor: float = 0.7  # buy share (or 1 - it) of the last 50 trades above this
+    vpin: bool = True
+    vpin_threshold: float = 0.7
+    markouts: bool = True
+    markout_horizon_s: float = 5.0
+    widen_mult: float = 1.5  # the threatened side's spread per signal
+
+
+class TrendConfig(_Section):
+    """Fast/slow EMA of the mid: skew toward the trend, smaller counter-trend size."""
+    enabled: bool = False  # strategy.md: off by default
+    fast_s: float = 60.0
+    slow_s: float = 300.0
+    full_bp: float = 10.0  # fast - slow gap that counts as full strength
+    strength: float = 0.2  # reservation shift, in half spreads, at full strength
+
+
+class FundingSkewConfig(_Section):
+    """Holding the side that earns funding is cheaper than holding the side that pays."""
+    enabled: bool = True
+    horizon_h: float = 1.0  # expected holding time priced into the reservation
+
+
+class BreakersConfig(_Section):
+    """Circuit breakers (strategy.md), each with its cooldown."""
+    enabled: bool = True
+    widen_move_pct: float = 1.0  # in 1 minute: widen
+    widen_mult: float = 3.0
+    widen_cooldown_s: float = 300.0
+    pause_move_pct: float = 3.0  # in 5 minutes: cancel all, pause
+    pause_cooldown_s: float = 900.0
+    api_errors: int = 5  # in a minute: pause
+    api_cooldown_s: float = 120.0
+
+
+class BudgetGovernorConfig(_Section):
+    """Requotes paid from the address budget: a cancel-to-fill governor."""
+    enabled: bool = True
+    max_cancels_per_fill: float = 10.0  # above this over the window, levels move less often
+    window_s: float = 300.0
+
+
 class QuotingConfig(_Section):
     gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
     k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
@@ -182,6 +262,21 @@ class QuotingConfig(_Section):
     refresh_tolerance_bp: float = 0.5  # keep a resting order if within this of wanted
     use_microprice: bool = True
     stale_book_s: float = 2.0  # no book for this long (a few pushes): pull every quote
+    # The strategy stack (strategy/features.py names the switch of each feature).
+    model: Literal["as", "glft"] = "as"  # Avellaneda–Stoikov or GLFT (calibrated A, k)
+    fair_value: Literal["auto", "mid", "microprice", "imbalance"] = "auto"  # auto: use_microprice
+    imbalance_weight: float = 0.5  # "imbalance": mid + weight x imbalance x half the touch spread
+    maker_fee_bp: float = 1.5  # base tier; a level whose edge after it is negative is not quoted
+    fee_aware: bool = False
+    glft: GlftConfig = GlftConfig()
+    queue: QueueConfig = QueueConfig(enabled=False)
+    alo_safety: AloSafetyConfig = AloSafetyConfig(enabled=False)
+    regime: RegimeConfig = RegimeConfig(enabled=False)
+    toxicity: ToxicityConfig = ToxicityConfig(enabled=False)
+    trend: TrendConfig = TrendConfig()
+    funding_skew: FundingSkewConfig = FundingSkewConfig(enabled=False)
+    breakers: BreakersConfig = BreakersConfig(enabled=False)
+    budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
 
 
 class RiskConfig(_Section):
@@ -340,8 +435,46 @@ def _validate_quoting(p: str, q: QuotingConfig) -> None:
               f"must list one multiplier per level (levels = {q.levels})")
     for i, m in enumerate(q.level_size_mult):
         _positive(f"{p}.level_size_mult[{i}]", m)
+    _validate_stack(p, q)
     if q.order_size_usd < 10:
         _fail(f"{p}.order_size_usd", q.order_size_usd, "must be at least 10 (Hyperliquid's $10 minimum order value)")
+
+
+def _validate_stack(p: str, q: QuotingConfig) -> None:
+    """The strategy stack's keys: positive numbers, fractions, non-negative fees."""
+    if not (math.isfinite(q.maker_fee_bp) and -5 <= q.maker_fee_bp <= 10):
+        _fail(f"{p}.maker_fee_bp", q.maker_fee_bp, "must be a number of bp from -5 to 10")
+    if not (math.isfinite(q.imbalance_weight) and 0 <= q.imbalance_weight <= 1):
+        _fail(f"{p}.imbalance_weight", q.imbalance_weight, "must be from 0 to 1")
+    positive = {
+        "glft": ("gamma", "a_per_s", "k_per_bp", "window_s", "refit_s", "skew_adj"),
+        "queue": ("keep_tolerance_bp", "max_age_s"),
+        "regime": ("calm_bp", "elevated_bp", "extreme_bp"),
+        "toxicity": ("drift_bp", "markout_horizon_s", "widen_mult"),
+        "trend": ("fast_s", "slow_s", "full_bp"),
+        "funding_skew": ("horizon_h",),
+        "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s",
+                     "api_cooldown_s"),
+        "budget_governor": ("max_cancels_per_fill", "window_s"),
+    }
+    for table, names in positive.items():
+        for name in names:
+            _positive(f"{p}.{table}.{name}", getattr(getattr(q, table), name))
+    for name in ("imbalance", "aggressor", "vpin_threshold"):
+        v = getattr(q.toxicity, name)
+        if not (0.5 <= v <= 1):
+            _fail(f"{p}.toxicity.{name}", v, "must be from 0.5 to 1")
+    if not 0 <= q.trend.strength <= 1:
+        _fail(f"{p}.trend.strength", q.trend.strength, "must be from 0 to 1")
+    if q.trend.fast_s >= q.trend.slow_s:
+        _fail(f"{p}.trend.fast_s", q.trend.fast_s, f"must be < trend.slow_s ({q.trend.slow_s})")
+    r = q.regime
+    if not r.calm_bp < r.elevated_bp < r.extreme_bp:
+        _fail(f"{p}.regime.elevated_bp", r.elevated_bp, "must lie between regime.calm_bp and regime.extreme_bp")
+    for table, name in (("alo_safety", "max_ticks"), ("alo_safety", "decay_after"), ("breakers", "api_errors")):
+        v = getattr(getattr(q, table), name)
+        if not (isinstance(v, int) and 1 <= v <= 1000):
+            _fail(f"{p}.{table}.{name}", v, "must be an integer from 1 to 1000")
 
 
 def _validate_risk(p: str, r: RiskConfig) -> None:

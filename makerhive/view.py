@@ -44,6 +44,7 @@ EVENT_STYLE = {
     "info": "dim",
     "allocation": "cyan",
     "exposure": "yellow",
+    "guard": "yellow",  # a toxicity guard, breaker or missing edge (the quoter's ladder note)
 }
 
 

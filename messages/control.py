@@ -41,7 +41,7 @@ AssetPhase = Literal["starting", "reconciling", "quoting", "stalled", "restartin
 EventKind = Literal[
     "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
     "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
-    "quarantine", "unquarantine", "exposure", "standby",
+    "quarantine", "unquarantine", "exposure", "standby", "guard",
 ]
 
 

@@ -1,6 +1,8 @@
 """Market data: what the venue pushes and what the book actor publishes."""
 from __future__ import annotations
 
+import math
+
 from typing import Literal
 
 import msgspec
@@ -59,6 +61,12 @@ class MarketState(msgspec.Struct, frozen=True, tag=True):
     sigma_bp: float  # volatility of the mid, basis points per sqrt(second)
     regime: Regime
     recv_ns: int = 0  # carried from the BookSnapshot, for latency measurement only
+    # measured from the trade tape (strategy/calibration.py, vpin.py); NaN: not yet known
+    fill_a: float = math.nan  # λ(δ) = A·exp(-k·δ): trades per second reaching the fair price ...
+    fill_k: float = math.nan  # ... and its decay per bp of depth
+    aggressor_buy_ratio: float = 0.5  # buy share of the last 50 trades
+    vpin: float = math.nan
+    micro_drift_bp: float = 0.0  # microprice change since the previous book
 
 
 class BookReady(msgspec.Struct, frozen=True, tag=True):

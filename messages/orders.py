@@ -6,6 +6,8 @@ Client order ids (cloids) encode asset, epoch and sequence (see ``venues.cloid``
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from messages.market import Side
@@ -34,6 +36,7 @@ class QuoteLadder(msgspec.Struct, frozen=True, tag=True):
     reservation: float = 0.0
     half_spread_bp: float = 0.0
     recv_ns: int = 0  # from the book snapshot that caused it (latency only)
+    note: str = ""  # why a side is thin or empty (no edge, a guard, a breaker), for the view
 
 
 class NewOrder(msgspec.Struct, frozen=True, gc=False):
@@ -180,3 +183,16 @@ class AccountSnapshot(msgspec.Struct, frozen=True):
     mid: float = float("nan")  # the venue's mid at that instant
     funding: float | None = None  # cumulative funding of the asset, where the venue reports it
     ts: float = 0.0  # the venue's clock at that instant
+
+
+class QuoteFeedback(msgspec.Struct, frozen=True, tag=True):
+    """What the order actor tells the quoter about its orders (strategy/feedback.py):
+    a fill (markouts), a placement accepted or refused post-only (ALO safety ticks), an
+    API error (breaker), a funding rate (funding skew). ``value``: fill price or rate."""
+
+    asset: str
+    ts: float
+    kind: Literal["fill", "placed", "alo_reject", "error", "funding"]
+    side: str = ""
+    level: int = -1
+    value: float = 0.0

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Sequence
+from typing import Any, Sequence
 
 from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
+from strategy.calibration import IntensityCalibrator
 from strategy.volatility import EwmaVolatility
+from strategy.vpin import Vpin
 
 TAPE_LEN = 50  # trades kept for the aggressor ratio (strategy.md: last 50 trades)
 
@@ -46,6 +48,11 @@ def imbalance(bids: Sequence[Level], asks: Sequence[Level], depth: int) -> float
     return (b - a) / total if total > 0 else 0.0
 
 
+def tape_models_needed(q: Any) -> bool:
+    """Whether the quoting config (QuotingConfig) reads A, k or VPIN from the MarketState."""
+    return bool((q.model == "glft" and q.glft.calibrate) or (q.toxicity.enabled and q.toxicity.vpin))
+
+
 def regime_for(sigma_bp: float, thresholds: tuple[float, float, float] = (5.0, 25.0, 60.0)) -> Regime:
     """Classify volatility by its 1-minute size, sigma·sqrt(60), against (calm, elevated, extreme)."""
     calm, elevated, extreme = thresholds
@@ -63,13 +70,18 @@ class BookCore:
     """Turns each acceptable book snapshot into a MarketState; keeps the trade tape."""
 
     def __init__(self, asset: str, *, depth_levels: int = 5, vol_halflife_s: float = 30.0,
-                 initial_sigma_bp: float = 1.0) -> None:
+                 initial_sigma_bp: float = 1.0, calib_window_s: float = 600.0, calib_refit_s: float = 5.0,
+                 tape_models: bool = True) -> None:
         self.asset = asset
         self.depth_levels = depth_levels
         self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
         self.last: MarketState | None = None
         self.rejected = 0
         self._tape: deque[Trade] = deque(maxlen=TAPE_LEN)
+        self._buys = 0  # buy aggressors in the tape
+        self.tape_models = tape_models  # fit A, k and VPIN from the tape (tape_models_needed)
+        self.calibrator = IntensityCalibrator(calib_window_s, calib_refit_s)
+        self.vpin = Vpin()
 
     def _acceptable(self, snap: BookSnapshot) -> bool:
         if not snap.bids or not snap.asks:
@@ -90,12 +102,16 @@ class BookCore:
         bid, ask = snap.bids[0], snap.asks[0]
         m = mid(bid.px, ask.px)
         sigma = self.vol.update(snap.ts, m)
+        micro = microprice(bid.px, bid.sz, ask.px, ask.sz)
+        last = self.last
+        drift = (micro - last.microprice) / last.microprice * 1e4 if last is not None else 0.0
+        fill_a, fill_k = self.calibrator.fit(snap.ts)
         state = MarketState(
             asset=self.asset,
             ts=snap.ts,
             seq=snap.seq,
             mid=m,
-            microprice=microprice(bid.px, bid.sz, ask.px, ask.sz),
+            microprice=micro,
             best_bid=bid.px,
             best_ask=ask.px,
             spread_bp=spread_bp(bid.px, ask.px),
@@ -103,16 +119,29 @@ class BookCore:
             sigma_bp=sigma,
             regime=regime_for(sigma),
             recv_ns=snap.recv_ns,
+            fill_a=fill_a,
+            fill_k=fill_k,
+            aggressor_buy_ratio=self.aggressor_buy_ratio,
+            vpin=self.vpin.value,
+            micro_drift_bp=drift,
         )
         self.last = state
         return state
 
     def on_trade(self, trade: Trade) -> None:
+        if len(self._tape) == TAPE_LEN and self._tape[0].side == "B":
+            self._buys -= 1
         self._tape.append(trade)
+        self._buys += trade.side == "B"
+        if not self.tape_models:
+            return
+        self.vpin.on_trade(trade.px, trade.sz, trade.side)
+        if self.last is not None:  # depth past the fair price of the book the taker saw
+            self.calibrator.on_trade(trade.ts, trade.px, trade.side, self.last.mid)
 
     @property
     def aggressor_buy_ratio(self) -> float:
         """Share of the last trades whose aggressor bought; 0.5 (no signal) with no trades."""
         if not self._tape:
             return 0.5
-        return sum(1 for t in self._tape if t.side == "B") / len(self._tape)
+        return self._buys / len(self._tape)

@@ -5,15 +5,21 @@ from typing import Any
 
 from messages.control import MarketStateRequest
 from messages.market import BookSnapshot, Trade
-from strategy.book import BookCore
+from strategy.book import BookCore, tape_models_needed
 from strategy.outbox import Outbox
 
 RISK_MARK_INTERVAL_S = 1.0  # clock seconds between marks sent to the risk actor
 
 
 class BookRole:
-    def __init__(self, asset: str, initial_sigma_bp: float) -> None:
-        self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp)
+    def __init__(self, asset: str, initial_sigma_bp: float, quoting: Any = None) -> None:
+        """``quoting``: the asset's quoting config, which says which trade-tape models
+        (A/k calibration, VPIN) the quoter reads; None: none."""
+        if quoting is None:
+            self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp)
+        else:
+            self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp, calib_window_s=quoting.glft.window_s,
+                                 calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting))
         self._risk_marked = -1e18
         self._regime = ""
 

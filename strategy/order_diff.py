@@ -28,10 +28,12 @@ class LiveOrder(msgspec.Struct, frozen=True):
     px: float
     sz: float
     state: Literal["pending", "resting", "cancelling"]
+    placed_ts: float = 0.0  # when we sent it (its age decides a move past max_age_s)
 
 
 def diff_orders(wanted: Sequence[QuoteLevel], live: Sequence[LiveOrder], *, mid: float,
-                tolerance_bp: float, size_tolerance: float = 0.25) -> tuple[list[str], list[QuoteLevel]]:
+                tolerance_bp: float, size_tolerance: float = 0.25, keep_bp: float = 0.0,
+                now: float = 0.0, max_age_s: float = 0.0) -> tuple[list[str], list[QuoteLevel]]:
     """(cloids to cancel, levels to place).
 
     Cancels come first, in (side, level, cloid) order; placements follow in side (bids
@@ -68,6 +70,11 @@ def diff_orders(wanted: Sequence[QuoteLevel], live: Sequence[LiveOrder], *, mid:
         wpx, wsz = w.px, w.sz
         max_sz = size_tolerance * wsz
         fitting = [o for o in orders if abs(o.px - wpx) / ref * 1e4 <= max_bp and abs(o.sz - wsz) <= max_sz]
+        if not fitting and keep_bp > 0:
+            far = keep_bp + _EPS_BP
+            fitting = [o for o in orders if o.state == "resting" and abs(o.sz - wsz) <= max_sz
+                       and 0 < ((wpx - o.px) if w.side == "B" else (o.px - wpx)) / ref * 1e4 <= far
+                       and not (max_age_s > 0 and now - o.placed_ts > max_age_s)]
         if fitting:
             # Keep one: a resting order (it holds a queue place) before a pending one,
             # then the closest in price, then by cloid for determinism.

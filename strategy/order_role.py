@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from messages.risk import RiskState
 from strategy.budget_policy import refresh_tolerance_bp
+from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
 from strategy.outbox import VENUE, Outbox
 
@@ -25,11 +26,21 @@ class Command(NamedTuple):
 
 
 class OrderRole:
-    def __init__(self, tracker: OrderTracker, ts: float) -> None:
+    def __init__(self, tracker: OrderTracker, ts: float, *, feedback: bool = False) -> None:
+        """``feedback``: the quoter reads venue news (fills, post-only rejects, errors:
+        strategy/feedback.py), so pass it on."""
         self.tracker = tracker
+        self.feedback = feedback
         self.base_tolerance_bp = tracker.tolerance_bp
         self.risk: RiskState | None = None
         self.ts = ts
+
+    @classmethod
+    def for_quoting(cls, tracker: OrderTracker, ts: float, quoting: Any) -> "OrderRole":
+        """The role as the asset's quoting config wants it: the tracker's queue keeping,
+        post-only safety and budget governor set, venue news passed on if read."""
+        tracker.configure(quoting)
+        return cls(tracker, ts, feedback=wants_feedback(quoting))
 
     def handle(self, msg: Any, budget_share_left: float = 1.0) -> Outbox:
         """``budget_share_left``: the venue's action budget left (0..1); a low one
@@ -43,9 +54,14 @@ class OrderRole:
         return self._on_venue(msg)
 
     def _on_venue(self, msg: Any) -> Outbox:
+        news: Outbox = []
+        if self.feedback:
+            fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", "")))
+            if fb is not None and not (isinstance(msg, Fill) and msg.tid in self.tracker.seen_tids):
+                news = [("quoter", fb)]
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
-            return [("risk", msg)] if self.tracker.on_fill(msg) else []
+            return news + [("risk", msg)] if self.tracker.on_fill(msg) else news
         if isinstance(msg, OrderAck):
             self.tracker.on_ack(msg)
         elif isinstance(msg, OrderCancelled):
@@ -53,8 +69,8 @@ class OrderRole:
         elif isinstance(msg, OrderReject):
             self.tracker.on_reject(msg)
         elif isinstance(msg, Funding):
-            return [("risk", msg)]
-        return []
+            return news + [("risk", msg)]
+        return news
 
     def _on_ladder(self, ladder: QuoteLadder, budget_share_left: float) -> Outbox:
         risk = self.risk

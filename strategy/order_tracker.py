@@ -9,9 +9,12 @@ resting orders past it are cancelled, outermost first.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from msgspec.structs import replace as _replace
 
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
 from venues import rules
 from venues.cloid import make_cloid
@@ -34,11 +37,20 @@ class OrderTracker:
         self.seen_tids: set[int] = set()
         self._seq = 0
         self.rejects = 0
+        self.keep_bp = 0.0  # queue keeping (order_diff.diff_orders); 0: off
+        self.max_age_s = 0.0
+        self.governor: CancelFillGovernor | None = None  # cancel-to-fill governor; None: off
 
     # -- placing ---------------------------------------------------------------------------
     def _next_cloid(self) -> str:
         self._seq += 1
         return make_cloid(self.asset_index, self.epoch, self._seq)
+
+    def configure(self, quoting: Any) -> None:
+        """Queue keeping and the cancel-to-fill governor from the quoting config (QuotingConfig)."""
+        qu, bg = quoting.queue, quoting.budget_governor
+        self.keep_bp, self.max_age_s = (qu.keep_tolerance_bp, qu.max_age_s) if qu.enabled else (0.0, 0.0)
+        self.governor = CancelFillGovernor(bg.max_cancels_per_fill, bg.window_s) if bg.enabled else None
 
     def exposure(self, side: str) -> float:
         """Worst-case inventory on one side: position plus all open size on that side."""
@@ -50,8 +62,14 @@ class OrderTracker:
         """Cancels and placements that move the live orders to ``ladder``."""
         live = self.live
         wanted = list(ladder.bids) + list(ladder.asks)
-        cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=self.tolerance_bp)
+        tolerance, gov = self.tolerance_bp, self.governor
+        if gov is not None:
+            tolerance = gov.tolerance_bp(tolerance, ladder.ts)
+        cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=tolerance,
+                                      keep_bp=self.keep_bp, now=ladder.ts, max_age_s=self.max_age_s)
         cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd)
+        if gov is not None and cancels:
+            gov.on_cancels(ladder.ts, len(cancels))
         for cloid in cancels:
             o = live.get(cloid)
             if o is not None:
@@ -69,7 +87,7 @@ class OrderTracker:
                 continue
             room[q.side] = used + sz
             cloid = self._next_cloid()
-            live[cloid] = LiveOrder(cloid, q.side, q.level, q.px, sz, "pending")
+            live[cloid] = LiveOrder(cloid, q.side, q.level, q.px, sz, "pending", ladder.ts)
             out.append(NewOrder(cloid, q.side, q.px, sz, q.level))
         return cancels, out
 
@@ -106,7 +124,7 @@ class OrderTracker:
         for cloid, o in self.live.items():
             if o.state != "cancelling":
                 self.live[cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                             sz=o.sz, state="cancelling")
+                                             sz=o.sz, state="cancelling", placed_ts=o.placed_ts)
                 out.append(cloid)
         return out
 
@@ -115,7 +133,7 @@ class OrderTracker:
         o = self.live.get(ack.cloid)
         if o is not None and o.state == "pending":
             self.live[ack.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                             sz=o.sz, state="resting")
+                                             sz=o.sz, state="resting", placed_ts=o.placed_ts)
 
     def on_reject(self, rej: OrderReject) -> None:
         """A rejected placement is gone. A rejected *cancel* is not, unless the venue says
@@ -127,7 +145,7 @@ class OrderTracker:
         self.rejects += 1
         if o.state == "cancelling" and not rej.reason.startswith(GONE_PREFIX):
             self.live[rej.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                             sz=o.sz, state="resting")
+                                             sz=o.sz, state="resting", placed_ts=o.placed_ts)
         else:
             del self.live[rej.cloid]
 
@@ -139,6 +157,8 @@ class OrderTracker:
         if fill.tid in self.seen_tids:
             return False
         self.seen_tids.add(fill.tid)
+        if self.governor is not None:
+            self.governor.on_fill(fill.ts)
         signed = fill.sz if fill.side == "B" else -fill.sz
         self.position = round(self.position + signed, self.sz_decimals)
         o = self.live.get(fill.cloid)
@@ -148,7 +168,8 @@ class OrderTracker:
             else:
                 # min(): a fill that arrives late (reordered) must not grow the order back
                 self.live[fill.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
-                                                  sz=min(o.sz, fill.remaining), state=o.state)
+                                                  sz=min(o.sz, fill.remaining), state=o.state,
+                                                  placed_ts=o.placed_ts)
         return True
 
     # -- reconciliation ------------------------------------------------------------------------
@@ -171,7 +192,8 @@ class OrderTracker:
             mine = self.live.get(cloid)
             if mine is not None:
                 self.live[cloid] = LiveOrder(cloid=cloid, side=mine.side, level=mine.level, px=mine.px,
-                                             sz=o.sz, state="resting" if mine.state == "pending" else mine.state)
+                                             sz=o.sz, state="resting" if mine.state == "pending" else mine.state,
+                                             placed_ts=mine.placed_ts)
         self.position = round(position, self.sz_decimals)
         return [c for c in venue if c not in self.live]
 

@@ -15,9 +15,11 @@ from decimal import Decimal
 
 from makerhive.config import QuotingConfig
 from messages.market import MarketState, Side
-from messages.orders import QuoteLadder, QuoteLevel
+from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
-from strategy import avellaneda
+from strategy import avellaneda, breakers, glft, regime, toxicity, trend
+from strategy.alo_safety import AloSafety
+from strategy.fair_value import fair_price
 from venues import rules
 
 # Spread scale per regime (strategy.md). EXTREME never quotes; its scale only fills in
@@ -55,41 +57,213 @@ def _snap(px: Decimal | float, sz_decimals: int, mode: rules.Rounding) -> Decima
 
 
 class QuoterCore:
+    """The quote model behind ``quote``; the stack's features switch on in ``params``.
+
+    With every feature off it is plain Avellaneda–Stoikov as it always was. The extra
+    inputs (own fills, funding, API errors, post-only results) arrive through the
+    ``on_*`` methods; the market's trade measurements arrive on the MarketState.
+    """
+
     def __init__(self, asset: str, params: QuotingConfig, sz_decimals: int) -> None:
         self.asset = asset
-        self.params = params
         self.sz_decimals = sz_decimals
+        self._seq = -1
+        self.funding_rate = math.nan  # per hour, last reported
+        self.guard = toxicity.CLEAR
+        self.breaker = breakers.CLEAR
+        self.set_params(params)
 
     def set_params(self, params: QuotingConfig) -> None:
-        self.params = params
+        p = self.params = params
+        self.mvol: regime.MultiHorizonVolatility | None = None  # started at the first book's sigma
+        self.trend = trend.TrendSignal(p.trend.fast_s, p.trend.slow_s, p.trend.full_bp)
+        b = p.breakers
+        self.breakers = breakers.Breakers(
+            widen_move_pct=b.widen_move_pct, widen_mult=b.widen_mult, widen_cooldown_s=b.widen_cooldown_s,
+            pause_move_pct=b.pause_move_pct, pause_cooldown_s=b.pause_cooldown_s, api_errors=b.api_errors,
+            api_cooldown_s=b.api_cooldown_s)
+        self.markouts = toxicity.Markouts(p.toxicity.markout_horizon_s)
+        self.alo = AloSafety(p.alo_safety.max_ticks, p.alo_safety.decay_after)
+        self._observing = (p.regime.enabled or p.trend.enabled or p.breakers.enabled
+                           or (p.toxicity.enabled and p.toxicity.markouts))
+
+    # -- inputs beyond the MarketState -----------------------------------------------------
+    def on_fill(self, ts: float, side: str, px: float) -> None:
+        self.markouts.on_fill(ts, side, px)
+
+    def on_funding(self, rate_per_h: float) -> None:
+        self.funding_rate = rate_per_h
+
+    def on_api_error(self, ts: float) -> None:
+        self.breakers.on_api_error(ts)
+
+    def on_alo_reject(self, side: str, level: int) -> None:
+        self.alo.on_reject(side, level)
+
+    def on_alo_success(self, side: str, level: int) -> None:
+        self.alo.on_success(side, level)
+
+    def on_feedback(self, fb: QuoteFeedback) -> None:
+        """One piece of news from the order actor (strategy/feedback.py)."""
+        if fb.kind == "fill":
+            self.on_fill(fb.ts, fb.side, fb.value)
+        elif fb.kind == "placed":
+            self.on_alo_success(fb.side, fb.level)
+        elif fb.kind == "alo_reject":
+            self.on_alo_reject(fb.side, fb.level)
+        elif fb.kind == "error":
+            self.on_api_error(fb.ts)
+        elif fb.kind == "funding":
+            self.on_funding(fb.value)
+
+    def _observe(self, market: MarketState, fair: float) -> None:
+        """Fold one new book into the stateful measurements (once per book, not per requote)."""
+        if market.seq == self._seq:
+            return
+        self._seq = market.seq
+        p = self.params
+        if p.regime.enabled:
+            if self.mvol is None:
+                self.mvol = regime.MultiHorizonVolatility(market.sigma_bp)
+            self.mvol.update(market.ts, market.mid)
+        if p.trend.enabled:
+            self.trend.update(market.ts, market.mid)
+        if p.breakers.enabled:
+            self.breakers.on_price(market.ts, market.mid)
+        if p.toxicity.enabled and p.toxicity.markouts:
+            self.markouts.update(market.ts, fair, market.sigma_bp)
+
+    def _model(self, market: MarketState, q: float) -> tuple[float, float]:
+        """(reservation shift bp, total spread bp before regime scaling) of the configured model."""
+        p = self.params
+        sigma = market.sigma_bp
+        if p.model == "glft":
+            g = p.glft
+            a, k = g.a_per_s, g.k_per_bp
+            if g.calibrate and market.fill_a > 0 and market.fill_k > 0 and math.isfinite(market.fill_a * market.fill_k):
+                a, k = market.fill_a, market.fill_k
+            half, skew = glft.half_spread_and_skew(g.gamma, k, a, sigma)
+            return -q * skew * g.skew_adj, 2.0 * half
+        r_bp = avellaneda.reservation_price(0.0, q, p.gamma, sigma, p.horizon_s)
+        return r_bp, avellaneda.optimal_spread(p.gamma, sigma, p.horizon_s, p.k_per_bp)
 
     def quote(self, market: MarketState, risk: RiskState, ts: float) -> QuoteLadder:
         """The ladder wanted now for ``market`` under ``risk``."""
         p = self.params
-        fair = market.microprice if p.use_microprice else market.mid
-        if not (math.isfinite(fair) and fair > 0 and market.best_bid > 0 and market.best_ask > 0):
-            return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns)
-
+        fair = fair_price(market, p.fair_value, p.use_microprice, p.imbalance_weight)
+        if not (math.isfinite(fair) and fair > 0 and market.best_bid > 0 and market.best_ask > 0
+                and math.isfinite(risk.position)):
+            return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="no usable book")
+        if not (math.isfinite(market.sigma_bp) and market.sigma_bp >= 0):
+            return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="volatility unknown")
+        if self._observing:
+            self._observe(market, fair)
+        notes: list[str] = []
         q = risk.position * fair / p.order_size_usd  # inventory in L1 lots
-        sigma, tau, gamma = market.sigma_bp, p.horizon_s, p.gamma
-        r_bp = avellaneda.reservation_price(0.0, q, gamma, sigma, tau)
-        spread = avellaneda.optimal_spread(gamma, sigma, tau, p.k_per_bp) * REGIME_SPREAD_SCALE[market.regime]
-        spread = min(max(spread, p.min_spread_bp), p.max_spread_bp)
-        half = spread / 2.0
-
+        r_bp, spread = self._model(market, q)
         n = min(p.levels, len(p.level_size_mult))
-        if market.regime == "ELEVATED":
-            n = min(n, ELEVATED_MAX_LEVELS)
-        if market.regime == "EXTREME" or risk.halted:
+        size_mult = {"B": risk.size_mult_bid, "A": risk.size_mult_ask}
+        if p.regime.enabled:
+            rg = p.regime
+            vols = tuple(v.sigma_bp for v in self.mvol.vols) if self.mvol is not None else ()
+            reg = regime.classify(vols + (market.sigma_bp,),
+                                  rg.calm_bp, rg.elevated_bp, rg.extreme_bp)
+            scale, max_levels, size_scale = regime.SCALES[reg]
+            n = min(n, max_levels)
+            size_mult = {s: v * size_scale for s, v in size_mult.items()}
+        else:
+            reg = market.regime
+            scale = REGIME_SPREAD_SCALE[reg]
+            if reg == "ELEVATED":
+                n = min(n, ELEVATED_MAX_LEVELS)
+            if reg == "EXTREME":
+                n = 0
+        if reg == "EXTREME":
+            notes.append("EXTREME volatility: quotes pulled")
+        spread = min(max(spread * scale, p.min_spread_bp), p.max_spread_bp)
+        if p.breakers.enabled:
+            self.breaker = self.breakers.state(ts)
+            if self.breaker.paused:
+                n = 0
+            spread = min(spread * self.breaker.spread_mult, p.max_spread_bp * self.breaker.spread_mult)
+            if self.breaker.reason:
+                notes.append(f"breaker: {self.breaker.reason} until {self.breaker.until:.0f}")
+        half = spread / 2.0 if math.isfinite(spread) else p.max_spread_bp / 2.0
+        if p.trend.enabled:
+            t = self.trend.strength
+            r_bp += t * p.trend.strength * half
+            if abs(t) > 0.5:  # strong trend: half the counter-trend size
+                counter = "A" if t > 0 else "B"
+                size_mult[counter] *= 1.0 - 0.5 * abs(t)
+        if p.funding_skew.enabled:
+            r_bp += max(-half, min(half, trend.funding_shift_bp(self.funding_rate, p.funding_skew.horizon_h)))
+        spread_mult = {"B": risk.spread_mult_bid, "A": risk.spread_mult_ask}
+        allow = {"B": risk.allow_bid, "A": risk.allow_ask}
+        if p.toxicity.enabled:
+            tx = p.toxicity
+            g = self.guard = toxicity.guard(
+                drift_bp=market.micro_drift_bp, imbalance=market.imbalance, buy_ratio=market.aggressor_buy_ratio,
+                vpin=market.vpin if tx.vpin else math.nan,
+                markout_bid=self.markouts.ema["B"] if tx.markouts else math.nan,
+                markout_ask=self.markouts.ema["A"] if tx.markouts else math.nan,
+                drift_limit_bp=tx.drift_bp, imbalance_limit=tx.imbalance, aggressor_limit=tx.aggressor,
+                vpin_limit=tx.vpin_threshold, widen_mult=tx.widen_mult)
+            spread_mult["B"] *= g.spread_mult_bid
+            spread_mult["A"] *= g.spread_mult_ask
+            allow["B"] = allow["B"] and not g.pull_bid
+            allow["A"] = allow["A"] and not g.pull_ask
+            notes.extend(g.reasons)
+        if risk.halted:
             n = 0
-        bids = self._side("B", fair, r_bp, half, risk.spread_mult_bid, risk.size_mult_bid, n, market) \
-            if risk.allow_bid else ()
-        asks = self._side("A", fair, r_bp, half, risk.spread_mult_ask, risk.size_mult_ask, n, market) \
-            if risk.allow_ask else ()
+        if not math.isfinite(r_bp):
+            r_bp = 0.0
+        sides = {}
+        clamp = p.alo_safety.enabled and self.alo.any()
+        for s in ("B", "A"):
+            levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
+            if clamp and levels:
+                levels = self._alo_clamp(s, levels, market)
+            if p.fee_aware and levels:
+                kept = tuple(lv for lv in levels if self._edge_bp(lv, fair, r_bp) >= 0.0)
+                if len(kept) < len(levels):
+                    notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
+                                 f"edge after the {p.maker_fee_bp:g}bp maker fee")
+                levels = kept
+            sides[s] = levels
         return QuoteLadder(
-            asset=self.asset, ts=ts, seq=market.seq, bids=bids, asks=asks,
+            asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,
+            note="; ".join(notes),
         )
+
+    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float) -> float:
+        """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price
+        (where holding the fill is a matter of indifference, so a reducing order earns its risk)."""
+        r = fair * (1.0 + r_bp / 1e4)
+        dist = (r - lv.px) if lv.side == "B" else (lv.px - r)
+        return dist / fair * 1e4 - self.params.maker_fee_bp
+
+    def _alo_clamp(self, side: Side, levels: tuple[QuoteLevel, ...], market: MarketState) -> tuple[QuoteLevel, ...]:
+        """Keep ``ticks`` extra ticks between each level and the opposite touch after post-only rejects."""
+        buy = side == "B"
+        touch = _dec(market.best_ask if buy else market.best_bid)
+        step = rules.tick_at(touch, self.sz_decimals)
+        out: list[QuoteLevel] = []
+        prev: float | None = None
+        for lv in levels:
+            extra = self.alo.ticks(side, lv.level)
+            px = lv.px
+            if extra:
+                limit = _snap(touch - (1 + extra) * step if buy else touch + (1 + extra) * step,
+                              self.sz_decimals, "down" if buy else "up")
+                if limit is None:
+                    continue
+                px = min(px, float(limit)) if buy else max(px, float(limit))
+            if prev is not None and (px >= prev if buy else px <= prev):
+                continue
+            prev = px
+            out.append(lv if px == lv.px else QuoteLevel(side, lv.level, px, lv.sz))
+        return tuple(out)
 
     def _side(self, side: Side, fair: float, r_bp: float, half: float, spread_mult: float,
               size_mult: float, n: int, market: MarketState) -> tuple[QuoteLevel, ...]:

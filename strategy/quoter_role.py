@@ -6,13 +6,14 @@ older than ``stale_book_s`` pulls every quote until a fresh one arrives.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 
 from messages.control import Tick
 from messages.market import MarketState
-from messages.orders import QuoteLadder
+from messages.orders import QuoteFeedback, QuoteLadder
 from messages.risk import RiskState, RiskStateRequest
 from strategy.outbox import LOG, Note, Outbox
 from strategy.quoter import QuoterCore
@@ -27,6 +28,7 @@ class QuoterRole:
         self.risk: RiskState | None = None
         self.stale = False
         self.stalls = 0  # times the book went stale
+        self._topic = ""  # the last ladder note without its numbers
 
     def start(self) -> Outbox:
         """Ask risk to state its view once (it has no reason to speak otherwise)."""
@@ -39,6 +41,9 @@ class QuoterRole:
         if isinstance(msg, RiskState):
             self.risk = msg
             return self._quote(msg.ts, from_book=False)
+        if isinstance(msg, QuoteFeedback):
+            self.core.on_feedback(msg)
+            return []
         if isinstance(msg, Tick):
             return self._check_stale(msg.now)
         return []
@@ -69,4 +74,10 @@ class QuoterRole:
             # tick-to-action is measured from book updates only, not from risk news
             ladder = msgspec.structs.replace(ladder, recv_ns=0)
         out.append(("order", ladder))
+        # a guard, breaker or missing edge that starts (or ends) is an event; its
+        # numbers changing is not
+        topic = re.sub(r"[-+0-9.%]+", "", ladder.note)
+        if topic != self._topic:
+            self._topic = topic
+            out.append((LOG, Note(ts, "guard", ladder.note[:110] if ladder.note else "quoting freely again")))
         return out

@@ -11,9 +11,13 @@ from makerhive import config as config_mod
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def sim_config(**overrides) -> config_mod.Config:
-    """The default config, accelerated, with optional section overrides."""
+def sim_config(legacy_quoting: bool = False, **overrides) -> config_mod.Config:
+    """The default config, accelerated, with optional section overrides; ``legacy_quoting``:
+    the quoter without the strategy stack (strategy.features.LEGACY), for tests of other parts."""
     raw = tomllib.loads((ROOT / "config.toml").read_text())
+    if legacy_quoting:
+        from strategy import features
+        raw = features.apply(raw, features.LEGACY)
     raw["run"]["speed"] = 20.0
     raw["run"]["journal_dir"] = "/tmp/makerhive-test-runs"
     for section, values in overrides.items():

@@ -19,7 +19,9 @@ ASSETS = ("BTC", "SOL", "HYPE")
 
 
 def scenario():
-    cfg = select_assets(allocation_timing(sim_config(sim={"market_model": "formula"}), **TIMING), ASSETS)
+    # the allocator is under test: pinned to the formula market and the quoter without the stack
+    cfg = select_assets(allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}), **TIMING),
+                        ASSETS)
     return toxic(cfg, "SOL", 100.0, 340.0)
 
 

@@ -37,7 +37,9 @@ def run_until(hive: Hive, until: float, sample) -> None:  # noqa: ANN001 - sampl
 
 
 def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_market_recovers():
-    cfg = toxic(allocation_timing(sim_config(sim={"market_model": "formula"}), **TIMING), "SOL", TOXIC_FROM, TOXIC_TO)
+    # the allocator is under test: the formula market and the quoter without the stack, which loses while toxic
+    cfg = toxic(allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}), **TIMING), "SOL",
+                TOXIC_FROM, TOXIC_TO)
     hive = Hive(cfg, speed=SPEED, seed=7)
     trail: list[tuple[float, float, float]] = []  # (sim time, SOL's capital, the others' capital)
     hive.start()
@@ -64,7 +66,9 @@ def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_mark
 
 
 def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_until_resumed():
-    cfg = sim_config(sim={"market_model": "formula"}, portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
+    # the stop is under test: the quoter without the stack loses the $20 quickly on the formula market
+    cfg = sim_config(legacy_quoting=True, sim={"market_model": "formula"},
+                     portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
     for a in cfg.portfolio.assets:
         cfg = toxic(cfg, a, 20.0, 400.0)
     hive = Hive(cfg, speed=SPEED, seed=3)

@@ -26,6 +26,7 @@ from backtest.replay import run_replay
 from makerhive import config as c
 from makerhive import scenarios
 from makerhive.config import MarketEpisode
+from strategy import features
 from messages.orders import Fill, NewOrder, OrderAck
 from venues.rules import round_price, round_size, tick_at
 from venues.sim.engine import SimExchange, SimRequestFailed
@@ -37,7 +38,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def cfg():
-    return formula_market(c.load(ROOT / "config.toml"))
+    # recorded before the strategy stack and the order-book market: pinned to both as they were
+    return formula_market(features.load_legacy(ROOT / "config.toml"))
 
 
 def _digest(obj) -> str:

@@ -35,8 +35,10 @@ DURATION_S = 420.0
 
 @pytest.fixture(scope="module")
 def both_ways():
-    """A toxic episode on SOL (capital moves away from it and back), three assets."""
-    cfg = toxic(select_assets(allocation_timing(sim_config(sim=FORMULA), **TIMING), ASSETS), "SOL", 100.0, 340.0)
+    """A toxic episode on SOL (capital moves away from it and back), three assets; the formula
+    market and the quoter without the strategy stack, which loses while toxic."""
+    cfg = toxic(select_assets(allocation_timing(sim_config(legacy_quoting=True, sim=FORMULA), **TIMING), ASSETS),
+                "SOL", 100.0, 340.0)
     return against_live(cfg, seed=11, duration_s=DURATION_S)
 
 
