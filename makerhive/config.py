@@ -71,7 +71,8 @@ class HyperliquidConfig(_Section):
     request_timeout_s: float = 10.0
     ping_every_s: float = 20.0  # application ping, well inside the server's 60 s idle timeout
     stall_s: float = 15.0  # nothing heard for this long (books come every ~0.5 s): reconnect
-    expires_after_s: float = 0.0  # > 0: every action carries expiresAfter = now + this
+    # every action carries expiresAfter = now + this: one held up longer is refused, never executed late (0: none)
+    expires_after_s: float = 5.0
 
     def rest_url(self) -> str:
         if self.base_url:

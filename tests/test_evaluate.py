@@ -28,7 +28,7 @@ def cli_doc(tmp_path_factory):
     out = tmp_path_factory.mktemp("evaluate") / "eval.json"
     proc = subprocess.run(
         [sys.executable, "-m", "makerhive.cli", "backtest", "--config", str(ROOT / "config.toml"), "--evaluate",
-         "--scenarios", "calm,toxic", "--variants", "as,full", "--seeds", "1", "--duration", "60",
+         "--scenarios", "calm,toxic", "--variants", "as,full", "--seeds", "1", "--duration", "180",
          "--workers", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
@@ -56,7 +56,7 @@ def test_the_toxic_market_costs_what_the_calm_one_does_not(cli_doc):
 
 
 def test_rows_do_not_depend_on_the_number_of_workers(cfg, cli_doc):
-    doc = ev.evaluate(cfg, seeds=[1], duration_s=60, workers=1, scenarios=["calm", "toxic"],
+    doc = ev.evaluate(cfg, seeds=[1], duration_s=180, workers=1, scenarios=["calm", "toxic"],
                       variant_overrides={v: ev.variants()[v] for v in ("as", "full")})
     assert json.loads(json.dumps(doc["rows"])) == cli_doc[0]["rows"]
 

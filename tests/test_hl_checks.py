@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import pytest
+import trio
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -153,6 +154,10 @@ _side = st.sampled_from(["B", "A", "X", "", "b"])
        trades=st.lists(st.fixed_dictionaries({"px": _number, "sz": _number, "side": _side, "time": _time}),
                        max_size=4))
 def test_fuzzed_frames_never_carry_an_unusable_number_downstream(fills, book, trades):
+    trio.run(_fuzz_once, fills, book, trades)
+
+
+async def _fuzz_once(fills, book, trades):
     venue, gw = _venue()
     frames = [{"channel": "userFills", "data": {"user": ACCOUNT, "fills": [_fill(**f) for f in fills]}},
               _book(book[0], book[1], book[2]),

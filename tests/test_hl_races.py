@@ -17,8 +17,8 @@ import pytest
 from eth_account import Account
 
 from hive_helpers import sim_config, wait_for
-from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders, NewOrder,
-                             VenueBatch)
+from hl_helpers import bare_venue, hl_hive_config
+from messages.orders import CancelOrders, Fill, NewOrder, OrderAck, OrderCancelled, OrderReject, PlaceOrders
 from strategy.order_diff import LiveOrder
 from strategy.order_tracker import OrderTracker
 from venues.cloid import make_cloid
@@ -33,60 +33,8 @@ OLD, NEW, OTHER, LATER = (make_cloid(1, 1, seq) for seq in (1, 2, 3, 4))
 OLD_OID, NEW_OID = 1001, 1002
 
 
-class _Gateway:
-    """Records what the venue delivers, in order."""
-
-    def __init__(self) -> None:
-        self.board = None
-        self.dms_at = None
-        self.events: list[Any] = []
-        self.resyncs: list[str] = []
-
-    def attach(self, venue: Any) -> None:
-        pass
-
-    def deliver(self, asset: str, msg: Any) -> None:
-        assert isinstance(msg, VenueBatch)
-        self.events.extend(msg.events)
-
-    def reconnected(self, asset: str, ts: float) -> None:
-        self.resyncs.append(asset)
-
-
-class _Rest:
-    """The exchange's REST side: ``before_answer`` runs (the feed racing ahead) between
-    the request executing and its answer arriving."""
-
-    def __init__(self, venue: HyperliquidVenue) -> None:
-        self.venue = venue
-        self.answers: list[Any] = []
-        self.before_answer: list[Any] = []
-        self.sent: list[dict[str, Any]] = []
-        self.open_orders: list[wire.OpenOrderInfo] = []
-
-    async def exchange(self, body: dict[str, Any], n: int) -> dict[str, Any]:
-        self.sent.append(body["action"])
-        race = self.before_answer.pop(0) if self.before_answer else None
-        if race is not None:
-            race()
-        answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    async def info(self, payload: dict[str, Any], kind: Any = Any) -> Any:
-        assert payload["type"] == "frontendOpenOrders"
-        return tuple(self.open_orders)
-
-
-def _venue() -> tuple[HyperliquidVenue, _Gateway, _Rest]:
-    cfg = sim_config(portfolio={"assets": [ASSET]})
-    gw = _Gateway()
-    venue = HyperliquidVenue(cfg, gw, signer=Signer(KEY))
-    venue._index, venue._coin_of, venue._szd = {ASSET: 1}, {1: ASSET}, {ASSET: 4}
-    rest = _Rest(venue)
-    venue.rest = rest  # type: ignore[assignment]
-    return venue, gw, rest
+def _venue():
+    return bare_venue(KEY)
 
 
 def _tracker(*orders: tuple[str, str, str]) -> OrderTracker:
@@ -266,19 +214,13 @@ def test_the_hive_survives_answers_that_race_the_feed(tmp_path):
     """Quotes are taken on the feed before their placement or modify is answered, again
     and again: the venue never dies, and at a clean stop positions and fill counts equal
     the exchange's with nothing left open."""
-    import msgspec
-
     from makerhive.app import Hive
     from venues.hyperliquid.fake import FakeHyperliquid
 
     assets = ("ETH", "SOL")
     base = sim_config(portfolio={"assets": list(assets)})
     with FakeHyperliquid(base, seed=9, account=ACCOUNT) as fake:
-        cfg = sim_config(portfolio={"assets": list(assets)}, run={"speed": 1.0, "venue": "hyperliquid"},
-                         dead_mans_switch={"window_s": 8.0, "renew_every_s": 2.0})
-        hl = msgspec.structs.replace(cfg.venue.hyperliquid, base_url=fake.base_url, ws_url=fake.ws_url,
-                                     stall_s=3.0, ping_every_s=0.5, request_timeout_s=3.0)
-        cfg = msgspec.structs.replace(cfg, venue=msgspec.structs.replace(cfg.venue, hyperliquid=hl))
+        cfg = hl_hive_config(fake, assets)
         hive = Hive(cfg, signer=Signer(KEY))
         hive.start()
         try:

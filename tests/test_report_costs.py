@@ -7,6 +7,7 @@ from rich.console import Console
 
 from backtest.engine import run_backtest
 from backtest.overrides import override
+from strategy import features
 from backtest.report import build_report, render_table
 from makerhive import config as c
 
@@ -32,7 +33,10 @@ def test_bp_per_notional_and_alo_reject_rate_follow_from_the_run(cfg):
 
 
 def test_a_starved_address_budget_shows_as_budget_rejects(cfg):
-    starved = override(cfg, {"sim.latency_profile": "hyperliquid", "sim.address_budget_initial": 200,
+    # the report is under test: the formula market (its taker_rate stops trading) and the
+    # quoter as it was (the stack's budget governor would keep it from running dry)
+    starved = override(cfg, {**features.LEGACY, "sim.market_model": "formula", "sim.latency_profile": "hyperliquid",
+                             "sim.address_budget_initial": 200,
                              "assets.BTC.market.taker_rate": 0.01})
     report = build_report(run_backtest(starved, duration_s=120, assets=["BTC"]))
     btc, total = report["per_asset"]["BTC"], report["total"]
