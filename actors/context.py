@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from actors.team import Team
-from makerhive.config import AssetConfig, Config
+from config import AssetConfig, Config
 from makerhive.status import StatusBoard
 from venues.gateway import Gateway
 

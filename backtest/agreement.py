@@ -17,7 +17,7 @@ from typing import Any
 
 from backtest.allocation import AllocationBacktest
 from backtest.engine import zero_latency
-from makerhive.config import Config
+from config import Config
 
 FillKey = tuple[float, str, str, float, float]  # ts, cloid, side, px, sz
 

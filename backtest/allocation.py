@@ -24,7 +24,7 @@ import msgspec
 from backtest.clock import NS
 from backtest.engine import Backtest
 from backtest.record import BacktestResult
-from makerhive.config import Config
+from config import Config
 from messages.allocation import ExposureReport, PerformanceReport
 from messages.control import Tick
 from supervisor.capital import CapitalCore, Decisions

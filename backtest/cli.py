@@ -154,7 +154,7 @@ def _as_paper(args: argparse.Namespace) -> int:
 
 
 def _load(path: str):  # -> Config | None
-    from makerhive import config as config_mod
+    import config as config_mod
 
     try:
         return config_mod.load(path)
@@ -168,7 +168,7 @@ def _sim(args: argparse.Namespace) -> int:
 
     from backtest.engine import Backtest
     from backtest.report import build_report, render_table
-    from makerhive.config import ConfigError
+    from config import ConfigError
 
     cfg = _backtest_config(args)
     if cfg is None:
@@ -205,7 +205,7 @@ def _replay(args: argparse.Namespace) -> int:
 
     from backtest.replay import ReplayBacktest, ReplayError
     from backtest.report import build_report, render_table
-    from makerhive.config import ConfigError
+    from config import ConfigError
 
     cfg = _backtest_config(args)
     if cfg is None:
@@ -295,7 +295,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from backtest.evaluate import DEFAULT_DURATION_S as EVAL_DURATION_S
     from backtest.evaluate import DEFAULT_SEEDS, SCENARIOS, evaluate, render, variants
-    from makerhive.config import ConfigError
+    from config import ConfigError
 
     if args.assets or args.scenario != "sim" or args.sweep or args.seed is not None or args.zero_latency:
         return _fail("--evaluate runs its own fixed set: no --assets, --scenario, --sweep, --seed or --zero-latency")
@@ -338,7 +338,7 @@ def _against_live(args: argparse.Namespace) -> int:
 
     from backtest.agreement import against_live
     from backtest.engine import select_assets
-    from makerhive.config import ConfigError
+    from config import ConfigError
 
     cfg = _load(args.config)
     if cfg is None:
@@ -407,7 +407,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from backtest.sweep import HEADLINE, parse_grid, run_sweep, write_rows
-    from makerhive.config import ConfigError
+    from config import ConfigError
 
     if not args.grid:
         return _fail("--sweep needs at least one --grid KEY=V1,V2,...")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-from makerhive.config import Config
+from config import Config
 from messages.control import Tick
 from messages.market import Trade
 from strategy.book_role import BookRole

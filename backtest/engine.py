@@ -40,7 +40,7 @@ import msgspec
 from backtest.clock import NS, EventQueue, Wire, to_ns
 from backtest.desk import Command, Desk, VenueEvents
 from backtest.record import MARKOUT_HORIZONS_S, AssetRecord, BacktestResult, FillRecord
-from makerhive.config import Config, ConfigError
+from config import Config, ConfigError
 from messages.control import Tick
 from messages.market import BookSnapshot, Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject

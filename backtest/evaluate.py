@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import msgspec
 
 from backtest.overrides import override
-from makerhive.config import Config, MarketEpisode
+from config import Config, MarketEpisode
 from makerhive.scenarios import TOXIC
 from strategy.features import FEATURES, PLAIN_AS
 

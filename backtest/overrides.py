@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from makerhive import config as config_mod
-from makerhive.config import Config, ConfigError
+import config as config_mod
+from config import Config, ConfigError
 
 PER_ASSET = ("quoting", "risk")
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from backtest.engine import Backtest
 from backtest.record import BacktestResult
-from makerhive.config import Config
+from config import Config
 from messages.market import BookSnapshot, Level
 from venues.replay import Message, ReplayStats, asset_events, asset_files, last_time_ms, recorded_assets
 from venues.sim.market import TakerOrder

@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from makerhive import config as config_mod
+import config as config_mod
 
 Grid = list[tuple[str, list[Any]]]
 HEADLINE = ("net_pnl", "spread_capture", "fees", "funding", "inventory_pnl", "sharpe", "max_drawdown",

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from backtest.engine import Backtest
-from makerhive import config as config_mod
+import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = "BTC"
@@ -51,8 +51,8 @@ _INSIDE = {
     ("strategy/quoter.py", "quote"): "quoter_core",
     ("strategy/order_tracker.py", "plan"): "order_tracker_plan",
     ("strategy/book.py", "on_book"): "book_core",
-    ("venues/rules.py", "round_price"): "decimal_price_rounding",
-    ("venues/rules.py", "round_price_float"): "float_price_rounding",
+    ("exchange_rules/ticks.py", "round_price"): "decimal_price_rounding",
+    ("exchange_rules/ticks.py", "round_price_float"): "float_price_rounding",
     ("backtest/engine.py", "_count_book"): "level_event_counting",
 }
 

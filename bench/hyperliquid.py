@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 from eth_account import Account
 
-from makerhive import config as config_mod
+import config as config_mod
 
 
 def _config(base_url: str = "", ws_url: str = "") -> config_mod.Config:
@@ -40,7 +40,7 @@ def _config(base_url: str = "", ws_url: str = "") -> config_mod.Config:
 def _serve_fake(account: str, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
     """The exchange in its own process, on the other core, like the real one is elsewhere."""
     from makerhive.affinity import pin_to_cpu
-    from venues.hyperliquid.fake import FakeHyperliquid
+    from testkit.hyperliquid_fake import FakeHyperliquid
 
     pin_to_cpu(1)
     with FakeHyperliquid(_config(), seed=3, account=account) as fake:

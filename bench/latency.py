@@ -21,7 +21,7 @@ import msgspec
 import numpy as np
 
 from actors.context import LatencyRecorder
-from makerhive import config as config_mod
+import config as config_mod
 from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 from makerhive.app import Hive
 

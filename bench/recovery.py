@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from makerhive import config as config_mod
+import config as config_mod
 from makerhive.app import Hive
 from messages.control import Crash
 

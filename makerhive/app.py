@@ -26,7 +26,7 @@ import trio
 from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
-from makerhive.config import Config
+from config import Config
 from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine

@@ -18,7 +18,7 @@ import numpy as np
 
 from makerhive import invariants as inv
 from makerhive.app import Hive
-from makerhive.config import Config
+from config import Config
 from messages.control import Crash
 
 ROLES = ("book", "risk", "order", "quoter")

@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from makerhive import config as config_mod
+import config as config_mod
 from makerhive.argtypes import positive_float
 
 DEFAULT_CONFIG = "config.toml"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pykka
 
 from messages.orders import QueryLiveOrders
-from venues.cloid import parse_cloid
+from exchange_rules.cloid import parse_cloid
 from venues.runtime import VenueUnavailable
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import msgspec
 
-from makerhive.config import Config, MarketEpisode
+from config import Config, MarketEpisode
 
 # A toxic market for a market maker: the sim's crash regime (3.5x the volatility, jumps
 # twenty times as often and twice as big, mostly down, through resting quotes) with 90% of

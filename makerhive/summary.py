@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from makerhive.config import Config
+from config import Config
 from makerhive.status import StatusBoard
 
 

@@ -77,6 +77,6 @@ def load_legacy(path: Any) -> Any:
     import tomllib
     from pathlib import Path
 
-    from makerhive import config
+    import config
 
     return config.from_dict(apply(tomllib.loads(Path(path).read_text()), LEGACY))

@@ -16,8 +16,8 @@ from msgspec.structs import replace as _replace
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
-from venues import rules
-from venues.cloid import make_cloid
+from exchange_rules import ticks as rules
+from exchange_rules.cloid import make_cloid
 
 # Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
 GONE_PREFIX = "Order was never placed, already canceled, or filled"

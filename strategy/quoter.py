@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from makerhive.config import QuotingConfig
+from config import QuotingConfig
 from messages.market import MarketState, Side
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
 from strategy import avellaneda, breakers, glft, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
-from venues import rules
+from exchange_rules import ticks as rules
 
 # Spread scale per regime (strategy.md). EXTREME never quotes; its scale only fills in
 # the reported half spread of the empty ladder.

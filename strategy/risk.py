@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from makerhive.config import RiskConfig
+from config import RiskConfig
 from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
 from messages.risk import RiskState

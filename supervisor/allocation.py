@@ -52,7 +52,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from makerhive.config import AllocationConfig, Config, ZoneMultipliers
+from config import AllocationConfig, Config, ZoneMultipliers
 from messages.allocation import AllocationUpdate, Multipliers, PerformanceReport, ScoreParts, Zone
 from strategy.risk import effective_capital
 from supervisor.evidence import block_returns, block_s, evidence_scores, neutral_score

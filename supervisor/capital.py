@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from makerhive.config import Config
+from config import Config
 from messages.allocation import (AllocationUpdate, ExposureReport, Multipliers, PerformanceReport, PortfolioGate,
                                  ScoreParts, Zone)
 from strategy.portfolio import MIN_ROOM_USD, PortfolioGuard

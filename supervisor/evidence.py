@@ -17,7 +17,7 @@ import math
 from statistics import fmean, variance
 from typing import Iterable, Sequence
 
-from makerhive.config import AllocationConfig
+from config import AllocationConfig
 
 
 def block_s(cfg: AllocationConfig) -> float:

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Callable
 
-from makerhive import config as config_mod
+import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 

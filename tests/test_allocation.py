@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makerhive.config import AllocationConfig
+from config import AllocationConfig
 from messages.allocation import Multipliers, PerformanceReport
 from supervisor.allocation import (Allocator, capital_targets, raw_parts, score_parts, step_capital,
                                    step_multipliers, zone_for)
@@ -248,7 +248,7 @@ def test_compound_reinvests_the_assets_own_pnl_on_top_of_its_base():
 def test_every_bad_allocation_value_names_the_field_and_what_is_allowed(section, key, value, words):
     import tomllib
 
-    from makerhive import config as config_mod
+    import config as config_mod
     from tests.hive_helpers import ROOT
 
     raw = tomllib.loads((ROOT / "config.toml").read_text())
@@ -262,7 +262,7 @@ def test_every_bad_allocation_value_names_the_field_and_what_is_allowed(section,
 def test_compound_is_a_per_asset_flag_and_episodes_are_checked():
     import tomllib
 
-    from makerhive import config as config_mod
+    import config as config_mod
     from tests.hive_helpers import ROOT
 
     raw = tomllib.loads((ROOT / "config.toml").read_text())

@@ -79,7 +79,7 @@ def test_t_stat_is_zero_without_enough_blocks_and_infinite_for_a_riskless_gain()
 
 def test_the_config_refuses_a_negative_or_missing_evidence_threshold():
     from backtest.overrides import override
-    from makerhive import config as c
+    import config as c
     from tests.hive_helpers import ROOT
 
     cfg = c.load(ROOT / "config.toml")

@@ -13,7 +13,7 @@ import pytest
 from backtest import sweep
 from backtest.engine import Backtest, run_backtest, select_assets, zero_latency
 from backtest.report import build_report, plot, render_table, to_json
-from makerhive import config as c
+import config as c
 from messages.market import BookSnapshot, Level
 from messages.orders import Funding
 from venues.sim.engine import SimExchange

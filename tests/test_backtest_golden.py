@@ -23,12 +23,12 @@ import pytest
 from backtest.allocation import run_allocation_backtest
 from backtest.engine import run_backtest, zero_latency
 from backtest.replay import run_replay
-from makerhive import config as c
+import config as c
 from makerhive import scenarios
-from makerhive.config import MarketEpisode
+from config import MarketEpisode
 from strategy import features
 from messages.orders import Fill, NewOrder, OrderAck
-from venues.rules import round_price, round_size, tick_at
+from exchange_rules.ticks import round_price, round_size, tick_at
 from venues.sim.engine import SimExchange, SimRequestFailed
 from venues.sim.market import MarketProcess
 from tests.sim_helpers import formula_market

@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from makerhive import config as c
+import config as c
 from makerhive.cli import main
 
 

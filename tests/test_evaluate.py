@@ -10,7 +10,7 @@ import pytest
 
 from backtest import evaluate as ev
 from backtest.overrides import override
-from makerhive import config as c
+import config as c
 from strategy.features import FEATURES, PLAIN_AS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

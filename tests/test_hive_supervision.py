@@ -7,7 +7,7 @@ incarnation remains on the venue, and the other assets are untouched.
 import pytest
 
 from messages.control import Crash
-from venues.cloid import parse_cloid
+from exchange_rules.cloid import parse_cloid
 from makerhive.app import Hive
 from tests.hive_helpers import sim_config, wait_for
 

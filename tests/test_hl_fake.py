@@ -1,4 +1,4 @@
-"""The fake Hyperliquid (venues.hyperliquid.fake) against Hyperliquid's documented API:
+"""The fake Hyperliquid (testkit.hyperliquid_fake) against Hyperliquid's documented API:
 httpx and trio-websocket as clients, the official SDK as the signer."""
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from hyperliquid.utils.types import Cloid
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.hive_helpers import sim_config
-from venues.hyperliquid.fake import FakeHyperliquid
-from venues.hyperliquid.fake import exchange as ex
+from testkit.hyperliquid_fake import FakeHyperliquid
+from testkit.hyperliquid_fake import exchange as ex
 
 ACCOUNT = Account.from_key("0x" + "11" * 32)
 AGENT = Account.from_key("0x" + "22" * 32)

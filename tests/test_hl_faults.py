@@ -11,10 +11,10 @@ import pytest
 from eth_account import Account
 
 from hive_helpers import sim_config, wait_for
-from makerhive import config as config_mod
+import config as config_mod
 from makerhive.app import Hive
 from makerhive.invariants import orphan_orders
-from venues.hyperliquid.fake import FakeHyperliquid
+from testkit.hyperliquid_fake import FakeHyperliquid
 from venues.hyperliquid.signing import Signer
 
 KEY = "0x" + "5e" * 32

@@ -21,7 +21,7 @@ from hl_helpers import bare_venue, hl_hive_config
 from messages.orders import CancelOrders, Fill, NewOrder, OrderAck, OrderCancelled, OrderReject, PlaceOrders
 from strategy.order_diff import LiveOrder
 from strategy.order_tracker import OrderTracker
-from venues.cloid import make_cloid
+from exchange_rules.cloid import make_cloid
 from venues.hyperliquid import wire
 from venues.hyperliquid.signing import Signer
 from venues.hyperliquid.venue import HyperliquidVenue
@@ -215,7 +215,7 @@ def test_the_hive_survives_answers_that_race_the_feed(tmp_path):
     and again: the venue never dies, and at a clean stop positions and fill counts equal
     the exchange's with nothing left open."""
     from makerhive.app import Hive
-    from venues.hyperliquid.fake import FakeHyperliquid
+    from testkit.hyperliquid_fake import FakeHyperliquid
 
     assets = ("ETH", "SOL")
     base = sim_config(portfolio={"assets": list(assets)})

@@ -23,7 +23,7 @@ from hyperliquid.utils.types import Cloid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from venues import rules
+from exchange_rules import ticks as rules
 from venues.hyperliquid import actions
 from venues.hyperliquid.keys import SigningKeyError, load_private_key, redact
 from venues.hyperliquid.signing import (

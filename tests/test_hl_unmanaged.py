@@ -17,7 +17,7 @@ from hive_helpers import sim_config, wait_for
 from hl_helpers import bare_venue, hl_hive_config
 from makerhive.invariants import orphan_orders
 from messages.orders import NewOrder, PlaceOrders
-from venues.cloid import make_cloid
+from exchange_rules.cloid import make_cloid
 from venues.hyperliquid import wire
 from venues.hyperliquid.rest import ActionOutcomeUnknown
 from venues.hyperliquid.signing import Signer
@@ -68,7 +68,7 @@ def test_lost_answers_leave_no_order_resting_untracked():
     """The fake executes actions and cuts the connection before answering: whatever
     landed is found and cancelled; at a clean stop the books agree with the exchange."""
     from makerhive.app import Hive
-    from venues.hyperliquid.fake import FakeHyperliquid
+    from testkit.hyperliquid_fake import FakeHyperliquid
 
     base = sim_config(portfolio={"assets": list(ASSETS)})
     with FakeHyperliquid(base, seed=4, account=ACCOUNT) as fake:

@@ -1,6 +1,6 @@
 """End to end on the Hyperliquid venue, against the faithful local fake of its API.
 
-The fake (venues/hyperliquid/fake) serves REST and WebSocket on one 127.0.0.1 port,
+The fake (testkit/hyperliquid_fake) serves REST and WebSocket on one 127.0.0.1 port,
 recovers the signer of every action the way the exchange does, and matches orders.
 What a user would notice is asserted: quotes rest on every asset, fills become
 positions, a dropped connection (with fills the feed never delivered) is reconciled
@@ -19,8 +19,8 @@ import pytest
 from eth_account import Account
 
 from hive_helpers import ROOT, sim_config, wait_for
-from makerhive import config as config_mod
-from venues.hyperliquid.fake import FakeHyperliquid
+import config as config_mod
+from testkit.hyperliquid_fake import FakeHyperliquid
 
 KEY = "0x" + "4d" * 32  # test-only key of the trading account
 AGENT_KEY = "0x" + "a7" * 32  # an API wallet approved for it

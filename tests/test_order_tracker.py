@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from messages.orders import Fill, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder, QuoteLevel
 from strategy.order_tracker import OrderTracker
-from venues.cloid import parse_cloid
+from exchange_rules.cloid import parse_cloid
 
 
 def ladder(mid, half_bp=3.0, sz=0.05, levels=3, spacing_bp=1.0, ts=0.0):

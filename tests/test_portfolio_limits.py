@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from makerhive.config import RiskConfig
+from config import RiskConfig
 from messages.allocation import AllocationUpdate, ExposureReport, Multipliers, PortfolioGate
 from messages.orders import Fill, QuoteLadder, QuoteLevel
 from strategy.order_tracker import OrderTracker

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makerhive.config import QuotingConfig
+from config import QuotingConfig
 from messages.market import MarketState
 from messages.risk import RiskState
 from strategy.quoter import QuoterCore
-from venues import rules
+from exchange_rules import ticks as rules
 
 # Defaults: γ=0.05, k=0.5/bp, τ=60 s. With σ=1 bp/√s the A–S spread is
 # 0.05·1·60 + (2/0.05)·ln(1.1) = 3 + 3.812407 = 6.812407 bp, half 3.406204 bp.

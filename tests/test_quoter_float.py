@@ -6,10 +6,10 @@ import math
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from makerhive.config import QuotingConfig
+from config import QuotingConfig
 from messages.market import MarketState
 from strategy.quoter import QuoterCore, _Slow
-from venues import rules
+from exchange_rules import ticks as rules
 
 
 def _market(fair: float, bid: float, ask: float) -> MarketState:

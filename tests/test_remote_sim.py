@@ -30,7 +30,7 @@ from messages.orders import (AccountSnapshot, CancelOrders, Fill, NewOrder, Open
 from tests.hive_helpers import ROOT, sim_config, wait_for
 from venues.remote import protocol as p
 from venues.remote.client import RemoteSimVenue, _close_tcp
-from venues.rules import round_price
+from exchange_rules.ticks import round_price
 from venues.runtime import VenueRequestFailed, VenueUnavailable
 
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "HYPE")

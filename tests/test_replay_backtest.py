@@ -11,7 +11,7 @@ import pytest
 
 from backtest.engine import select_assets, zero_latency
 from backtest.replay import ReplayBacktest, ReplayError, ReplayMarket, run_replay
-from makerhive import config as c
+import config as c
 from makerhive.cli import main
 from messages.market import BookSnapshot, Level, Trade
 from messages.orders import Fill, NewOrder, OrderAck

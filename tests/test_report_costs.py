@@ -9,7 +9,7 @@ from backtest.engine import run_backtest
 from backtest.overrides import override
 from strategy import features
 from backtest.report import build_report, render_table
-from makerhive import config as c
+import config as c
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

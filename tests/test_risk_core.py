@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from makerhive.config import RiskConfig
+from config import RiskConfig
 from messages.orders import Fill
 from strategy.risk import RiskCore
 

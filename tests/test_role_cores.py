@@ -1,5 +1,5 @@
 """The role cores (message in, outbox out): the logic the actors and the backtester share."""
-from makerhive.config import QuotingConfig, RiskConfig
+from config import QuotingConfig, RiskConfig
 from messages.allocation import AllocationUpdate, ExposureReport, PortfolioGate
 from messages.control import Tick
 from messages.market import BookSnapshot, Level, MarketState

@@ -1,4 +1,4 @@
-"""The float paths of venues.rules equal the Decimal functions bit for bit: every price
+"""The float paths of exchange_rules.ticks equal the Decimal functions bit for bit: every price
 and size, every szDecimals 0..6, every rounding mode, the same errors. Hypothesis draws
 floats over wide ranges and, above all, the awkward ones: on the tick grid, one ulp
 either side of it, ties, powers of ten and their neighbours."""
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from venues import rules
+from exchange_rules import ticks as rules
 
 MODES = ("down", "up", "nearest")
 SZD = st.integers(min_value=0, max_value=6)

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from makerhive import config as c
+import config as c
 from messages.market import BookSnapshot, Level, Trade
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject
-from venues.rules import round_price, round_size
+from exchange_rules.ticks import round_price, round_size
 from venues.sim.engine import SimExchange
 from venues.sim.market import TakerOrder
 from tests.sim_helpers import scripted_sol

@@ -4,7 +4,7 @@ import pathlib
 
 import pytest
 
-from makerhive import config as c
+import config as c
 from messages.market import Level, Trade
 from messages.orders import Fill, NewOrder, OrderAck, OrderCancelled, OrderReject
 from venues.sim.engine import SimRequestFailed

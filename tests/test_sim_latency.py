@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from makerhive.config import SimConfig
+from config import SimConfig
 from tests.hive_helpers import sim_config
 from venues.sim.latency import LatencyModel
 from venues.sim.venue import SimVenue

@@ -10,8 +10,8 @@ import msgspec
 import numpy as np
 import pytest
 
-from makerhive import config as c
-from venues.rules import is_valid_price, is_valid_size, round_price, tick_at
+import config as c
+from exchange_rules.ticks import is_valid_price, is_valid_size, round_price, tick_at
 from venues.sim.market import MarketProcess, TakerOrder
 from tests.sim_helpers import formula_market
 

@@ -7,7 +7,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from makerhive import config as config_mod
+import config as config_mod
 from messages.market import Trade
 from messages.orders import Fill, NewOrder
 from venues.sim.engine import SimExchange

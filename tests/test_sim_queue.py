@@ -5,7 +5,7 @@ import pathlib
 import msgspec
 import pytest
 
-from makerhive import config as c
+import config as c
 from messages.market import Level
 from messages.orders import Fill, NewOrder, OrderAck
 from venues.sim.engine import SimExchange

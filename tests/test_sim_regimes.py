@@ -8,9 +8,9 @@ import msgspec
 import numpy as np
 import pytest
 
-from makerhive import config as c
+import config as c
 from tests.sim_helpers import formula_market
-from venues.rules import is_valid_size
+from exchange_rules.ticks import is_valid_size
 from venues.sim.market import (
     _JUMP_RATE_MULT,
     _SIGMA_MULT,

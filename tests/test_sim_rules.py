@@ -8,10 +8,10 @@ import random
 import msgspec
 import pytest
 
-from makerhive import config as c
+import config as c
 from messages.market import Trade
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject
-from venues.rules import round_price, round_size
+from exchange_rules.ticks import round_price, round_size
 from venues.sim.engine import SimExchange, exchange_weight, info_weight
 from venues.sim.market import TakerOrder
 from tests.sim_helpers import ScriptedMarket

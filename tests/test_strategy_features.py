@@ -6,7 +6,7 @@ import pytest
 
 from backtest.engine import run_backtest
 from backtest.report import build_report
-from makerhive import config as c
+import config as c
 from messages.orders import Fill, OrderAck, OrderReject
 from strategy import features as F
 from strategy.feedback import feedback

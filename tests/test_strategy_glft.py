@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from makerhive.config import GlftConfig, QuotingConfig
+from config import GlftConfig, QuotingConfig
 from strategy import glft
 from strategy.quoter import QuoterCore
 from tests.test_quoter_core import market, risk

@@ -1,5 +1,5 @@
 """Queue keeping, max order age, the cancel-to-fill governor and post-only safety ticks."""
-from makerhive.config import AloSafetyConfig, QuotingConfig
+from config import AloSafetyConfig, QuotingConfig
 from messages.orders import QuoteFeedback, QuoteLevel
 from strategy.alo_safety import AloSafety
 from strategy.budget_policy import CancelFillGovernor

@@ -1,7 +1,7 @@
 """Multi-horizon volatility and the regime that scales spread, levels and size."""
 import math
 
-from makerhive.config import QuotingConfig, RegimeConfig
+from config import QuotingConfig, RegimeConfig
 from strategy import regime
 from strategy.quoter import QuoterCore
 from tests.test_quoter_core import market, risk

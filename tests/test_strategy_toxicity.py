@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from makerhive.config import QuotingConfig, ToxicityConfig
+from config import QuotingConfig, ToxicityConfig
 from strategy import toxicity
 from strategy.quoter import QuoterCore
 from strategy.vpin import Vpin

@@ -1,7 +1,7 @@
 """Trend and funding skew; circuit breakers with their cooldowns."""
 import pytest
 
-from makerhive.config import BreakersConfig, FundingSkewConfig, QuotingConfig, TrendConfig
+from config import BreakersConfig, FundingSkewConfig, QuotingConfig, TrendConfig
 from messages.orders import QuoteFeedback
 from strategy.breakers import Breakers
 from strategy.quoter import QuoterCore

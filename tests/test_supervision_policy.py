@@ -4,7 +4,7 @@ import random
 import pytest
 
 from supervisor.policy import RestartIntensity, affected_children, backoff_delay, should_restart
-from venues.cloid import make_cloid, parse_cloid
+from exchange_rules.cloid import make_cloid, parse_cloid
 
 ORDER = ["book", "risk", "order", "quoter"]
 

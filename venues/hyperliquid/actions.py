@@ -5,7 +5,7 @@ the key order below is part of the protocol: it must be the order the SDK builds
 (``hyperliquid/utils/signing.py`` and ``hyperliquid/exchange.py``). A different order is
 not rejected as malformed; it recovers a different signer address.
 
-Prices and sizes arrive as wire strings (``venues.rules.to_wire``: plain decimal, no
+Prices and sizes arrive as wire strings (``exchange_rules.ticks.to_wire``: plain decimal, no
 trailing zeros, like the SDK's ``float_to_wire``); nothing here does number formatting.
 """
 from __future__ import annotations

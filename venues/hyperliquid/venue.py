@@ -35,12 +35,12 @@ from typing import Any, Awaitable, Callable
 import msgspec
 import trio
 
-from makerhive.config import Config
+from config import Config
 from messages.market import BookSnapshot, Level, Trade
 from messages.orders import (AccountSnapshot, CancelOrders, Fill, Funding, OpenOrder, OrderAck, OrderCancelled,
                              OrderReject, PlaceOrders, VenueBatch)
-from venues import rules
-from venues.cloid import parse_cloid
+from exchange_rules import ticks as rules
+from exchange_rules.cloid import parse_cloid
 from venues.gateway import Gateway
 from venues.hyperliquid import actions, checks, wire
 from venues.hyperliquid.budget import AddressBudget

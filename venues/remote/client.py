@@ -40,7 +40,7 @@ import msgspec
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from makerhive.config import Config
+from config import Config
 from messages.market import BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, VenueBatch
 from venues.gateway import Gateway

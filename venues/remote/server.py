@@ -37,7 +37,7 @@ import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
-from makerhive.config import Config
+from config import Config
 from messages.market import BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, OrderCancelled, OrderReject, PlaceOrders, VenueBatch
 from venues.remote import protocol as p
@@ -398,7 +398,7 @@ async def _main(server: SimServer, host: str, port: int) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from makerhive import config as config_mod
+    import config as config_mod
 
     try:
         cfg = config_mod.load(args.config)

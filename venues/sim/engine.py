@@ -74,10 +74,10 @@ from typing import Protocol
 
 import numpy as np
 
-from makerhive.config import Config
+from config import Config
 from messages.market import BookSnapshot, Level, Trade
 from messages.orders import Fill, Funding, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject
-from venues.rules import (is_valid_price_float, is_valid_size_float, meets_min_notional_float, round_price_float,
+from exchange_rules.ticks import (is_valid_price_float, is_valid_size_float, meets_min_notional_float, round_price_float,
                           round_size_float, to_wire)
 from venues.sim.faults import Faults, SimRequestFailed
 from venues.sim.fees import fee_rates

@@ -7,7 +7,7 @@ tier 0 (base) 0.015% / 0.045%, 1 (> $5M) 0.012 / 0.040, 2 (> $25M) 0.008 / 0.035
 """
 from __future__ import annotations
 
-from makerhive.config import SimConfig
+from config import SimConfig
 
 PERPS_TIERS: tuple[tuple[float, float], ...] = (
     (0.00015, 0.00045), (0.00012, 0.00040), (0.00008, 0.00035), (0.00004, 0.00030),

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from makerhive.config import SimConfig
+from config import SimConfig
 from venues.sim.market import seed_entropy
 
 _Draw = Callable[[np.random.Generator, int], np.ndarray]

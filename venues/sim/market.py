@@ -70,7 +70,7 @@ step, the regime and the mid, however often or rarely it is looked at.
 Speed: steps are generated ahead in chunks of ``_CHUNK`` (every stream still drawn in
 step order, so a chunk boundary changes nothing: episodes, switches, jumps and funding
 depend only on the step index) and ``advance`` serves them from the chunk. The book is
-worked out on floats with the float rules (``venues.rules``, equal to the Decimal ones
+worked out on floats with the float rules (``exchange_rules.ticks``, equal to the Decimal ones
 bit for bit); each level's next price outwards is worked out once, in Decimal as
 before, and remembered.
 """
@@ -83,9 +83,9 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from makerhive.config import MarketConfig, SimConfig
+from config import MarketConfig, SimConfig
 from messages.market import Level
-from venues.rules import round_price, round_price_float, round_size_float, tick_at
+from exchange_rules.ticks import round_price, round_price_float, round_size_float, tick_at
 
 _EPS_STEPS = 1e-9  # ts within this many steps of a step boundary counts as reaching it
 _LEVEL_SPACING_BP = 0.5

@@ -11,7 +11,7 @@ A·e^(−kδ) law; here fills emerge from queues, cancels and informed flow
   supply arrival times, sides, heavy-tailed (Lomax) sizes and the trend-informed flag;
   their ``reach`` is ignored (rate and mean size: ``trade_rate``, ``trade_size_usd``). ``mid`` is this fair price (what PnL and markouts use).
 - **Book.** Background lots per tick (numpy int64, one array per side) on the grid of
-  the starting price's tick (``venues.rules``; a price crossing a power of ten keeps it).
+  the starting price's tick (``exchange_rules.ticks``; a price crossing a power of ten keeps it).
   A level where our orders rest keeps its exact FIFO queue as segments ``[owner, lots]``
   (owner None: background); ours join at the back, a new price is a new order.
 - **Makers** act every ``_MAKER_EVERY_S``: on ``_WINDOW`` ticks from their anchor (the
@@ -39,9 +39,9 @@ from typing import Literal, NamedTuple
 import msgspec
 import numpy as np
 
-from makerhive.config import MarketConfig, SimConfig
+from config import MarketConfig, SimConfig
 from messages.market import Level
-from venues.rules import tick_at_float
+from exchange_rules.ticks import tick_at_float
 from venues.sim.market import MarketProcess, seed_entropy
 
 _MAKER_EVERY_S = 0.5  # background makers revise their quotes this often

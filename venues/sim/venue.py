@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import trio
 
-from makerhive.config import Config
+from config import Config
 from messages.market import Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, VenueBatch
 from venues.gateway import Gateway

@@ -49,10 +49,10 @@ from typing import Any, Callable
 import msgspec
 from hyperliquid.utils.signing import recover_agent_or_user_from_l1_action
 
-from makerhive.config import Config
+from config import Config
 from messages.market import Trade
 from messages.orders import Fill, NewOrder, OrderAck, OrderCancelled, OrderReject
-from venues.rules import is_valid_price, is_valid_size, meets_min_notional, round_price, round_size, tick_at, to_wire
+from exchange_rules.ticks import is_valid_price, is_valid_size, meets_min_notional, round_price, round_size, tick_at, to_wire
 from venues.sim import engine as sim_engine
 from venues.sim.engine import SimExchange, exchange_weight, info_weight
 from venues.sim.market import TakerOrder

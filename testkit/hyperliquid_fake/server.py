@@ -36,9 +36,9 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_server_stream
 
-from makerhive.config import Config
-from venues.hyperliquid.fake import exchange as ex
-from venues.hyperliquid.fake.exchange import FakeExchange, InvalidSubscription, Reply, normalize_subscription
+from config import Config
+from testkit.hyperliquid_fake import exchange as ex
+from testkit.hyperliquid_fake.exchange import FakeExchange, InvalidSubscription, Reply, normalize_subscription
 
 log = logging.getLogger(__name__)
 

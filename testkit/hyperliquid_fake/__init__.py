@@ -1,5 +1,5 @@
 """A faithful local fake of Hyperliquid's API (REST and WebSocket on one port), for
 tests and benchmarks: ``FakeHyperliquid(cfg, account=..., agents=...).start()``."""
-from venues.hyperliquid.fake.server import FakeHyperliquid
+from testkit.hyperliquid_fake.server import FakeHyperliquid
 
 __all__ = ["FakeHyperliquid"]

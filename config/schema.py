@@ -1,0 +1,402 @@
+"""The configuration's shape: one typed, frozen section per table of ``config.toml``.
+
+The file has portfolio-wide defaults (``[quoting]``, ``[risk]``) and one section per
+asset (``[assets.BTC]``) whose ``quoting``/``risk`` tables override those defaults key
+by key. Every error names the field path, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+KNOWN_VENUES = ("sim", "remote-sim", "hyperliquid")
+KNOWN_REGIMES = ("CALM", "NORMAL", "ELEVATED", "EXTREME")
+
+
+class ConfigError(Exception):
+    """A config problem a user can fix; the message says where and what is allowed."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class RunConfig(_Section):
+    # remote-sim: the sim served by `makerhive sim-server`; hyperliquid: the real exchange
+    # ([venue.hyperliquid]; testnet unless told otherwise, mainnet only with --mainnet)
+    venue: Literal["sim", "remote-sim", "hyperliquid"] = "sim"
+    seed: int = 7
+    speed: float = 1.0  # simulated seconds per real second
+    view_fps: float = 4.0
+    journal_dir: str = "runs"
+    # Pin the trading process to this CPU (-1: no pinning). One GIL-bound process with
+    # many threads hops between actors about twice as fast on a single core; the live
+    # view's process keeps the other cores.
+    pin_cpu: int = 0
+
+
+class DeadMansSwitchConfig(_Section):
+    """The exchange-side dead-man's switch (Hyperliquid's scheduleCancel): renewed only
+    while every asset tree is healthy, so a frozen or killed process loses its quotes."""
+
+    enabled: bool = True
+    window_s: float = 60.0  # each renewal schedules the cancel this far ahead (>= 5 s)
+    renew_every_s: float = 20.0
+
+
+class RemoteConfig(_Section):
+    url: str = "ws://127.0.0.1:8765"  # where `makerhive sim-server` listens
+
+
+MAINNET_API_URL = "https://api.hyperliquid.xyz"
+TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
+
+
+class HyperliquidConfig(_Section):
+    """Where and as whom to trade on Hyperliquid. The private key is never here: it comes
+    from HL_PRIVATE_KEY or a key file (``key_file`` or ``--key-file``)."""
+
+    network: Literal["testnet", "mainnet"] = "testnet"
+    base_url: str = ""  # override of the REST base (tests, local fakes); non-mainnet URLs sign as testnet
+    ws_url: str = ""  # override of the WebSocket URL (default: derived from base_url)
+    account_address: str = ""  # the account traded; empty: the key's own address (not an agent)
+    vault_address: str = ""  # trade for this vault or sub-account (signed by the account's key)
+    key_file: str = ""  # path to a file holding the key (the environment's HL_PRIVATE_KEY otherwise)
+    # open orders at reconciliation that are not ours (no makerhive cloid): leave or cancel them
+    unknown_orders: Literal["leave", "cancel"] = "leave"
+    request_timeout_s: float = 10.0
+    ping_every_s: float = 20.0  # application ping, well inside the server's 60 s idle timeout
+    stall_s: float = 15.0  # nothing heard for this long (books come every ~0.5 s): reconnect
+    # every action carries expiresAfter = now + this: one held up longer is refused, never executed late (0: none)
+    expires_after_s: float = 5.0
+
+    def rest_url(self) -> str:
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return MAINNET_API_URL if self.network == "mainnet" else TESTNET_API_URL
+
+    def websocket_url(self) -> str:
+        if self.ws_url:
+            return self.ws_url
+        return "ws" + self.rest_url()[len("http"):] + "/ws"
+
+    def signs_mainnet(self) -> bool:
+        """Like the SDK: only the mainnet URL itself signs for mainnet."""
+        return self.rest_url() == MAINNET_API_URL
+
+
+class VenueConfig(_Section):
+    hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
+
+
+class PortfolioConfig(_Section):
+    capital_usd: float = 100_000.0
+    assets: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "HYPE")
+    # Portfolio limits, above every asset's own (strategy.md "Circuit breakers and limits"):
+    max_exposure_pct: float = 0.40  # total |inventory| across assets <= this share of capital
+    drawdown_stop_pct: float = 0.05  # of the day's starting equity: halt everything, cancel all
+    max_concurrent_assets: int = 10  # assets trading at once; the rest wait on standby
+
+
+class ZoneMultipliers(_Section):
+    """The risk multipliers of one score zone (size, spread, max position)."""
+
+    size: float = 1.0
+    spread: float = 1.0
+    max_position: float = 1.0
+
+
+class AllocationConfig(_Section):
+    """The meta-supervisor's capital allocation (strategy.md "Meta-supervisor allocation").
+
+    Times are runtime-clock seconds: minutes on the sim; live, the window is days
+    (21 days: window_s = 1814400, with a period of a day and hourly samples)."""
+
+    enabled: bool = True  # false: capital stays where it is (quarantines still release it)
+    period_s: float = 60.0  # capital and multipliers move at most once per period
+    window_s: float = 600.0  # the rolling scoring window
+    sample_s: float = 5.0  # the PnL series in the reports: one point per this interval
+    report_s: float = 15.0  # each asset's risk actor reports this often
+    min_history_s: float = 180.0  # less history than this in the window: the asset holds
+    # score = w0·sharpe + w1·return + w2·(1 − drawdown) + w3·consistency, parts in 0..1
+    weights: tuple[float, float, float, float] = (0.40, 0.30, 0.20, 0.10)
+    # fixed reference ranges (absolute, not rank-based): lo -> 0, hi -> 1, clipped
+    sharpe_range: tuple[float, float] = (-6.0, 6.0)  # Sharpe of the sample PnL, scaled to one hour
+    return_range: tuple[float, float] = (-0.002, 0.002)  # return on allocated capital per hour
+    drawdown_range: tuple[float, float] = (0.0, 0.005)  # max drawdown in the window / capital
+    consistency_range: tuple[float, float] = (0.3, 0.7)  # share of samples with a gain
+    zones: tuple[float, float, float] = (0.2, 0.4, 0.7)  # pause < 0.2 <= punish < 0.4 <= hold <= 0.7 < reward
+    hysteresis: float = 0.05  # a zone is left only this far past its boundary
+    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=1.10, spread=0.90, max_position=1.10))
+    hold: ZoneMultipliers = msgspec.field(default_factory=ZoneMultipliers)
+    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=0.70, spread=1.30, max_position=0.70))
+    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
+        size=0.40, spread=1.50, max_position=0.40))
+    max_capital_step: float = 0.15  # capital moves at most this share of itself per period
+    max_multiplier_step: float = 0.10  # each multiplier moves at most this share of itself per period
+    floor_usd: float = 500.0  # no trading asset gets less
+    cap_pct: float = 0.35  # no asset gets more than this share of the portfolio's capital
+    # the capital an asset's score aims at, in equal shares: score 0 -> target_at_zero,
+    # score 1 -> target_at_one, linear between (scaled down pro rata if the targets add
+    # up to more than the capital)
+    target_at_zero: float = 0.25
+    target_at_one: float = 1.75
+    deadband: float = 0.01  # capital moves smaller than this share of the asset's capital are skipped
+    # Evidence, not noise: an asset's score moves its capital and zone only when the mean of
+    # its returns is at least this many standard errors from zero (t over blocks of
+    # evidence_block_s, at most a tenth of the window); 0: every score moves them.
+    min_t_stat: float = 2.0
+    evidence_block_s: float = 60.0
+    size_follows_capital: bool = True  # quote sizes scale with capital / equal share
+
+
+class SupervisionConfig(_Section):
+    intensity: int = 3  # at most this many restarts ...
+    period_s: float = 60.0  # ... within this many seconds, else the tree gives up
+    tree_backoff_s: float = 2.0  # first backoff before the meta restarts a tree
+    tree_backoff_max_s: float = 60.0
+    shutdown_timeout_s: float = 5.0
+    start_timeout_s: float = 10.0
+    tick_s: float = 0.25  # supervision timer period (runtime clock)
+    handler_budget_s: float = 2.0  # real seconds one handler may run before it counts as hung
+    tree_handler_budget_s: float = 60.0  # the same for an asset supervisor (restarts block it)
+    quarantine_after: int = 3  # this many tree failures of one asset ...
+    quarantine_window_s: float = 600.0  # ... within this window quarantine it
+
+
+class GlftConfig(_Section):
+    """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
+    gamma: float = 0.05  # risk aversion per L1 lot, bp units
+    a_per_s: float = 1.0  # intensity at the fair price before the first fit (1/s)
+    k_per_bp: float = 0.5  # intensity decay before the first fit (1/bp)
+    calibrate: bool = True  # fit A, k from the market's trades (models.md §2.4 method 1)
+    window_s: float = 600.0  # rolling window of the fit
+    refit_s: float = 5.0  # refit this often
+    skew_adj: float = 1.0  # scales the model's inventory skew (hftbacktest's adj)
+
+
+class QueueConfig(_Section):
+    """Keep resting orders (their queue place) while their price is still acceptable."""
+    enabled: bool = True
+    keep_tolerance_bp: float = 1.5  # a resting level moves only past this ...
+    max_age_s: float = 30.0  # ... or once it has rested this long
+
+
+class AloSafetyConfig(_Section):
+    """Extra ticks away from the touch per level after post-only rejects."""
+    enabled: bool = True
+    max_ticks: int = 5
+    decay_after: int = 20  # successful placements that take one safety tick back
+
+
+class RegimeConfig(_Section):
+    """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
+    enabled: bool = True
+    calm_bp: float = 5.0  # 1-minute move size thresholds
+    elevated_bp: float = 25.0
+    extreme_bp: float = 60.0
+
+
+class ToxicityConfig(_Section):
+    """Guards against adverse selection (strategy.md, models.md §3.3)."""
+    enabled: bool = True
+    drift_bp: float = 3.0  # microprice drift between books
+    imbalance: float = 0.65  # |book imbalance| above this
+    aggressor: float = 0.7  # buy share (or 1 - it) of the last 50 trades above this
+    vpin: bool = True
+    vpin_threshold: float = 0.7
+    markouts: bool = True
+    markout_horizon_s: float = 5.0
+    widen_mult: float = 1.5  # the threatened side's spread per signal
+
+
+class TrendConfig(_Section):
+    """Fast/slow EMA of the mid: skew toward the trend, smaller counter-trend size."""
+    enabled: bool = False  # strategy.md: off by default
+    fast_s: float = 60.0
+    slow_s: float = 300.0
+    full_bp: float = 10.0  # fast - slow gap that counts as full strength
+    strength: float = 0.2  # reservation shift, in half spreads, at full strength
+
+
+class FundingSkewConfig(_Section):
+    """Holding the side that earns funding is cheaper than holding the side that pays."""
+    enabled: bool = True
+    horizon_h: float = 1.0  # expected holding time priced into the reservation
+
+
+class BreakersConfig(_Section):
+    """Circuit breakers (strategy.md), each with its cooldown."""
+    enabled: bool = True
+    widen_move_pct: float = 1.0  # in 1 minute: widen
+    widen_mult: float = 3.0
+    widen_cooldown_s: float = 300.0
+    pause_move_pct: float = 3.0  # in 5 minutes: cancel all, pause
+    pause_cooldown_s: float = 900.0
+    api_errors: int = 5  # in a minute: pause
+    api_cooldown_s: float = 120.0
+
+
+class BudgetGovernorConfig(_Section):
+    """Requotes paid from the address budget: a cancel-to-fill governor."""
+    enabled: bool = True
+    max_cancels_per_fill: float = 10.0  # above this over the window, levels move less often
+    window_s: float = 300.0
+
+
+class QuotingConfig(_Section):
+    gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
+    k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
+    horizon_s: float = 60.0  # fixed (T - t) of the A–S model for a bot that never ends
+    min_spread_bp: float = 1.0  # total spread floor (bid to ask at L1)
+    max_spread_bp: float = 20.0
+    levels: int = 3
+    level_spacing_bp: float = 1.0  # extra distance of each level beyond L1
+    order_size_usd: float = 150.0  # L1 size per side
+    level_size_mult: tuple[float, ...] = (1.0, 2.0, 4.0)
+    refresh_tolerance_bp: float = 0.5  # keep a resting order if within this of wanted
+    use_microprice: bool = True
+    stale_book_s: float = 2.0  # no book for this long (a few pushes): pull every quote
+    # The strategy stack (strategy/features.py names the switch of each feature).
+    model: Literal["as", "glft"] = "as"  # Avellaneda–Stoikov or GLFT (calibrated A, k)
+    fair_value: Literal["auto", "mid", "microprice", "imbalance"] = "auto"  # auto: use_microprice
+    imbalance_weight: float = 0.5  # "imbalance": mid + weight x imbalance x half the touch spread
+    maker_fee_bp: float = 1.5  # base tier; a level whose edge after it is negative is not quoted
+    fee_aware: bool = False
+    glft: GlftConfig = GlftConfig()
+    queue: QueueConfig = QueueConfig(enabled=False)
+    alo_safety: AloSafetyConfig = AloSafetyConfig(enabled=False)
+    regime: RegimeConfig = RegimeConfig(enabled=False)
+    toxicity: ToxicityConfig = ToxicityConfig(enabled=False)
+    trend: TrendConfig = TrendConfig()
+    funding_skew: FundingSkewConfig = FundingSkewConfig(enabled=False)
+    breakers: BreakersConfig = BreakersConfig(enabled=False)
+    budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
+
+
+class RiskConfig(_Section):
+    max_position_usd: float = 5_000.0  # hard cap on |inventory| in USD
+    max_position_pct: float = 0.25  # ... and at most this share of the asset's capital
+    widen_at: float = 0.5  # inventory / limit beyond which the loaded side widens
+    widen_mult: float = 1.5
+    stop_at: float = 0.8  # ... beyond which the loaded side stops quoting
+    reduce_only_at: float = 0.9  # ... beyond which the asset only quotes to reduce
+    daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
+
+
+class SimConfig(_Section):
+    step_s: float = 0.1  # market process step
+    book_interval_s: float = 0.5  # l2Book push cadence, like Hyperliquid
+    book_levels: int = 20
+    order_latency_ms: float = 20.0  # one way, client -> matching engine
+    ack_latency_ms: float = 20.0  # one way, engine -> client
+    feed_latency_ms: float = 10.0
+    maker_fee: float = 0.00015
+    taker_fee: float = 0.00045
+    # "fixed": the *_latency_ms above, always; "hyperliquid": drawn like Hyperliquid's
+    # (order round trip median ~0.2 s, p99 ~0.9 s, a book every ~0.5 s); "zero": none.
+    latency_profile: Literal["fixed", "hyperliquid", "zero"] = "fixed"
+    # The simulated market: "orderbook" (a persistent price-time book fed by order flow,
+    # venues.sim.orderbook) or "formula" (takers reach a quote with intensity A·e^(−kδ),
+    # the quoter's own fill law: the as-paper scenario and the old golden runs).
+    market_model: Literal["orderbook", "formula"] = "orderbook"
+    # Hyperliquid's perps fee tier (0 = base: maker 1.5 bp, taker 4.5 bp ... 6); -1: the
+    # maker_fee/taker_fee above as given (venues.sim.fees).
+    fee_tier: int = -1
+    # How our place in a price level's queue moves when displayed size ahead shrinks
+    # (models.md §4): risk_averse (only trades move us) or a probabilistic model.
+    queue_model: Literal["risk_averse", "power", "log", "power2", "log2", "power3"] = "power3"
+    queue_power: float = 3.0
+    open_order_cap: int = 1000  # open orders per account
+    address_budget_initial: int = 10_000  # address actions before volume earns more
+    ip_weight_per_minute: int = 1200
+    funding_interval_s: float = 3600.0
+    schedule_cancel_min_ahead_s: float = 5.0
+    schedule_cancel_triggers_per_day: int = 10
+
+
+SIM_REGIMES = ("calm", "normal", "volatile", "trending_up", "trending_down", "crash")
+
+
+class MarketEpisode(_Section):
+    """A stretch of simulated time in which the market is overridden, e.g. made toxic
+    (a forced trend with mostly informed takers) and then left to recover."""
+
+    start_s: float  # simulated seconds from the start
+    end_s: float
+    regime: str = ""  # force one of SIM_REGIMES for the episode ("": the regime process's own)
+    informed_share: float | None = None  # None: the market's own
+    trend_bp_per_min: float | None = None
+
+
+class MarketConfig(_Section):
+    """The simulated market of one asset."""
+
+    price: float
+    sz_decimals: int
+    sigma_bp: float  # volatility, bp per sqrt(second)
+    taker_rate: float  # A: taker arrivals per second per side
+    taker_k_per_bp: float  # k: arrivals reaching δ bp from the mid decay as exp(-k·δ)
+    taker_size_usd: float  # mean taker size
+    depth_usd: float  # mean displayed size per background level
+    book_spread_bp: float = 1.0  # background book's spread
+    regimes: bool = True  # regime-switching volatility/trend process (calm ... crash)
+    jump_rate_per_hour: float = 1.0  # price jumps (Poisson)
+    jump_bp: float = 20.0  # typical jump size (bp)
+    trend_bp_per_min: float = 4.0  # drift of the mid in a trending episode
+    informed_share: float = 0.3  # share of takers who trade with the coming move when trending
+    size_tail_alpha: float = 2.5  # Pareto tail exponent of taker sizes (heavier when smaller)
+    funding_rate: float = 0.0000125  # mean hourly funding rate (longs pay when > 0)
+    funding_vol: float = 0.00001  # its standard deviation
+    # -- the order-book market (sim.market_model = "orderbook"; venues.sim.orderbook) ----
+    book_spread_ticks: float = 1.0  # background makers quote this many ticks wide around the fair price
+    trade_rate: float = 0.0  # market orders per second per side (0: taker_rate)
+    trade_size_usd: float = 0.0  # their mean size, Lomax-tailed by size_tail_alpha (0: taker_size_usd)
+    maker_order_usd: float = 0.0  # one background order (queue granularity); 0: depth_usd / 4
+    cancel_rate: float = 0.3  # per second, per resting background lot (queue-reactive: ∝ queue size)
+    maker_lag_s: float = 1.0  # mean time background makers take to pull a quote the fair price left behind
+    arb_edge_bp: float = 5.0  # arbitrageurs take resting quotes this far through the fair price
+    arb_delay_s: float = 0.3  # ... after this mean delay (latency arbitrage)
+    # scheduled overrides of the market (scenarios, tests): [[assets.NAME.market.episodes]]
+    episodes: tuple[MarketEpisode, ...] = ()
+
+
+class AssetConfig(_Section):
+    """The effective config of one asset: defaults merged with its overrides."""
+
+    name: str
+    market: MarketConfig
+    quoting: QuotingConfig
+    risk: RiskConfig
+    # reinvest this asset's own PnL on top of its base allocation (the supervisor moves the base only)
+    compound: bool = False
+
+
+class Config(_Section):
+    run: RunConfig
+    dead_mans_switch: DeadMansSwitchConfig
+    remote: RemoteConfig
+    venue: VenueConfig
+    portfolio: PortfolioConfig
+    supervision: SupervisionConfig
+    quoting: QuotingConfig
+    risk: RiskConfig
+    sim: SimConfig
+    assets: dict[str, AssetConfig]
+    allocation: AllocationConfig = msgspec.field(default_factory=AllocationConfig)
+
+    def asset(self, name: str) -> AssetConfig:
+        return self.assets[name]
+
+    @property
+    def asset_names(self) -> tuple[str, ...]:
+        return self.portfolio.assets
+
+    def capital_share(self) -> float:
+        """Equal split of the portfolio's capital among the assets that trade at once (the
+        meta-supervisor's first allocation)."""
+        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets),
+                                                       self.portfolio.max_concurrent_assets))
