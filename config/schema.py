@@ -247,6 +247,18 @@ class BudgetGovernorConfig(_Section):
     window_s: float = 300.0
 
 
+class TapeEdgeConfig(_Section):
+    """Quote only where the tape says a fill pays: each level's distance plus the mean move
+    after the market's prints that reached its depth, less the maker fee (strategy/tape_edge.py)."""
+    enabled: bool = True
+    horizon_s: float = 10.0  # the move is read this long after each print (past the book's lag)
+    window_s: float = 900.0  # prints of this long ago still count
+    bin_bp: float = 0.5  # depth bins
+    min_trades: int = 30  # prints a depth needs before its mean is believed
+    margin_bp: float = 0.0  # edge a level must keep beyond the fee
+    unknown_drift_bp: float = -1.0  # assumed move before the tape knows (learn first, cheaply)
+
+
 class QuotingConfig(_Section):
     gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
     k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
@@ -275,6 +287,7 @@ class QuotingConfig(_Section):
     funding_skew: FundingSkewConfig = FundingSkewConfig(enabled=False)
     breakers: BreakersConfig = BreakersConfig(enabled=False)
     budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
+    tape_edge: TapeEdgeConfig = TapeEdgeConfig(enabled=False)
 
 
 class RiskConfig(_Section):

@@ -67,6 +67,11 @@ class MarketState(msgspec.Struct, frozen=True, tag=True):
     aggressor_buy_ratio: float = 0.5  # buy share of the last 50 trades
     vpin: float = math.nan
     micro_drift_bp: float = 0.0  # microprice change since the previous book
+    # strategy/tape_edge.py: per depth bin, the mean move after prints that reached it, for a
+    # resting bid / ask (bp; empty: not measured or not enough tape yet)
+    tape_drift_bid: tuple[float, ...] = ()
+    tape_drift_ask: tuple[float, ...] = ()
+    tape_bin_bp: float = 0.5
 
 
 class BookReady(msgspec.Struct, frozen=True, tag=True):

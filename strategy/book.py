@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
 from strategy.calibration import IntensityCalibrator
+from strategy.tape_edge import TapeEdge
 from strategy.volatility import EwmaVolatility
 from strategy.vpin import Vpin
 
@@ -71,7 +72,7 @@ class BookCore:
 
     def __init__(self, asset: str, *, depth_levels: int = 5, vol_halflife_s: float = 30.0,
                  initial_sigma_bp: float = 1.0, calib_window_s: float = 600.0, calib_refit_s: float = 5.0,
-                 tape_models: bool = True) -> None:
+                 tape_models: bool = True, tape_edge: TapeEdge | None = None) -> None:
         self.asset = asset
         self.depth_levels = depth_levels
         self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
@@ -82,6 +83,7 @@ class BookCore:
         self.tape_models = tape_models  # fit A, k and VPIN from the tape (tape_models_needed)
         self.calibrator = IntensityCalibrator(calib_window_s, calib_refit_s)
         self.vpin = Vpin()
+        self.tape_edge = tape_edge  # the tape's markouts by depth (None: not measured)
 
     def _acceptable(self, snap: BookSnapshot) -> bool:
         if not snap.bids or not snap.asks:
@@ -106,6 +108,9 @@ class BookCore:
         last = self.last
         drift = (micro - last.microprice) / last.microprice * 1e4 if last is not None else 0.0
         fill_a, fill_k = self.calibrator.fit(snap.ts)
+        te = self.tape_edge
+        if te is not None:
+            te.on_mid(snap.ts, m)
         state = MarketState(
             asset=self.asset,
             ts=snap.ts,
@@ -124,6 +129,9 @@ class BookCore:
             aggressor_buy_ratio=self.aggressor_buy_ratio,
             vpin=self.vpin.value,
             micro_drift_bp=drift,
+            tape_drift_bid=te.tails("B") if te is not None else (),
+            tape_drift_ask=te.tails("A") if te is not None else (),
+            tape_bin_bp=te.bin_bp if te is not None else 0.5,
         )
         self.last = state
         return state
@@ -133,6 +141,8 @@ class BookCore:
             self._buys -= 1
         self._tape.append(trade)
         self._buys += trade.side == "B"
+        if self.tape_edge is not None and self.last is not None:
+            self.tape_edge.on_trade(trade.ts, trade.px, trade.side, self.last.mid)
         if not self.tape_models:
             return
         self.vpin.on_trade(trade.px, trade.sz, trade.side)

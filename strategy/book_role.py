@@ -7,6 +7,7 @@ from messages.control import MarketStateRequest
 from messages.market import BookSnapshot, Trade
 from strategy.book import BookCore, tape_models_needed
 from strategy.outbox import Outbox
+from strategy.tape_edge import TapeEdge
 
 RISK_MARK_INTERVAL_S = 1.0  # clock seconds between marks sent to the risk actor
 
@@ -18,8 +19,11 @@ class BookRole:
         if quoting is None:
             self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp)
         else:
+            te = quoting.tape_edge
             self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp, calib_window_s=quoting.glft.window_s,
-                                 calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting))
+                                 calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting),
+                                 tape_edge=TapeEdge(te.horizon_s, te.window_s, te.bin_bp, min_trades=te.min_trades)
+                                 if te.enabled else None)
         self._risk_marked = -1e18
         self._regime = ""
 

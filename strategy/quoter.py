@@ -20,6 +20,7 @@ from messages.risk import RiskState
 from strategy import avellaneda, breakers, glft, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
+from strategy.tape_edge import expected_drift
 from exchange_rules import ticks as rules
 
 # Spread scale per regime (strategy.md). EXTREME never quotes; its scale only fills in
@@ -223,11 +224,12 @@ class QuoterCore:
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
             if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
-            if p.fee_aware and levels:
-                kept = tuple(lv for lv in levels if self._edge_bp(lv, fair, r_bp) >= 0.0)
+            if (p.fee_aware or p.tape_edge.enabled) and levels:
+                kept = tuple(lv for lv in levels if self._edge_bp(lv, fair, r_bp, market) >= 0.0)
                 if len(kept) < len(levels):
                     notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
-                                 f"edge after the {p.maker_fee_bp:g}bp maker fee")
+                                 f"edge after the {p.maker_fee_bp:g}bp maker fee"
+                                 + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
                 levels = kept
             sides[s] = levels
         return QuoteLadder(
@@ -236,12 +238,22 @@ class QuoterCore:
             note="; ".join(notes),
         )
 
-    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float) -> float:
+    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState) -> float:
         """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price
-        (where holding the fill is a matter of indifference, so a reducing order earns its risk)."""
+        (where holding the fill is a matter of indifference, so a reducing order earns its risk),
+        and with ``tape_edge`` on, after the move the tape saw follow fills at that depth."""
+        p = self.params
         r = fair * (1.0 + r_bp / 1e4)
-        dist = (r - lv.px) if lv.side == "B" else (lv.px - r)
-        return dist / fair * 1e4 - self.params.maker_fee_bp
+        bid = lv.side == "B"
+        dist = (r - lv.px) if bid else (lv.px - r)
+        edge = dist / fair * 1e4 - p.maker_fee_bp
+        te = p.tape_edge
+        if te.enabled:
+            m = market.mid
+            depth = ((m - lv.px) if bid else (lv.px - m)) / m * 1e4
+            drift = expected_drift(market.tape_drift_bid if bid else market.tape_drift_ask, depth, market.tape_bin_bp)
+            edge += (drift if math.isfinite(drift) else te.unknown_drift_bp) - te.margin_bp
+        return edge
 
     def _alo_clamp(self, side: Side, levels: tuple[QuoteLevel, ...], market: MarketState) -> tuple[QuoteLevel, ...]:
         """Keep ``ticks`` extra ticks between each level and the opposite touch after post-only rejects."""

@@ -1,0 +1,105 @@
+"""What a maker resting at each depth earned on the market's own trades (the tape's markouts).
+
+Why: a level's distance from the mid is not its edge. Fills come when the price is about
+to move through the level (informed flow, a book that lags the news, sweeps in a jump),
+so what a fill at depth δ is worth is δ plus the move that follows such fills. That move
+can be read off every public trade, without risking a cent: a print at depth d (how far
+past the book's mid the taker reached) filled some maker, and ``horizon_s`` later the mid
+says what that maker's position was worth. Averaged over the prints that reached at
+least δ (exactly the ones that would have filled a quote resting there), it is the
+adverse selection a quote at δ should expect. The quoter adds it to the level's distance
+and keeps only levels that still pay the maker fee; where no depth pays, the side is not
+quoted. Nothing here assumes a fill law, so it holds on any market (models.md §3.3).
+
+Per maker side (``"B"``: a resting bid, filled by sell aggressors) and per depth bin of
+``bin_bp``: the prints of the last ``window_s`` whose horizon has passed, as running sums.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+MIN_TRADES = 30  # prints needed before a tail mean is believed
+_SIDES = ("B", "A")
+
+
+class TapeEdge:
+    """Rolling per-depth markouts of the market's prints; ``tail`` reads them."""
+
+    def __init__(self, horizon_s: float = 10.0, window_s: float = 900.0, bin_bp: float = 0.5, bins: int = 40,
+                 min_trades: int = MIN_TRADES) -> None:
+        self.horizon_s, self.window_s, self.bin_bp, self.bins = horizon_s, window_s, bin_bp, bins
+        self.min_trades = min_trades
+        self._pending: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, mid before)
+        self._done: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, drift bp)
+        self._sum = {s: [0.0] * bins for s in _SIDES}
+        self._n = {s: [0] * bins for s in _SIDES}
+        self._tails: dict[str, tuple[float, ...]] = {s: () for s in _SIDES}
+        self._dirty = False
+
+    def on_trade(self, ts: float, px: float, side: str, mid: float) -> None:
+        """One print; ``side`` is the aggressor's, ``mid`` the book's mid the taker saw."""
+        if not (math.isfinite(ts) and math.isfinite(px) and math.isfinite(mid) and px > 0 and mid > 0):
+            return
+        if side not in _SIDES:
+            return
+        maker = "A" if side == "B" else "B"
+        depth = (px - mid) / mid * 1e4 if side == "B" else (mid - px) / mid * 1e4
+        b = min(self.bins - 1, max(0, int(depth / self.bin_bp)))
+        self._pending.append((ts, maker, b, mid))
+
+    def on_mid(self, ts: float, mid: float) -> None:
+        """A new book mid: settle the prints whose horizon has passed, forget old ones."""
+        if not (math.isfinite(ts) and math.isfinite(mid) and mid > 0):
+            return
+        pend, done = self._pending, self._done
+        due = ts - self.horizon_s
+        while pend and pend[0][0] <= due:
+            t0, maker, b, mid0 = pend.popleft()
+            move = (mid - mid0) / mid0 * 1e4
+            drift = move if maker == "B" else -move  # what the move did to the maker's position
+            done.append((t0, maker, b, drift))
+            self._sum[maker][b] += drift
+            self._n[maker][b] += 1
+            self._dirty = True
+        cut = ts - self.window_s
+        while done and done[0][0] < cut:
+            _, maker, b, drift = done.popleft()
+            self._sum[maker][b] -= drift
+            self._n[maker][b] -= 1
+            self._dirty = True
+
+    def tails(self, side: str) -> tuple[float, ...]:
+        """Per bin i: the mean drift (bp) after prints that reached at least i·bin_bp, for a
+        maker on ``side``; it stops at the first depth with fewer than ``min_trades``
+        prints (deeper reads use the last believed one: it averages over them too)."""
+        if self._dirty:
+            self._refresh()
+        return self._tails[side]
+
+    def _refresh(self) -> None:
+        for s in _SIDES:
+            sums, ns = self._sum[s], self._n[s]
+            out: list[float] = []
+            total, count = 0.0, 0
+            tail: list[tuple[float, int]] = []
+            for b in range(self.bins - 1, -1, -1):  # deepest first: tail sums accumulate inward
+                total += sums[b]
+                count += ns[b]
+                tail.append((total, count))
+            tail.reverse()
+            for total, count in tail:
+                if count < self.min_trades:
+                    break
+                out.append(total / count)
+            self._tails[s] = tuple(out)
+        self._dirty = False
+
+
+def expected_drift(tails: tuple[float, ...], depth_bp: float, bin_bp: float) -> float:
+    """The tape's mean drift after fills of a quote resting ``depth_bp`` past the mid;
+    NaN when the tape has not yet seen enough prints."""
+    if not tails:
+        return math.nan
+    i = int(max(0.0, depth_bp) / bin_bp)
+    return tails[min(i, len(tails) - 1)]

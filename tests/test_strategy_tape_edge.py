@@ -1,0 +1,102 @@
+"""The tape's markouts by depth (strategy/tape_edge.py) and the quoter keeping only levels
+whose distance plus the tape's adverse move still pays the maker fee."""
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+import config
+from messages.market import MarketState
+from messages.risk import RiskState
+from strategy.quoter import QuoterCore
+from strategy.tape_edge import TapeEdge, expected_drift
+
+
+def _fed(moves: dict[str, float], n: int = 40, depth_bp: float = 0.2, horizon: float = 10.0) -> TapeEdge:
+    """A tape of ``n`` prints per side at ``depth_bp`` past a mid of 100, each followed by the
+    mid moving ``moves[maker side]`` bp against (negative) or for that maker."""
+    te = TapeEdge(horizon_s=horizon, window_s=900.0, bin_bp=0.5, min_trades=30)
+    t = 0.0
+    for _ in range(n):
+        for maker, move in moves.items():
+            t += 1.0
+            aggressor = "A" if maker == "B" else "B"
+            px = 100.0 * (1 - depth_bp / 1e4) if aggressor == "A" else 100.0 * (1 + depth_bp / 1e4)
+            te.on_trade(t, px, aggressor, 100.0)
+            # the mid the maker sees horizon seconds later: a bid profits when it rises
+            later = 100.0 * (1 + (move if maker == "B" else -move) / 1e4)
+            te.on_mid(t + horizon, later)
+            te.on_mid(t + horizon + 0.5, 100.0)
+    return te
+
+
+def test_a_tape_where_fills_precede_adverse_moves_reads_negative_for_that_side_only():
+    te = _fed({"B": -3.0, "A": +1.0})
+    bid, ask = te.tails("B"), te.tails("A")
+    assert bid and ask
+    assert math.isclose(bid[0], -3.0, abs_tol=1e-9)
+    assert math.isclose(ask[0], +1.0, abs_tol=1e-9)
+
+
+def test_nothing_is_believed_before_enough_prints_have_settled():
+    te = _fed({"B": -3.0}, n=10)
+    assert te.tails("B") == ()
+    assert math.isnan(expected_drift(te.tails("B"), 1.0, 0.5))
+
+
+def test_old_prints_leave_the_window():
+    te = _fed({"B": -3.0})
+    assert te.tails("B")
+    te.on_mid(10_000.0, 100.0)
+    assert te.tails("B") == ()
+
+
+def test_deeper_reads_use_the_deepest_believed_depth():
+    te = _fed({"B": -2.0})
+    tails = te.tails("B")
+    assert len(tails) == 1  # every print sat in the first bin
+    assert expected_drift(tails, 7.0, 0.5) == tails[0]
+
+
+def test_non_finite_input_is_ignored():
+    te = _fed({"B": -2.0})
+    before = te.tails("B")
+    te.on_trade(math.nan, 100.0, "A", 100.0)
+    te.on_trade(1e6, math.inf, "A", 100.0)
+    te.on_trade(1e6, 100.0, "X", 100.0)
+    te.on_mid(1e3, math.nan)
+    assert te.tails("B") == before
+
+
+def _state(bid_tails: tuple[float, ...], ask_tails: tuple[float, ...]) -> MarketState:
+    return MarketState(asset="ETH", ts=100.0, seq=1, mid=3000.0, microprice=3000.0, best_bid=2999.9,
+                       best_ask=3000.1, spread_bp=0.67, imbalance=0.0, sigma_bp=1.0, regime="NORMAL",
+                       tape_drift_bid=bid_tails, tape_drift_ask=ask_tails, tape_bin_bp=0.5)
+
+
+def _flat() -> RiskState:
+    return RiskState(asset="ETH", ts=100.0, position=0.0, avg_entry=0.0, mid=3000.0, realized_pnl=0.0,
+                     unrealized_pnl=0.0, fees=0.0, capital=1000.0, limit_usd=500.0)
+
+
+def _quoter(**tape: object) -> QuoterCore:
+    cfg = config.load("config.toml")
+    q = cfg.assets["ETH"].quoting
+    q = msgspec.structs.replace(q, model="as", fee_aware=True, min_spread_bp=8.0, levels=1,
+                                tape_edge=msgspec.structs.replace(q.tape_edge, enabled=True, **tape))
+    return QuoterCore("ETH", q, 4)
+
+
+def test_a_side_the_tape_shows_picked_off_is_not_quoted_the_other_is():
+    risk = _flat()
+    ladder = _quoter().quote(_state((-6.0,), (0.0,)), risk, 100.0)
+    assert ladder.bids == ()  # 4 bp out, 1.5 bp fee, 6 bp of adverse move: no edge
+    assert len(ladder.asks) == 1
+    assert "tape" in ladder.note
+
+
+def test_before_the_tape_knows_the_assumed_move_decides():
+    risk = _flat()
+    assert _quoter(unknown_drift_bp=-1.0).quote(_state((), ()), risk, 100.0).bids  # 4 - 1.5 - 1 > 0
+    assert _quoter(unknown_drift_bp=-5.0).quote(_state((), ()), risk, 100.0).bids == ()
