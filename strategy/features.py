@@ -21,6 +21,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "funding_skew": {"quoting.funding_skew.enabled": False},
     "breakers": {"quoting.breakers.enabled": False},
     "budget_governor": {"quoting.budget_governor.enabled": False},
+    "tape_edge": {"quoting.tape_edge.enabled": False},
 }
 
 # Every feature of the stack on (a few are off by default until they earn their place).
@@ -37,6 +38,7 @@ FULL: dict[str, Any] = {
     "quoting.funding_skew.enabled": True,
     "quoting.breakers.enabled": True,
     "quoting.budget_governor.enabled": True,
+    "quoting.tape_edge.enabled": True,
 }
 
 # Plain Avellaneda–Stoikov: the model of the original quoter with every feature off.

@@ -72,11 +72,25 @@ def test_with_the_configs_fixed_latencies_they_agree_too():
 def test_on_the_order_book_market_they_agree_fill_for_fill(assets, zero):
     """The default market (a persistent price-time book): our orders sit in its queues
     in both runs, with the zero and with the config's fixed latencies."""
-    cfg = select_assets(sim_config(), assets)
+    # the tape edge off: it quotes only where prints show an edge, too seldom here to compare
+    cfg = select_assets(sim_config(quoting={"tape_edge": {"enabled": False}}), assets)
     assert cfg.sim.market_model == "orderbook"
     ag = against_live(cfg, seed=5, duration_s=1500.0, zero=zero)
     for a in assets:
         assert len(ag.assets[a].live) > 20, f"{a}: too few fills to compare"
+        assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
+        assert ag.assets[a].live_book == ag.assets[a].backtest_book
+    assert ag.agree
+
+
+def test_the_default_stack_with_its_tape_edge_agrees_fill_for_fill():
+    """The default config (the tape edge reads the prints each book core sees): the same
+    prints reach it in both runs, so the same levels are kept and the same fills made."""
+    cfg = select_assets(sim_config(), ("SOL", "HYPE"))
+    assert cfg.assets["SOL"].quoting.tape_edge.enabled
+    ag = against_live(cfg, seed=5, duration_s=1500.0, zero=True)
+    assert sum(len(ag.assets[a].live) for a in ("SOL", "HYPE")) > 10
+    for a in ("SOL", "HYPE"):
         assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
         assert ag.assets[a].live_book == ag.assets[a].backtest_book
     assert ag.agree

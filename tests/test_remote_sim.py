@@ -449,7 +449,9 @@ def test_hive_on_remote_sim_quotes_fills_reconnects_and_stops_clean(tmp_path):
     speed = 20.0
     cfg_path = write_config(tmp_path / "server.toml")
     with sim_server(cfg_path, speed=speed, seed=5) as srv:
-        cfg = sim_config(run={"venue": "remote-sim", "speed": speed, "seed": 5, "journal_dir": str(tmp_path)},
+        # the quoter without the stack: every asset quotes, so "quoting again" means every asset
+        cfg = sim_config(legacy_quoting=True,
+                         run={"venue": "remote-sim", "speed": speed, "seed": 5, "journal_dir": str(tmp_path)},
                          remote={"url": srv.url})
         time.sleep(0.5)  # the venue's clock runs ahead of the one the hive is about to make
         hive = Hive(cfg)
