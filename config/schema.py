@@ -277,6 +277,9 @@ class QuotingConfig(_Section):
     fair_value: Literal["auto", "mid", "microprice", "imbalance"] = "auto"  # auto: use_microprice
     imbalance_weight: float = 0.5  # "imbalance": mid + weight x imbalance x half the touch spread
     maker_fee_bp: float = 1.5  # base tier; a level whose edge after it is negative is not quoted
+    # the loaded side stops once a 3-sigma 5-minute move of the inventory would cost this
+    # share of the asset's capital (the cap shrinks as volatility grows); 0: off
+    inventory_risk_pct: float = 0.0
     fee_aware: bool = False
     glft: GlftConfig = GlftConfig()
     queue: QueueConfig = QueueConfig(enabled=False)

@@ -60,6 +60,7 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s",
                      "api_cooldown_s"),
         "budget_governor": ("max_cancels_per_fill", "window_s"),
+        "tape_edge": ("horizon_s", "window_s", "bin_bp"),
     }
     for table, names in positive.items():
         for name in names:
@@ -72,6 +73,15 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         reject(f"{p}.trend.strength", q.trend.strength, "must be from 0 to 1")
     if q.trend.fast_s >= q.trend.slow_s:
         reject(f"{p}.trend.fast_s", q.trend.fast_s, f"must be < trend.slow_s ({q.trend.slow_s})")
+    if not (math.isfinite(q.inventory_risk_pct) and 0 <= q.inventory_risk_pct <= 1):
+        reject(f"{p}.inventory_risk_pct", q.inventory_risk_pct, "must be from 0 (off) to 1")
+    te = q.tape_edge
+    if not (isinstance(te.min_trades, int) and 1 <= te.min_trades <= 100_000):
+        reject(f"{p}.tape_edge.min_trades", te.min_trades, "must be a whole number from 1 to 100000")
+    for name in ("margin_bp", "unknown_drift_bp"):
+        v = getattr(te, name)
+        if not (math.isfinite(v) and -100 <= v <= 100):
+            reject(f"{p}.tape_edge.{name}", v, "must be a number of bp from -100 to 100")
     r = q.regime
     if not r.calm_bp < r.elevated_bp < r.extreme_bp:
         reject(f"{p}.regime.elevated_bp", r.elevated_bp, "must lie between regime.calm_bp and regime.extreme_bp")

@@ -22,6 +22,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "breakers": {"quoting.breakers.enabled": False},
     "budget_governor": {"quoting.budget_governor.enabled": False},
     "tape_edge": {"quoting.tape_edge.enabled": False},
+    "inventory_risk": {"quoting.inventory_risk_pct": 0.0},
 }
 
 # Every feature of the stack on (a few are off by default until they earn their place).
@@ -39,6 +40,7 @@ FULL: dict[str, Any] = {
     "quoting.breakers.enabled": True,
     "quoting.budget_governor.enabled": True,
     "quoting.tape_edge.enabled": True,
+    "quoting.inventory_risk_pct": 0.0005,
 }
 
 # Plain Avellaneda–Stoikov: the model of the original quoter with every feature off.

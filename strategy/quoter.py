@@ -27,6 +27,8 @@ from exchange_rules import ticks as rules
 # the reported half spread of the empty ladder.
 REGIME_SPREAD_SCALE = {"CALM": 0.7, "NORMAL": 1.0, "ELEVATED": 2.0, "EXTREME": 2.0}
 ELEVATED_MAX_LEVELS = 2
+INVENTORY_RISK_SIGMAS = 3.0  # the move an inventory must survive ...
+INVENTORY_RISK_HORIZON_S = 300.0  # ... over this long (a passive unwind's time scale)
 _FAST_MAX_PX = 1e12  # the float path handles prices below this (grid prices of at most 13 digits)
 _FAST_MIN_PX = 1e-200
 
@@ -200,6 +202,11 @@ class QuoterCore:
             r_bp += max(-half, min(half, trend.funding_shift_bp(self.funding_rate, p.funding_skew.horizon_h)))
         spread_mult = {"B": risk.spread_mult_bid, "A": risk.spread_mult_ask}
         allow = {"B": risk.allow_bid, "A": risk.allow_ask}
+        if p.inventory_risk_pct > 0:
+            loaded = self._over_inventory_risk(risk, fair, market.sigma_bp)
+            if loaded:
+                allow[loaded] = False
+                notes.append(f"{'bid' if loaded == 'B' else 'ask'}: inventory past its volatility cap")
         if p.toxicity.enabled:
             tx = p.toxicity
             g = self.guard = toxicity.guard(
@@ -237,6 +244,21 @@ class QuoterCore:
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,
             note="; ".join(notes),
         )
+
+    def _over_inventory_risk(self, risk: RiskState, fair: float, sigma_bp: float) -> str | None:
+        """The side that would add to an inventory whose 3-sigma 5-minute move already costs
+        ``inventory_risk_pct`` of the capital (None: neither). A fixed USD limit is too
+        loose when the market runs and needlessly tight when it sleeps."""
+        move = INVENTORY_RISK_SIGMAS * sigma_bp * math.sqrt(INVENTORY_RISK_HORIZON_S) / 1e4
+        inv = risk.position * fair
+        if not (move > 0 and math.isfinite(inv) and math.isfinite(risk.capital)):
+            return None
+        cap = self.params.inventory_risk_pct * risk.capital / move
+        if inv >= cap:
+            return "B"
+        if inv <= -cap:
+            return "A"
+        return None
 
     def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState) -> float:
         """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price

@@ -71,27 +71,33 @@ class TapeEdge:
 
     def tails(self, side: str) -> tuple[float, ...]:
         """Per bin i: the mean drift (bp) after prints that reached at least i·bin_bp, for a
-        maker on ``side``; it stops at the first depth with fewer than ``min_trades``
-        prints (deeper reads use the last believed one: it averages over them too)."""
+        maker on ``side``, out to the deepest bin any print reached; empty until the
+        shallowest bin has ``min_trades`` prints. Where a depth has fewer, its mean is
+        shrunk toward the next shallower one with ``min_trades`` prints' weight: a few
+        deep prints (sweeps in a jump) count for what they say, but not alone."""
         if self._dirty:
             self._refresh()
         return self._tails[side]
 
     def _refresh(self) -> None:
+        n0 = self.min_trades
         for s in _SIDES:
             sums, ns = self._sum[s], self._n[s]
-            out: list[float] = []
-            total, count = 0.0, 0
             tail: list[tuple[float, int]] = []
+            total, count = 0.0, 0
             for b in range(self.bins - 1, -1, -1):  # deepest first: tail sums accumulate inward
                 total += sums[b]
                 count += ns[b]
                 tail.append((total, count))
             tail.reverse()
-            for total, count in tail:
-                if count < self.min_trades:
-                    break
-                out.append(total / count)
+            out: list[float] = []
+            if tail and tail[0][1] >= n0:
+                prev = math.nan
+                for total, count in tail:
+                    if count == 0:
+                        break
+                    prev = total / count if count >= n0 else (total + n0 * prev) / (count + n0)
+                    out.append(prev)
             self._tails[s] = tuple(out)
         self._dirty = False
 
