@@ -51,9 +51,12 @@ def test_off_by_zero_and_refused_out_of_range():
     position = 1_000 / 3000.0  # past the cap at 5 bp/sqrt(s) (about $385)
     assert _quoter(0.0005).quote(_state(5.0), _risk(position), 100.0).bids == ()
     assert _quoter(0.0).quote(_state(5.0), _risk(position), 100.0).bids
+    import tomllib
+    from pathlib import Path
+
     import pytest
 
-    raw = config.to_builtins(config.load("config.toml"))
+    raw = tomllib.loads(Path("config.toml").read_text())
     raw["quoting"]["inventory_risk_pct"] = math.nan
     with pytest.raises(config.ConfigError, match="inventory_risk_pct"):
         config.from_dict(raw)
