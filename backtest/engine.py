@@ -135,12 +135,15 @@ class Backtest:
     # books pushed every sim.book_interval_s; a subclass whose market says when its books
     # change (a replay) turns this off and pushes them itself
     timed_pushes = True
+    # the order-book market's makers compiled (same results; a few seconds to compile,
+    # then faster): off for a subclass whose markets are not simulated
+    compiled_market = True
 
     def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
         self.cfg = select_assets(cfg, assets)
         self.seed = cfg.run.seed if seed is None else int(seed)
         self.assets = tuple(self.cfg.portfolio.assets)
-        self.sim = SimExchange(self.cfg, self.seed, compiled=True)
+        self.sim = SimExchange(self.cfg, self.seed, compiled=self.compiled_market)
         self.capital = start_capital(self.cfg, self.assets)
         self._t = 0  # the instant being run (ns)
         self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital[a], post=self._post,
