@@ -34,7 +34,7 @@ changes nothing.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -116,7 +116,7 @@ class OrderBookMarket:
         self._n = 0
         self._ht_n = -1  # the step _ht was worked out at
         self._ht: tuple[int, float] = (1, 0.0)
-        self._stream = None
+        self._stream: Any = None  # the compiled update's handle on the makers' generator
         if compiled:
             from venues.sim.orderbook_kernel import MakerStream
             self._stream = MakerStream(self._rng_maker)
