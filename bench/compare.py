@@ -66,9 +66,27 @@ def _makerhive_config() -> config_mod.Config:
     return msgspec.structs.replace(cfg, sim=sim)
 
 
-def run_makerhive(root: Path) -> dict[str, Any]:
+class _WatchedReplay(ReplayBacktest):
+    """The replay, also noting where each placement sat: ticks behind the touch on its
+    side when the order side sent it (negative: inside the spread). Watching only."""
+
+    def __init__(self, *args: Any, tick: float, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.tick = tick
+        self.behind: list[float] = []
+
+    def _send_one(self, asset: str, cmd: Any) -> None:
+        bids, asks = self.sim.markets[asset].book(1)
+        if bids and asks:
+            for o in cmd.places:
+                gap = bids[0].px - o.px if o.side == "B" else o.px - asks[0].px
+                self.behind.append(gap / self.tick)
+        super()._send_one(asset, cmd)
+
+
+def run_makerhive(root: Path, tick: float) -> dict[str, Any]:
     cfg = _makerhive_config()
-    bt = ReplayBacktest(cfg, root, assets=[ASSET])
+    bt = _WatchedReplay(cfg, root, assets=[ASSET], tick=tick)
     t0, c0 = time.perf_counter(), time.process_time()
     result = bt.run()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -89,7 +107,15 @@ def run_makerhive(root: Path) -> dict[str, Any]:
         "actions_per_usd": _round(rep["actions_per_usd"]), "budget_rejects": rep["budget_rejects"],
         "alo_reject_rate": _round(rep["alo_reject_rate"]), "markout_bp": rep["markout_bp"],
         "final_position": rep["final_position"],
+        "placements_ticks_behind_touch": _quantiles(bt.behind),
     }
+
+
+def _quantiles(xs: list[float]) -> dict[str, float] | None:
+    if not xs:
+        return None
+    q = np.quantile(np.asarray(xs), [0.1, 0.5, 0.9])
+    return {"p10": round(float(q[0]), 1), "p50": round(float(q[1]), 1), "p90": round(float(q[2]), 1)}
 
 
 def _round(x: float | None, nd: int = 4) -> float | None:
@@ -171,7 +197,7 @@ def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None
         t0 = time.perf_counter()
         info = generate(root, hours=hours, seed=seed, asset=ASSET)
         gen_s = time.perf_counter() - t0
-        mh = run_makerhive(root)
+        mh = run_makerhive(root, info["tick"])
         order_usd = _makerhive_config().assets[ASSET].quoting.order_size_usd
         hb = run_hftbacktest(root, info, order_usd)
     return {
