@@ -32,6 +32,11 @@ class EventQueue:
     def pop(self) -> tuple[int, int, int, int, Any]:
         return heapq.heappop(self._heap)
 
+    def pop_due(self, end_ns: int) -> tuple[int, int, int, int, Any] | None:
+        """The next event if it is due by ``end_ns`` (one call per event in the loop)."""
+        h = self._heap
+        return heapq.heappop(h) if h and h[0][0] <= end_ns else None
+
     def peek_time(self) -> int | None:
         return self._heap[0][0] if self._heap else None
 

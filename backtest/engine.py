@@ -135,12 +135,15 @@ class Backtest:
     # books pushed every sim.book_interval_s; a subclass whose market says when its books
     # change (a replay) turns this off and pushes them itself
     timed_pushes = True
+    # the order-book market's makers compiled (same results; a few seconds to compile,
+    # then faster): off for a subclass whose markets are not simulated
+    compiled_market = True
 
     def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
         self.cfg = select_assets(cfg, assets)
         self.seed = cfg.run.seed if seed is None else int(seed)
         self.assets = tuple(self.cfg.portfolio.assets)
-        self.sim = SimExchange(self.cfg, self.seed)
+        self.sim = SimExchange(self.cfg, self.seed, compiled=self.compiled_market)
         self.capital = start_capital(self.cfg, self.assets)
         self._t = 0  # the instant being run (ns)
         self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital[a], post=self._post,
@@ -193,10 +196,10 @@ class Backtest:
                 q.push(i * self._book_ns // n + self._book_ns, _PRIO[PUSH], PUSH, a)
         q.push(self._step_ns, _PRIO[STEP], STEP, 1)
         q.push(self._tick_ns, _PRIO[TICK], TICK, None)
-        while len(q) and q.peek_time() <= end:
-            t, _, _, kind, payload = q.pop()
-            self._t = t
-            self._dispatch(kind, payload)
+        pop_due, dispatch = q.pop_due, self._dispatch
+        while (ev := pop_due(end)) is not None:
+            self._t = ev[0]
+            dispatch(ev[3], ev[4])
         if not self._sample_ts or self._sample_ts[-1] < duration_s:
             self._sample(end)
         return self._result(duration_s)

@@ -143,6 +143,7 @@ class ReplayBacktest(Backtest):
     """``Backtest`` with each asset's market replaced by its recording."""
 
     timed_pushes = False  # books are pushed when the recording has them
+    compiled_market = False  # its markets are recordings: nothing to compile
 
     def __init__(self, cfg: Config, root: str | Path, *, seed: int | None = None,
                  assets: Iterable[str] | None = None) -> None:

@@ -18,6 +18,7 @@ BENCHES = {
     "hyperliquid": "bench.hyperliquid",
     "decode": "bench.decode",
     "signing": "bench.signing",
+    "compare": "bench.compare",
 }
 
 
@@ -26,9 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", choices=sorted(BENCHES))
     p.add_argument("--json", default=None, metavar="PATH", help="write the figures as JSON")
     p.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
-    args = p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)
     mod = importlib.import_module(BENCHES[args.name])
-    result = mod.run(quick=args.quick)
+    if rest and not hasattr(mod, "parse_args"):
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    extra = mod.parse_args(rest) if hasattr(mod, "parse_args") else {}  # a benchmark's own options
+    result = mod.run(quick=args.quick, **extra)
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -23,6 +23,7 @@ class IntensityCalibrator:
     def __init__(self, window_s: float = 600.0, refit_s: float = 5.0, bin_bp: float = 0.5, bins: int = 40) -> None:
         self.window_s, self.refit_s, self.bin_bp, self.bins = window_s, refit_s, bin_bp, bins
         self._depths: deque[tuple[float, float]] = deque()  # (ts, depth bp)
+        self._sorted: list[float] = []  # the same depths, kept sorted (a fit bisects it)
         self._last: tuple[float, str] | None = None  # (ts, side) of the taker being walked
         self._first_ts: float | None = None
         self._next_fit = -math.inf
@@ -39,8 +40,12 @@ class IntensityCalibrator:
         if self._last == (ts, side) and self._depths:
             t0, d0 = self._depths[-1]
             self._depths[-1] = (t0, max(d0, depth))
+            if depth > d0:
+                del self._sorted[bisect.bisect_left(self._sorted, d0)]
+                bisect.insort(self._sorted, depth)
         else:
             self._depths.append((ts, depth))
+            bisect.insort(self._sorted, depth)
             self._last = (ts, side)
 
     def fit(self, ts: float) -> tuple[float, float]:
@@ -50,11 +55,11 @@ class IntensityCalibrator:
         self._next_fit = ts + self.refit_s
         cut = ts - self.window_s
         while self._depths and self._depths[0][0] < cut:
-            self._depths.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, self._depths.popleft()[1])]
         span = min(self.window_s, ts - self._first_ts)
         if span < MIN_SPAN_S or len(self._depths) < MIN_POINTS:
             return self.a, self.k
-        depths = sorted([d for _, d in self._depths])
+        depths = self._sorted
         n = len(depths)
         xs, ys, ws = [], [], []
         for i in range(self.bins):

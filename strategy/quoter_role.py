@@ -18,6 +18,8 @@ from messages.risk import RiskState, RiskStateRequest
 from strategy.outbox import LOG, Note, Outbox
 from strategy.quoter import QuoterCore
 
+_NUMBERS = re.compile(r"[-+0-9.%]+")  # a note less its numbers: what the guard is about
+
 
 class QuoterRole:
     def __init__(self, core: QuoterCore, start_ts: float) -> None:
@@ -76,7 +78,7 @@ class QuoterRole:
         out.append(("order", ladder))
         # a guard, breaker or missing edge that starts (or ends) is an event; its
         # numbers changing is not
-        topic = re.sub(r"[-+0-9.%]+", "", ladder.note)
+        topic = _NUMBERS.sub("", ladder.note) if ladder.note else ""
         if topic != self._topic:
             self._topic = topic
             out.append((LOG, Note(ts, "guard", ladder.note[:110] if ladder.note else "quoting freely again")))

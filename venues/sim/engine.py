@@ -191,7 +191,9 @@ def _day(ts: float) -> int:
 
 
 class SimExchange:
-    def __init__(self, cfg: Config, seed: int | None = None) -> None:
+    def __init__(self, cfg: Config, seed: int | None = None, *, compiled: bool = False) -> None:
+        """``compiled``: order-book markets compile their makers' update (same results,
+        faster after a few seconds of compiling: for backtests)."""
         self.cfg = cfg
         self.seed = cfg.run.seed if seed is None else seed
         sim = cfg.sim
@@ -206,8 +208,9 @@ class SimExchange:
         self._books: dict[str, _Book] = {}
         for i, name in enumerate(cfg.portfolio.assets):
             market = cfg.assets[name].market
-            model = OrderBookMarket if sim.market_model == "orderbook" else MarketProcess
-            self.markets[name] = model(name, market, sim, _asset_seed(self.seed, i))
+            seed = _asset_seed(self.seed, i)
+            self.markets[name] = (OrderBookMarket(name, market, sim, seed, compiled=compiled)
+                                  if sim.market_model == "orderbook" else MarketProcess(name, market, sim, seed))
             self._books[name] = _Book(name, i, market.sz_decimals, {}, [])
         self.faults = Faults(self._books)
         self._next_oid = 1

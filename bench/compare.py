@@ -1,0 +1,216 @@
+"""makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
+and what each maker earns (issues 12 and 15).
+
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR]
+
+One recorded-format stream (``bench.stream``: BTC from the order-book simulator, 20+20
+levels every 0.5 s plus trades; 1 hour by default, ``--hours`` for more) is
+- replayed by makerhive exactly as ``makerhive backtest --replay DIR`` does (the
+  config's full strategy stack for BTC), with fixed 20 ms order and ack latencies and no
+  extra feed latency (the stream carries its own receive times);
+- converted by hftbacktest's own Hyperliquid converter and traded by its GLFT grid
+  example maker (``bench.glft_grid``), 20 ms order latency each way, the power-3
+  probabilistic queue model, no partial fills.
+Both pay Hyperliquid's base maker fee, 1.5 bp (and 4.5 bp taker; both post only). Both
+order sizes are makerhive's ``order_size_usd``.
+
+Events are counted alike: one per price level, per side, that appeared, disappeared or
+changed size between consecutive books, plus one per trade (hftbacktest's converted rows;
+makerhive's ``level_events`` + ``trade_events``). ``*_events_per_s`` = events / wall
+seconds of the backtest loop alone (hftbacktest's compilation and both loaders excluded).
+``bp_per_notional`` = net PnL after fees (marked at the last mid) / traded notional × 1e4.
+Rerun it after strategy changes: the makerhive side is whatever ``config.toml`` says.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import io
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+import config as config_mod
+from backtest.replay import ReplayBacktest
+from backtest.report import build_report
+from bench.stream import generate
+from venues.replay import asset_files, read_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSET = "BTC"
+LATENCY_MS = 20.0
+MAKER_FEE, TAKER_FEE = 0.00015, 0.00045  # Hyperliquid's base tier
+
+
+def parse_args(argv: list[str]) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m bench compare")
+    p.add_argument("--hours", type=float, default=1.0, help="hours of BTC to generate (default 1)")
+    p.add_argument("--seed", type=int, default=7, help="the generated market's seed (default 7)")
+    p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
+    a = p.parse_args(argv)
+    if not (a.hours > 0 and a.hours <= 48):
+        p.error(f"--hours {a.hours}: must be in (0, 48]")
+    return {"hours": a.hours, "seed": a.seed, "keep": a.keep}
+
+
+def _makerhive_config() -> config_mod.Config:
+    cfg = config_mod.load(ROOT / "config.toml")
+    sim = msgspec.structs.replace(cfg.sim, latency_profile="fixed", order_latency_ms=LATENCY_MS,
+                                  ack_latency_ms=LATENCY_MS, feed_latency_ms=0.0, fee_tier=0)
+    return msgspec.structs.replace(cfg, sim=sim)
+
+
+class _WatchedReplay(ReplayBacktest):
+    """The replay, also noting where each placement sat: ticks behind the touch on its
+    side when the order side sent it (negative: inside the spread). Watching only."""
+
+    def __init__(self, *args: Any, tick: float, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.tick = tick
+        self.behind: list[float] = []
+
+    def _send_one(self, asset: str, cmd: Any) -> None:
+        bids, asks = self.sim.markets[asset].book(1)
+        if bids and asks:
+            for o in cmd.places:
+                gap = bids[0].px - o.px if o.side == "B" else o.px - asks[0].px
+                self.behind.append(gap / self.tick)
+        super()._send_one(asset, cmd)
+
+
+def run_makerhive(root: Path, tick: float) -> dict[str, Any]:
+    cfg = _makerhive_config()
+    bt = _WatchedReplay(cfg, root, assets=[ASSET], tick=tick)
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = bt.run()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rec = result.records[ASSET]
+    events = rec.level_events + rec.trade_events
+    rep = build_report(result)["per_asset"][ASSET]
+    minutes = result.duration_s / 60
+    return {
+        "events": events, "level_events": rec.level_events, "trade_events": rec.trade_events,
+        "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+        "events_per_s": round(events / wall), "events_per_cpu_s": round(events / cpu),
+        "fills": rep["fills"], "volume_usd": round(rep["volume_usd"], 2), "net_pnl": round(rep["net_pnl"], 4),
+        "fees": round(rep["fees"], 4), "bp_per_notional": _round(rep["bp_per_notional"]),
+        "bp_per_notional_before_fees": _round((rep["net_pnl"] + rep["fees"]) / rep["volume_usd"] * 1e4
+                                              if rep["volume_usd"] > 0 else None),
+        "orders_per_min": round(rep["orders_sent"] / minutes, 2),
+        "cancels_per_min": round(rep["cancels_sent"] / minutes, 2),
+        "actions_per_usd": _round(rep["actions_per_usd"]), "budget_rejects": rep["budget_rejects"],
+        "alo_reject_rate": _round(rep["alo_reject_rate"]), "markout_bp": rep["markout_bp"],
+        "final_position": rep["final_position"],
+        "placements_ticks_behind_touch": _quantiles(bt.behind),
+    }
+
+
+def _quantiles(xs: list[float]) -> dict[str, float] | None:
+    if not xs:
+        return None
+    q = np.quantile(np.asarray(xs), [0.1, 0.5, 0.9])
+    return {"p10": round(float(q[0]), 1), "p50": round(float(q[1]), 1), "p90": round(float(q[2]), 1)}
+
+
+def _round(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def _hft_feed(root: Path, out: Path) -> None:
+    """The recording as hftbacktest's Hyperliquid collector writes it: one line per frame,
+    the local receive time in ns, a space, ``{"channel": ..., "data": ...}``."""
+    with gzip.open(out, "wb") as f:
+        for path in asset_files(root, ASSET):
+            for line in read_lines(path):
+                fr = json.loads(line)
+                f.write(b"%d " % (fr["t"] * 1_000_000))
+                f.write(json.dumps({"channel": fr["ch"], "data": fr["data"]}, separators=(",", ":")).encode())
+                f.write(b"\n")
+
+
+def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[str, Any]:
+    try:
+        from hftbacktest import BacktestAsset, ROIVectorMarketDepthBacktest
+        from hftbacktest.data.utils import hyperliquid
+    except ImportError as e:  # the bench extra is missing
+        raise SystemExit(f"bench compare needs hftbacktest: .venv/bin/pip install -e '.[bench]' ({e})")
+    from bench.glft_grid import gridtrading_glft_mm
+
+    tick, lot = info["tick"], info["lot"]
+    feed = root / "hftbacktest_feed.gz"
+    _hft_feed(root, feed)
+    rows = (info["books"] * 2 * 20 * 2 + info["trades"]) + 1000
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter reports its steps on stdout
+        data = hyperliquid.convert(str(feed), tick_size=tick, lot_size=lot, num_levels=20, buffer_size=rows)
+    feed.unlink()
+    px0 = info["start_price"]
+    qty = max(lot, round(order_usd / px0 / lot) * lot)
+
+    def backtest(d: np.ndarray) -> Any:
+        asset = (BacktestAsset().data([d]).linear_asset(1.0)
+                 .constant_latency(int(LATENCY_MS * 1e6), int(LATENCY_MS * 1e6))
+                 .power_prob_queue_model3(3.0).no_partial_fill_exchange()
+                 .trading_value_fee_model(MAKER_FEE, TAKER_FEE)
+                 .tick_size(tick).lot_size(lot).roi_lb(px0 * 0.5).roi_ub(px0 * 1.5)
+                 .last_trades_capacity(10_000))
+        return ROIVectorMarketDepthBacktest([asset])
+
+    steps = int((data["exch_ts"][-1] - data["exch_ts"][0]) / 1e8) + 10
+    out = np.zeros(3, np.int64)
+    warm = backtest(data[: min(len(data), 20_000)].copy())  # compiles the maker (not timed)
+    gridtrading_glft_mm(warm, qty, steps, out)
+    warm.close()
+    hbt = backtest(data)
+    t0, c0 = time.perf_counter(), time.process_time()
+    gridtrading_glft_mm(hbt, qty, steps, out)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    sv = hbt.state_values(0)
+    depth = hbt.depth(0)
+    mid = (depth.best_bid + depth.best_ask) / 2
+    position, balance, fee = sv.position, sv.balance, sv.fee
+    value = sv.trading_value
+    hbt.close()
+    net = balance + position * mid - fee
+    minutes = out[0] / 600
+    return {
+        "events": len(data), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+        "events_per_s": round(len(data) / wall), "events_per_cpu_s": round(len(data) / cpu),
+        "fills": int(sv.num_trades), "volume_usd": round(value, 2), "net_pnl": round(net, 4), "fees": round(fee, 4),
+        "bp_per_notional": _round(net / value * 1e4 if value > 0 else None),
+        "bp_per_notional_before_fees": _round((net + fee) / value * 1e4 if value > 0 else None),
+        "orders_per_min": round(int(out[1]) / minutes, 2) if minutes else None,
+        "cancels_per_min": round(int(out[2]) / minutes, 2) if minutes else None,
+        "order_qty": qty, "final_position": position,
+    }
+
+
+def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None) -> dict[str, Any]:
+    hours = min(hours, 0.25) if quick else hours
+    with tempfile.TemporaryDirectory(prefix="makerhive-compare-") as tmp:
+        root = Path(keep) if keep else Path(tmp)
+        t0 = time.perf_counter()
+        info = generate(root, hours=hours, seed=seed, asset=ASSET)
+        gen_s = time.perf_counter() - t0
+        mh = run_makerhive(root, info["tick"])
+        order_usd = _makerhive_config().assets[ASSET].quoting.order_size_usd
+        hb = run_hftbacktest(root, info, order_usd)
+    return {
+        "makerhive_events_per_s": mh["events_per_s"],
+        "hftbacktest_events_per_s": hb["events_per_s"],
+        "speed_ratio": round(hb["events_per_s"] / mh["events_per_s"], 2),
+        "makerhive_fills": mh["fills"], "hftbacktest_fills": hb["fills"],
+        "makerhive_bp_per_notional": mh["bp_per_notional"], "hftbacktest_bp_per_notional": hb["bp_per_notional"],
+        "stream": {**info, "generated_in_s": round(gen_s, 1), "dir": keep},
+        "setup": {"latency_ms": LATENCY_MS, "maker_fee": MAKER_FEE, "taker_fee": TAKER_FEE,
+                  "hftbacktest_queue_model": "power_prob_queue_model3(3.0)", "order_usd": order_usd,
+                  "makerhive": "backtest --replay with config.toml (fixed 20 ms latencies)",
+                  "hftbacktest": "GLFT grid example maker (bench/glft_grid.py)"},
+        "makerhive": mh,
+        "hftbacktest": hb,
+    }
