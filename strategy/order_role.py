@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from messages.risk import RiskState
+from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
 from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
@@ -54,6 +55,9 @@ class OrderRole:
         return self._on_venue(msg)
 
     def _on_venue(self, msg: Any) -> Outbox:
+        if isinstance(msg, Fill) and bad_fill(msg):
+            self.tracker.on_fill(msg)  # counted and dropped: neither risk nor the quoter hear of it
+            return []
         news: Outbox = []
         if self.feedback:
             fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", "")))

@@ -14,6 +14,7 @@ from typing import Any
 from msgspec.structs import replace as _replace
 
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from messages.validity import bad_fill, bad_open_order, finite
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
 from exchange_rules import ticks as rules
@@ -40,6 +41,12 @@ class OrderTracker:
         self.keep_bp = 0.0  # queue keeping (order_diff.diff_orders); 0: off
         self.max_age_s = 0.0
         self.governor: CancelFillGovernor | None = None  # cancel-to-fill governor; None: off
+        self.bad_input = 0  # unusable input refused (fills, positions, open orders, a NaN mid or limit)
+        self.last_bad = ""
+
+    def _refuse(self, what: str, why: str) -> None:
+        self.bad_input += 1
+        self.last_bad = f"{what}: {why}"
 
     # -- placing ---------------------------------------------------------------------------
     def _next_cloid(self) -> str:
@@ -59,7 +66,11 @@ class OrderTracker:
         return -self.position + sum(o.sz for o in self.live.values() if o.side == "A")
 
     def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
-        """Cancels and placements that move the live orders to ``ladder``."""
+        """Cancels and placements that move the live orders to ``ladder``. Without a
+        finite positive mid and limit nothing new is placed; what rests is cancelled."""
+        if not (finite(mid) and mid > 0 and finite(limit_usd)):
+            self._refuse("plan", f"mid {mid!r} or limit {limit_usd!r} is not a finite number")
+            return self.cancel_everything(), []
         live = self.live
         wanted = list(ladder.bids) + list(ladder.asks)
         tolerance, gov = self.tolerance_bp, self.governor
@@ -156,6 +167,10 @@ class OrderTracker:
         """Apply a fill once (dedupe by trade id); False if it was seen before."""
         if fill.tid in self.seen_tids:
             return False
+        why = bad_fill(fill)
+        if why:  # not marked seen: the fill sync may bring it again, intact
+            self._refuse("fill", why)
+            return False
         self.seen_tids.add(fill.tid)
         if self.governor is not None:
             self.governor.on_fill(fill.ts)
@@ -176,7 +191,7 @@ class OrderTracker:
     def reconcile(self, open_orders: tuple[OpenOrder, ...], position: float,
                   fills: tuple[Fill, ...]) -> list[str]:
         """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
-        self.position = round(position, self.sz_decimals)
+        self._adopt_position(position)
         self.seen_tids.update(f.tid for f in fills)
         self.live.clear()
         return [o.cloid for o in open_orders]
@@ -186,6 +201,11 @@ class OrderTracker:
         (filled or cancelled while we were blind; fills are applied separately), and
         return the venue's orders we do not know (to cancel)."""
         venue = {o.cloid: o for o in open_orders}
+        for o in open_orders:  # an order with unusable numbers is not trusted: cancel it
+            why = bad_open_order(o)
+            if why and o.cloid in self.live:
+                self._refuse("open order", why)
+                del self.live[o.cloid]
         for cloid in [c for c in self.live if c not in venue]:
             del self.live[cloid]
         for cloid, o in venue.items():
@@ -194,8 +214,15 @@ class OrderTracker:
                 self.live[cloid] = LiveOrder(cloid=cloid, side=mine.side, level=mine.level, px=mine.px,
                                              sz=o.sz, state="resting" if mine.state == "pending" else mine.state,
                                              placed_ts=mine.placed_ts)
-        self.position = round(position, self.sz_decimals)
+        self._adopt_position(position)
         return [c for c in venue if c not in self.live]
+
+    def _adopt_position(self, position: float) -> None:
+        """The venue's position, unless it is not a number (then ours stands)."""
+        if finite(position):
+            self.position = round(position, self.sz_decimals)
+        else:
+            self._refuse("venue position", f"{position!r} is not a finite number")
 
     # -- for the view ------------------------------------------------------------------------
     def best_quotes(self) -> tuple[float, float, int]:

@@ -24,6 +24,7 @@ from config import RiskConfig
 from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
 from messages.risk import RiskState
+from messages.validity import bad_fill, bad_funding, bad_number, finite
 
 DAY_S = 86_400.0
 _EPS = 1e-9  # relative: a position this close to zero is float residue of a full close
@@ -72,13 +73,28 @@ class RiskCore:
         self._day = _day_of(ts)
         self._day_start_net = 0.0
         self._stopped_day: int | None = None
+        self.bad_input = 0  # non-finite or impossible input refused (fills, marks, funding, positions)
+        self.last_bad = ""  # why the latest one was refused
+
+    def _refuse(self, what: str, why: str) -> bool:
+        """Count an unusable input; the position, PnL and limits never see it."""
+        self.bad_input += 1
+        self.last_bad = f"{what}: {why}"
+        return False
 
     # -- limits ---------------------------------------------------------------------------
     def set_capital(self, capital: float) -> None:
-        self.base_capital = float(capital)
+        if finite(capital) and capital >= 0:
+            self.base_capital = float(capital)
+        else:
+            self._refuse("capital", f"{capital!r} is not a finite non-negative number")
 
     def apply_allocation(self, u: AllocationUpdate) -> None:
         """The meta-supervisor's grant: capital and risk multipliers, from the next state on."""
+        m = u.multipliers
+        if not all(finite(x) and x >= 0 for x in (u.base, u.reference, m.size, m.spread, m.max_position)):
+            self._refuse("allocation", "a capital or multiplier is not a finite non-negative number")
+            return
         self.base_capital = float(u.base)
         self.compound = u.compound
         self.reference_capital = u.reference if u.size_follows_capital else 0.0
@@ -86,7 +102,11 @@ class RiskCore:
         self.zone = u.zone
 
     def apply_gate(self, g: PortfolioGate) -> None:
-        """The portfolio's limits on this asset: its exposure allowance and the drawdown stop."""
+        """The portfolio's limits on this asset: its exposure allowance and the drawdown stop.
+        An allowance that is not a number holds every add back (the safe reading)."""
+        if g.max_inventory_usd is not None and not finite(g.max_inventory_usd):
+            self._refuse("portfolio gate", f"allowance {g.max_inventory_usd!r} is not a finite number")
+            g = PortfolioGate(g.asset, g.ts, 0.0, g.halted, g.reason)
         self.max_inventory_usd = g.max_inventory_usd
         self.portfolio_halt = (g.reason or "portfolio drawdown stop") if g.halted else ""
 
@@ -122,6 +142,9 @@ class RiskCore:
         (``max_limit_excess_usd``); history replayed after a restart is not."""
         if fill.tid in self._seen:
             return False
+        why = bad_fill(fill)
+        if why:  # not marked seen: the venue's history may bring it again, intact
+            return self._refuse("fill", why)
         self._seen.add(fill.tid)
         self._roll_day(fill.ts)
         before = self.net_pnl
@@ -175,7 +198,12 @@ class RiskCore:
     # -- marks and reconciliation ------------------------------------------------------------
     def mark(self, mid: float, ts: float) -> None:
         """Revalue the position at ``mid``; rolls the day and checks the daily loss stop."""
-        if mid > 0 and math.isfinite(mid):
+        if not finite(ts):
+            self._refuse("mark", f"time {ts!r} is not a finite number")
+            return
+        if not (finite(mid) and mid > 0):
+            self._refuse("mark", f"mid {mid!r} is not a finite positive number")
+        else:
             self._mid = mid
             if self._entry_unknown and self._position != 0:
                 self._avg = mid  # an adopted position with no known entry is entered at the first mark
@@ -189,6 +217,10 @@ class RiskCore:
         An adopted position keeps our average entry, or is entered at the mid if we
         were flat (at the first mark if there is no mid yet).
         """
+        why = bad_number("venue position", venue_position)
+        if why:
+            self._refuse("reconciliation", why)
+            return 0.0
         diff = self._position - venue_position
         if abs(diff) <= _EPS * max(1.0, abs(venue_position)):
             return 0.0
@@ -238,6 +270,9 @@ class RiskCore:
         """Apply one funding payment once (keyed by its due time); False if already counted."""
         if ev.ts <= self._funding_upto or ev.ts in self._funding_after:
             return False
+        why = bad_funding(ev)
+        if why:
+            return self._refuse("funding", why)
         self._funding_after[ev.ts] = ev.usd
         self._funding += ev.usd
         return True
@@ -245,6 +280,9 @@ class RiskCore:
     def set_funding_total(self, total: float, as_of: float) -> None:
         """The venue's cumulative funding for the asset as of ``as_of`` (reconciliation):
         it replaces ours; payments due later are applied as they arrive."""
+        if not (finite(total) and finite(as_of)):
+            self._refuse("funding total", f"{total!r} as of {as_of!r} is not finite")
+            return
         self._funding_after = {t: usd for t, usd in self._funding_after.items() if t > as_of}
         self._funding = total + sum(self._funding_after.values())
         self._funding_upto = as_of
@@ -266,6 +304,9 @@ class RiskCore:
 
     # -- what the quoter may do -------------------------------------------------------------
     def state(self, ts: float) -> RiskState:
+        if not finite(ts):
+            self._refuse("state", f"time {ts!r} is not a finite number")
+            ts = self._day * DAY_S
         self._roll_day(ts)
         self._check_loss()
         p = self.params

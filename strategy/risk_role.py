@@ -13,6 +13,7 @@ from typing import Any
 from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
 from messages.orders import Fill, Funding
+from messages.validity import finite
 from messages.risk import FillHistory, RiskState, RiskStateRequest, VenuePosition
 from strategy.outbox import LOG, SUPERVISOR, Note, Outbox
 from strategy.performance import ExposureThrottle, PerformanceTracker
@@ -33,16 +34,34 @@ class RiskRole:
         self._last_pub = -1e18
 
     def handle(self, msg: Any) -> Outbox:
+        bad = self.core.bad_input
+        out = self._handle(msg)
+        if self.core.bad_input != bad:
+            out = self._bad_input_note() + out
+        return out
+
+    def _bad_input_note(self) -> Outbox:
+        """Unusable input is dropped by the core; the log hears of the 1st, 10th, 100th ..."""
+        n = self.core.bad_input
+        if n & (n - 1) and str(n).rstrip("0") != "1":
+            return []
+        return [(LOG, Note(self.ts, "bad_input", f"{n} unusable input(s) dropped; latest: {self.core.last_bad}"))]
+
+    def _handle(self, msg: Any) -> Outbox:
         core = self.core
         if isinstance(msg, MarketState):
-            self.ts = max(self.ts, msg.ts)
+            if finite(msg.ts):
+                self.ts = max(self.ts, msg.ts)
             core.mark(msg.mid, msg.ts)
             return self._publish(force=False)
         if isinstance(msg, Fill):
+            if not core.on_fill(msg):
+                return []
             self.ts = max(self.ts, msg.ts)
-            return self._publish(force=True) if core.on_fill(msg) else []
+            return self._publish(force=True)
         if isinstance(msg, FillHistory):
-            self.ts = max(self.ts, msg.ts)
+            if finite(msg.ts):
+                self.ts = max(self.ts, msg.ts)
             if core.on_fills(msg.fills) and core.mid == 0:
                 core.mark(msg.fills[-1].px, self.ts)  # a start-up history: valued at its last price until a book
             return self._publish(force=True)
