@@ -41,8 +41,8 @@ class DeadMansSwitchConfig(_Section):
     while every asset tree is healthy, so a frozen or killed process loses its quotes."""
 
     enabled: bool = True
-    window_s: float = 60.0  # each renewal schedules the cancel this far ahead (>= 5 s)
-    renew_every_s: float = 20.0
+    window_s: float = 15.0  # renewals schedule the cancel this far ahead (>= 5 s): a killed process's quotes last <= this
+    renew_every_s: float = 5.0  # one address action each: 17,280 a day
 
 
 class RemoteConfig(_Section):

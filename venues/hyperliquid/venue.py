@@ -230,13 +230,13 @@ class HyperliquidVenue:
         if board is None:
             return
         now = trio.current_time()
-        board.venue_status = {
+        board.venue_status.update({  # the dead-man's switch's keys are the gateway's
             "ip_weight_used": self.rest.ip.used(now), "ip_weight_cap": self.rest.ip.per_minute,
             "address_left": self.budget.remaining(), "address_cap": self.budget.cap,
             "reconnects": self.feed.stats.reconnects if self.feed else 0,
             "maker_fee_bp": round(self.maker_fee * 1e4, 3), "taker_fee_bp": round(self.taker_fee * 1e4, 3),
             "dms_at": self.gateway.dms_at or 0.0, "now": now, "network": "mainnet" if self.is_mainnet else "testnet",
-        }
+        })
 
     def _event(self, kind: str, asset: str, text: str) -> None:
         board = self.gateway.board
