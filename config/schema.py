@@ -285,6 +285,11 @@ class RiskConfig(_Section):
     stop_at: float = 0.8  # ... beyond which the loaded side stops quoting
     reduce_only_at: float = 0.9  # ... beyond which the asset only quotes to reduce
     daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
+    # margin (Hyperliquid): leverage set per asset at start; breakers on the account's margin
+    leverage: int = 3  # updateLeverage at start (1..50, within the asset's maxLeverage)
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    max_margin_ratio: float = 0.5  # maintenance margin used / account value beyond which the asset halts
+    min_liquidation_distance_pct: float = 10.0  # mark this close to liquidationPx: no quote adds to the position
 
 
 class SimConfig(_Section):

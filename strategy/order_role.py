@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
-from messages.risk import RiskState
+from messages.risk import Liquidated, MarginState, RiskState
 from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
 from strategy.feedback import feedback, wants_feedback
@@ -72,7 +72,7 @@ class OrderRole:
             self.tracker.on_cancelled(msg)
         elif isinstance(msg, OrderReject):
             self.tracker.on_reject(msg)
-        elif isinstance(msg, Funding):
+        elif isinstance(msg, (Funding, MarginState, Liquidated)):  # the account's news is risk's
             return news + [("risk", msg)]
         return news
 

@@ -23,7 +23,7 @@ from typing import Iterable
 from config import RiskConfig
 from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
-from messages.risk import RiskState
+from messages.risk import Liquidated, MarginState, RiskState
 from messages.validity import bad_fill, bad_funding, bad_number, finite
 
 DAY_S = 86_400.0
@@ -74,6 +74,8 @@ class RiskCore:
         self._day_start_net = 0.0
         self._stopped_day: int | None = None
         self.bad_input = 0  # non-finite or impossible input refused (fills, marks, funding, positions)
+        self.margin: MarginState | None = None  # the venue's latest margin figures (Hyperliquid)
+        self.liquidated = ""  # a liquidation's detail: the asset stays halted
         self.last_bad = ""  # why the latest one was refused
 
     def _refuse(self, what: str, why: str) -> bool:
@@ -112,7 +114,36 @@ class RiskCore:
 
     @property
     def capital(self) -> float:
-        return effective_capital(self.base_capital, self.net_pnl, self.compound)
+        """Effective capital, scaled down when the account holds less than configured."""
+        share = self.margin.capital_share if self.margin is not None else 1.0
+        return effective_capital(self.base_capital, self.net_pnl, self.compound) * share
+
+    # -- margin ------------------------------------------------------------------------------
+    def on_margin(self, m: MarginState) -> bool:
+        """The venue's margin figures; refused (False) unless the numbers are usable."""
+        if not (finite(m.capital_share) and 0 <= m.capital_share <= 1 and finite(m.margin_ratio)
+                and m.margin_ratio >= 0 and finite(m.account_value) and finite(m.ts)):
+            return self._refuse("margin", "account value, capital share or margin ratio is not usable")
+        self.margin = m
+        return True
+
+    def on_liquidated(self, ev: Liquidated) -> None:
+        self.liquidated = ev.detail or "liquidated by the exchange"
+
+    def _margin_limits(self) -> tuple[str, bool]:
+        """(why the asset halts, whether adds are held back) from the margin breakers."""
+        m, p = self.margin, self.params
+        if self.liquidated:
+            return f"liquidated: {self.liquidated}", True
+        if m is None:
+            return "", False
+        if m.margin_ratio > p.max_margin_ratio:
+            return f"margin ratio {m.margin_ratio:.2f} above {p.max_margin_ratio:g}", True
+        liq, mark = m.liquidation_px, m.mark_px
+        if finite(liq) and liq > 0 and finite(mark) and mark > 0:
+            if abs(mark - liq) / mark * 100.0 < p.min_liquidation_distance_pct:
+                return "", True
+        return "", False
 
     @property
     def own_limit_usd(self) -> float:
@@ -332,6 +363,10 @@ class RiskCore:
             if self._position <= 0:
                 allow["A"] = False
             reason = "portfolio exposure cap"
+        margin_halt, near_liquidation = self._margin_limits()
+        if near_liquidation and self._position != 0:  # distance to liquidation: only reduce
+            allow["B" if self._position > 0 else "A"] = False
+            reason = reason or "near liquidation: reduce-only"
         m = self.multipliers
         spread_mult = {s: v * m.spread for s, v in spread_mult.items()}
         size = self.size_mult
@@ -340,6 +375,8 @@ class RiskCore:
             reason = "daily loss stop"
         if self.portfolio_halt:
             halted, reason = True, self.portfolio_halt
+        if margin_halt:
+            halted, reason = True, margin_halt
         return RiskState(
             asset=self.asset,
             ts=ts,

@@ -14,12 +14,13 @@ from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
 from messages.orders import Fill, Funding
 from messages.validity import finite
-from messages.risk import FillHistory, RiskState, RiskStateRequest, VenuePosition
+from messages.risk import FillHistory, Liquidated, MarginState, RiskState, RiskStateRequest, VenuePosition
 from strategy.outbox import LOG, SUPERVISOR, Note, Outbox
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.risk import RiskCore, should_publish
 
-MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate)
+MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate,
+            MarginState, Liquidated)
 
 
 class RiskRole:
@@ -77,6 +78,12 @@ class RiskRole:
             return out + self._publish(force=True)
         if isinstance(msg, RiskStateRequest):
             return self._publish(force=True)
+        if isinstance(msg, MarginState):
+            return self._publish(force=False) if core.on_margin(msg) else []
+        if isinstance(msg, Liquidated):
+            core.on_liquidated(msg)
+            return [(LOG, Note(msg.ts, "liquidation", f"position liquidated ({msg.detail}): the asset halts"))] \
+                + self._publish(force=True)
         if isinstance(msg, AllocationUpdate):
             core.apply_allocation(msg)
             return self._publish(force=True)
