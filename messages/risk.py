@@ -42,6 +42,7 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     max_position_mult: float = 1.0
     exposure_held: bool = False
     max_limit_excess_usd: float = 0.0
+    fills_digest: int = 0  # the fills applied, by identity (strategy.risk.fill_identity)
 
     @property
     def net_pnl(self) -> float:

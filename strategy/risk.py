@@ -39,6 +39,15 @@ def effective_capital(base: float, net_pnl: float, compound: bool) -> float:
     return max(0.0, base + net_pnl)
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def fill_identity(tid: int, sz: float, px: float) -> int:
+    """One fill's share of an order-free digest of a set of fills (trade id, size, price):
+    a lost fill and a doubled one do not cancel out, as they would in a count."""
+    return hash((tid, sz, px)) & _MASK64
+
+
 def _day_of(ts: float) -> int:
     return math.floor(ts / DAY_S)
 
@@ -76,6 +85,7 @@ class RiskCore:
         self.bad_input = 0  # non-finite or impossible input refused (fills, marks, funding, positions)
         self.margin: MarginState | None = None  # the venue's latest margin figures (Hyperliquid)
         self.liquidated = ""  # a liquidation's detail: the asset stays halted
+        self.fills_digest = 0  # sum of fill_identity over the fills applied (chaos checks fills by identity)
         self.last_bad = ""  # why the latest one was refused
 
     def _refuse(self, what: str, why: str) -> bool:
@@ -177,6 +187,7 @@ class RiskCore:
         if why:  # not marked seen: the venue's history may bring it again, intact
             return self._refuse("fill", why)
         self._seen.add(fill.tid)
+        self.fills_digest = (self.fills_digest + fill_identity(fill.tid, fill.sz, fill.px)) & _MASK64
         self._roll_day(fill.ts)
         before = self.net_pnl
         buy = fill.side == "B"
@@ -405,6 +416,7 @@ class RiskCore:
             max_position_mult=m.max_position,
             exposure_held=held,
             max_limit_excess_usd=self.max_limit_excess_usd,
+            fills_digest=self.fills_digest,
         )
 
 

@@ -22,6 +22,7 @@ import heapq
 import math
 from typing import Any, Callable
 
+import msgspec
 import trio
 
 from config import Config
@@ -359,6 +360,18 @@ class SimVenue:
         return self.engine.asset_index(asset)
 
     # -- wire faults (called on the trio thread) ------------------------------------------
+    # -- chaos: what a real venue and feed can do besides --------------------------------------
+    def inject_book(self, snap: BookSnapshot) -> None:
+        """A book of the fault injector's making (NaN, crossed, stale, gapped) on the feed."""
+        self._feed[snap.asset].put(snap, 0.0)
+
+    def exchange_cancel(self, asset: str, reason: str = "marginCanceled") -> int:
+        """The exchange cancels our resting orders of ``asset`` on its own (reported, not asked for)."""
+        now = trio.current_time()
+        gone = [msgspec.structs.replace(c, reason=reason) for c in self.engine.cancel_all(asset, now)]
+        self._reply(asset, gone)
+        return len(gone)
+
     def disconnect(self, asset: str, seconds: float) -> None:
         """Drop the asset's connection for ``seconds``; on reconnect we must reconcile."""
         self.wire.disconnect(asset, trio.current_time(), seconds)
