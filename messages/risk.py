@@ -94,3 +94,11 @@ class Liquidated(msgspec.Struct, frozen=True, tag=True):
     asset: str
     ts: float
     detail: str = ""
+
+
+class FillWatermark(msgspec.Struct, frozen=True, tag=True):
+    """Every fill of the asset older than ``before_ts`` has been handed on (the order
+    actor's fill sync): the risk core may forget their trade ids (bounded dedupe)."""
+
+    asset: str
+    before_ts: float

@@ -9,6 +9,8 @@ resting orders past it are cancelled, outermost first.
 """
 from __future__ import annotations
 
+import collections
+import math
 from typing import Any
 
 from msgspec.structs import replace as _replace
@@ -36,6 +38,8 @@ class OrderTracker:
         self.live: dict[str, LiveOrder] = {}
         self.position = 0.0
         self.seen_tids: set[int] = set()
+        self._seen_order: collections.deque[tuple[float, int]] = collections.deque()  # (fill ts, tid)
+        self.pruned_before = -math.inf  # fills older than this were all applied: their tids are forgotten
         self._seq = 0
         self.rejects = 0
         self.keep_bp = 0.0  # queue keeping (order_diff.diff_orders); 0: off
@@ -165,13 +169,13 @@ class OrderTracker:
 
     def on_fill(self, fill: Fill) -> bool:
         """Apply a fill once (dedupe by trade id); False if it was seen before."""
-        if fill.tid in self.seen_tids:
+        if fill.tid in self.seen_tids or fill.ts < self.pruned_before:
             return False
         why = bad_fill(fill)
         if why:  # not marked seen: the fill sync may bring it again, intact
             self._refuse("fill", why)
             return False
-        self.seen_tids.add(fill.tid)
+        self._see(fill)
         if self.governor is not None:
             self.governor.on_fill(fill.ts)
         signed = fill.sz if fill.side == "B" else -fill.sz
@@ -187,12 +191,31 @@ class OrderTracker:
                                                   placed_ts=o.placed_ts)
         return True
 
+    def _see(self, fill: Fill) -> None:
+        self.seen_tids.add(fill.tid)
+        self._seen_order.append((fill.ts, fill.tid))
+
+    def prune_seen(self, before_ts: float) -> int:
+        """Forget the trade ids of fills older than the fill-sync watermark ``before_ts``
+        (all applied); one older than it that comes again is a duplicate by its time."""
+        if not finite(before_ts) or before_ts <= self.pruned_before:
+            return 0
+        self.pruned_before = before_ts
+        n = 0
+        dq = self._seen_order
+        while dq and dq[0][0] < before_ts:
+            self.seen_tids.discard(dq.popleft()[1])
+            n += 1
+        return n
+
     # -- reconciliation ------------------------------------------------------------------------
     def reconcile(self, open_orders: tuple[OpenOrder, ...], position: float,
                   fills: tuple[Fill, ...]) -> list[str]:
         """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
         self._adopt_position(position)
-        self.seen_tids.update(f.tid for f in fills)
+        for f in fills:
+            if f.tid not in self.seen_tids and f.ts >= self.pruned_before:
+                self._see(f)
         self.live.clear()
         return [o.cloid for o in open_orders]
 

@@ -17,6 +17,7 @@ The configured ``max_position_usd`` stays a hard cap whatever the multipliers sa
 """
 from __future__ import annotations
 
+import collections
 import math
 from typing import Iterable
 
@@ -74,6 +75,8 @@ class RiskCore:
         self._mid = 0.0  # 0 = not marked yet
         self._entry_unknown = False  # adopted a position while flat and unmarked
         self._seen: set[int] = set()
+        self._seen_order: collections.deque[tuple[float, int]] = collections.deque()  # (fill ts, tid)
+        self.pruned_before = -math.inf  # every fill older than this was applied: its tid is forgotten
         self.fills_buy = 0
         self.fills_sell = 0
         self.volume_usd = 0.0
@@ -181,12 +184,13 @@ class RiskCore:
         """Apply a fill once; False (and nothing changes) if its trade id was seen before.
         A ``live`` fill that takes |inventory| past the limit in force is measured
         (``max_limit_excess_usd``); history replayed after a restart is not."""
-        if fill.tid in self._seen:
+        if fill.tid in self._seen or fill.ts < self.pruned_before:
             return False
         why = bad_fill(fill)
         if why:  # not marked seen: the venue's history may bring it again, intact
             return self._refuse("fill", why)
         self._seen.add(fill.tid)
+        self._seen_order.append((fill.ts, fill.tid))
         self.fills_digest = (self.fills_digest + fill_identity(fill.tid, fill.sz, fill.px)) & _MASK64
         self._roll_day(fill.ts)
         before = self.net_pnl
@@ -208,6 +212,21 @@ class RiskCore:
             # day's starting PnL, not to what the day has made or lost.
             self._day_start_net += self.net_pnl - before
         return True
+
+    def prune_seen(self, before_ts: float) -> int:
+        """Forget the trade ids of fills older than ``before_ts`` (the fill-sync watermark:
+        every fill before it has been applied), so dedupe memory stays bounded; a fill
+        older than it that comes again (a restarted order actor's full history) is a
+        duplicate by its time. Returns how many were forgotten."""
+        if not finite(before_ts) or before_ts <= self.pruned_before:
+            return 0
+        self.pruned_before = before_ts
+        n = 0
+        dq = self._seen_order
+        while dq and dq[0][0] < before_ts:
+            self._seen.discard(dq.popleft()[1])
+            n += 1
+        return n
 
     def on_fills(self, fills: Iterable[Fill]) -> int:
         """Apply many fills (history from the venue); returns how many were new."""

@@ -14,13 +14,13 @@ from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
 from messages.orders import Fill, Funding
 from messages.validity import finite
-from messages.risk import FillHistory, Liquidated, MarginState, RiskState, RiskStateRequest, VenuePosition
+from messages.risk import FillHistory, FillWatermark, Liquidated, MarginState, RiskState, RiskStateRequest, VenuePosition
 from strategy.outbox import LOG, SUPERVISOR, Note, Outbox
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.risk import RiskCore, should_publish
 
 MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate,
-            MarginState, Liquidated)
+            MarginState, Liquidated, FillWatermark)
 
 
 class RiskRole:
@@ -78,6 +78,9 @@ class RiskRole:
             return out + self._publish(force=True)
         if isinstance(msg, RiskStateRequest):
             return self._publish(force=True)
+        if isinstance(msg, FillWatermark):
+            core.prune_seen(msg.before_ts)
+            return []
         if isinstance(msg, MarginState):
             return self._publish(force=False) if core.on_margin(msg) else []
         if isinstance(msg, Liquidated):
