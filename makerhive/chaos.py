@@ -232,10 +232,11 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         except Exception as e:  # noqa: BLE001 - the harness outlives its own timeouts
             harness_errors[type(e).__name__] += 1
         root_alive = hive.meta is not None and hive.meta.is_alive()
-        digests = {a: (hive.board.risk[a].fills_digest if a in hive.board.risk else 0) for a in assets}
     finally:
         sampler.stop()
         summary = hive.stop()
+    # after the stop, like the summary's counts: fills that raced the final cancels are in both
+    digests = {a: hive.board.risk[a].fills_digest for a in assets if a in hive.board.risk}
     engine = hive.venue.engine
     lost = dup = mismatches = breaches = identity = 0
     for a, s in summary["assets"].items():
