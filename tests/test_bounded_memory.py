@@ -55,3 +55,11 @@ def test_the_live_hive_keeps_its_dedupe_sets_bounded():
     finally:
         summary = h.stop()
     assert summary["portfolio"]["open_orders_at_exit"] == 0
+
+
+def test_the_soak_benchmark_reports_rss_and_simulated_hours():
+    from bench.soak import soak
+
+    r = soak(120.0, samples=4)
+    assert {"rss_mb_after_warmup", "rss_mb_end", "sim_hours"} <= set(r)
+    assert r["sim_hours"] >= 120.0 / 3600 * 0.99 and r["rss_mb_end"] > 0 and r["open_orders_at_exit"] == 0
