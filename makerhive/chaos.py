@@ -334,6 +334,7 @@ class _NotQuoting(threading.Thread):
         return ""
 
     def run(self) -> None:
+        self._last = self.hive.sim_time()
         while not self._done.wait(SAMPLE_S):
             now = self.hive.sim_time()
             dt, self._last = max(0.0, now - self._last), now
