@@ -17,7 +17,7 @@ from actors.context import AssetContext
 from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
-from messages.risk import FillHistory, RiskState, VenuePosition
+from messages.risk import FillHistory, FillWatermark, RiskState, VenuePosition
 from strategy.order_role import Command, OrderRole
 from strategy.order_tracker import OrderTracker
 from strategy.outbox import VENUE, Outbox
@@ -26,6 +26,7 @@ from venues.runtime import VenueUnavailable
 REJECT_EVENT_WINDOW_S = 10.0  # simulated seconds between reject lines in the event log
 FILL_SYNC_S = 5.0  # runtime-clock seconds between fill reconciliations with the venue
 SYNC_OVERLAP_S = 5.0  # each sync looks this far back past the previous one
+PRUNE_MARGIN_S = 60.0  # trade ids of fills this far before the sync watermark are forgotten
 
 
 class OrderActor(AssetActor):
@@ -77,6 +78,7 @@ class OrderActor(AssetActor):
         elif isinstance(msg, FillHistory):  # the answer to a fill sync
             self._apply_fills(msg.fills)
             self._synced_until = max(self._synced_until, msg.ts)
+            self._prune_at_watermark()
         elif isinstance(msg, Tick):
             if msg.now - self._last_sync >= FILL_SYNC_S:
                 # a fill message the wire lost is found here, at the latest one period later
@@ -95,6 +97,13 @@ class OrderActor(AssetActor):
         """Every fill before the last completed sync is known; a later one may not be,
         even if an even later one arrived (a lost message leaves a gap)."""
         return max(0.0, self._synced_until - SYNC_OVERLAP_S)
+
+    def _prune_at_watermark(self) -> None:
+        """Every fill before the sync watermark (less a margin) has been applied here and
+        handed to risk: both forget those trade ids, so dedupe memory stays bounded."""
+        before = self._sync_from() - PRUNE_MARGIN_S
+        if before > 0 and self.tracker.prune_seen(before):
+            self.send("risk", FillWatermark(self.ctx.asset, before))
 
     def _apply_fills(self, fills: Any) -> None:
         new = [f for f in fills if self.tracker.on_fill(f)]

@@ -2,6 +2,7 @@
 refused, type errors explained field by field, then validated."""
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -73,19 +74,44 @@ def from_dict(raw: dict) -> Config:
 
 
 SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "seed_phrase")
+# 64 hex digits (optionally 0x-prefixed) that are not part of a longer hex run: a
+# secp256k1 private key, wherever it was pasted (a value, a path, inside a URL)
+KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+REDACTED = "<redacted: looks like a private key>"
+_HOW = ("private keys never go in the config file; set HL_PRIVATE_KEY in the environment or point "
+        "venue.hyperliquid.key_file (or --key-file) at a file that holds it")
+
+
+def looks_like_key(text: str) -> bool:
+    return KEY_LIKE.search(text) is not None
+
+
+def redact(text: str) -> str:
+    """``text`` with anything that looks like a private key replaced (for printing)."""
+    return KEY_LIKE.sub(REDACTED, text)
 
 
 def _refuse_secrets(raw: Any, path: str) -> None:
     """A key in config.toml is a leak waiting to happen (it gets committed, copied,
-    pasted): refuse any key that looks like one, without ever echoing its value."""
+    pasted): refuse any entry named like one or any value that looks like one, in any
+    field, without ever echoing it."""
+    if isinstance(raw, (list, tuple)):
+        for i, item in enumerate(raw):
+            _refuse_secrets(item, f"{path}[{i}]")
+        return
+    if isinstance(raw, str):
+        if looks_like_key(raw):
+            raise ConfigError(f"{path}: the value looks like a private key (64 hex digits) and was refused; {_HOW}")
+        return
     if not isinstance(raw, dict):
         return
     for key, value in raw.items():
+        if looks_like_key(str(key)):
+            where = f"{path}.{redact(str(key))}" if path else redact(str(key))
+            raise ConfigError(f"{where}: a table name looks like a private key and was refused; {_HOW}")
         where = f"{path}.{key}" if path else str(key)
         if any(w in str(key).lower().replace("-", "_") for w in SECRET_WORDS):
-            raise ConfigError(f"{where}: private keys never go in the config file; set HL_PRIVATE_KEY "
-                              "in the environment or point venue.hyperliquid.key_file (or --key-file) "
-                              "at a file that holds it")
+            raise ConfigError(f"{where}: {_HOW}")
         _refuse_secrets(value, where)
 
 

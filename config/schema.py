@@ -41,8 +41,8 @@ class DeadMansSwitchConfig(_Section):
     while every asset tree is healthy, so a frozen or killed process loses its quotes."""
 
     enabled: bool = True
-    window_s: float = 60.0  # each renewal schedules the cancel this far ahead (>= 5 s)
-    renew_every_s: float = 20.0
+    window_s: float = 15.0  # renewals schedule the cancel this far ahead (>= 5 s): a killed process's quotes last <= this
+    renew_every_s: float = 5.0  # one address action each: 17,280 a day
 
 
 class RemoteConfig(_Section):
@@ -301,6 +301,11 @@ class RiskConfig(_Section):
     stop_at: float = 0.8  # ... beyond which the loaded side stops quoting
     reduce_only_at: float = 0.9  # ... beyond which the asset only quotes to reduce
     daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
+    # margin (Hyperliquid): leverage set per asset at start; breakers on the account's margin
+    leverage: int = 3  # updateLeverage at start (1..50, within the asset's maxLeverage)
+    margin_mode: Literal["cross", "isolated"] = "cross"
+    max_margin_ratio: float = 0.5  # maintenance margin used / account value beyond which the asset halts
+    min_liquidation_distance_pct: float = 10.0  # mark this close to liquidationPx: no quote adds to the position
 
 
 class SimConfig(_Section):

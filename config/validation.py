@@ -100,6 +100,15 @@ def _validate_risk(p: str, r: RiskConfig) -> None:
               "must satisfy 0 < widen_at <= stop_at <= reduce_only_at <= 1")
     if r.widen_mult < 1:
         reject(f"{p}.widen_mult", r.widen_mult, "must be >= 1")
+    _validate_margin(p, r)
+
+
+def _validate_margin(p: str, r: RiskConfig) -> None:
+    if not (isinstance(r.leverage, int) and 1 <= r.leverage <= 50):
+        reject(f"{p}.leverage", r.leverage, "must be an integer from 1 to 50")
+    _fraction(f"{p}.max_margin_ratio", r.max_margin_ratio)
+    if not (math.isfinite(r.min_liquidation_distance_pct) and 0 <= r.min_liquidation_distance_pct < 100):
+        reject(f"{p}.min_liquidation_distance_pct", r.min_liquidation_distance_pct, "must be a percentage in [0, 100)")
 
 
 def _validate_portfolio_limits(cfg: Config) -> None:

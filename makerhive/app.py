@@ -32,6 +32,7 @@ from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
 from supervisor.meta import MetaSupervisor
 from venues import lockstep as lockstep_mod
+from venues.dead_mans_switch import DeadMansSwitch
 from venues.gateway import Gateway
 from venues.runtime import VenueRuntime, VenueUnavailable
 from venues.sim.venue import SimVenue
@@ -73,6 +74,8 @@ class Hive:
         self.turnstile = lockstep_mod.Turnstile() if lockstep else None
         self.runtime = VenueRuntime(speed=self.speed, turnstile=self.turnstile)
         self.gateway = Gateway(self.runtime, self.teams, self.board)
+        if cfg.dead_mans_switch.enabled:  # no placement unless the venue would cancel it (venues/dead_mans_switch.py)
+            self.gateway.dms = DeadMansSwitch(cfg.dead_mans_switch.window_s, cfg.dead_mans_switch.renew_every_s)
         self.venue = make_venue(cfg, self.gateway, self.seed, signer)
         self.latency = latency
         self.faults = faults if faults is not None else ActorFaults()

@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections import Counter
 from typing import Any, Callable
 
+import msgspec
 import numpy as np
+import pykka
+import trio
 
 from makerhive import invariants as inv
 from makerhive.app import Hive
 from config import Config
 from messages.control import Crash
+from messages.market import BookSnapshot, Level
+from strategy.risk import fill_identity
 
 ROLES = ("book", "risk", "order", "quoter")
 ACTOR_FAULTS = tuple(f"crash_{r}" for r in ROLES) + ("crash_supervisor",) + tuple(
     f"start_fail_{r}" for r in ROLES) + tuple(f"hang_{r}" for r in ("book", "quoter", "risk")) + tuple(
     f"slow_{r}" for r in ROLES)
 VENUE_FAULTS = ("feed_disconnect", "feed_stall", "reject_burst", "throttle", "request_failures",
-                "delayed_acks", "drop_fills", "duplicate_fills", "reorder_fills", "partial_fills")
+                "delayed_acks", "drop_fills", "duplicate_fills", "reorder_fills", "partial_fills",
+                "lost_answers", "clock_jump", "nan_book", "crossed_book", "stale_book", "price_gap",
+                "dms_failure", "budget_exhaustion", "exchange_cancels")
 FAULT_KINDS = ACTOR_FAULTS + VENUE_FAULTS
 
 
@@ -109,6 +117,63 @@ class Chaos:
         faults = self.hive.venue.engine.faults
         self._venue(lambda: faults.partial_fills(asset, self.rng.choice((0.25, 0.5))))
 
+    def _lost_answers(self, kind: str, asset: str) -> None:
+        """Requests the venue executes whose answers never come back."""
+        self._venue(lambda: self.hive.venue.wire.lose_answers(asset, self.rng.randint(1, 3)))
+
+    def _clock_jump(self, kind: str, asset: str) -> None:
+        """The clock leaps forward (a suspended VM, an NTP step): timers all fire at once."""
+        dt = self.rng.uniform(1.0, 4.0)
+        self._venue(lambda: trio.lowlevel.current_clock().jump(dt))
+
+    def _bad_book(self, asset: str, make: Callable[[BookSnapshot], BookSnapshot]) -> None:
+        venue = self.hive.venue
+
+        def go() -> None:
+            now = trio.lowlevel.current_clock().current_time()
+            venue._seq += 1
+            venue.inject_book(make(venue.engine.book_snapshot(asset, now, venue._seq)))
+        self._venue(go)
+
+    def _nan_book(self, kind: str, asset: str) -> None:
+        def nan(b: BookSnapshot) -> BookSnapshot:
+            bids = (Level(math.nan, b.bids[0].sz),) + b.bids[1:] if b.bids else (Level(math.nan, 1.0),)
+            return msgspec.structs.replace(b, bids=bids)
+        self._bad_book(asset, nan)
+
+    def _crossed_book(self, kind: str, asset: str) -> None:
+        self._bad_book(asset, lambda b: msgspec.structs.replace(b, bids=b.asks, asks=b.bids))
+
+    def _stale_book(self, kind: str, asset: str) -> None:
+        """An old book arriving late: older time, older sequence number."""
+        self._bad_book(asset, lambda b: msgspec.structs.replace(b, ts=b.ts - 30.0, seq=max(0, b.seq - 50)))
+
+    def _price_gap(self, kind: str, asset: str) -> None:
+        """One book several percent away from the market, then the market again."""
+        g = self.rng.choice((-1, 1)) * self.rng.uniform(0.03, 0.08)
+
+        def gap(b: BookSnapshot) -> BookSnapshot:
+            move = lambda lv: Level(lv.px * (1 + g), lv.sz)  # noqa: E731
+            return msgspec.structs.replace(b, bids=tuple(map(move, b.bids)), asks=tuple(map(move, b.asks)))
+        self._bad_book(asset, gap)
+
+    def _dms_failure(self, kind: str, asset: str) -> None:
+        """The venue refuses the dead-man's switch's next renewals: the hive must stop quoting."""
+        faults = self.hive.venue.engine.faults
+        n = self.rng.randint(1, 2)
+        self._venue(lambda: faults.refuse_schedule_cancel(n, "Too many cancels scheduled today (chaos)"))
+
+    def _budget_exhaustion(self, kind: str, asset: str) -> None:
+        """The account's address budget runs dry for a while: every asset's batches are refused."""
+        faults = self.hive.venue.engine.faults
+        n = self.rng.randint(2, 6)
+        self._venue(lambda: [faults.throttle(a, n) for a in self.hive.assets])
+
+    def _exchange_cancels(self, kind: str, asset: str) -> None:
+        """The exchange cancels our resting orders on its own (margin, delisting, self-trade)."""
+        self._venue(lambda: self.hive.venue.exchange_cancel(asset, self.rng.choice(
+            ("marginCanceled", "reduceOnlyCanceled", "selfTradeCanceled"))))
+
 
 def _pct(values: list[float], q: float) -> float:
     vals = [v for v in values if not math.isnan(v)]
@@ -124,10 +189,13 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     report: dict[str, Any] = {"seed": seed, "duration_s": duration, "speed": speed}
     violations: Counter[str] = Counter()
     injected: Counter[str] = Counter()
+    harness_errors: Counter[str] = Counter()
     skipped = 0
     hive.start()
+    sampler = _NotQuoting(hive)
     try:
         _wait(lambda: all(hive.board.phase[a] == "quoting" for a in assets), 30.0)
+        sampler.start()
         warmup, cooldown = min(5.0, duration * 0.1), min(15.0, duration * 0.2)
         schedule = sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
                           for _ in range(faults))
@@ -137,15 +205,21 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         lifts = 0
         for i, (t, kind, asset) in enumerate(schedule):
             hive.wait_until(t)
-            lifts += _lift_quarantines(hive, quarantined_since, t)
+            try:
+                lifts += _lift_quarantines(hive, quarantined_since, t)
+            except (pykka.Timeout, pykka.ActorDeadError) as e:  # the root is busy: lift it next time
+                harness_errors[type(e).__name__] += 1
             if hive.board.phase[asset] == "quarantined":
                 skipped += 1
                 continue
             injections.append((time.perf_counter_ns(), asset, kind))
-            chaos.inject(kind, asset)
+            try:
+                chaos.inject(kind, asset)
+                _check_recovered(hive, pending, violations)
+            except Exception as e:  # noqa: BLE001 - the harness outlives its own timeouts
+                harness_errors[type(e).__name__] += 1
             injected[kind] += 1
             pending[asset] = kind
-            _check_recovered(hive, pending, violations)
             if progress is not None and i % 50 == 0:
                 progress(f"{i}/{len(schedule)} faults, t={hive.sim_time():.0f}s")
         hive.wait_until(duration)
@@ -153,14 +227,25 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         _wait(lambda: all(hive.board.phase[a] in ("quoting", "quarantined") for a in assets), 60.0)
         for a in assets:
             pending[a] = "final"
-        _check_recovered(hive, pending, violations, wait=True)
+        try:
+            _check_recovered(hive, pending, violations, wait=True)
+        except Exception as e:  # noqa: BLE001 - the harness outlives its own timeouts
+            harness_errors[type(e).__name__] += 1
         root_alive = hive.meta is not None and hive.meta.is_alive()
     finally:
+        sampler.stop()
         summary = hive.stop()
+    # after the stop, like the summary's counts: fills that raced the final cancels are in both
+    digests = {a: hive.board.risk[a].fills_digest for a in assets if a in hive.board.risk}
     engine = hive.venue.engine
-    lost = dup = mismatches = breaches = 0
+    lost = dup = mismatches = breaches = identity = 0
     for a, s in summary["assets"].items():
         venue_fills = len(engine.fills(a))
+        venue_digest = 0
+        for f in engine.fills(a):  # by identity: trade id, size and price, not by count
+            venue_digest = (venue_digest + fill_identity(f.tid, f.sz, f.px)) & ((1 << 64) - 1)
+        if digests.get(a, venue_digest) != venue_digest:
+            identity += 1
         counted = s["fills_buy"] + s["fills_sell"]
         lost += max(0, venue_fills - counted)
         dup += max(0, counted - venue_fills)
@@ -193,6 +278,13 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "requote_ms_p50": _pct(requote_ms, 50), "requote_ms_p99": _pct(requote_ms, 99),
         "requote_ms_max": _pct(requote_ms, 100),
         "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
+        "fill_identity_mismatches": identity,
+        "recovery_ms_p99": _pct([r.requote_ms for r in recs if not sampler.deliberate(r)], 99),
+        "recoveries_deliberate": sum(1 for r in recs if sampler.deliberate(r)),
+        "not_quoting_s_by_cause": sampler.by_cause(),
+        "bad_input_dropped": hive.venue.edge.bad_input,
+        "dms_quoting_stops": hive.board.counters["dms_quoting_stops"],
+        "harness_errors": dict(harness_errors),
         "fenced_commands": sum(hive.gateway.refused.values()),
         "fills": summary["portfolio"]["fills"],
         "net_pnl": summary["portfolio"]["net_pnl"],
@@ -202,7 +294,69 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
 
 
 INVARIANTS = ("orphan_orders", "position_mismatches", "lost_fills", "duplicate_fills", "limit_breaches",
-              "root_failures")
+              "root_failures", "fill_identity_mismatches")
+
+
+SAMPLE_S = 0.02  # real seconds between looks at every asset's phase
+
+
+class _NotQuoting(threading.Thread):
+    """Samples why each asset is not quoting (recovery, backoff, quarantine, breaker or
+    halt, the dead-man's switch, a stale feed) and when the tree sat in backoff or
+    quarantine, so recoveries can be told from deliberate pauses."""
+
+    def __init__(self, hive: Hive) -> None:
+        super().__init__(name="chaos-sampler", daemon=True)
+        self.hive = hive
+        self.seconds: Counter[str] = Counter()
+        self.paused_ns: dict[str, list[int]] = {a: [] for a in hive.assets}  # samples in backoff/quarantine
+        self._done = threading.Event()
+        self._last = hive.sim_time()
+
+    def cause(self, asset: str) -> str:
+        board, gw = self.hive.board, self.hive.gateway
+        phase = board.phase.get(asset, "")
+        if phase == "quarantined":
+            return "quarantine"
+        if phase == "failed":
+            return "backoff"
+        if phase in ("starting", "reconciling", "restarting"):
+            return "recovery"
+        if phase == "stalled":
+            return "stale_feed"
+        if gw.dms is not None and gw.dms.blocked_reason:
+            return "dead_mans_switch"
+        risk = board.risk.get(asset)
+        if risk is not None and risk.halted:
+            return "halt"
+        if phase != "quoting":
+            return phase or "unknown"
+        return ""
+
+    def run(self) -> None:
+        self._last = self.hive.sim_time()
+        while not self._done.wait(SAMPLE_S):
+            now = self.hive.sim_time()
+            dt, self._last = max(0.0, now - self._last), now
+            ns = time.perf_counter_ns()
+            for a in self.hive.assets:
+                why = self.cause(a)
+                if why:
+                    self.seconds[why] += dt
+                if why in ("backoff", "quarantine"):
+                    self.paused_ns[a].append(ns)
+
+    def stop(self) -> None:
+        self._done.set()
+        if self.is_alive():
+            self.join(timeout=2.0)
+
+    def deliberate(self, r: Any) -> bool:
+        """A recovery that sat in backoff or quarantine: a pause by design, not recovery time."""
+        return any(r.fail_ns <= ns <= r.quoting_ns for ns in self.paused_ns.get(r.asset, ()))
+
+    def by_cause(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in sorted(self.seconds.items())}
 
 
 QUARANTINE_LIFT_S = 30.0  # like an operator, lift a quarantine after this long (simulated)
@@ -257,7 +411,7 @@ def report_table(report: dict):  # noqa: ANN201 - rich Table
     t.add_column("value", justify="right")
     for k in ("faults_injected", "faults_skipped_quarantined", "recoveries", "quarantines", "quarantines_lifted",
               "fenced_commands",
-              "fills", "cancel_ms_p50", "cancel_ms_p99", "cancel_ms_max", "requote_ms_p50", "requote_ms_p99",
+              "fills", "cancel_ms_p50", "cancel_ms_p99", "cancel_ms_max", "recovery_ms_p99", "requote_ms_p50", "requote_ms_p99",
               "requote_ms_max"):
         t.add_row(k, str(report[k]))
     for k in INVARIANTS:

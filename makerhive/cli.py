@@ -105,7 +105,7 @@ def check_config(path: str) -> int:
     import msgspec
 
     print(f"# {path}: valid. Effective config (per-asset values include the defaults):")
-    print(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode())
+    print(config_mod.redact(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode()))  # never a key
     return 0
 
 

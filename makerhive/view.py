@@ -122,7 +122,7 @@ def _header(snap: ViewSnapshot) -> Text:
     t.append("  capital ")
     t.append(fmt_usd(snap.capital, 0), style="bold")
     vs = snap.venue_status
-    if vs:
+    if vs.get("network"):  # a live venue's budgets
         ip_used, ip_cap = int(vs.get("ip_weight_used", 0)), int(vs.get("ip_weight_cap", 1200))
         left, cap = int(vs.get("address_left", 0)), int(vs.get("address_cap", 0))
         t.append(f"\n{vs.get('network', '')}", style="bold magenta")
@@ -131,9 +131,13 @@ def _header(snap: ViewSnapshot) -> Text:
         t.append("  address actions left ")
         t.append(f"{left:,}/{cap:,}", style=_pct_style(100 - 100 * left / max(1, cap)))
         t.append(f"  reconnects {int(vs.get('reconnects', 0))}")
-        dms_at = float(vs.get("dms_at", 0.0) or 0.0)
-        if dms_at:
-            t.append(f"  dead-man's switch in {max(0.0, dms_at - float(vs.get('now', dms_at))):.0f}s")
+    dms_at = float(vs.get("dms_at", 0.0) or 0.0)
+    if dms_at:
+        t.append(f"  dead-man's switch in {max(0.0, dms_at - float(vs.get('now', dms_at))):.0f}s")
+        if vs.get("dms_actions_per_day"):
+            t.append(f" ({vs['dms_actions_per_day']} actions/day)")
+    if vs.get("dms_blocked"):
+        t.append(f"  NOT QUOTING: {vs['dms_blocked']}", style="bold red")
     return t
 
 

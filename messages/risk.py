@@ -42,6 +42,7 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     max_position_mult: float = 1.0
     exposure_held: bool = False
     max_limit_excess_usd: float = 0.0
+    fills_digest: int = 0  # the fills applied, by identity (strategy.risk.fill_identity)
 
     @property
     def net_pnl(self) -> float:
@@ -70,3 +71,34 @@ class RiskStateRequest(msgspec.Struct, frozen=True, tag=True):
     """Ask the risk actor to restate its RiskState now (a fresh quoter wants it)."""
 
     asset: str
+
+
+class MarginState(msgspec.Struct, frozen=True, tag=True):
+    """The account's margin as the venue reports it (Hyperliquid's clearinghouseState).
+    ``capital_share``: the account's value over the configured capital, at most 1 (risk is
+    sized from the smaller); ``margin_ratio``: maintenance margin used / account value;
+    ``liquidation_px``: NaN when the asset has no position (or no liquidation price)."""
+
+    asset: str
+    ts: float
+    account_value: float
+    capital_share: float
+    margin_ratio: float
+    liquidation_px: float
+    mark_px: float
+
+
+class Liquidated(msgspec.Struct, frozen=True, tag=True):
+    """The exchange liquidated (part of) our position in the asset: it halts."""
+
+    asset: str
+    ts: float
+    detail: str = ""
+
+
+class FillWatermark(msgspec.Struct, frozen=True, tag=True):
+    """Every fill of the asset older than ``before_ts`` has been handed on (the order
+    actor's fill sync): the risk core may forget their trade ids (bounded dedupe)."""
+
+    asset: str
+    before_ts: float

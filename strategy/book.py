@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any, Sequence
 
 from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
+from messages.validity import bad_book, bad_trade
 from strategy.calibration import IntensityCalibrator
 from strategy.tape_edge import TapeEdge
 from strategy.volatility import EwmaVolatility
@@ -78,6 +79,8 @@ class BookCore:
         self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
         self.last: MarketState | None = None
         self.rejected = 0
+        self.bad_input = 0  # books and trades with unusable numbers (NaN, inf, negative, out of order)
+        self.last_bad = ""
         self._tape: deque[Trade] = deque(maxlen=TAPE_LEN)
         self._buys = 0  # buy aggressors in the tape
         self.tape_models = tape_models  # fit A, k and VPIN from the tape (tape_models_needed)
@@ -87,6 +90,11 @@ class BookCore:
 
     def _acceptable(self, snap: BookSnapshot) -> bool:
         if not snap.bids or not snap.asks:
+            return False
+        why = bad_book(snap)
+        if why:
+            self.bad_input += 1
+            self.last_bad = f"book: {why}"
             return False
         bb, ba = snap.bids[0].px, snap.asks[0].px
         if not (bb > 0 and ba > 0) or bb >= ba:  # crossed or locked: no passive price exists
@@ -137,6 +145,11 @@ class BookCore:
         return state
 
     def on_trade(self, trade: Trade) -> None:
+        why = bad_trade(trade)
+        if why:
+            self.bad_input += 1
+            self.last_bad = f"trade: {why}"
+            return
         if len(self._tape) == TAPE_LEN and self._tape[0].side == "B":
             self._buys -= 1
         self._tape.append(trade)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
-from messages.risk import RiskState
+from messages.risk import Liquidated, MarginState, RiskState
+from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
 from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
@@ -54,10 +55,14 @@ class OrderRole:
         return self._on_venue(msg)
 
     def _on_venue(self, msg: Any) -> Outbox:
+        if isinstance(msg, Fill) and bad_fill(msg):
+            self.tracker.on_fill(msg)  # counted and dropped: neither risk nor the quoter hear of it
+            return []
         news: Outbox = []
         if self.feedback:
             fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", "")))
-            if fb is not None and not (isinstance(msg, Fill) and msg.tid in self.tracker.seen_tids):
+            if fb is not None and not (isinstance(msg, Fill) and (msg.tid in self.tracker.seen_tids
+                                                                  or msg.ts < self.tracker.pruned_before)):
                 news = [("quoter", fb)]
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
@@ -68,7 +73,7 @@ class OrderRole:
             self.tracker.on_cancelled(msg)
         elif isinstance(msg, OrderReject):
             self.tracker.on_reject(msg)
-        elif isinstance(msg, Funding):
+        elif isinstance(msg, (Funding, MarginState, Liquidated)):  # the account's news is risk's
             return news + [("risk", msg)]
         return news
 

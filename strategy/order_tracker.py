@@ -9,11 +9,14 @@ resting orders past it are cancelled, outermost first.
 """
 from __future__ import annotations
 
+import collections
+import math
 from typing import Any
 
 from msgspec.structs import replace as _replace
 
 from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from messages.validity import bad_fill, bad_open_order, finite
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
 from exchange_rules import ticks as rules
@@ -35,11 +38,19 @@ class OrderTracker:
         self.live: dict[str, LiveOrder] = {}
         self.position = 0.0
         self.seen_tids: set[int] = set()
+        self._seen_order: collections.deque[tuple[float, int]] = collections.deque()  # (fill ts, tid)
+        self.pruned_before = -math.inf  # fills older than this were all applied: their tids are forgotten
         self._seq = 0
         self.rejects = 0
         self.keep_bp = 0.0  # queue keeping (order_diff.diff_orders); 0: off
         self.max_age_s = 0.0
         self.governor: CancelFillGovernor | None = None  # cancel-to-fill governor; None: off
+        self.bad_input = 0  # unusable input refused (fills, positions, open orders, a NaN mid or limit)
+        self.last_bad = ""
+
+    def _refuse(self, what: str, why: str) -> None:
+        self.bad_input += 1
+        self.last_bad = f"{what}: {why}"
 
     # -- placing ---------------------------------------------------------------------------
     def _next_cloid(self) -> str:
@@ -59,7 +70,11 @@ class OrderTracker:
         return -self.position + sum(o.sz for o in self.live.values() if o.side == "A")
 
     def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
-        """Cancels and placements that move the live orders to ``ladder``."""
+        """Cancels and placements that move the live orders to ``ladder``. Without a
+        finite positive mid and limit nothing new is placed; what rests is cancelled."""
+        if not (finite(mid) and mid > 0 and finite(limit_usd)):
+            self._refuse("plan", f"mid {mid!r} or limit {limit_usd!r} is not a finite number")
+            return self.cancel_everything(), []
         live = self.live
         wanted = list(ladder.bids) + list(ladder.asks)
         tolerance, gov = self.tolerance_bp, self.governor
@@ -154,9 +169,13 @@ class OrderTracker:
 
     def on_fill(self, fill: Fill) -> bool:
         """Apply a fill once (dedupe by trade id); False if it was seen before."""
-        if fill.tid in self.seen_tids:
+        if fill.tid in self.seen_tids or fill.ts < self.pruned_before:
             return False
-        self.seen_tids.add(fill.tid)
+        why = bad_fill(fill)
+        if why:  # not marked seen: the fill sync may bring it again, intact
+            self._refuse("fill", why)
+            return False
+        self._see(fill)
         if self.governor is not None:
             self.governor.on_fill(fill.ts)
         signed = fill.sz if fill.side == "B" else -fill.sz
@@ -172,12 +191,31 @@ class OrderTracker:
                                                   placed_ts=o.placed_ts)
         return True
 
+    def _see(self, fill: Fill) -> None:
+        self.seen_tids.add(fill.tid)
+        self._seen_order.append((fill.ts, fill.tid))
+
+    def prune_seen(self, before_ts: float) -> int:
+        """Forget the trade ids of fills older than the fill-sync watermark ``before_ts``
+        (all applied); one older than it that comes again is a duplicate by its time."""
+        if not finite(before_ts) or before_ts <= self.pruned_before:
+            return 0
+        self.pruned_before = before_ts
+        n = 0
+        dq = self._seen_order
+        while dq and dq[0][0] < before_ts:
+            self.seen_tids.discard(dq.popleft()[1])
+            n += 1
+        return n
+
     # -- reconciliation ------------------------------------------------------------------------
     def reconcile(self, open_orders: tuple[OpenOrder, ...], position: float,
                   fills: tuple[Fill, ...]) -> list[str]:
         """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
-        self.position = round(position, self.sz_decimals)
-        self.seen_tids.update(f.tid for f in fills)
+        self._adopt_position(position)
+        for f in fills:
+            if f.tid not in self.seen_tids and f.ts >= self.pruned_before:
+                self._see(f)
         self.live.clear()
         return [o.cloid for o in open_orders]
 
@@ -186,6 +224,11 @@ class OrderTracker:
         (filled or cancelled while we were blind; fills are applied separately), and
         return the venue's orders we do not know (to cancel)."""
         venue = {o.cloid: o for o in open_orders}
+        for o in open_orders:  # an order with unusable numbers is not trusted: cancel it
+            why = bad_open_order(o)
+            if why and o.cloid in self.live:
+                self._refuse("open order", why)
+                del self.live[o.cloid]
         for cloid in [c for c in self.live if c not in venue]:
             del self.live[cloid]
         for cloid, o in venue.items():
@@ -194,8 +237,15 @@ class OrderTracker:
                 self.live[cloid] = LiveOrder(cloid=cloid, side=mine.side, level=mine.level, px=mine.px,
                                              sz=o.sz, state="resting" if mine.state == "pending" else mine.state,
                                              placed_ts=mine.placed_ts)
-        self.position = round(position, self.sz_decimals)
+        self._adopt_position(position)
         return [c for c in venue if c not in self.live]
+
+    def _adopt_position(self, position: float) -> None:
+        """The venue's position, unless it is not a number (then ours stands)."""
+        if finite(position):
+            self.position = round(position, self.sz_decimals)
+        else:
+            self._refuse("venue position", f"{position!r} is not a finite number")
 
     # -- for the view ------------------------------------------------------------------------
     def best_quotes(self) -> tuple[float, float, int]:

@@ -92,7 +92,8 @@ class QuoterCore:
 
     # -- inputs beyond the MarketState -----------------------------------------------------
     def on_fill(self, ts: float, side: str, px: float) -> None:
-        self.markouts.on_fill(ts, side, px)
+        if math.isfinite(ts) and math.isfinite(px) and px > 0:  # a NaN fill must not poison the markouts
+            self.markouts.on_fill(ts, side, px)
 
     def on_funding(self, rate_per_h: float) -> None:
         self.funding_rate = rate_per_h
@@ -155,8 +156,11 @@ class QuoterCore:
         p = self.params
         fair = fair_price(market, p.fair_value, p.use_microprice, p.imbalance_weight)
         if not (math.isfinite(fair) and fair > 0 and market.best_bid > 0 and market.best_ask > 0
-                and math.isfinite(risk.position)):
+                and math.isfinite(risk.position) and math.isfinite(ts)):
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="no usable book")
+        if not all(math.isfinite(x) and x >= 0 for x in (risk.spread_mult_bid, risk.spread_mult_ask,
+                                                        risk.size_mult_bid, risk.size_mult_ask, risk.limit_usd)):
+            return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="risk state unusable")
         if not (math.isfinite(market.sigma_bp) and market.sigma_bp >= 0):
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="volatility unknown")
         if self._observing:

@@ -17,13 +17,15 @@ The configured ``max_position_usd`` stays a hard cap whatever the multipliers sa
 """
 from __future__ import annotations
 
+import collections
 import math
 from typing import Iterable
 
 from config import RiskConfig
 from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
-from messages.risk import RiskState
+from messages.risk import Liquidated, MarginState, RiskState
+from messages.validity import bad_fill, bad_funding, bad_number, finite
 
 DAY_S = 86_400.0
 _EPS = 1e-9  # relative: a position this close to zero is float residue of a full close
@@ -36,6 +38,15 @@ def effective_capital(base: float, net_pnl: float, compound: bool) -> float:
     if not compound or base <= 0:
         return base
     return max(0.0, base + net_pnl)
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def fill_identity(tid: int, sz: float, px: float) -> int:
+    """One fill's share of an order-free digest of a set of fills (trade id, size, price):
+    a lost fill and a doubled one do not cancel out, as they would in a count."""
+    return hash((tid, sz, px)) & _MASK64
 
 
 def _day_of(ts: float) -> int:
@@ -64,6 +75,8 @@ class RiskCore:
         self._mid = 0.0  # 0 = not marked yet
         self._entry_unknown = False  # adopted a position while flat and unmarked
         self._seen: set[int] = set()
+        self._seen_order: collections.deque[tuple[float, int]] = collections.deque()  # (fill ts, tid)
+        self.pruned_before = -math.inf  # every fill older than this was applied: its tid is forgotten
         self.fills_buy = 0
         self.fills_sell = 0
         self.volume_usd = 0.0
@@ -72,13 +85,31 @@ class RiskCore:
         self._day = _day_of(ts)
         self._day_start_net = 0.0
         self._stopped_day: int | None = None
+        self.bad_input = 0  # non-finite or impossible input refused (fills, marks, funding, positions)
+        self.margin: MarginState | None = None  # the venue's latest margin figures (Hyperliquid)
+        self.liquidated = ""  # a liquidation's detail: the asset stays halted
+        self.fills_digest = 0  # sum of fill_identity over the fills applied (chaos checks fills by identity)
+        self.last_bad = ""  # why the latest one was refused
+
+    def _refuse(self, what: str, why: str) -> bool:
+        """Count an unusable input; the position, PnL and limits never see it."""
+        self.bad_input += 1
+        self.last_bad = f"{what}: {why}"
+        return False
 
     # -- limits ---------------------------------------------------------------------------
     def set_capital(self, capital: float) -> None:
-        self.base_capital = float(capital)
+        if finite(capital) and capital >= 0:
+            self.base_capital = float(capital)
+        else:
+            self._refuse("capital", f"{capital!r} is not a finite non-negative number")
 
     def apply_allocation(self, u: AllocationUpdate) -> None:
         """The meta-supervisor's grant: capital and risk multipliers, from the next state on."""
+        m = u.multipliers
+        if not all(finite(x) and x >= 0 for x in (u.base, u.reference, m.size, m.spread, m.max_position)):
+            self._refuse("allocation", "a capital or multiplier is not a finite non-negative number")
+            return
         self.base_capital = float(u.base)
         self.compound = u.compound
         self.reference_capital = u.reference if u.size_follows_capital else 0.0
@@ -86,13 +117,46 @@ class RiskCore:
         self.zone = u.zone
 
     def apply_gate(self, g: PortfolioGate) -> None:
-        """The portfolio's limits on this asset: its exposure allowance and the drawdown stop."""
+        """The portfolio's limits on this asset: its exposure allowance and the drawdown stop.
+        An allowance that is not a number holds every add back (the safe reading)."""
+        if g.max_inventory_usd is not None and not finite(g.max_inventory_usd):
+            self._refuse("portfolio gate", f"allowance {g.max_inventory_usd!r} is not a finite number")
+            g = PortfolioGate(g.asset, g.ts, 0.0, g.halted, g.reason)
         self.max_inventory_usd = g.max_inventory_usd
         self.portfolio_halt = (g.reason or "portfolio drawdown stop") if g.halted else ""
 
     @property
     def capital(self) -> float:
-        return effective_capital(self.base_capital, self.net_pnl, self.compound)
+        """Effective capital, scaled down when the account holds less than configured."""
+        share = self.margin.capital_share if self.margin is not None else 1.0
+        return effective_capital(self.base_capital, self.net_pnl, self.compound) * share
+
+    # -- margin ------------------------------------------------------------------------------
+    def on_margin(self, m: MarginState) -> bool:
+        """The venue's margin figures; refused (False) unless the numbers are usable."""
+        if not (finite(m.capital_share) and 0 <= m.capital_share <= 1 and finite(m.margin_ratio)
+                and m.margin_ratio >= 0 and finite(m.account_value) and finite(m.ts)):
+            return self._refuse("margin", "account value, capital share or margin ratio is not usable")
+        self.margin = m
+        return True
+
+    def on_liquidated(self, ev: Liquidated) -> None:
+        self.liquidated = ev.detail or "liquidated by the exchange"
+
+    def _margin_limits(self) -> tuple[str, bool]:
+        """(why the asset halts, whether adds are held back) from the margin breakers."""
+        m, p = self.margin, self.params
+        if self.liquidated:
+            return f"liquidated: {self.liquidated}", True
+        if m is None:
+            return "", False
+        if m.margin_ratio > p.max_margin_ratio:
+            return f"margin ratio {m.margin_ratio:.2f} above {p.max_margin_ratio:g}", True
+        liq, mark = m.liquidation_px, m.mark_px
+        if finite(liq) and liq > 0 and finite(mark) and mark > 0:
+            if abs(mark - liq) / mark * 100.0 < p.min_liquidation_distance_pct:
+                return "", True
+        return "", False
 
     @property
     def own_limit_usd(self) -> float:
@@ -120,9 +184,14 @@ class RiskCore:
         """Apply a fill once; False (and nothing changes) if its trade id was seen before.
         A ``live`` fill that takes |inventory| past the limit in force is measured
         (``max_limit_excess_usd``); history replayed after a restart is not."""
-        if fill.tid in self._seen:
+        if fill.tid in self._seen or fill.ts < self.pruned_before:
             return False
+        why = bad_fill(fill)
+        if why:  # not marked seen: the venue's history may bring it again, intact
+            return self._refuse("fill", why)
         self._seen.add(fill.tid)
+        self._seen_order.append((fill.ts, fill.tid))
+        self.fills_digest = (self.fills_digest + fill_identity(fill.tid, fill.sz, fill.px)) & _MASK64
         self._roll_day(fill.ts)
         before = self.net_pnl
         buy = fill.side == "B"
@@ -143,6 +212,21 @@ class RiskCore:
             # day's starting PnL, not to what the day has made or lost.
             self._day_start_net += self.net_pnl - before
         return True
+
+    def prune_seen(self, before_ts: float) -> int:
+        """Forget the trade ids of fills older than ``before_ts`` (the fill-sync watermark:
+        every fill before it has been applied), so dedupe memory stays bounded; a fill
+        older than it that comes again (a restarted order actor's full history) is a
+        duplicate by its time. Returns how many were forgotten."""
+        if not finite(before_ts) or before_ts <= self.pruned_before:
+            return 0
+        self.pruned_before = before_ts
+        n = 0
+        dq = self._seen_order
+        while dq and dq[0][0] < before_ts:
+            self._seen.discard(dq.popleft()[1])
+            n += 1
+        return n
 
     def on_fills(self, fills: Iterable[Fill]) -> int:
         """Apply many fills (history from the venue); returns how many were new."""
@@ -175,7 +259,12 @@ class RiskCore:
     # -- marks and reconciliation ------------------------------------------------------------
     def mark(self, mid: float, ts: float) -> None:
         """Revalue the position at ``mid``; rolls the day and checks the daily loss stop."""
-        if mid > 0 and math.isfinite(mid):
+        if not finite(ts):
+            self._refuse("mark", f"time {ts!r} is not a finite number")
+            return
+        if not (finite(mid) and mid > 0):
+            self._refuse("mark", f"mid {mid!r} is not a finite positive number")
+        else:
             self._mid = mid
             if self._entry_unknown and self._position != 0:
                 self._avg = mid  # an adopted position with no known entry is entered at the first mark
@@ -189,6 +278,10 @@ class RiskCore:
         An adopted position keeps our average entry, or is entered at the mid if we
         were flat (at the first mark if there is no mid yet).
         """
+        why = bad_number("venue position", venue_position)
+        if why:
+            self._refuse("reconciliation", why)
+            return 0.0
         diff = self._position - venue_position
         if abs(diff) <= _EPS * max(1.0, abs(venue_position)):
             return 0.0
@@ -238,6 +331,9 @@ class RiskCore:
         """Apply one funding payment once (keyed by its due time); False if already counted."""
         if ev.ts <= self._funding_upto or ev.ts in self._funding_after:
             return False
+        why = bad_funding(ev)
+        if why:
+            return self._refuse("funding", why)
         self._funding_after[ev.ts] = ev.usd
         self._funding += ev.usd
         return True
@@ -245,6 +341,9 @@ class RiskCore:
     def set_funding_total(self, total: float, as_of: float) -> None:
         """The venue's cumulative funding for the asset as of ``as_of`` (reconciliation):
         it replaces ours; payments due later are applied as they arrive."""
+        if not (finite(total) and finite(as_of)):
+            self._refuse("funding total", f"{total!r} as of {as_of!r} is not finite")
+            return
         self._funding_after = {t: usd for t, usd in self._funding_after.items() if t > as_of}
         self._funding = total + sum(self._funding_after.values())
         self._funding_upto = as_of
@@ -266,6 +365,9 @@ class RiskCore:
 
     # -- what the quoter may do -------------------------------------------------------------
     def state(self, ts: float) -> RiskState:
+        if not finite(ts):
+            self._refuse("state", f"time {ts!r} is not a finite number")
+            ts = self._day * DAY_S
         self._roll_day(ts)
         self._check_loss()
         p = self.params
@@ -291,6 +393,10 @@ class RiskCore:
             if self._position <= 0:
                 allow["A"] = False
             reason = "portfolio exposure cap"
+        margin_halt, near_liquidation = self._margin_limits()
+        if near_liquidation and self._position != 0:  # distance to liquidation: only reduce
+            allow["B" if self._position > 0 else "A"] = False
+            reason = reason or "near liquidation: reduce-only"
         m = self.multipliers
         spread_mult = {s: v * m.spread for s, v in spread_mult.items()}
         size = self.size_mult
@@ -299,6 +405,8 @@ class RiskCore:
             reason = "daily loss stop"
         if self.portfolio_halt:
             halted, reason = True, self.portfolio_halt
+        if margin_halt:
+            halted, reason = True, margin_halt
         return RiskState(
             asset=self.asset,
             ts=ts,
@@ -327,6 +435,7 @@ class RiskCore:
             max_position_mult=m.max_position,
             exposure_held=held,
             max_limit_excess_usd=self.max_limit_excess_usd,
+            fills_digest=self.fills_digest,
         )
 
 

@@ -13,12 +13,14 @@ from typing import Any
 from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
 from messages.orders import Fill, Funding
-from messages.risk import FillHistory, RiskState, RiskStateRequest, VenuePosition
+from messages.validity import finite
+from messages.risk import FillHistory, FillWatermark, Liquidated, MarginState, RiskState, RiskStateRequest, VenuePosition
 from strategy.outbox import LOG, SUPERVISOR, Note, Outbox
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.risk import RiskCore, should_publish
 
-MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate)
+MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate,
+            MarginState, Liquidated, FillWatermark)
 
 
 class RiskRole:
@@ -33,16 +35,34 @@ class RiskRole:
         self._last_pub = -1e18
 
     def handle(self, msg: Any) -> Outbox:
+        bad = self.core.bad_input
+        out = self._handle(msg)
+        if self.core.bad_input != bad:
+            out = self._bad_input_note() + out
+        return out
+
+    def _bad_input_note(self) -> Outbox:
+        """Unusable input is dropped by the core; the log hears of the 1st, 10th, 100th ..."""
+        n = self.core.bad_input
+        if n & (n - 1) and str(n).rstrip("0") != "1":
+            return []
+        return [(LOG, Note(self.ts, "bad_input", f"{n} unusable input(s) dropped; latest: {self.core.last_bad}"))]
+
+    def _handle(self, msg: Any) -> Outbox:
         core = self.core
         if isinstance(msg, MarketState):
-            self.ts = max(self.ts, msg.ts)
+            if finite(msg.ts):
+                self.ts = max(self.ts, msg.ts)
             core.mark(msg.mid, msg.ts)
             return self._publish(force=False)
         if isinstance(msg, Fill):
+            if not core.on_fill(msg):
+                return []
             self.ts = max(self.ts, msg.ts)
-            return self._publish(force=True) if core.on_fill(msg) else []
+            return self._publish(force=True)
         if isinstance(msg, FillHistory):
-            self.ts = max(self.ts, msg.ts)
+            if finite(msg.ts):
+                self.ts = max(self.ts, msg.ts)
             if core.on_fills(msg.fills) and core.mid == 0:
                 core.mark(msg.fills[-1].px, self.ts)  # a start-up history: valued at its last price until a book
             return self._publish(force=True)
@@ -58,6 +78,15 @@ class RiskRole:
             return out + self._publish(force=True)
         if isinstance(msg, RiskStateRequest):
             return self._publish(force=True)
+        if isinstance(msg, FillWatermark):
+            core.prune_seen(msg.before_ts)
+            return []
+        if isinstance(msg, MarginState):
+            return self._publish(force=False) if core.on_margin(msg) else []
+        if isinstance(msg, Liquidated):
+            core.on_liquidated(msg)
+            return [(LOG, Note(msg.ts, "liquidation", f"position liquidated ({msg.detail}): the asset halts"))] \
+                + self._publish(force=True)
         if isinstance(msg, AllocationUpdate):
             core.apply_allocation(msg)
             return self._publish(force=True)

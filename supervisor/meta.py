@@ -30,6 +30,7 @@ from supervisor.asset import AssetSupervisor
 from supervisor.capital import CapitalCore, Decisions
 from supervisor.policy import backoff_delay
 from supervisor.supervisor import ChildSpec, StartFailed, Supervisor
+from venues.dead_mans_switch import actions_per_day
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,6 @@ class MetaSupervisor(Supervisor):
         self.due: dict[str, float] = {}
         self.quarantined: set[str] = set()
         self._dms_renewed = -1e18
-        self._dms_paused = False
 
     def _starter(self, asset: str) -> Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]:
         def start(parent: pykka.ActorRef, cid: str, epoch: int, lv: Liveness) -> pykka.ActorRef:
@@ -206,24 +206,21 @@ class MetaSupervisor(Supervisor):
         return True
 
     def _renew_dead_mans_switch(self) -> None:
+        """Renewed while this (the root) ticks, whatever one asset's recovery is doing:
+        a recovering asset has cancelled its own orders first, and pausing the switch
+        would fire it for every asset and spend one of the day's firings."""
         dms = self.cfg.dead_mans_switch
         if not dms.enabled:
             return
         gateway = next(iter(self.contexts.values())).gateway
-        if not self.healthy():
-            if not self._dms_paused and gateway.dms_at is not None:
-                self._dms_paused = True
-                self.board.event(self.now, "info", "*", "dead-man's switch not renewed while a tree recovers")
-            return
-        if self._dms_paused:
-            self._dms_paused = False
-            self.board.event(self.now, "info", "*", "all trees healthy: dead-man's switch renewed again")
         if self.now - self._dms_renewed >= dms.renew_every_s:
             if self._dms_renewed < 0:
                 self.board.event(self.now, "info", "*", f"dead-man's switch armed: the venue cancels every "
-                                                        f"order if not renewed within {dms.window_s:g}s")
+                                                        f"order if not renewed within {dms.window_s:g}s "
+                                                        f"({actions_per_day(dms.renew_every_s):.0f} address actions a day)")
             self._dms_renewed = self.now
             gateway.schedule_cancel_soon(self.now + dms.window_s)
+        gateway.check_dead_mans_switch_soon()
 
     def on_tick(self, tick: Tick) -> None:
         super().on_tick(tick)

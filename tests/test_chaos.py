@@ -42,3 +42,30 @@ def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
     report = json.loads(out.read_text())
     assert REPORT_KEYS <= set(report) and report["faults_injected"] > 0
     assert "every invariant held" in proc.stdout
+
+
+def test_the_new_fault_kinds_break_no_invariant_and_the_harness_survives_its_own_timeouts(monkeypatch):
+    """Lost answers, clock jumps, NaN/crossed/stale/gapped books, dead-man's switch refusals,
+    an exhausted budget and exchange-side cancels; fills checked by identity; time not
+    quoting by cause. A pykka.Timeout in the harness (the root busy) is counted, not fatal."""
+    import pykka
+
+    import makerhive.chaos as chaos_mod
+    from makerhive.chaos import VENUE_FAULTS
+
+    def busy_root(*args, **kwargs):
+        raise pykka.Timeout("meta.ask(QueryQuarantined) timed out")
+
+    monkeypatch.setattr(chaos_mod, "_lift_quarantines", busy_root)
+    new = ("lost_answers", "clock_jump", "nan_book", "crossed_book", "stale_book", "price_gap", "dms_failure",
+           "budget_exhaustion", "exchange_cancels")
+    assert set(new) <= set(VENUE_FAULTS)
+    report = run_chaos(sim_config(supervision=CHAOS_SUPERVISION), seed=5, faults=60, duration=120.0, speed=20.0,
+                       kinds=new)
+    assert set(report["faults_by_kind"]) == set(new)
+    assert {"recovery_ms_p99", "not_quoting_s_by_cause", "fill_identity_mismatches"} <= set(report)
+    assert report["bad_input_dropped"] > 0  # NaN and crossed books stopped at the edge
+    assert report["dms_quoting_stops"] > 0 and report["not_quoting_s_by_cause"].get("dead_mans_switch", 0) > 0
+    assert report["harness_errors"].get("Timeout", 0) == 60
+    for key in INVARIANTS:
+        assert report[key] == 0, (key, report)

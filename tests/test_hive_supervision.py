@@ -139,6 +139,8 @@ def test_dead_mans_switch_is_renewed_while_healthy_and_fires_when_renewals_stop(
         wait_for(lambda: h.venue.engine.schedule_cancel_state()[1] == 1, timeout=20, what="switch fired")
         assert h.sim_time() - frozen_at <= 10.0 + 2.0  # within the window (plus one renewal period)
         wait_for(lambda: h.board.counters["dms_cancels"] > 0, what="cancels reported")
+        wait_for(lambda: len({e.asset for e in h.board.events_of("cancel_all") if "dead-man's switch" in e.text})
+                 == len(h.assets), timeout=15, what="every asset's order actor told")  # they hear in turn
         assert {e.asset for e in h.board.events_of("cancel_all") if "dead-man's switch" in e.text} == set(h.assets)
     finally:
         h.faults.release.set()

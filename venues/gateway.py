@@ -24,8 +24,10 @@ import trio
 
 from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
-from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
+from messages.orders import (AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, Resync,
+                             VenueBatch)
 from messages.risk import FillHistory
+from venues.dead_mans_switch import DeadMansSwitch
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class Gateway:
         self.cancel_sent_ns: dict[str, collections.deque[int]] = {a: collections.deque(maxlen=32) for a in teams}
         self.commands_sent = 0
         self.dms_at: float | None = None  # when the venue will cancel everything unless renewed
+        self.dms: DeadMansSwitch | None = None  # set when the switch is on: no placement unless it protects us
 
     def attach(self, venue: VenueCore) -> None:
         self.venue = venue
@@ -109,8 +112,23 @@ class Gateway:
     def _send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
         if cmds and self._admit(cmds[0].asset, cmds[0].epoch):
             assert self.venue is not None
+            if self.dms is not None and any(isinstance(c, PlaceOrders) for c in cmds):
+                why = self.dms.why_not(self.runtime.now())
+                if why:
+                    cmds = self._hold_placements(cmds, why)
+                    if not cmds:
+                        return
             self.commands_sent += len(cmds)
             self.venue.send(cmds)
+
+    def _hold_placements(self, cmds: tuple[CancelOrders | PlaceOrders, ...],
+                         why: str) -> tuple[CancelOrders | PlaceOrders, ...]:
+        """Unprotected: placements are answered here with a reject each; cancels still go."""
+        asset, now = cmds[0].asset, self.runtime.now()
+        rejects = tuple(OrderReject(asset, o.cloid, why, now) for c in cmds if isinstance(c, PlaceOrders)
+                        for o in c.orders)
+        self.deliver(asset, VenueBatch(asset, now, rejects))
+        return tuple(c for c in cmds if isinstance(c, CancelOrders))
 
     # -- the thread-side facade --------------------------------------------------
     def send(self, *cmds: CancelOrders | PlaceOrders) -> bool:
@@ -173,10 +191,49 @@ class Gateway:
     # -- the dead-man's switch ---------------------------------------------------------------
     async def _schedule_cancel(self, at: float | None) -> None:
         assert self.venue is not None
-        refusal = await self.venue.schedule_cancel(at)
+        try:
+            refusal = await self.venue.schedule_cancel(at)
+        except Exception as e:  # noqa: BLE001 - no answer: the armed time may still cover us
+            log.warning("dead-man's switch renewal failed: %r", e)
+            if self.dms is not None:
+                self.dms.on_failed(str(e))
+            self._dms_check()
+            return
         self.dms_at = at if refusal is None else self.dms_at
         if refusal is not None and self.board is not None:
             self.board.event(self.runtime.now(), "failure", "*", f"dead-man's switch refused: {refusal}")
+        if self.dms is not None:
+            if refusal is not None:
+                self.dms.on_refused(refusal)
+            elif at is None:
+                self.dms.on_cleared()
+            else:
+                self.dms.on_renewed(at)
+        self._dms_check()
+
+    def _dms_check(self) -> None:
+        """Act on the switch's state: when it stops protecting us, every asset cancels
+        (placements are already held back); when it does again, say so."""
+        dms = self.dms
+        if dms is None:
+            return
+        now = self.runtime.now()
+        stopped, resumed = dms.update(now)
+        board = self.board
+        if board is not None:
+            board.venue_status.update(dms.status(now))
+        if stopped:
+            if board is not None:
+                board.count("dms_quoting_stops")
+                board.event(now, "halt", "*", f"{dms.blocked_reason}: quoting stopped, cancelling every order")
+            for asset in self.teams:
+                self.runtime.spawn(self._cancel_all_retrying, asset)
+        elif resumed and board is not None:
+            board.event(now, "resume", "*", "dead-man's switch set again: quoting resumes")
+
+    def check_dead_mans_switch_soon(self) -> bool:
+        """Look at the switch now (the meta-supervisor's tick): a lapse stops quoting."""
+        return self.runtime.submit(self._dms_check)
 
     def schedule_cancel_soon(self, at: float | None) -> bool:
         """Renew (or with None clear) the venue-side cancel-everything-at ``at``."""

@@ -67,6 +67,7 @@ ERR_ALO = sim_engine.ERR_ALO  # "Post only order would have immediately matched,
 ERR_REDUCE_ONLY = "Reduce only order would increase position. asset={i}"
 ERR_IOC = "Order could not immediately match against any resting orders. asset={i}"
 ERR_DUP_CLOID = "Duplicate cloid. asset={i}"  # UNVERIFIED wording
+ERR_MARGIN = "Insufficient margin to place order. asset={i}"  # PerpMargin (reference/hyperliquid.md)
 ERR_INVALID_ASSET = "Invalid asset. asset={i}"  # UNVERIFIED wording
 ERR_TRIGGER_UNSUPPORTED = "Trigger orders are not supported by the fake. asset={i}"
 ERR_MISSING = sim_engine.ERR_MISSING  # "Order was never placed, already canceled, or filled."
@@ -413,6 +414,8 @@ class FakeExchange:
         self.ip = IpWeight(sim.ip_weight_per_minute)
         # the account
         self.ledgers = {c: _Ledger() for c in self.coins}
+        self.capital_usd: float | None = None  # None: the config's portfolio capital (set_capital overrides)
+        self.liquidations = 0
         self._open: dict[int, _Order] = {}  # oid -> open order, oid order
         self._orders: OrderedDict[int, _Order] = OrderedDict()  # every order we know (closed ones bounded)
         self._by_key: dict[str, _Order] = {}  # engine key -> open order
@@ -442,7 +445,7 @@ class FakeExchange:
         self.stats: dict[str, Any] = {
             "bad_signatures": 0, "nonce_refusals": 0, "expired": 0, "budget_refusals": 0, "actions": {},
             "orders_placed": 0, "orders_rejected": 0, "cancels": 0, "schedule_cancel_sets": 0,
-            "schedule_cancel_clears": 0, "schedule_cancel_fired": 0, "ws_connections": 0, "ws_open": 0,
+            "schedule_cancel_clears": 0, "schedule_cancel_fired": 0, "margin_rejects": 0, "ws_connections": 0, "ws_open": 0,
             "subscriptions": 0, "info_requests": 0, "exchange_requests": 0, "posts": 0, "throttled": 0,
             "failed_requests": 0, "malformed": 0, "fills": 0, "fill_pushes_dropped": 0, "ws_drops": 0,
             "raced_answers": 0, "answers_lost": 0}
@@ -864,13 +867,18 @@ class FakeExchange:
                     "marginUsed": usd(m_used), "maxLeverage": 50 if c == "BTC" else 20,
                     "cumFunding": {"allTime": usd(led.funding_paid_all), "sinceOpen": usd(led.funding_paid_open),
                                    "sinceChange": usd(led.funding_paid_change)}}})
-            capital = float(self.cfg.portfolio.capital_usd)
+            capital = self._capital()
         else:
             capital = 0.0
         raw = capital + cash
         value = raw + sum(self.ledgers[c].pos * self.markets[c].mid for c in self.coins) if user == self.user else 0.0
         summary = {"accountValue": usd(value), "totalNtlPos": usd(ntl), "totalRawUsd": usd(raw),
                    "totalMarginUsed": usd(margin)}
+        for ap in positions:  # cross: the price at which the account's value falls to its maintenance margin
+            p = ap["position"]
+            led = self.ledgers[p["coin"]]
+            liq = self.markets[p["coin"]].mid - (value - margin / 2) / led.pos
+            p["liquidationPx"] = num(Decimal(f"{liq:.6g}")) if liq > 0 else None
         return {"marginSummary": summary, "crossMarginSummary": dict(summary),
                 "crossMaintenanceMarginUsed": usd(margin / 2), "withdrawable": usd(max(0.0, value - margin)),
                 "assetPositions": positions, "time": self.ms(t)}
@@ -1216,6 +1224,62 @@ class FakeExchange:
         self.stats["orders_rejected"] += 1
         return {"error": text}
 
+    # -- margin ---------------------------------------------------------------------------------------------
+    def _capital(self) -> float:
+        return float(self.cfg.portfolio.capital_usd) if self.capital_usd is None else self.capital_usd
+
+    def account_value(self) -> float:
+        return self._capital() + sum(led.cash + led.pos * self.markets[c].mid for c, led in self.ledgers.items())
+
+    def _margin_needed(self, extra: tuple[str, float] | None = None) -> float:
+        """Initial margin of every position and resting order (at each asset's leverage)."""
+        need = 0.0
+        for c, led in self.ledgers.items():
+            ntl = abs(led.pos) * self.markets[c].mid
+            ntl += sum(float(o.limit_px) * o.sz for o in self._open.values() if o.coin == c and not o.reduce_only)
+            if extra is not None and extra[0] == c:
+                ntl += extra[1]
+            need += ntl / led.leverage
+        return need
+
+    def set_capital(self, usd: float | None) -> None:
+        self.capital_usd = None if usd is None else float(usd)
+
+    def liquidate(self, asset: int | str, t: float) -> list[dict[str, Any]]:
+        """The exchange liquidates our position in ``asset`` at the mark: our orders there are
+        cancelled (liquidatedCanceled), the position is closed by a fill carrying
+        ``liquidation``, and a userEvents ``liquidation`` is pushed. The fills made."""
+        self.step(t)
+        coin = self.coin_of(asset)
+        led = self.ledgers[coin]
+        mine = [o for o in self._open.values() if o.coin == coin]
+        if mine:
+            self.engine.cancel(coin, [o.key for o in mine], t)
+            for o in mine:
+                self._close(o, "liquidatedCanceled", t)
+            self._push_updates([self._ws_order(o, "liquidatedCanceled", t) for o in mine])
+        if led.pos == 0:
+            return []
+        mid = self.markets[coin].mid
+        i = self.index[coin]
+        value = self.account_value()
+        side = "A" if led.pos > 0 else "B"
+        oid = self._oid()
+        o = _Order(oid=oid, asset=i, coin=coin, side=side, limit_px=num(Decimal(f"{mid:.6g}")), sz=abs(led.pos),
+                   orig_sz=abs(led.pos), timestamp=self.ms(t), cloid=None, tif="Ioc", reduce_only=True,
+                   key=f"o{oid}", status="filled", status_ts=self.ms(t))
+        tid = self._next_own_tid
+        self._next_own_tid += 1
+        ntl = abs(led.pos) * mid
+        fill = self._book_fill(o, mid, abs(led.pos), 0.0, tid, t, crossed=True)
+        fill["liquidation"] = {"liquidatedUser": self.user, "markPx": num(Decimal(f"{mid:.6g}")), "method": "market"}
+        self._emit_fills([(fill, None)])
+        self.liquidations += 1
+        self._push(("user", self.user), "user", {"liquidation": {
+            "lid": self.liquidations, "liquidator": "0x" + "11" * 20, "liquidated_user": self.user,
+            "liquidated_ntl_pos": usd(ntl), "liquidated_account_value": usd(value)}})
+        return [fill]
+
     def _place(self, w: _Wire, t: float) -> dict[str, Any]:
         if self._reject_n > 0:
             self._reject_n -= 1
@@ -1223,6 +1287,9 @@ class FakeExchange:
         static = self._static_refusal(w)
         if static is not None:
             return self._reject(static)
+        if not w.r and self._margin_needed((self.coins[w.a], float(w.p) * float(w.s))) > self.account_value():
+            self.stats["margin_rejects"] += 1
+            return self._reject(ERR_MARGIN.format(i=w.a))
         coin = self.coins[w.a]
         if w.c is not None and any(o.cloid == w.c for o in self._open.values()):
             return self._reject(ERR_DUP_CLOID.format(i=w.a))

@@ -318,6 +318,27 @@ class FakeHyperliquid:
         orderUpdates) but are in REST userFills."""
         self._call(self.state.drop_fill_pushes, n)
 
+    def set_capital(self, usd: float | None) -> None:
+        """The account's deposited USDC (None: the config's capital): its value, margin and
+        liquidation prices follow."""
+        self._call(self.state.set_capital, usd)
+
+    def account_value(self) -> float:
+        return self._call(self.state.account_value)
+
+    def leverage(self, asset: int | str) -> tuple[int, bool]:
+        """(leverage, is_cross) the account has set for ``asset``."""
+        led = self.state.ledgers[self.state.coin_of(asset)]
+        return led.leverage, led.is_cross
+
+    def liquidate(self, asset: int | str) -> list[dict[str, Any]]:
+        """Liquidate our position in ``asset`` now (see ``FakeExchange.liquidate``)."""
+        def go() -> list[dict[str, Any]]:
+            fills = self.state.liquidate(asset, self._t())
+            self._flush()
+            return fills
+        return self._call(go)
+
     def cross(self, asset: int | str, side: str, sz: float) -> list[dict[str, Any]]:
         """Another user's taker order trading through our resting orders now (side "B"
         buys from our asks); the fills it made, as userFills entries."""

@@ -50,6 +50,11 @@ def schedule_cancel_action(time_ms: int | None) -> dict[str, Any]:
     return {"type": "scheduleCancel", "time": time_ms}
 
 
+def update_leverage_action(asset: int, is_cross: bool, leverage: int) -> dict[str, Any]:
+    """The leverage (and cross or isolated margin) of one asset, set before trading it."""
+    return {"type": "updateLeverage", "asset": asset, "isCross": is_cross, "leverage": leverage}
+
+
 def noop_action() -> dict[str, Any]:
     """Burns a nonce: lands before an in-flight action with a lower nonce to kill it."""
     return {"type": "noop"}

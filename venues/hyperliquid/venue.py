@@ -37,6 +37,7 @@ import trio
 
 from config import Config
 from messages.market import BookSnapshot, Level, Trade
+from messages.risk import Liquidated, MarginState
 from messages.orders import (AccountSnapshot, CancelOrders, Fill, Funding, OpenOrder, OrderAck, OrderCancelled,
                              OrderReject, PlaceOrders, VenueBatch)
 from exchange_rules import ticks as rules
@@ -56,6 +57,7 @@ FILL_PAGE = 2000  # userFillsByTime answers at most this many
 FILL_PAGES_MAX = 5  # ... and only the 10,000 most recent fills are reachable
 BUDGET_REFRESH_S = 60.0
 STATUS_EVERY_S = 2.0
+MARGIN_EVERY_S = 10.0  # margin ratio and liquidation prices read this often (clearinghouseState, weight 2)
 SEEN_TIDS = 20_000
 AUDIT_EVERY_S = 30.0  # open orders read this often (weight 20: 40 of the minute's 1200)
 AUDIT_GRACE_S = 3.0  # an order this young may still be on its way into our map
@@ -85,6 +87,8 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     unmanaged_cancelled: int = 0  # orders of ours resting untracked (unknown outcome, lost answer): cancelled
     audits: int = 0
     bad_input: int = 0  # feed items that failed the edge checks (NaN, crossed, another user, ...): dropped
+    leverage_set: int = 0  # assets whose updateLeverage the exchange accepted at start
+    liquidations: int = 0  # liquidation events of ours seen (userEvents or a fill's liquidation field)
 
 
 class _Shared:
@@ -117,6 +121,7 @@ class HyperliquidVenue:
         self.stats = HyperliquidStats()
         self.asset_ctx: dict[str, wire.PerpAssetCtx] = {}
         self.maker_fee = self.taker_fee = math.nan  # the account's own rates (userFees)
+        self.last_margin: dict[str, float] = {}  # account value and margin ratio, last read
         self.feed: Feed | None = None
         self._index: dict[str, int] = {}
         self._coin_of: dict[int, str] = {}
@@ -149,6 +154,7 @@ class HyperliquidVenue:
         async with self.rest:
             await self._load_meta()
             await self._refresh_budget()
+            await self._set_leverage()
             subs: list[dict[str, Any]] = []
             for a in self.assets:
                 subs += [{"type": "l2Book", "coin": a}, {"type": "trades", "coin": a},
@@ -210,7 +216,7 @@ class HyperliquidVenue:
         self.budget.refresh(trio.current_time(), lim.nRequestsUsed, lim.nRequestsCap, lim.cumVlm)
 
     async def _budget_loop(self) -> None:
-        refreshed = trio.current_time()
+        refreshed = margined = trio.current_time()
         while True:
             await trio.sleep(STATUS_EVERY_S)
             try:
@@ -220,23 +226,83 @@ class HyperliquidVenue:
                         await self._refresh_budget()
                     except VenueRequestFailed as e:
                         log.warning("address budget refresh failed: %s", e)
+                if trio.current_time() - margined >= MARGIN_EVERY_S:
+                    margined = trio.current_time()
+                    try:
+                        await self.refresh_margin()
+                    except VenueRequestFailed as e:
+                        log.warning("margin refresh failed: %s", e)
                 self._publish_status()
             except Exception:  # noqa: BLE001 - a status is not worth stopping the venue for
                 self.stats.internal_errors += 1
                 log.exception("address budget / status update failed")
+
+    async def _set_leverage(self) -> None:
+        """Each asset's leverage and margin mode from the config ([risk] leverage, margin_mode),
+        before its first order. A refusal is an event; the asset trades at the exchange's."""
+        for a in self.assets:
+            r = self.cfg.assets[a].risk
+            action = actions.update_leverage_action(self._index[a], r.margin_mode == "cross", r.leverage)
+            try:
+                answer = await self._post_action(action, 1)
+            except VenueRequestFailed as e:
+                answer = {"status": "err", "response": str(e)}
+            if answer.get("status") == "ok":
+                self.stats.leverage_set += 1
+                log.info("%s: leverage %dx %s", a, r.leverage, r.margin_mode)
+            else:
+                why = str(answer.get("response"))[:200]
+                log.warning("%s: updateLeverage refused: %s", a, why)
+                self._event("margin", a, f"leverage {r.leverage}x {r.margin_mode} not set: {why}")
+
+    async def refresh_margin(self) -> None:
+        """Account value, margin ratio and each position's liquidation price, to every
+        asset's risk core (through its order actor): sizing and the margin breakers."""
+        state = await self._state()
+        ms = state.marginSummary
+        value = ms.accountValue
+        if not (math.isfinite(value) and math.isfinite(state.crossMaintenanceMarginUsed)):
+            self._bad_input("clearinghouseState", "*", f"account value {value!r} or maintenance margin is not finite")
+            return
+        capital = float(self.cfg.portfolio.capital_usd)
+        share = max(0.0, min(1.0, value / capital)) if capital > 0 else 1.0
+        ratio = state.crossMaintenanceMarginUsed / value if value > 0 else 1e9
+        liq = {p.position.coin: p.position.liquidationPx for p in state.assetPositions}
+        now = trio.current_time()
+        self.last_margin = {"account_value": value, "margin_ratio": ratio}
+        by_asset: dict[str, list[Any]] = {}
+        for a in self.assets:
+            ctx = self.asset_ctx.get(a)
+            mark = ctx.markPx if ctx is not None else math.nan
+            px = liq.get(a)
+            px = px if px is not None and math.isfinite(px) and px > 0 else math.nan
+            by_asset[a] = [MarginState(a, now, value, share, ratio, px, mark)]
+        self._deliver(by_asset)
+
+    def _on_liquidation(self, detail: dict[str, Any], coin: str | None) -> None:
+        """A liquidation of ours: the asset halts (for an account-wide liquidation event,
+        every cross-margin asset: an isolated one's own fills say when it is liquidated)."""
+        self.stats.liquidations += 1
+        text = ", ".join(f"{k}={v}" for k, v in detail.items() if k not in ("liquidatedUser", "liquidated_user"))
+        assets = [coin] if coin in self._index else [a for a in self.assets
+                                                     if self.cfg.assets[a].risk.margin_mode == "cross"]
+        now = trio.current_time()
+        for a in assets:
+            self._event("liquidation", a, f"liquidated by the exchange ({text})")
+        self._deliver({a: [Liquidated(a, now, text)] for a in assets})
 
     def _publish_status(self) -> None:
         board = self.gateway.board
         if board is None:
             return
         now = trio.current_time()
-        board.venue_status = {
+        board.venue_status.update({  # the dead-man's switch's keys are the gateway's
             "ip_weight_used": self.rest.ip.used(now), "ip_weight_cap": self.rest.ip.per_minute,
             "address_left": self.budget.remaining(), "address_cap": self.budget.cap,
             "reconnects": self.feed.stats.reconnects if self.feed else 0,
             "maker_fee_bp": round(self.maker_fee * 1e4, 3), "taker_fee_bp": round(self.taker_fee * 1e4, 3),
             "dms_at": self.gateway.dms_at or 0.0, "now": now, "network": "mainnet" if self.is_mainnet else "testnet",
-        }
+        })
 
     def _event(self, kind: str, asset: str, text: str) -> None:
         board = self.gateway.board
@@ -287,6 +353,10 @@ class HyperliquidVenue:
             if ev.nonUserCancel:
                 for c in ev.nonUserCancel:
                     self._on_gone(c.coin, c.oid, "nonUserCancel")
+            if ev.liquidation is not None:
+                who = str(ev.liquidation.get("liquidated_user") or ev.liquidation.get("liquidatedUser") or "")
+                if who.lower() == self.user.lower():
+                    self._on_liquidation(ev.liquidation, None)
         elif isinstance(frame, wire.AssetCtxFrame):
             if frame.data.coin in self._index:
                 why = checks.asset_ctx(frame.data.ctx)
@@ -346,6 +416,9 @@ class HyperliquidVenue:
             else:
                 self._remember_tid(f.tid)
                 self.stats.fills += 1
+                liq = f.liquidation
+                if liq and str(liq.get("liquidatedUser", "")).lower() == self.user.lower():
+                    self._on_liquidation(liq, f.coin)  # our own position taken over by the liquidator
             by_asset.setdefault(fill.asset, []).append(fill)
         self._deliver(by_asset)
 

@@ -81,6 +81,7 @@ class WsFill(msgspec.Struct, gc=False):
     dir: str = ""
     hash: str = ""
     feeToken: str = "USDC"
+    liquidation: Union[dict[str, Any], None] = None  # {liquidatedUser, markPx, method} on a liquidation's fills
 
 
 class WsUserFills(msgspec.Struct, gc=False):
@@ -244,6 +245,8 @@ class Position(msgspec.Struct):
     entryPx: Union[float, None] = None
     unrealizedPnl: float = 0.0
     cumFunding: Union[dict[str, float], None] = None  # {"allTime", "sinceOpen", "sinceChange"}
+    liquidationPx: Union[float, None] = None
+    leverage: Union[dict[str, Any], None] = None  # {"type": "cross"|"isolated", "value": int}
 
 
 class AssetPosition(msgspec.Struct):
@@ -262,6 +265,7 @@ class ClearinghouseState(msgspec.Struct):
     marginSummary: MarginSummary = msgspec.field(default_factory=MarginSummary)
     withdrawable: float = 0.0
     time: Union[int, None] = None
+    crossMaintenanceMarginUsed: float = 0.0
 
 
 class OpenOrderInfo(msgspec.Struct):

@@ -43,6 +43,8 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 from config import Config
 from messages.market import BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, VenueBatch
+from messages.validity import bad_fill, bad_open_order, finite
+from venues.edge import EdgeCheck
 from venues.gateway import Gateway
 from venues.remote import protocol as p
 from venues.runtime import VenueRequestFailed, VenueUnavailable
@@ -131,6 +133,7 @@ class RemoteSimVenue:
         self.url = url or cfg.remote.url
         self.assets = tuple(cfg.portfolio.assets)
         self.stats = RemoteStats()
+        self.edge = EdgeCheck("remote-sim")  # frames from another process: checked before use
         self.server_speed: float | None = None
         self.session = 0
         self._index: dict[str, int] = {}
@@ -342,6 +345,10 @@ class RemoteSimVenue:
         log.warning("malformed venue frame dropped (%d so far): %s: %.200s", self.stats.malformed, why, text)
 
     def _dispatch(self, frame: Any) -> None:
+        if isinstance(frame, (BookSnapshot, Trade, VenueBatch)):
+            frame = self.edge.item(frame)
+            if frame is None:
+                return
         if isinstance(frame, BookSnapshot):
             self.gateway.deliver_book(frame)
         elif isinstance(frame, Trade):
@@ -427,17 +434,44 @@ class RemoteSimVenue:
         return await self._request(lambda i: p.CancelAllRequest(id=i, asset=asset))
 
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]:
-        return await self._request(lambda i: p.OpenOrdersRequest(id=i, asset=asset))
+        return self._usable_orders(await self._request(lambda i: p.OpenOrdersRequest(id=i, asset=asset)))
 
     async def position(self, asset: str) -> float:
-        return await self._request(lambda i: p.PositionRequest(id=i, asset=asset))
+        return self._usable_position(await self._request(lambda i: p.PositionRequest(id=i, asset=asset)))
 
     async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
-        return await self._request(lambda i: p.FillsRequest(id=i, asset=asset, since=since_ts))
+        return self._usable_fills(await self._request(lambda i: p.FillsRequest(id=i, asset=asset, since=since_ts)))
 
     async def snapshot(self, asset: str, since_ts: float) -> AccountSnapshot:
         wire: p.WireAccount = await self._request(lambda i: p.SnapshotRequest(id=i, asset=asset, since=since_ts))
-        return wire.to_snapshot()
+        snap = wire.to_snapshot()
+        self._usable_position(snap.position)
+        self._usable_orders(snap.open_orders)
+        return msgspec.structs.replace(snap, fills=self._usable_fills(snap.fills))
+
+    # A reconciliation read is all or nothing: an unusable position or open order fails
+    # it (and it is retried) rather than half-trusted; an unusable fill is dropped (the
+    # next fill sync asks again).
+    def _usable_position(self, x: Any) -> float:
+        if not finite(x):
+            self.edge._drop("position", "*", f"{x!r} is not a finite number")
+            raise VenueRequestFailed(f"unusable position {x!r} from the venue")
+        return x
+
+    def _usable_orders(self, orders: tuple[OpenOrder, ...]) -> tuple[OpenOrder, ...]:
+        for o in orders:
+            why = bad_open_order(o)
+            if why:
+                self.edge._drop("open order", o.asset, why)
+                raise VenueRequestFailed(f"unusable open order {o.cloid} from the venue: {why}")
+        return orders
+
+    def _usable_fills(self, fills: tuple[Fill, ...]) -> tuple[Fill, ...]:
+        kept = tuple(f for f in fills if not bad_fill(f))
+        for f in fills:
+            if bad_fill(f):
+                self.edge._drop("fill", f.asset, bad_fill(f))
+        return kept
 
     async def schedule_cancel(self, at: float | None) -> str | None:
         """The venue's dead-man's switch: cancel everything at ``at`` unless renewed

@@ -571,6 +571,9 @@ class SimExchange:
         One address action (and IP weight 1), like any other."""
         self._note_time(ts)
         self.charge_ip_weight(ts, exchange_weight(1))
+        injected = self.faults.take_schedule_cancel_refusal()
+        if injected is not None:
+            return injected
         if at is not None:
             min_s = self.cfg.sim.schedule_cancel_min_ahead_s
             if not (math.isfinite(at) and at - ts >= min_s):

@@ -18,6 +18,8 @@ venue service (``venues.sim.wire_faults``), not here.
 - ``throttle(asset, n)``: the next ``n`` place/cancel batches for the asset are
   answered with the address-budget error text (an ``OrderReject`` per order or cloid)
   and have no effect; like a real throttled answer they cost IP weight only.
+- ``refuse_schedule_cancel(n, reason)``: the next ``n`` scheduleCancel requests (the
+  account's dead-man's switch) are refused with ``reason`` and change nothing.
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ class Faults:
 
     def __init__(self, assets: Iterable[str]) -> None:
         self._by_asset = {a: _AssetFaults() for a in assets}
+        self._dms_refusals = 0  # account-wide: the dead-man's switch is one per account
+        self._dms_reason = ""
 
     def _get(self, asset: str) -> _AssetFaults:
         try:
@@ -73,6 +77,17 @@ class Faults:
 
     def throttle(self, asset: str, n: int) -> None:
         self._get(asset).throttle_n = _count("throttle", n)
+
+    def refuse_schedule_cancel(self, n: int, reason: str) -> None:
+        self._dms_refusals = _count("refuse_schedule_cancel", n)
+        self._dms_reason = str(reason)
+
+    def take_schedule_cancel_refusal(self) -> str | None:
+        """The refusal for this scheduleCancel, or None."""
+        if self._dms_refusals > 0:
+            self._dms_refusals -= 1
+            return self._dms_reason
+        return None
 
     def clear(self, asset: str | None = None) -> None:
         """Disarm everything (for one asset, or all)."""

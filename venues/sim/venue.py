@@ -22,11 +22,13 @@ import heapq
 import math
 from typing import Any, Callable
 
+import msgspec
 import trio
 
 from config import Config
-from messages.market import Trade
+from messages.market import BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, VenueBatch
+from venues.edge import EdgeCheck
 from venues.gateway import Gateway
 from venues.runtime import VenueRequestFailed
 from venues.sim.engine import SimExchange
@@ -131,6 +133,7 @@ class SimVenue:
         self._feed: dict[str, DelayLine] = {}
         self._seq = 0
         self.wire = WireFaults()
+        self.edge = EdgeCheck("sim")  # what the gateway is handed is checked first (venues/edge.py)
         self._nursery: trio.Nursery | None = None
         self.lockstep = getattr(getattr(gateway, "runtime", None), "turnstile", None) is not None
         self._go: trio.Event | None = None
@@ -147,7 +150,7 @@ class SimVenue:
                 for asset in self.cfg.portfolio.assets:
                     self._wire_in[asset] = _GridLine(grid, self._arrive)  # type: ignore[assignment]
                     self._wire_out[asset] = _GridLine(grid, self._depart)  # type: ignore[assignment]
-                    self._feed[asset] = _GridLine(grid, self.gateway.deliver_book)  # type: ignore[assignment]
+                    self._feed[asset] = _GridLine(grid, self._deliver_book)  # type: ignore[assignment]
                 self.engine.advance(trio.current_time())
                 self._go = trio.Event()
                 nursery.start_soon(self._lockstep_loop)
@@ -156,7 +159,7 @@ class SimVenue:
             for asset in self.cfg.portfolio.assets:
                 self._wire_in[asset] = DelayLine(self._arrive)
                 self._wire_out[asset] = DelayLine(self._depart)
-                self._feed[asset] = DelayLine(self.gateway.deliver_book)
+                self._feed[asset] = DelayLine(self._deliver_book)
                 nursery.start_soon(self._wire_in[asset].run)
                 nursery.start_soon(self._wire_out[asset].run)
                 nursery.start_soon(self._feed[asset].run)
@@ -179,7 +182,7 @@ class SimVenue:
         by_asset: dict[str, list[Any]] = {}
         for ev in self.engine.advance(trio.current_time()):
             if isinstance(ev, Trade):
-                if self.wire.connected(ev.asset, ev.ts):
+                if self.wire.connected(ev.asset, ev.ts) and self.edge.trade(ev):
                     self.gateway.deliver_trade(ev)
             else:
                 by_asset.setdefault(ev.asset, []).append(ev)
@@ -251,12 +254,18 @@ class SimVenue:
         snap = self.engine.book_snapshot(asset, trio.current_time(), self._seq)
         self._feed[asset].put(snap, self._latency(self.latency.feed_s))
 
+    def _deliver_book(self, snap: BookSnapshot) -> None:
+        if self.edge.book(snap):
+            self.gateway.deliver_book(snap)
+
     def _depart(self, msg: Any) -> None:
         if isinstance(msg, _Reply):
             msg.done.set()
         else:
             for batch in self.wire.outbound(msg, trio.current_time()):
-                self.gateway.deliver(batch.asset, batch)
+                checked = self.edge.batch(batch)
+                if checked is not None:
+                    self.gateway.deliver(checked.asset, checked)
 
     def _reply(self, asset: str, msgs: list[Any]) -> None:
         """Answers to one request go back as one message, like one exchange response."""
@@ -351,6 +360,18 @@ class SimVenue:
         return self.engine.asset_index(asset)
 
     # -- wire faults (called on the trio thread) ------------------------------------------
+    # -- chaos: what a real venue and feed can do besides --------------------------------------
+    def inject_book(self, snap: BookSnapshot) -> None:
+        """A book of the fault injector's making (NaN, crossed, stale, gapped) on the feed."""
+        self._feed[snap.asset].put(snap, 0.0)
+
+    def exchange_cancel(self, asset: str, reason: str = "marginCanceled") -> int:
+        """The exchange cancels our resting orders of ``asset`` on its own (reported, not asked for)."""
+        now = trio.current_time()
+        gone = [msgspec.structs.replace(c, reason=reason) for c in self.engine.cancel_all(asset, now)]
+        self._reply(asset, gone)
+        return len(gone)
+
     def disconnect(self, asset: str, seconds: float) -> None:
         """Drop the asset's connection for ``seconds``; on reconnect we must reconcile."""
         self.wire.disconnect(asset, trio.current_time(), seconds)

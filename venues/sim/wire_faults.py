@@ -23,6 +23,7 @@ class WireFaults:
         self._duplicate: dict[str, int] = defaultdict(int)
         self._reorder: dict[str, int] = defaultdict(int)
         self._held: dict[str, VenueBatch] = {}
+        self._lose: dict[str, int] = defaultdict(int)
         self.counts: dict[str, int] = defaultdict(int)
 
     # -- arming (runtime clock ``now``) ----------------------------------------------------
@@ -44,6 +45,11 @@ class WireFaults:
     def reorder_fills(self, asset: str, n: int = 1) -> None:
         self._reorder[asset] += n
 
+    def lose_answers(self, asset: str, n: int = 1) -> None:
+        """The next ``n`` answers without fills (acks, rejects, cancel confirmations) are
+        lost after the venue acted on their request: the order rests (or is gone) unheard."""
+        self._lose[asset] += n
+
     # -- consulted by the venue service ------------------------------------------------------
     def connected(self, asset: str, now: float) -> bool:
         return now >= self.disconnected_until[asset]
@@ -60,6 +66,10 @@ class WireFaults:
         a = batch.asset
         if not self.connected(a, now):
             self.counts["lost_while_disconnected"] += 1
+            return []
+        if self._lose[a] > 0 and not any(isinstance(ev, Fill) for ev in batch.events):
+            self._lose[a] -= 1
+            self.counts["answers_lost"] += 1
             return []
         events: list[Any] = []
         for ev in batch.events:
