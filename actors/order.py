@@ -128,6 +128,14 @@ class OrderActor(AssetActor):
 
     def _on_venue(self, msg: Any) -> None:
         self.deliver(self.role.handle(msg))
+        journal = self.ctx.journal
+        if journal is not None and not self.fenced:
+            if isinstance(msg, OrderAck):
+                journal.order(msg.ts, msg.asset, "ack", msg.cloid)
+            elif isinstance(msg, OrderReject):
+                journal.order(msg.ts, msg.asset, "reject", msg.cloid, text=msg.reason)
+            elif isinstance(msg, OrderCancelled):
+                journal.order(msg.ts, msg.asset, "cancelled", msg.cloid, text=msg.reason)
         if isinstance(msg, OrderReject) and "already canceled" not in msg.reason:
             self._note_reject(msg)
 
@@ -159,6 +167,12 @@ class OrderActor(AssetActor):
             # venue's, not ours
             self.ctx.latency.add(time.perf_counter_ns() - cmd.recv_ns)
         self.ctx.gateway.send(*cmds)
+        journal = self.ctx.journal
+        if journal is not None:
+            for c in cmd.cancels:
+                journal.order(ts, self.ctx.asset, "cancel", c)
+            for o in cmd.places:
+                journal.order(ts, self.ctx.asset, "place", o.cloid, o.side, o.px, o.sz)
 
     def _send_cancel(self, cloids: list[str]) -> None:
         if cloids:

@@ -18,6 +18,8 @@ from typing import Any
 
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
+from messages.orders import Fill, Funding
+from messages.risk import FillHistory
 from strategy.performance import PerformanceTracker
 from strategy.risk import RiskCore
 from strategy.risk_role import MESSAGES, RiskRole
@@ -42,9 +44,22 @@ class RiskActor(AssetActor):
             super().handle(msg)
             return
         out = self.role.handle(msg)
+        if self.ctx.journal is not None:
+            self._journal(msg)
         if self.role.state is not None:
             self.board.risk[self.ctx.asset] = self.role.state
         self.deliver(out)
+
+    def _journal(self, msg: Any) -> None:
+        """Fills (the journal keeps each trade id once) and funding, with the fair price now."""
+        j, fair = self.ctx.journal, self.core.mid or None
+        if isinstance(msg, Fill):
+            j.fill(msg, fair)
+        elif isinstance(msg, FillHistory):
+            for f in msg.fills:
+                j.fill(f, fair)
+        elif isinstance(msg, Funding):
+            j.funding(msg.asset, msg.ts, msg.rate, msg.position, msg.usd)
 
     def cleanup(self, reason: str) -> None:
         self.board.risk[self.ctx.asset] = self.core.state(self.role.ts)

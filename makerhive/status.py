@@ -60,6 +60,8 @@ class StatusBoard:
         self.recoveries: list[Recovery] = []
         self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
         self.portfolio_row: PortfolioRow | None = None
+        self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
+        self._journaled_money: dict[str, tuple] = {}
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
         self.phase[asset] = phase
@@ -85,6 +87,8 @@ class StatusBoard:
             self.events.append(ev)
             self.counters[kind] += 1
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
+        if self.journal is not None:
+            self.journal.event(ts, kind, asset, text)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -106,11 +110,22 @@ class StatusBoard:
                 size_mult=m.size, spread_mult=m.spread, max_position_mult=m.max_position, compound=v.compound,
                 capital_start=v.capital_start, capital_min=v.capital_min, reallocations=v.reallocations))
         p = portfolio
+        if self.journal is not None:
+            self._journal_money(rows)
         self.allocation_rows = tuple(rows)
         self.portfolio_row = PortfolioRow(
             capital=p.capital, allocated=p.allocated, equity=p.equity, exposure_usd=p.exposure_usd,
             exposure_cap_usd=p.exposure_cap_usd, drawdown=p.drawdown, drawdown_stop=p.drawdown_stop,
             halted=p.halted, halt_reason=p.halt_reason)
+
+    def _journal_money(self, rows: list[AllocationRow]) -> None:
+        """Journal an asset's allocation when its capital, zone or state changed."""
+        ts = max((r.ts for r in self.risk.values()), default=0.0)
+        for r in rows:
+            key = (round(r.capital, 2), r.zone, r.state)
+            if self._journaled_money.get(r.asset) != key:
+                self._journaled_money[r.asset] = key
+                self.journal.allocation(ts, r.asset, r.capital, r.zone, r.state, r.score)
 
     def row(self, asset: str) -> AssetRow:
         m = self.market.get(asset)
