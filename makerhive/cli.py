@@ -70,7 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
     from backtest import cli as backtest_cli
 
-    backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
+    bt = sub.add_parser("backtest", help="deterministic backtest of the strategy cores")
+    backtest_cli.add_arguments(bt)
+    bt.add_argument("--journal", default=None, metavar="PATH",
+                    help="also write the run into a journal (a .sqlite file, or a directory for journal.sqlite)")
+    from makerhive import history
+
+    history.add_arguments(sub.add_parser("history", help="fills or orders of a run, from its journal"))
+    rep = sub.add_parser("report", help="a run's figures (report.json) and plots, from its journal")
+    rep.add_argument("--journal", required=True, metavar="PATH", help="the journal (runs/journal.sqlite)")
+    rep.add_argument("--out", required=True, metavar="DIR", help="where report.json and the PNG plots go")
+    rep.add_argument("--run", type=int, default=None, metavar="ID", help="which run of the journal (default: the latest)")
     srv = sub.add_parser("sim-server", help="serve the simulated exchange over a WebSocket (for --venue remote-sim)")
     srv.add_argument("--config", default=DEFAULT_CONFIG, help="config file (the sim's markets and rules)")
     srv.add_argument("--host", default="127.0.0.1", help="listen address (loopback only)")
@@ -328,6 +338,45 @@ def chaos(args: argparse.Namespace) -> int:
     return 0
 
 
+def backtest(args: argparse.Namespace) -> int:
+    """The backtester; with --journal its result also goes into a journal (a plain run only)."""
+    from backtest import cli as backtest_cli
+
+    written: list[Path] = []
+    if args.journal:
+        from makerhive.journal_backtest import write_backtest
+
+        args.result_sink = lambda result: written.append(write_backtest(result, args.journal))
+    rc = backtest_cli.run(args)
+    if args.journal and rc == 0:
+        if not written:
+            print("makerhive backtest: --journal works with a plain backtest (no --sweep, --evaluate, "
+                  "--compare-allocation, --against-live or --scenario as-paper)", file=sys.stderr)
+            return 2
+        print(f"journal: {written[0]}")
+    return rc
+
+
+def report(args: argparse.Namespace) -> int:
+    from makerhive.report import write_report
+
+    try:
+        rep = write_report(args.journal, args.out, args.run)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"makerhive report: {e}", file=sys.stderr)
+        return 2
+    t = rep["total"]
+    print(f"run {rep['run_id']} ({rep['kind']}, {rep['venue']}): net PnL ${t['net_pnl']:,.2f}, {t['fills']} fills, "
+          f"{_maybe(t['bp_per_notional'], '.2f')} bp/notional, Sharpe {_maybe(t['sharpe'], '.2f')}, "
+          f"max drawdown ${t['max_drawdown']:,.2f}")
+    print(f"written: {Path(args.out) / 'report.json'} and {len(rep['plots'])} plots")
+    return 0
+
+
+def _maybe(x: Any, fmt: str) -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "chaos":
@@ -341,9 +390,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "resume":
         return operator_command(args, ["resume"])
     if args.command == "backtest":
-        from backtest import cli as backtest_cli
+        return backtest(args)
+    if args.command == "history":
+        from makerhive import history
 
-        return backtest_cli.run(args)
+        return history.run_cli(args)
+    if args.command == "report":
+        return report(args)
     if args.command == "sim-server":
         from venues.remote import server as sim_server
 

@@ -5,7 +5,9 @@ from any thread; each call is one ``put_nowait`` on a bounded queue, so trading 
 waits on the disk: when the queue is full the row is dropped and counted
 (``dropped``). The writer thread commits at least every ``flush_s`` (WAL, synchronous
 NORMAL: a committed row survives ``kill -9``), so a killed process loses at most that.
-Markouts are filled in later from the mids the ticker reports (``mark``).
+Markouts (bp, + = the mid moved our way since the fill, from the fair price at the
+fill, as the backtester measures them) are filled in later from the mids the ticker
+reports (``mark``).
 """
 from __future__ import annotations
 
@@ -110,6 +112,7 @@ class _Markouts:
         self.pending: dict[str, list[collections.deque]] = {}
 
     def add(self, asset: str, tid: int, ts: float, px: float, side: str) -> None:
+        """``px``: the fair price at the fill (mid-to-mid markouts, as the backtester's)."""
         queues = self.pending.setdefault(
             asset, [collections.deque(maxlen=MAX_PENDING_MARKOUTS) for _ in MARKOUT_HORIZONS_S])
         sign = 1.0 if side == "B" else -1.0
@@ -271,8 +274,9 @@ class Journal:
         if kind == "fill":
             cur = con.execute("INSERT OR IGNORE INTO fills (run_id, scope, tid, ts, asset, cloid, oid, side, px, sz, "
                               "fee, liquidity, fair_px) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (run, self.scope, *row))
-            if cur.rowcount and row[1] is not None and row[6]:
-                self._markouts.add(row[2], row[0], row[1], row[6], row[5])
+            ref = row[10] or row[6]  # the fair price at the fill, else its price
+            if cur.rowcount and row[1] is not None and ref:
+                self._markouts.add(row[2], row[0], row[1], ref, row[5])
         elif kind == "order":
             ts, action, cloid = row[0], row[2], row[3]
             latency = None
