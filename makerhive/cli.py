@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", action="store_true", help="Hyperliquid: do not ask to confirm --mainnet")
     run.add_argument("--lockstep", action="store_true",
                      help="embedded sim: deterministic and as fast as the hive can go (needs --duration)")
+    run.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                     help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0: a free port, printed)")
+    run.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
+                     help="listen address of --metrics-port (default: loopback only)")
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
@@ -204,6 +208,12 @@ def run(args: argparse.Namespace) -> int:
         if view is not None:
             view.close()
         return 2
+    metrics = _start_metrics(hive, args, console)
+    if metrics is False:
+        control.stop()
+        if view is not None:
+            view.close()
+        return 2
     try:
         try:
             hive.start()
@@ -229,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
             stop.wait(period if view is not None else 0.05)
     finally:
         control.stop()
+        if metrics is not None:
+            metrics.stop()
         hive.board.stopping = True
         if view is not None:
             view.publish(hive.snapshot())
@@ -246,6 +258,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     console.print("all orders cancelled; venue confirmed 0 open orders.")
     return 0
+
+
+def _start_metrics(hive: Any, args: argparse.Namespace, console: Any) -> Any:
+    """The Prometheus endpoint when asked for (None), or False if it cannot listen."""
+    if args.metrics_port is None:
+        return None
+    from makerhive.metrics import Metrics
+
+    metrics = Metrics(hive, args.metrics_port, host=args.metrics_host)
+    try:
+        port = metrics.start()
+    except OSError as e:
+        print(f"makerhive: --metrics-port {args.metrics_port}: cannot listen: {e}", file=sys.stderr)
+        return False
+    msg = f"metrics: http://{args.metrics_host}:{port}/metrics"
+    logging.getLogger(__name__).info(msg)
+    if args.headless:
+        print(msg, flush=True)  # a script reads the port (with 0: a free one) from here
+    return metrics
 
 
 def _prepare_hyperliquid(cfg: config_mod.Config, args: argparse.Namespace) -> tuple[config_mod.Config, Any] | None:

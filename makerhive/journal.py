@@ -146,6 +146,7 @@ class Journal:
         self._markouts = _Markouts()
         self.run_id = 0
         self.scope = ""
+        self.latency_observers: list = []  # f(asset, seconds), called by the writer for each ack/reject
 
     @classmethod
     def in_dir(cls, run_dir: str | Path, **kw: Any) -> "Journal":
@@ -287,6 +288,9 @@ class Journal:
             elif action in ("ack", "reject"):
                 sent = self._placed.pop(cloid, None)
                 latency = ts - sent if sent is not None and ts is not None else None
+                if latency is not None:
+                    for observe in self.latency_observers:
+                        observe(row[1], latency)
             con.execute("INSERT INTO orders (run_id, ts, asset, action, cloid, side, px, sz, text, latency_s) "
                         "VALUES (?,?,?,?,?,?,?,?,?,?)", (run, *row, latency))
         elif kind == "event":
