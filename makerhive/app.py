@@ -27,6 +27,8 @@ from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
 from config import Config
+from makerhive import alerts
+from makerhive.alerts import Alerter
 from makerhive.journal import Journal
 from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
@@ -86,6 +88,10 @@ class Hive:
         # the run's journal (makerhive.journal), fed by the actors, the board and our ticker
         self.journal = Journal.in_dir(cfg.run.journal_dir) if journal else None
         self._journal_snap_at = -1e18
+        self.alerter: Alerter | None = None
+        if cfg.alerts.enabled:
+            alerts.check(cfg.alerts)
+            self.alerter = Alerter(cfg.alerts, digest=lambda: alerts.digest_text(self.snapshot()))
 
     @property
     def allocation(self) -> dict[str, float]:
@@ -113,6 +119,8 @@ class Hive:
             self.journal.start(kind="live", venue=self.cfg.run.venue, scope=self._journal_scope(), seed=self.seed,
                                assets=self.assets, capital_usd=self.cfg.portfolio.capital_usd)
             self.board.journal = self.journal
+        if self.alerter is not None:
+            self.board.alerts = self.alerter.start()
         self.runtime.start()
         self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
@@ -285,6 +293,10 @@ class Hive:
                                      fenced=dict(self.gateway.refused))
         self.summary["portfolio"]["events_file"] = self._write_events()
         self.summary["portfolio"]["journal"] = self._close_journal()
+        if self.alerter is not None:
+            p = self.summary["portfolio"]
+            self.alerter.close(final=f"{alerts.digest_text(self.snapshot())}\nstopped: {p['open_orders_at_exit']} "
+                                     f"order(s) open at exit")
         self._stopped.set()
         return self.summary
 

@@ -118,6 +118,15 @@ def check_config(path: str) -> int:
         return 2
     import msgspec
 
+    from makerhive import alerts
+
+    try:
+        alerts.check(cfg.alerts)
+    except config_mod.ConfigError as e:
+        print(f"makerhive: config error in {path}: {e}", file=sys.stderr)
+        return 2
+    hidden = {k: "<set, not shown>" for k in ("discord_url", "slack_url") if getattr(cfg.alerts, k)}
+    cfg = msgspec.structs.replace(cfg, alerts=msgspec.structs.replace(cfg.alerts, **hidden))  # secrets
     print(f"# {path}: valid. Effective config (per-asset values include the defaults):")
     print(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode())
     return 0
@@ -185,7 +194,11 @@ def run(args: argparse.Namespace) -> int:
 
     from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 
-    hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer, lockstep=args.lockstep)
+    try:
+        hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer, lockstep=args.lockstep)
+    except config_mod.ConfigError as e:  # what only the app can check ([alerts])
+        print(f"makerhive: config error in {args.config}: {e}", file=sys.stderr)
+        return 2
     view = None
     pinned = pin_to_cpu(cfg.run.pin_cpu)
     if not args.headless:

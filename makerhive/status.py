@@ -62,6 +62,7 @@ class StatusBoard:
         self.portfolio_row: PortfolioRow | None = None
         self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
         self._journaled_money: dict[str, tuple] = {}
+        self.alerts = None  # makerhive.alerts.Alerter: the events worth a webhook message
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
         self.phase[asset] = phase
@@ -89,6 +90,8 @@ class StatusBoard:
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
         if self.journal is not None:
             self.journal.event(ts, kind, asset, text)
+        if self.alerts is not None:
+            self.alerts.event(ts, kind, asset, text)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
