@@ -90,6 +90,19 @@ class OrderActor(AssetActor):
             super().handle(msg)
             return
         self.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+        self.board.quote_sizes[self.ctx.asset] = self._best_sizes()
+
+    def _best_sizes(self) -> tuple[float, float]:
+        """The sizes of our best bid and ask (for the view)."""
+        bid = ask = None
+        for o in self.tracker.live.values():
+            if o.state == "cancelling":
+                continue
+            if o.side == "B" and (bid is None or o.px > bid.px):
+                bid = o
+            elif o.side == "A" and (ask is None or o.px < ask.px):
+                ask = o
+        return (bid.sz if bid else 0.0, ask.sz if ask else 0.0)
 
     def _sync_from(self) -> float:
         """Every fill before the last completed sync is known; a later one may not be,
@@ -189,6 +202,7 @@ class OrderActor(AssetActor):
         except VenueUnavailable:
             return
         self.board.quotes[asset] = (0.0, 0.0, 0)
+        self.board.quote_sizes[asset] = (0.0, 0.0)
         new = tuple(f for f in missed if self.tracker.on_fill(f))
         if new:
             self.send("risk", FillHistory(asset, self.role.ts, new))

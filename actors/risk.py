@@ -44,21 +44,23 @@ class RiskActor(AssetActor):
             super().handle(msg)
             return
         out = self.role.handle(msg)
-        if self.ctx.journal is not None:
-            self._journal(msg)
+        self._record(msg)
         if self.role.state is not None:
             self.board.risk[self.ctx.asset] = self.role.state
         self.deliver(out)
 
-    def _journal(self, msg: Any) -> None:
-        """Fills (the journal keeps each trade id once) and funding, with the fair price now."""
-        j, fair = self.ctx.journal, self.core.mid or None
-        if isinstance(msg, Fill):
-            j.fill(msg, fair)
-        elif isinstance(msg, FillHistory):
-            for f in msg.fills:
-                j.fill(f, fair)
-        elif isinstance(msg, Funding):
+    def _record(self, msg: Any) -> None:
+        """Fills to the view and the journal (each keeps a trade id once), with the fair
+        price now; funding to the journal."""
+        j = self.ctx.journal
+        fills = (msg,) if isinstance(msg, Fill) else msg.fills if isinstance(msg, FillHistory) else ()
+        if fills:
+            fair = self.core.mid or None
+            for f in fills:
+                self.board.record_fill(f)
+                if j is not None:
+                    j.fill(f, fair)
+        elif isinstance(msg, Funding) and j is not None:
             j.funding(msg.asset, msg.ts, msg.rate, msg.position, msg.usd)
 
     def cleanup(self, reason: str) -> None:

@@ -87,7 +87,7 @@ class Hive:
         self._stopped = threading.Event()
         # the run's journal (makerhive.journal), fed by the actors, the board and our ticker
         self.journal = Journal.in_dir(cfg.run.journal_dir) if journal else None
-        self._journal_snap_at = -1e18
+        self._journal_snap_at = self._budgets_at = -1e18
         self.alerter: Alerter | None = None
         if cfg.alerts.enabled:
             alerts.check(cfg.alerts)
@@ -119,6 +119,8 @@ class Hive:
             self.journal.start(kind="live", venue=self.cfg.run.venue, scope=self._journal_scope(), seed=self.seed,
                                assets=self.assets, capital_usd=self.cfg.portfolio.capital_usd)
             self.board.journal = self.journal
+            self.board.journal_path = str(self.journal.path.resolve())
+            self.journal.markout_observers.append(self.board.note_markout)
         if self.alerter is not None:
             self.board.alerts = self.alerter.start()
         self.runtime.start()
@@ -184,8 +186,21 @@ class Hive:
                               limit_usd=r.limit_usd, realized_pnl=r.realized_pnl, unrealized_pnl=r.unrealized_pnl,
                               fees=r.fees, funding=r.funding, net_pnl=r.net_pnl, capital=r.capital)
 
+    def _publish_sim_budgets(self, now: float) -> None:
+        """The embedded sim's address actions and IP weight, as a live venue publishes its own."""
+        engine = getattr(self.venue, "engine", None)
+        if engine is None or not hasattr(engine, "_request_cap"):
+            return
+        self.board.venue_status = {
+            "ip_weight_used": engine.ip_weight_used(now), "ip_weight_cap": engine.ip_weight_limit,
+            "address_left": max(0, engine._request_cap() - engine._n_used), "address_cap": engine._request_cap()}
+
     def _tick(self) -> None:
-        self._journal_tick(trio.current_time())
+        now = trio.current_time()
+        if now - self._budgets_at >= 1.0:
+            self._budgets_at = now
+            self._publish_sim_budgets(now)
+        self._journal_tick(now)
         meta = self.meta
         if meta is not None:
             try:

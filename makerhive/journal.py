@@ -147,6 +147,7 @@ class Journal:
         self.run_id = 0
         self.scope = ""
         self.latency_observers: list = []  # f(asset, seconds), called by the writer for each ack/reject
+        self.markout_observers: list = []  # f(asset, horizon_s, bp or None), for each markout resolved
 
     @classmethod
     def in_dir(cls, run_dir: str | Path, **kw: Any) -> "Journal":
@@ -313,6 +314,8 @@ class Journal:
 
     def _resolve(self, con: sqlite3.Connection, asset: str, ts: float, mid: float) -> None:
         for col, value, tid in self._markouts.resolve(asset, ts, mid):
+            for observe in self.markout_observers:
+                observe(asset, MARKOUT_HORIZONS_S[MARKOUT_COLUMNS.index(col)], value)
             con.execute(f"UPDATE fills SET {col} = ? WHERE scope = ? AND tid = ?", (value, self.scope, tid))  # noqa: S608 - our names
 
 
