@@ -315,6 +315,13 @@ class Hive:
         self._stopped.set()
         return self.summary
 
+    def abandon(self) -> None:
+        """A hive that never started (the venue was unreachable): close what it opened."""
+        if self.journal is not None:
+            self.journal.close()
+        if self.alerter is not None:
+            self.alerter.close()
+
     def _close_journal(self) -> str | None:
         """The final positions as the summary marks them (at the venue's last mid), then
         everything on disk."""

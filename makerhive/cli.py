@@ -236,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             if view is not None:
                 view.close()
             hive.runtime.stop()
+            hive.abandon()
             return 1
         period = 1.0 / cfg.run.view_fps
         # the runtime clock may start at the venue's (remote-sim): count from our start

@@ -181,7 +181,10 @@ class Journal:
         """Write everything queued, then stop the writer."""
         if self._thread is None:
             return
-        self._q.put(None)  # blocking here is fine: the hive has stopped trading
+        try:  # waiting here is fine (trading has stopped), but not forever on a dead writer
+            self._q.put(None, timeout=timeout)
+        except queue.Full:
+            log.error("journal: the writer is not draining; closing without it")
         self._thread.join(timeout)
         self._thread = None
 
