@@ -84,5 +84,8 @@ class _MutedBoard:
     def event(self, *args: Any) -> None:
         pass
 
+    def record_fill(self, *args: Any) -> None:
+        pass
+
 
 _MUTED = _MutedBoard()

@@ -33,6 +33,7 @@ class AssetContext:
     faults: Any = None  # actors.faults.ActorFaults: injected faults (tests, chaos run)
     supervisor: Any = None  # the current AssetSupervisor's ActorRef
     start_ts: Callable[[], float] = field(default=lambda: 0.0)  # runtime clock at child start
+    journal: Any = None  # makerhive.journal.Journal (or None): orders, fills, funding, off the hot path
 
     @property
     def acfg(self) -> AssetConfig:

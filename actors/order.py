@@ -92,6 +92,19 @@ class OrderActor(AssetActor):
             super().handle(msg)
             return
         self.board.quotes[self.ctx.asset] = self.tracker.best_quotes()
+        self.board.quote_sizes[self.ctx.asset] = self._best_sizes()
+
+    def _best_sizes(self) -> tuple[float, float]:
+        """The sizes of our best bid and ask (for the view)."""
+        bid = ask = None
+        for o in self.tracker.live.values():
+            if o.state == "cancelling":
+                continue
+            if o.side == "B" and (bid is None or o.px > bid.px):
+                bid = o
+            elif o.side == "A" and (ask is None or o.px < ask.px):
+                ask = o
+        return (bid.sz if bid else 0.0, ask.sz if ask else 0.0)
 
     def _sync_from(self) -> float:
         """Every fill before the last completed sync is known; a later one may not be,
@@ -137,6 +150,14 @@ class OrderActor(AssetActor):
 
     def _on_venue(self, msg: Any) -> None:
         self.deliver(self.role.handle(msg))
+        journal = self.ctx.journal
+        if journal is not None and not self.fenced:
+            if isinstance(msg, OrderAck):
+                journal.order(msg.ts, msg.asset, "ack", msg.cloid)
+            elif isinstance(msg, OrderReject):
+                journal.order(msg.ts, msg.asset, "reject", msg.cloid, text=msg.reason)
+            elif isinstance(msg, OrderCancelled):
+                journal.order(msg.ts, msg.asset, "cancelled", msg.cloid, text=msg.reason)
         if isinstance(msg, OrderReject) and "already canceled" not in msg.reason:
             self._note_reject(msg)
 
@@ -168,6 +189,12 @@ class OrderActor(AssetActor):
             # venue's, not ours
             self.ctx.latency.add(time.perf_counter_ns() - cmd.recv_ns)
         self.ctx.gateway.send(*cmds)
+        journal = self.ctx.journal
+        if journal is not None:
+            for c in cmd.cancels:
+                journal.order(ts, self.ctx.asset, "cancel", c)
+            for o in cmd.places:
+                journal.order(ts, self.ctx.asset, "place", o.cloid, o.side, o.px, o.sz)
 
     def _send_cancel(self, cloids: list[str]) -> None:
         if cloids:
@@ -184,6 +211,7 @@ class OrderActor(AssetActor):
         except VenueUnavailable:
             return
         self.board.quotes[asset] = (0.0, 0.0, 0)
+        self.board.quote_sizes[asset] = (0.0, 0.0)
         new = tuple(f for f in missed if self.tracker.on_fill(f))
         if new:
             self.send("risk", FillHistory(asset, self.role.ts, new))

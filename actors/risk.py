@@ -18,6 +18,8 @@ from typing import Any
 
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
+from messages.orders import Fill, Funding
+from messages.risk import FillHistory
 from strategy.performance import PerformanceTracker
 from strategy.risk import RiskCore
 from strategy.risk_role import MESSAGES, RiskRole
@@ -42,9 +44,24 @@ class RiskActor(AssetActor):
             super().handle(msg)
             return
         out = self.role.handle(msg)
+        self._record(msg)
         if self.role.state is not None:
             self.board.risk[self.ctx.asset] = self.role.state
         self.deliver(out)
+
+    def _record(self, msg: Any) -> None:
+        """Fills to the view and the journal (each keeps a trade id once), with the fair
+        price now; funding to the journal."""
+        j = self.ctx.journal
+        fills = (msg,) if isinstance(msg, Fill) else msg.fills if isinstance(msg, FillHistory) else ()
+        if fills:
+            fair = self.core.mid or None
+            for f in fills:
+                self.board.record_fill(f)
+                if j is not None:
+                    j.fill(f, fair)
+        elif isinstance(msg, Funding) and j is not None:
+            j.funding(msg.asset, msg.ts, msg.rate, msg.position, msg.usd)
 
     def cleanup(self, reason: str) -> None:
         self.board.risk[self.ctx.asset] = self.core.state(self.role.ts)

@@ -394,6 +394,9 @@ def _write_outputs(console, report: dict, result, args: argparse.Namespace) -> i
     """The report as JSON and the equity/inventory plot, when asked for."""
     from backtest.report import plot, to_json
 
+    sink = getattr(args, "result_sink", None)  # the app's journal, when it asked for one
+    if sink is not None:
+        sink(result)
     if args.json:
         to_json(report, args.json)
     if args.plot:

@@ -26,7 +26,7 @@ def from_dict(raw: dict) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
     allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue", "allocation"}
+                   "venue", "allocation", "alerts"}
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -64,6 +64,7 @@ def from_dict(raw: dict) -> Config:
         "sim": raw.get("sim", {}),
         "assets": assets,
         "allocation": raw.get("allocation", {}),
+        "alerts": raw.get("alerts", {}),
     }
     try:
         cfg = msgspec.convert(doc, Config, strict=False)

@@ -396,6 +396,27 @@ class AssetConfig(_Section):
     compound: bool = False
 
 
+ALERT_KINDS = ("failure", "restart", "escalation", "gave_up", "halt", "quarantine", "stall", "exposure")
+
+
+class AlertsConfig(_Section):
+    """Opt-in webhook alerts (makerhive.alerts). Webhook URLs and bot tokens are secrets:
+    each may come from the environment instead (MAKERHIVE_DISCORD_URL, MAKERHIVE_SLACK_URL,
+    MAKERHIVE_TELEGRAM_TOKEN) and none is ever logged or shown."""
+
+    enabled: bool = False
+    discord_url: str = ""
+    slack_url: str = ""
+    telegram_chat_id: str = ""  # the bot's token: MAKERHIVE_TELEGRAM_TOKEN
+    telegram_api: str = "https://api.telegram.org"
+    kinds: tuple[str, ...] = ALERT_KINDS  # event kinds sent; the dead-man's switch always is
+    min_interval_s: float = 60.0  # one message per kind and asset per interval; repeats are counted in
+    max_per_minute: int = 20  # over all channels' messages; past it they are counted, then summarised
+    retries: int = 3
+    timeout_s: float = 5.0
+    digest_every_s: float = 3600.0  # a PnL digest this often (wall clock); 0: none
+
+
 class Config(_Section):
     run: RunConfig
     dead_mans_switch: DeadMansSwitchConfig
@@ -408,6 +429,7 @@ class Config(_Section):
     sim: SimConfig
     assets: dict[str, AssetConfig]
     allocation: AllocationConfig = msgspec.field(default_factory=AllocationConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
 
     def asset(self, name: str) -> AssetConfig:
         return self.assets[name]

@@ -207,6 +207,7 @@ def validate(cfg: Config) -> None:
     _positive("portfolio.capital_usd", cfg.portfolio.capital_usd)
     _validate_portfolio_limits(cfg)
     _validate_allocation(cfg)
+    _validate_alerts(cfg)
     dms = cfg.dead_mans_switch
     if dms.window_s < cfg.sim.schedule_cancel_min_ahead_s:
         reject("dead_mans_switch.window_s", dms.window_s,
@@ -301,6 +302,24 @@ def validate(cfg: Config) -> None:
         if lot_usd > q.order_size_usd:
             reject(f"{p}.quoting.order_size_usd", q.order_size_usd,
                   f"must be at least one lot of {name} (${lot_usd:,.2f} at price {m.price})")
+
+
+def _validate_alerts(cfg: Config) -> None:
+    """The [alerts] section; a bad URL is named, never echoed (webhook URLs are secrets)."""
+    a = cfg.alerts
+    for name in ("discord_url", "slack_url", "telegram_api"):
+        url = getattr(a, name)
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"alerts.{name}: must be an http:// or https:// URL (the value is not shown: "
+                              "webhook URLs are secrets)")
+    for name in ("min_interval_s", "timeout_s"):
+        _positive(f"alerts.{name}", getattr(a, name))
+    if a.max_per_minute < 1:
+        reject("alerts.max_per_minute", a.max_per_minute, "must be at least 1")
+    if not 0 <= a.retries <= 10:
+        reject("alerts.retries", a.retries, "must be 0..10")
+    if not (a.digest_every_s == 0 or a.digest_every_s >= 1):
+        reject("alerts.digest_every_s", a.digest_every_s, "must be 0 (no digest) or at least 1 s")
 
 
 def _is_address(text: str) -> bool:

@@ -27,6 +27,9 @@ from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
 from config import Config
+from makerhive import alerts
+from makerhive.alerts import Alerter
+from makerhive.journal import Journal
 from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
@@ -61,7 +64,7 @@ def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  #
 class Hive:
     def __init__(self, cfg: Config, *, speed: float | None = None, seed: int | None = None,
                  latency: LatencyRecorder | None = None, faults: ActorFaults | None = None,
-                 signer: Any = None, lockstep: bool = False) -> None:
+                 signer: Any = None, lockstep: bool = False, journal: bool = True) -> None:
         if lockstep and cfg.run.venue != "sim":
             raise ValueError(f"lockstep runs the embedded sim only, not run.venue = {cfg.run.venue!r}")
         self.cfg = cfg
@@ -85,6 +88,13 @@ class Hive:
         self.started_at = 0.0
         self.summary: dict[str, Any] | None = None
         self._stopped = threading.Event()
+        # the run's journal (makerhive.journal), fed by the actors, the board and our ticker
+        self.journal = Journal.in_dir(cfg.run.journal_dir) if journal else None
+        self._journal_snap_at = self._budgets_at = -1e18
+        self.alerter: Alerter | None = None
+        if cfg.alerts.enabled:
+            alerts.check(cfg.alerts)
+            self.alerter = Alerter(cfg.alerts, digest=lambda: alerts.digest_text(self.snapshot()))
 
     @property
     def allocation(self) -> dict[str, float]:
@@ -108,12 +118,20 @@ class Hive:
             raise
 
     def _start(self) -> None:
+        if self.journal is not None:
+            self.journal.start(kind="live", venue=self.cfg.run.venue, scope=self._journal_scope(), seed=self.seed,
+                               assets=self.assets, capital_usd=self.cfg.portfolio.capital_usd)
+            self.board.journal = self.journal
+            self.board.journal_path = str(self.journal.path.resolve())
+            self.journal.markout_observers.append(self.board.note_markout)
+        if self.alerter is not None:
+            self.board.alerts = self.alerter.start()
         self.runtime.start()
         self.started_at = self.runtime.now()  # a remote venue's clock may not start at 0
         self.contexts = contexts = {
             a: AssetContext(asset=a, cfg=self.cfg, gateway=self.gateway, team=self.teams[a],
                             board=self.board,
-                            latency=self.latency, faults=self.faults)
+                            latency=self.latency, faults=self.faults, journal=self.journal)
             for a in self.assets
         }
         self.meta = MetaSupervisor.start(contexts, seed=self.seed, now=self.runtime.now())
@@ -141,7 +159,51 @@ class Hive:
             await trio.sleep(period)
             self._tick()
 
+    def _journal_scope(self) -> str | None:
+        """Hyperliquid's trade ids are unique per exchange, so a restarted run that reads
+        old fills again does not journal them twice; a sim starts afresh every run."""
+        if self.cfg.run.venue != "hyperliquid":
+            return None
+        hl = self.cfg.venue.hyperliquid
+        return f"hyperliquid:{hl.network}:{hl.account_address or ''}"
+
+    def _journal_tick(self, now: float, every_s: float = 1.0) -> None:
+        """Mids for the markouts every tick; positions and PnL once a second."""
+        journal = self.journal
+        if journal is None:
+            return
+        snap = now - self._journal_snap_at >= every_s
+        if snap:
+            self._journal_snap_at = now
+        for a in self.assets:
+            m = self.board.market.get(a)
+            if m is not None:
+                journal.mark(now, a, m.mid)
+            if snap and a in self.board.risk:
+                self._journal_position(now, a)
+
+    def _journal_position(self, now: float, asset: str) -> None:
+        assert self.journal is not None
+        r = self.board.row(asset)
+        self.journal.position(now, asset, position=r.inventory, mid=r.mid, inventory_usd=r.inventory_usd,
+                              limit_usd=r.limit_usd, realized_pnl=r.realized_pnl, unrealized_pnl=r.unrealized_pnl,
+                              fees=r.fees, funding=r.funding, net_pnl=r.net_pnl, capital=r.capital)
+
+    def _publish_sim_budgets(self, now: float) -> None:
+        """The embedded sim's address actions and IP weight, as a live venue publishes its own."""
+        engine = getattr(self.venue, "engine", None)
+        if engine is None or not hasattr(engine, "_request_cap"):
+            return
+        self.board.venue_status = {
+            "ip_weight_used": engine.ip_weight_used(now), "ip_weight_cap": engine.ip_weight_limit,
+            "address_left": max(0, engine._request_cap() - engine._n_used), "address_cap": engine._request_cap()}
+
     def _tick(self) -> None:
+        now = trio.current_time()
+        if now - self._budgets_at >= 1.0:
+            self._budgets_at = now
+            self._publish_sim_budgets(now)
+        self._journal_tick(now)
         meta = self.meta
         if meta is not None:
             try:
@@ -248,8 +310,38 @@ class Hive:
                                      sim_seconds=end_sim, wall_seconds=self.wall_time(),
                                      fenced=dict(self.gateway.refused))
         self.summary["portfolio"]["events_file"] = self._write_events()
+        self.summary["portfolio"]["journal"] = self._close_journal()
+        if self.alerter is not None:
+            p = self.summary["portfolio"]
+            self.alerter.close(final=f"{alerts.digest_text(self.snapshot())}\nstopped: {p['open_orders_at_exit']} "
+                                     f"order(s) open at exit")
         self._stopped.set()
         return self.summary
+
+    def abandon(self) -> None:
+        """A hive that never started (the venue was unreachable): close what it opened."""
+        if self.journal is not None:
+            self.journal.close()
+        if self.alerter is not None:
+            self.alerter.close()
+
+    def _close_journal(self) -> str | None:
+        """The final positions as the summary marks them (at the venue's last mid), then
+        everything on disk."""
+        journal, summary = self.journal, self.summary
+        if journal is None or journal.run_id == 0 or summary is None:
+            return None
+        end = max(self.started_at + summary["portfolio"]["sim_seconds"], self._journal_snap_at)
+        for a, x in summary["assets"].items():
+            mid = x["venue_mid"] or None
+            journal.position(end, a, position=x["inventory"], mid=mid,
+                             inventory_usd=x["inventory"] * mid if mid else None, limit_usd=x["limit_usd"],
+                             realized_pnl=x["realized_pnl"], unrealized_pnl=x["unrealized_pnl"], fees=x["fees"],
+                             funding=x["funding"], net_pnl=x["net_pnl"], capital=x["capital"])
+        journal.close()
+        if journal.dropped:
+            log.warning("journal: %d row(s) dropped (queue full)", journal.dropped)
+        return str(journal.path.resolve())
 
     def _write_events(self) -> str | None:
         """The run's record: every event (failures, restarts, escalations, quarantines,

@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", action="store_true", help="Hyperliquid: do not ask to confirm --mainnet")
     run.add_argument("--lockstep", action="store_true",
                      help="embedded sim: deterministic and as fast as the hive can go (needs --duration)")
+    run.add_argument("--metrics-port", type=int, default=None, metavar="N",
+                     help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0: a free port, printed)")
+    run.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
+                     help="listen address of --metrics-port (default: loopback only)")
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
@@ -70,7 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
     from backtest import cli as backtest_cli
 
-    backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
+    bt = sub.add_parser("backtest", help="deterministic backtest of the strategy cores")
+    backtest_cli.add_arguments(bt)
+    bt.add_argument("--journal", default=None, metavar="PATH",
+                    help="also write the run into a journal (a .sqlite file, or a directory for journal.sqlite)")
+    from makerhive import history
+
+    history.add_arguments(sub.add_parser("history", help="fills or orders of a run, from its journal"))
+    rep = sub.add_parser("report", help="a run's figures (report.json) and plots, from its journal")
+    rep.add_argument("--journal", required=True, metavar="PATH", help="the journal (runs/journal.sqlite)")
+    rep.add_argument("--out", required=True, metavar="DIR", help="where report.json and the PNG plots go")
+    rep.add_argument("--run", type=int, default=None, metavar="ID", help="which run of the journal (default: the latest)")
     srv = sub.add_parser("sim-server", help="serve the simulated exchange over a WebSocket (for --venue remote-sim)")
     srv.add_argument("--config", default=DEFAULT_CONFIG, help="config file (the sim's markets and rules)")
     srv.add_argument("--host", default="127.0.0.1", help="listen address (loopback only)")
@@ -104,6 +118,15 @@ def check_config(path: str) -> int:
         return 2
     import msgspec
 
+    from makerhive import alerts
+
+    try:
+        alerts.check(cfg.alerts)
+    except config_mod.ConfigError as e:
+        print(f"makerhive: config error in {path}: {e}", file=sys.stderr)
+        return 2
+    hidden = {k: "<set, not shown>" for k in ("discord_url", "slack_url") if getattr(cfg.alerts, k)}
+    cfg = msgspec.structs.replace(cfg, alerts=msgspec.structs.replace(cfg.alerts, **hidden))  # secrets
     print(f"# {path}: valid. Effective config (per-asset values include the defaults):")
     print(config_mod.redact(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode()))  # never a key
     return 0
@@ -171,7 +194,11 @@ def run(args: argparse.Namespace) -> int:
 
     from makerhive.affinity import move_process, other_cpus, pin_to_cpu
 
-    hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer, lockstep=args.lockstep)
+    try:
+        hive = Hive(cfg, speed=args.speed, seed=args.seed, signer=signer, lockstep=args.lockstep)
+    except config_mod.ConfigError as e:  # what only the app can check ([alerts])
+        print(f"makerhive: config error in {args.config}: {e}", file=sys.stderr)
+        return 2
     view = None
     pinned = pin_to_cpu(cfg.run.pin_cpu)
     if not args.headless:
@@ -194,6 +221,12 @@ def run(args: argparse.Namespace) -> int:
         if view is not None:
             view.close()
         return 2
+    metrics = _start_metrics(hive, args, console)
+    if metrics is False:
+        control.stop()
+        if view is not None:
+            view.close()
+        return 2
     try:
         try:
             hive.start()
@@ -203,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
             if view is not None:
                 view.close()
             hive.runtime.stop()
+            hive.abandon()
             return 1
         period = 1.0 / cfg.run.view_fps
         # the runtime clock may start at the venue's (remote-sim): count from our start
@@ -219,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
             stop.wait(period if view is not None else 0.05)
     finally:
         control.stop()
+        if metrics is not None:
+            metrics.stop()
         hive.board.stopping = True
         if view is not None:
             view.publish(hive.snapshot())
@@ -236,6 +272,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
     console.print("all orders cancelled; venue confirmed 0 open orders.")
     return 0
+
+
+def _start_metrics(hive: Any, args: argparse.Namespace, console: Any) -> Any:
+    """The Prometheus endpoint when asked for (None), or False if it cannot listen."""
+    if args.metrics_port is None:
+        return None
+    from makerhive.metrics import Metrics
+
+    metrics = Metrics(hive, args.metrics_port, host=args.metrics_host)
+    try:
+        port = metrics.start()
+    except OSError as e:
+        print(f"makerhive: --metrics-port {args.metrics_port}: cannot listen: {e}", file=sys.stderr)
+        return False
+    msg = f"metrics: http://{args.metrics_host}:{port}/metrics"
+    logging.getLogger(__name__).info(msg)
+    if args.headless:
+        print(msg, flush=True)  # a script reads the port (with 0: a free one) from here
+    return metrics
 
 
 def _prepare_hyperliquid(cfg: config_mod.Config, args: argparse.Namespace) -> tuple[config_mod.Config, Any] | None:
@@ -328,6 +383,45 @@ def chaos(args: argparse.Namespace) -> int:
     return 0
 
 
+def backtest(args: argparse.Namespace) -> int:
+    """The backtester; with --journal its result also goes into a journal (a plain run only)."""
+    from backtest import cli as backtest_cli
+
+    written: list[Path] = []
+    if args.journal:
+        from makerhive.journal_backtest import write_backtest
+
+        args.result_sink = lambda result: written.append(write_backtest(result, args.journal))
+    rc = backtest_cli.run(args)
+    if args.journal and rc == 0:
+        if not written:
+            print("makerhive backtest: --journal works with a plain backtest (no --sweep, --evaluate, "
+                  "--compare-allocation, --against-live or --scenario as-paper)", file=sys.stderr)
+            return 2
+        print(f"journal: {written[0]}")
+    return rc
+
+
+def report(args: argparse.Namespace) -> int:
+    from makerhive.report import write_report
+
+    try:
+        rep = write_report(args.journal, args.out, args.run)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"makerhive report: {e}", file=sys.stderr)
+        return 2
+    t = rep["total"]
+    print(f"run {rep['run_id']} ({rep['kind']}, {rep['venue']}): net PnL ${t['net_pnl']:,.2f}, {t['fills']} fills, "
+          f"{_maybe(t['bp_per_notional'], '.2f')} bp/notional, Sharpe {_maybe(t['sharpe'], '.2f')}, "
+          f"max drawdown ${t['max_drawdown']:,.2f}")
+    print(f"written: {Path(args.out) / 'report.json'} and {len(rep['plots'])} plots")
+    return 0
+
+
+def _maybe(x: Any, fmt: str) -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "chaos":
@@ -341,9 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "resume":
         return operator_command(args, ["resume"])
     if args.command == "backtest":
-        from backtest import cli as backtest_cli
+        return backtest(args)
+    if args.command == "history":
+        from makerhive import history
 
-        return backtest_cli.run(args)
+        return history.run_cli(args)
+    if args.command == "report":
+        return report(args)
     if args.command == "sim-server":
         from venues.remote import server as sim_server
 

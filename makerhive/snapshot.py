@@ -32,10 +32,33 @@ class AssetRow(msgspec.Struct, frozen=True, kw_only=True):
     restarts: int = 0
     capital: float = 0.0
     halt_reason: str = ""
+    bid_size: float = 0.0  # our best bid's size (0 = none)
+    ask_size: float = 0.0
+    guard: str = ""  # the quoter's note while a guard, breaker or missing edge thins its quotes
+    fills_per_min: float = 0.0  # over the last minute of the runtime clock
+    markout_bp: float | None = None  # mean 5 s markout of the recent fills (None: not known yet)
+
+    @property
+    def own_spread_bp(self) -> float | None:
+        """Our best ask over our best bid, in bp of the mid (None without both sides)."""
+        if self.our_bid > 0 and self.our_ask > 0 and self.mid > 0:
+            return (self.our_ask - self.our_bid) / self.mid * 1e4
+        return None
 
     @property
     def net_pnl(self) -> float:
         return self.realized_pnl + self.unrealized_pnl - self.fees + self.funding
+
+
+class FillRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One of our recent fills, for the view's fills panel."""
+
+    ts: float
+    asset: str
+    side: str  # "B" bought, "A" sold
+    px: float
+    sz: float
+    fee: float = 0.0
 
 
 class AllocationRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,3 +114,5 @@ class ViewSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     # the meta-supervisor's allocation (empty until it first publishes) and portfolio limits
     allocation: tuple[AllocationRow, ...] = ()
     portfolio: PortfolioRow | None = None
+    fills: tuple[FillRow, ...] = ()  # our recent fills, newest last
+    journal: str = ""  # where the run's journal is

@@ -12,10 +12,12 @@ import threading
 import time
 from typing import Iterable, NamedTuple
 
+import msgspec
+
 from messages.control import AssetPhase, Event, EventKind
 from messages.market import MarketState
 from messages.risk import RiskState
-from makerhive.snapshot import AllocationRow, AssetRow, PortfolioRow, ViewSnapshot
+from makerhive.snapshot import AllocationRow, AssetRow, FillRow, PortfolioRow, ViewSnapshot
 
 log = logging.getLogger("makerhive.events")
 
@@ -60,6 +62,16 @@ class StatusBoard:
         self.recoveries: list[Recovery] = []
         self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
         self.portfolio_row: PortfolioRow | None = None
+        self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
+        self._journaled_money: dict[str, tuple] = {}
+        self.alerts = None  # makerhive.alerts.Alerter: the events worth a webhook message
+        self.journal_path = ""
+        self.quote_sizes: dict[str, tuple[float, float]] = {}  # our best bid's and ask's sizes
+        self.guards: dict[str, str] = {}  # the quoter's latest guard note per asset ("" = none)
+        self._fills: collections.deque[FillRow] = collections.deque(maxlen=200)
+        self._fill_ts: dict[str, collections.deque[float]] = {a: collections.deque(maxlen=1000) for a in self.assets}
+        self._seen_tids: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
+        self._markouts: dict[str, collections.deque[float]] = {a: collections.deque(maxlen=50) for a in self.assets}
 
     def set_phase(self, asset: str, phase: AssetPhase) -> None:
         self.phase[asset] = phase
@@ -84,7 +96,32 @@ class StatusBoard:
             self._recent.append(ev)
             self.events.append(ev)
             self.counters[kind] += 1
+        if kind == "guard":
+            self.guards[asset] = "" if text.startswith("quoting freely") else text
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
+        if self.journal is not None:
+            self.journal.event(ts, kind, asset, text)
+        if self.alerts is not None:
+            self.alerts.event(ts, kind, asset, text)
+
+    def record_fill(self, fill) -> None:  # noqa: ANN001 - messages.orders.Fill
+        """A fill for the view (each trade id once: a resync hands them over again)."""
+        key = (fill.asset, fill.tid)
+        with self._lock:
+            if key in self._seen_tids:
+                return
+            self._seen_tids[key] = None
+            if len(self._seen_tids) > 5000:
+                self._seen_tids.popitem(last=False)
+            self._fills.append(FillRow(ts=fill.ts, asset=fill.asset, side=fill.side, px=fill.px, sz=fill.sz,
+                                       fee=fill.fee))
+            if fill.asset in self._fill_ts:
+                self._fill_ts[fill.asset].append(fill.ts)
+
+    def note_markout(self, asset: str, horizon_s: float, bp: float | None) -> None:
+        """A resolved markout (from the journal's writer); the view shows the 5 s mean."""
+        if horizon_s == 5.0 and bp is not None and asset in self._markouts:
+            self._markouts[asset].append(bp)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -106,11 +143,22 @@ class StatusBoard:
                 size_mult=m.size, spread_mult=m.spread, max_position_mult=m.max_position, compound=v.compound,
                 capital_start=v.capital_start, capital_min=v.capital_min, reallocations=v.reallocations))
         p = portfolio
+        if self.journal is not None:
+            self._journal_money(rows)
         self.allocation_rows = tuple(rows)
         self.portfolio_row = PortfolioRow(
             capital=p.capital, allocated=p.allocated, equity=p.equity, exposure_usd=p.exposure_usd,
             exposure_cap_usd=p.exposure_cap_usd, drawdown=p.drawdown, drawdown_stop=p.drawdown_stop,
             halted=p.halted, halt_reason=p.halt_reason)
+
+    def _journal_money(self, rows: list[AllocationRow]) -> None:
+        """Journal an asset's allocation when its capital, zone or state changed."""
+        ts = max((r.ts for r in self.risk.values()), default=0.0)
+        for r in rows:
+            key = (round(r.capital, 2), r.zone, r.state)
+            if self._journaled_money.get(r.asset) != key:
+                self._journaled_money[r.asset] = key
+                self.journal.allocation(ts, r.asset, r.capital, r.zone, r.state, r.score)
 
     def row(self, asset: str) -> AssetRow:
         m = self.market.get(asset)
@@ -137,15 +185,29 @@ class StatusBoard:
             restarts=self.restarts.get(asset, 0),
             capital=self.allocation.get(asset, 0.0),
             halt_reason=r.halt_reason if r else "",
+            bid_size=self.quote_sizes.get(asset, (0.0, 0.0))[0],
+            ask_size=self.quote_sizes.get(asset, (0.0, 0.0))[1],
+            guard=self.guards.get(asset, ""),
+            markout_bp=_mean(self._markouts.get(asset, ())),
         )
 
     def snapshot(self, sim_time_s: float, wall_time_s: float) -> ViewSnapshot:
         rows = tuple(self.row(a) for a in self.assets)
         with self._lock:
             recent = tuple(self._recent)[-40:]
+            fills = tuple(self._fills)[-20:]
+            per_min = {a: sum(1 for t in ts if t > sim_time_s - 60.0) for a, ts in self._fill_ts.items()}
+        minutes = min(1.0, max(sim_time_s, 1e-9) / 60.0)  # a run younger than a minute: its rate so far
+        rows = tuple(msgspec.structs.replace(r, fills_per_min=per_min.get(r.asset, 0) / minutes) for r in rows)
         return ViewSnapshot(
             venue=self.venue, speed=self.speed, sim_time_s=sim_time_s, wall_time_s=wall_time_s,
             capital=self.capital, portfolio_pnl=sum(r.net_pnl for r in rows),
             assets=rows, events=recent, stopping=self.stopping, venue_status=dict(self.venue_status),
             allocation=self.allocation_rows, portfolio=self.portfolio_row,
+            fills=tuple(sorted(fills, key=lambda f: f.ts)), journal=self.journal_path,
         )
+
+
+def _mean(xs) -> float | None:  # noqa: ANN001 - a deque of floats
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else None

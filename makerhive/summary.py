@@ -79,21 +79,70 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
     }
 
 
-def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich Table
+_COLUMNS = (  # (header, cell, which table when split: "pnl" or "risk")
+    ("fills b/s", lambda x: f"{x['fills_buy']}/{x['fills_sell']}", "pnl"),
+    ("volume $", lambda x: f"{x['volume_usd']:,.0f}", "pnl"),
+    ("realized", lambda x: f"{x['realized_pnl']:,.2f}", "pnl"),
+    ("unrealized", lambda x: f"{x['unrealized_pnl']:,.2f}", "pnl"),
+    ("fees", lambda x: f"{x['fees']:,.2f}", "pnl"),
+    ("net", lambda x: f"{x['net_pnl']:,.2f}", "pnl"),
+    ("inventory", lambda x: f"{x['inventory']:g}", "risk"),
+    ("max |inv| $", lambda x: f"{x['max_abs_inventory_usd']:,.0f}", "risk"),
+    ("limit $", lambda x: f"{x['limit_usd']:,.0f}", "risk"),
+    ("capital $", lambda x: f"{x['capital_end']:,.0f}", "risk"),
+    ("zone", lambda x: str(x["zone_end"]), "risk"),
+    ("restarts", lambda x: str(x["restarts"]), "risk"),
+    ("open at exit", lambda x: str(x["open_orders_at_exit"]), "risk"),
+)
+
+
+_SHORT = {"fills b/s": "b/s", "volume $": "volume", "unrealized": "unreal", "inventory": "inv",
+          "max |inv| $": "max|inv|", "limit $": "limit", "capital $": "capital", "restarts": "rst",
+          "open at exit": "open"}
+
+
+def _table(summary: dict[str, Any], part: str | None, title: str):  # noqa: ANN202 - rich Table
     from rich.table import Table
 
-    t = Table(title="makerhive summary", title_justify="left")
-    for col in ("asset", "fills b/s", "volume $", "realized", "unrealized", "fees", "net",
-                "inventory", "max |inv| $", "limit $", "capital $", "zone", "restarts", "open at exit"):
-        t.add_column(col, justify="right" if col != "asset" else "left")
+    t = Table(title=title, title_justify="left")
+    cols = [c for c in _COLUMNS if part is None or c[2] == part]
+    t.add_column("asset", no_wrap=True)
+    for name, _, _ in cols:
+        t.add_column(_SHORT.get(name, name) if part else name, justify="right", no_wrap=True)
     for a, x in summary["assets"].items():
-        t.add_row(a, f"{x['fills_buy']}/{x['fills_sell']}", f"{x['volume_usd']:,.0f}",
-                  f"{x['realized_pnl']:,.2f}", f"{x['unrealized_pnl']:,.2f}", f"{x['fees']:,.2f}",
-                  f"{x['net_pnl']:,.2f}", f"{x['inventory']:g}", f"{x['max_abs_inventory_usd']:,.0f}",
-                  f"{x['limit_usd']:,.0f}", f"{x['capital_end']:,.0f}", x["zone_end"],
-                  str(x["restarts"]), str(x["open_orders_at_exit"]))
-    p = summary["portfolio"]
-    t.caption = (f"portfolio: capital ${p['capital']:,.0f}  net PnL ${p['net_pnl']:,.2f}  "
-                 f"open orders at exit {p['open_orders_at_exit']}  "
-                 f"{p['sim_seconds']:.0f} simulated s in {p['wall_seconds']:.0f} s")
+        t.add_row(a, *(cell(x) for _, cell, _ in cols))
     return t
+
+
+def _caption(summary: dict[str, Any]) -> str:
+    p = summary["portfolio"]
+    text = (f"portfolio: capital ${p['capital']:,.0f}  net PnL ${p['net_pnl']:,.2f}  "
+            f"open orders at exit {p['open_orders_at_exit']}  "
+            f"{p['sim_seconds']:.0f} simulated s in {p['wall_seconds']:.0f} s")
+    if p.get("journal"):
+        text += f"\njournal: {p['journal']}  (makerhive history / report --journal PATH)"
+    return text
+
+
+class _Summary:
+    """The summary table as wide as the console allows: one table when it fits, else a
+    PnL table and a risk table, so no cell is ever cut (a terminal, or a pipe at 140)."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+
+    def __rich_console__(self, console, options):  # noqa: ANN001, ANN204 - rich's protocol
+        from rich.measure import Measurement
+        from rich.text import Text
+
+        whole = _table(self.summary, None, "makerhive summary")
+        if Measurement.get(console, options.update(max_width=10_000), whole).maximum <= options.max_width:
+            yield whole
+        else:
+            yield _table(self.summary, "pnl", "makerhive summary: PnL")
+            yield _table(self.summary, "risk", "makerhive summary: risk")
+        yield Text(_caption(self.summary))
+
+
+def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich renderable
+    return _Summary(summary)

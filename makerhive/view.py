@@ -9,6 +9,8 @@ into ``Text`` objects, never parsed as console markup.
 from __future__ import annotations
 
 import math
+import re
+from typing import Iterable, NamedTuple
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
@@ -17,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from makerhive.snapshot import AssetRow, ViewSnapshot
+from messages.control import Event
 
 EVENT_LINES = 12
 
@@ -107,16 +110,18 @@ def _pct_style(pct: float) -> str:
 
 
 # -- parts -----------------------------------------------------------------------------------
-def _header(snap: ViewSnapshot) -> Text:
+def _header(snap: ViewSnapshot, *, compact: bool = False) -> Text:
+    """Venue, speed, clocks, PnL and capital; under it the venue's budgets (the sim's too)."""
     t = Text()
     t.append("makerhive", style="bold cyan")
-    t.append("  venue ")
+    t.append(" " if compact else "  venue ")
     t.append(snap.venue or "?", style="bold")
     t.append(f"  x{snap.speed:g}", style="bold")
-    t.append("  sim ")
+    t.append("  " if compact else "  sim ")
     t.append(fmt_hms(snap.sim_time_s), style="bold")
-    t.append("  wall ")
-    t.append(fmt_hms(snap.wall_time_s), style="bold")
+    if not compact:
+        t.append("  wall ")
+        t.append(fmt_hms(snap.wall_time_s), style="bold")
     t.append("  PnL ")
     t.append_text(pnl_text(snap.portfolio_pnl))
     t.append("  capital ")
@@ -125,12 +130,14 @@ def _header(snap: ViewSnapshot) -> Text:
     if vs.get("network"):  # a live venue's budgets
         ip_used, ip_cap = int(vs.get("ip_weight_used", 0)), int(vs.get("ip_weight_cap", 1200))
         left, cap = int(vs.get("address_left", 0)), int(vs.get("address_cap", 0))
-        t.append(f"\n{vs.get('network', '')}", style="bold magenta")
-        t.append("  IP weight ")
+        network = str(vs.get("network", ""))
+        t.append(f"\n{network}", style="bold magenta")
+        t.append(("  " if network else "") + ("IP " if compact else "IP weight "))
         t.append(f"{ip_used}/{ip_cap}/min", style=_pct_style(100 * ip_used / max(1, ip_cap)))
-        t.append("  address actions left ")
+        t.append("  actions left " if compact else "  address actions left ")
         t.append(f"{left:,}/{cap:,}", style=_pct_style(100 - 100 * left / max(1, cap)))
-        t.append(f"  reconnects {int(vs.get('reconnects', 0))}")
+        if "reconnects" in vs:
+            t.append(f"  reconnects {int(vs.get('reconnects', 0))}")
     dms_at = float(vs.get("dms_at", 0.0) or 0.0)
     if dms_at:
         t.append(f"  dead-man's switch in {max(0.0, dms_at - float(vs.get('now', dms_at))):.0f}s")
@@ -148,57 +155,125 @@ def _state(row: AssetRow) -> Text:
     return t
 
 
-FULL_HEADERS = ("mid", "spr bp", "our bid", "our ask", "inventory", "inv $", "% lim",
-                "realized", "unrealized", "fees", "fills b/s", "rst")
-SHORT_HEADERS = ("mid", "bp", "bid", "ask", "inv", "inv $", "%lim",
-                 "real", "unreal", "fees", "b/s", "rst")
+def _blank0(text: str, x: float) -> str:
+    return text if x else ""
 
 
-def _assets_table(snap: ViewSnapshot, *, compact: bool = False) -> Table:
+def _bp(x: float | None) -> str:
+    return "" if x is None or not math.isfinite(x) else f"{x:.1f}"
+
+
+def _sizes(r: AssetRow) -> str:
+    if not (r.bid_size or r.ask_size):
+        return ""
+    return f"{fmt_sig(r.bid_size, 3) if r.bid_size else '-'}/{fmt_sig(r.ask_size, 3) if r.ask_size else '-'}"
+
+
+def _markout(r: AssetRow) -> Text:
+    if r.markout_bp is None or not math.isfinite(r.markout_bp):
+        return Text("")
+    return Text(f"{r.markout_bp:+.1f}", style="green" if r.markout_bp > 0 else "red" if r.markout_bp < 0 else "")
+
+
+# Every column the assets table can show: header (full, short), how a cell is made, and
+# whether it is a number (right-aligned). The layouts below pick from these by width.
+COLUMNS = {
+    "state": (("state", "state"), _state, False),
+    "regime": (("regime", "regime"), lambda r: Text(r.regime), False),
+    "mid": (("mid", "mid"), lambda r: fmt_price(r.mid), True),
+    "mkt_bp": (("spr bp", "bp"), lambda r: f"{r.spread_bp:.1f}" if r.spread_bp else "", True),
+    "bid": (("our bid", "bid"), lambda r: fmt_price(r.our_bid, blank_zero=True), True),
+    "ask": (("our ask", "ask"), lambda r: fmt_price(r.our_ask, blank_zero=True), True),
+    "our_bp": (("our bp", "our"), lambda r: _bp(r.own_spread_bp), True),
+    "sizes": (("size b/a", "size"), _sizes, True),
+    "open": (("open", "open"), lambda r: _blank0(str(r.open_orders), r.open_orders), True),
+    "inv": (("inventory", "inv"), lambda r: fmt_qty(r.inventory), True),
+    "inv_usd": (("inv $", "inv $"), lambda r: fmt_usd(r.inventory_usd, 0, sign=True) if r.inventory_usd else "$0", True),
+    "pct": (("% lim", "%lim"), lambda r: Text(f"{r.inventory_pct:.0f}%", style=_pct_style(r.inventory_pct)), True),
+    "net": (("net", "net"), lambda r: pnl_text(r.net_pnl), True),
+    "real": (("realized", "real"), lambda r: pnl_text(r.realized_pnl), True),
+    "unreal": (("unrealized", "unreal"), lambda r: pnl_text(r.unrealized_pnl), True),
+    "fees": (("fees", "fees"), lambda r: fmt_usd(r.fees), True),
+    "fills": (("fills b/s", "b/s"), lambda r: f"{r.fills_buy}/{r.fills_sell}", True),
+    "fpm": (("fills/min", "f/m"), lambda r: f"{r.fills_per_min:.1f}" if r.fills_per_min else "", True),
+    "mo": (("mo 5s bp", "mo"), _markout, True),
+    "rst": (("rst", "rst"), lambda r: Text(str(r.restarts), style="yellow" if r.restarts else ""), True),
+}
+LAYOUTS = (  # widest first; the first that fits the width is drawn: (columns, short headers, state width)
+    (("state", "regime", "mid", "mkt_bp", "bid", "ask", "our_bp", "sizes", "open", "inv", "inv_usd", "pct",
+      "net", "real", "unreal", "fees", "fills", "fpm", "mo", "rst"), False, 32),
+    (("state", "regime", "mid", "mkt_bp", "bid", "ask", "our_bp", "sizes", "open", "inv", "inv_usd", "pct",
+      "net", "real", "unreal", "fees", "fills", "fpm", "mo", "rst"), True, 24),
+    (("state", "mid", "bid", "ask", "our_bp", "open", "inv_usd", "pct", "net", "real", "unreal", "fees",
+      "fills", "fpm", "mo", "rst"), True, 14),
+    (("state", "mid", "bid", "ask", "our_bp", "open", "inv_usd", "pct", "net", "fpm", "mo", "rst"), True, 12),
+    (("state", "bid", "ask", "our_bp", "open", "inv_usd", "pct", "net", "fpm", "mo"), True, 10),
+)
+
+
+def _assets_table(snap: ViewSnapshot, *, compact: bool = False,
+                  layout: tuple[tuple[str, ...], bool, int] | None = None) -> Table:
+    cols, short, state_w = layout if layout is not None else LAYOUTS[-1] if compact else LAYOUTS[0]
     t = Table(box=None, header_style="bold", pad_edge=False,
-              padding=(0, 1, 0, 0) if compact else (0, 1))
+              padding=(0, 1, 0, 0) if short else (0, 1))
     t.add_column("asset", no_wrap=True)
-    t.add_column("state", no_wrap=True, overflow="ellipsis", max_width=14 if compact else 32)
-    t.add_column("regime", no_wrap=True, overflow="ellipsis", max_width=8 if compact else None)
-    for name in SHORT_HEADERS if compact else FULL_HEADERS:
-        t.add_column(name, justify="right", no_wrap=True)
+    for key in cols:
+        (full, brief), _, number = COLUMNS[key]
+        if key == "state":
+            t.add_column(full, no_wrap=True, overflow="ellipsis", max_width=state_w)
+        else:
+            t.add_column(brief if short else full, justify="right" if number else "left", no_wrap=True,
+                         overflow="ellipsis", max_width=8 if key == "regime" and short else None)
     for r in snap.assets:
-        t.add_row(
-            Text(r.asset, style="bold"),
-            _state(r),
-            Text(r.regime),
-            fmt_price(r.mid),
-            f"{r.spread_bp:.1f}" if r.spread_bp else "",
-            fmt_price(r.our_bid, blank_zero=True),
-            fmt_price(r.our_ask, blank_zero=True),
-            fmt_qty(r.inventory),
-            fmt_usd(r.inventory_usd, 0, sign=True) if r.inventory_usd else "$0",
-            Text(f"{r.inventory_pct:.0f}%", style=_pct_style(r.inventory_pct)),
-            pnl_text(r.realized_pnl),
-            pnl_text(r.unrealized_pnl),
-            fmt_usd(r.fees),
-            f"{r.fills_buy}/{r.fills_sell}",
-            Text(str(r.restarts), style="yellow" if r.restarts else ""),
-        )
+        t.add_row(Text(r.asset, style="bold"), *(COLUMNS[key][1](r) for key in cols))
     if not snap.assets:
         t.add_row(Text("no assets", style="dim"))
     return t
 
 
 class _Assets:
-    """The assets table, in full or compact form depending on the width it is given."""
+    """The assets table, the widest layout that fits the width it is given (in a panel
+    when there is room for one)."""
 
-    def __init__(self, snap: ViewSnapshot) -> None:
+    def __init__(self, snap: ViewSnapshot, *, bare: bool = False) -> None:
         self.snap = snap
+        self.bare = bare  # no panel, no title: the table alone (small terminals)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        full = _assets_table(self.snap)
-        # the panel's border and padding take 4 cells
-        if Measurement.get(console, options, full).maximum + 4 <= options.max_width:
-            yield Panel(full, title="assets", title_align="left")
-        else:
-            yield Text("assets", style="bold")
-            yield _assets_table(self.snap, compact=True)
+        unbounded = options.update(max_width=10_000)  # a measurement is capped at the width it is given
+        for i, layout in enumerate(LAYOUTS):
+            table = _assets_table(self.snap, layout=layout)
+            need = Measurement.get(console, unbounded, table).maximum
+            if self.bare and (need <= options.max_width or i == len(LAYOUTS) - 1):
+                yield table
+                return
+            if need + 4 <= options.max_width:  # the panel's border and padding take 4 cells
+                yield Panel(table, title="assets", title_align="left")
+                return
+            if need <= options.max_width or i == len(LAYOUTS) - 1:
+                yield Text("assets", style="bold")
+                yield table
+                return
+
+
+def _guards(snap: ViewSnapshot, *, one_line: bool) -> list[Text]:
+    """The guards and breakers in force: the quoter's notes, halts, quoting sides switched off."""
+    notes = [(r.asset, r.guard) for r in snap.assets if r.guard]
+    if not notes:
+        return []
+    if one_line:
+        t = Text("guards: ", style="yellow")
+        t.append("; ".join(f"{a} {g}" for a, g in notes))
+        t.no_wrap, t.overflow = True, "ellipsis"
+        return [t]
+    out = []
+    for a, g in notes:
+        t = Text("guard ", style="yellow")
+        t.append(f"{a}: ", style="bold")
+        t.append(g)
+        t.no_wrap, t.overflow = True, "ellipsis"
+        out.append(t)
+    return out
 
 
 ZONE_STYLE = {"reward": "green", "hold": "", "punish": "yellow", "pause": "bold red"}
@@ -263,30 +338,136 @@ def _capital_panel(snap: ViewSnapshot) -> Panel:
     return Panel(Group(*parts), title="supervisor: capital & allocation", title_align="left")
 
 
-def _event_panel(snap: ViewSnapshot) -> Panel:
+_MORE = re.compile(r" \(\+(\d+) more in the last [^)]*\)$")
+
+
+class EventLine(NamedTuple):
+    ts: float  # the latest
+    kind: str
+    asset: str
+    text: str
+    count: int
+
+
+def aggregate(events: Iterable[Event]) -> list[EventLine]:
+    """Events in time order, repeats folded into one line with a count: rejects of one
+    asset whose texts differ only in numbers are one line (and a reject line's "+N more"
+    counts in); any other event repeats only with the same text."""
+    lines: dict[tuple[str, str, str], EventLine] = {}
+    for e in sorted(events, key=lambda e: e.ts):
+        text, n = e.text, 1
+        m = _MORE.search(text)
+        if m:
+            text, n = text[: m.start()], 1 + int(m.group(1))
+        key = (e.kind, e.asset, re.sub(r"[-+0-9.,x]+", "#", text) if e.kind == "reject" else text)
+        old = lines.pop(key, None)
+        lines[key] = EventLine(e.ts, e.kind, e.asset, text, n + (old.count if old else 0))
+    return sorted(lines.values(), key=lambda x: x.ts)
+
+
+def _event_rows(snap: ViewSnapshot, n: int) -> Table:
     t = Table.grid(padding=(0, 1), expand=True)
     t.add_column(no_wrap=True)
     t.add_column(no_wrap=True)
     t.add_column(no_wrap=True)
     t.add_column(ratio=1, overflow="ellipsis", no_wrap=True)
-    events = snap.events[-EVENT_LINES:]
-    for e in events:
+    lines = aggregate(snap.events)[-n:]
+    for e in lines:
         style = EVENT_STYLE.get(e.kind, "")
-        t.add_row(Text(fmt_hms(e.ts), style="dim"), Text(e.kind, style=style), Text(e.asset),
-                  Text(e.text, style=style))
-    if not events:
+        text = Text(e.text, style=style)
+        if e.count > 1:
+            text = Text.assemble((f"x{e.count} ", "bold"), text)
+        t.add_row(Text(fmt_hms(e.ts), style="dim"), Text(e.kind, style=style), Text(e.asset), text)
+    if not lines:
         t.add_row(Text("no events yet", style="dim"))
-    return Panel(t, title="events", title_align="left")
+    return t
+
+
+def _event_panel(snap: ViewSnapshot, n: int = EVENT_LINES) -> Panel:
+    return Panel(_event_rows(snap, n), title="events", title_align="left")
+
+
+def _fill_rows(snap: ViewSnapshot, n: int) -> Table:
+    t = Table.grid(padding=(0, 1))
+    for justify in ("left", "left", "left", "right", "right"):
+        t.add_column(no_wrap=True, justify=justify)
+    fills = snap.fills[-n:]
+    for f in reversed(fills):  # newest first
+        buy = f.side == "B"
+        t.add_row(Text(fmt_hms(f.ts), style="dim"), Text(f.asset, style="bold"),
+                  Text("buy" if buy else "sell", style="green" if buy else "red"), fmt_sig(f.sz, 4), fmt_price(f.px))
+    if not fills:
+        t.add_row(Text("no fills yet", style="dim"))
+    return t
+
+
+def _fills_panel(snap: ViewSnapshot, n: int, *, fit: bool = False) -> Panel:
+    return Panel(_fill_rows(snap, n), title="recent fills", title_align="left", expand=not fit)
+
+
+def _capital_line(snap: ViewSnapshot) -> list[Text]:
+    """The allocation in one line (and the portfolio's limits in another), for small terminals."""
+    alloc = {r.asset: r for r in snap.allocation}
+    t = Text("capital ", style="bold")
+    for r in snap.assets:
+        a = alloc.get(r.asset)
+        cap = a.capital if a is not None else r.capital
+        zone = (a.zone if a.state == "active" else a.state) if a is not None else ""
+        t.append(f"{r.asset} {fmt_usd(cap, 0)}")
+        if zone:
+            t.append(f" {zone}", style=ZONE_STYLE.get(zone, "magenta" if a and a.state != "active" else ""))
+        t.append("  ")
+    t.no_wrap, t.overflow = True, "ellipsis"
+    out = [t]
+    p = snap.portfolio
+    if p is not None:
+        line = Text(f"exposure {fmt_usd(p.exposure_usd, 0)}/{fmt_usd(p.exposure_cap_usd, 0)}  "
+                    f"drawdown {p.drawdown:.2%}/{p.drawdown_stop:.2%}")
+        if p.halted:
+            line.append(f"  HALTED: {p.halt_reason}", style="bold white on red")
+        line.no_wrap, line.overflow = True, "ellipsis"
+        out.append(line)
+    return out
+
+
+WIDE, MEDIUM = 150, 100  # the layout is chosen by the width: >= 150, >= 100, smaller
 
 
 def render(snap: ViewSnapshot) -> RenderableType:
-    """The whole frame for ``snap``. Pure: no I/O, no shared state."""
-    parts: list[RenderableType] = [_header(snap)]
-    if snap.stopping:
-        parts.append(Text("stopping: cancelling every order…", style="bold white on red"))
-    parts.append(_Assets(snap))
-    parts.append(_Bottom(snap))
-    return Group(*parts)
+    """The whole frame for ``snap``. Pure: no I/O, no shared state; laid out for the
+    width it is drawn at (160x45, 100x30 and 80x24 each show everything that matters)."""
+    return _Frame(snap)
+
+
+class _Frame:
+    def __init__(self, snap: ViewSnapshot) -> None:
+        self.snap = snap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        snap, width = self.snap, options.max_width
+        yield _header(snap, compact=width < MEDIUM)
+        if snap.stopping:
+            yield Text("stopping: cancelling every order…", style="bold white on red")
+        yield _Assets(snap, bare=width < WIDE)
+        yield from _guards(snap, one_line=width < WIDE)
+        if width >= WIDE:
+            yield _Bottom(snap)
+            yield _fills_panel(snap, 6, fit=True)
+        elif width >= MEDIUM:
+            yield _capital_panel(snap)
+            side = Table.grid(expand=True, padding=(0, 1))
+            side.add_column(ratio=3)
+            side.add_column(ratio=2)
+            side.add_row(_event_panel(snap, 6), _fills_panel(snap, 6))
+            yield side
+        else:
+            yield from _capital_line(snap)
+            yield Text("events", style="bold")
+            yield _event_rows(snap, 5)
+            yield Text("recent fills", style="bold")
+            yield _fill_rows(snap, 4)
+        if snap.journal and width >= MEDIUM:
+            yield Text(f"journal {snap.journal}", style="dim", no_wrap=True, overflow="ellipsis")
 
 
 class _Bottom:

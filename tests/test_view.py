@@ -380,3 +380,66 @@ def test_allocation_travels_in_the_encoded_snapshot():
     snap = allocation_snapshot()
     back = msgspec.msgpack.decode(msgspec.msgpack.encode(snap), type=ViewSnapshot)
     assert back.allocation == snap.allocation and back.portfolio == snap.portfolio
+
+
+# -- the three terminal sizes ------------------------------------------------------------------------
+def desk_snapshot(**kw):
+    """A busy desk: quotes with sizes, a guard, fills, a burst of ALO rejects, budgets."""
+    import msgspec
+
+    from makerhive.snapshot import FillRow
+
+    rs = list(rows())
+    rs[0] = msgspec.structs.replace(rs[0], bid_size=0.0015, ask_size=0.0015, fills_per_min=2.5, markout_bp=-0.8,
+                                    guard="toxicity: aggressor ratio 0.81, ask widened x2")
+    rs[2] = msgspec.structs.replace(rs[2], bid_size=3.2, ask_size=3.2, open_orders=4, fills_per_min=0.5,
+                                    markout_bp=1.2)
+    rejects = tuple(Event(ts=300.0 + i, kind="reject", asset="ETH",
+                          text=f"Post only order would have immediately matched, bbo was 3456.{i}. asset=1")
+                    for i in range(10))
+    fills = tuple(FillRow(ts=100.0 + i * 7, asset=("BTC", "SOL", "ETH")[i % 3], side="BA"[i % 2],
+                          px=(67220.0, 150.1, 3456.0)[i % 3], sz=(0.0015, 3.2, 0.05)[i % 3]) for i in range(12))
+    base = allocation_snapshot(halted=True, halt_reason="portfolio drawdown stop")
+    return msgspec.structs.replace(base, assets=tuple(rs), events=EVENTS + rejects, fills=fills,
+                                   venue_status={"ip_weight_used": 310, "ip_weight_cap": 1200,
+                                                 "address_left": 9120, "address_cap": 10000},
+                                   journal="/home/trader/runs/journal.sqlite", **kw)
+
+
+@pytest.mark.parametrize("width, height", [(160, 45), (100, 30), (80, 24)])
+def test_the_desk_reads_at_a_glance_at_every_size(width, height):
+    console = Console(record=True, width=width, height=height, file=io.StringIO(), color_system=None)
+    console.print(render(desk_snapshot(stopping=True)))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert len(lines) <= height and all(len(line) <= width for line in lines), (len(lines), text)
+    for r in desk_snapshot().assets:  # every asset with its net PnL
+        assert view.fmt_usd(r.net_pnl, 2, sign=True) in row_line(text, r.asset), (r.asset, text)
+    btc = row_line(text, "BTC")
+    for part in ("67,220", "67,249", "4.3", "6", "+$827", "41%", "2.5", "-0.8"):  # quotes, own bp, open, ...
+        assert part in btc, (part, btc)
+    assert "9,120/10,000" in text and "310/1200/min" in text  # budgets, on the sim too
+    assert "toxicity: aggressor ratio" in text  # the guard in force
+    assert "HALTED" in text and "stopping" in text
+    reject_lines = [line for line in lines if "Post only order" in line]
+    assert len(reject_lines) == 1 and "x10" in reject_lines[0]  # ten rejects, one line
+    # events in time order, the newest last
+    assert text.index("gave up after 3") < text.index("reallocated HYPE") < text.index("Post only order")
+    assert "recent fills" in text and "0:02:57" in text  # the newest fill
+    if width >= 100:
+        assert "journal /home/trader/runs/journal.sqlite" in text
+    if width >= 150:
+        assert "0.00150/0.00150" in btc  # our sizes
+        assert "+$12.34" in btc and "-$3.21" in btc and "calm" in btc
+
+
+def test_rejects_differing_only_in_numbers_fold_into_one_line_with_their_count():
+    events = (Event(ts=1.0, kind="reject", asset="BTC", text="Post only order would have matched, bbo 67220.0"),
+              Event(ts=2.0, kind="info", asset="BTC", text="between"),
+              Event(ts=9.0, kind="reject", asset="BTC",
+                    text="Post only order would have matched, bbo 67221.0 (+8 more in the last 10s)"),
+              Event(ts=5.0, kind="reject", asset="ETH", text="Post only order would have matched, bbo 3456.0"))
+    lines = view.aggregate(events)
+    assert [(e.kind, e.asset, e.count) for e in lines] == [("info", "BTC", 1), ("reject", "ETH", 1),
+                                                            ("reject", "BTC", 10)]
+    assert lines[-1].ts == 9.0 and "(+8 more" not in lines[-1].text
