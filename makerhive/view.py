@@ -127,7 +127,7 @@ def _header(snap: ViewSnapshot, *, compact: bool = False) -> Text:
     t.append("  capital ")
     t.append(fmt_usd(snap.capital, 0), style="bold")
     vs = snap.venue_status
-    if vs.get("network"):  # a live venue's budgets
+    if "address_cap" in vs:  # the venue's budgets (the sim reports them too)
         ip_used, ip_cap = int(vs.get("ip_weight_used", 0)), int(vs.get("ip_weight_cap", 1200))
         left, cap = int(vs.get("address_left", 0)), int(vs.get("address_cap", 0))
         network = str(vs.get("network", ""))
