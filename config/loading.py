@@ -25,7 +25,8 @@ def from_dict(raw: dict) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
     allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue", "allocation"}
+                   "venue", "allocation",
+                   "compute", "reoptimize"}
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -63,6 +64,8 @@ def from_dict(raw: dict) -> Config:
         "sim": raw.get("sim", {}),
         "assets": assets,
         "allocation": raw.get("allocation", {}),
+        "compute": raw.get("compute", {}),
+        "reoptimize": raw.get("reoptimize", {}),
     }
     try:
         cfg = msgspec.convert(doc, Config, strict=False)

@@ -247,6 +247,38 @@ class BudgetGovernorConfig(_Section):
     window_s: float = 300.0
 
 
+class LearnedConfig(_Section):
+    """The learned fill and adverse-selection model (strategy/learned.py): widens or pulls
+    the side it expects to be picked off on. Off unless it earns in the evaluation."""
+    enabled: bool = False
+    model_path: str = ""  # a model file of `makerhive train-model`
+    adverse_threshold: float = 0.6  # predicted P(adverse markout | fill) above this: act on the side
+    pull_threshold: float = 0.8  # ... above this: pull the side's levels instead of widening
+    widen_mult: float = 1.5  # the threatened side's spread
+
+
+class ComputeConfig(_Section):
+    """Where sweeps, evaluations and optimisations run (backtest/compute.py)."""
+    backend: Literal["local", "ray"] = "local"
+    workers: int = 0  # local processes (0: every core)
+    ray_address: str = "local"  # "local": start a Ray instance here; "ray://host:10001" or "host:6379": a cluster
+    num_cpus: int = 0  # CPUs of a local Ray instance (0: every core)
+
+
+class ReoptimizeConfig(_Section):
+    """The live run's re-optimiser (makerhive/reoptimize.py): re-fit on the recorded last
+    hours, apply only what beats the current parameters out of sample."""
+    enabled: bool = False
+    every_h: float = 24.0  # how often (simulated hours on the sim)
+    window_h: float = 6.0  # the recorded hours it fits and scores on
+    holdout_share: float = 0.3  # the window's last share: the out-of-sample score
+    margin: float = 0.0  # the new parameters must beat the current ones out of sample by this (objective units)
+    max_step: float = 0.2  # each parameter moves at most this share of its current value per change
+    trials: int = 20
+    record_dir: str = ""  # where the run records its books and trades ("": <run.journal_dir>/recording)
+    space: str = ""  # search space file ("": the built-in quoting space)
+
+
 class QuotingConfig(_Section):
     gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
     k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
@@ -275,6 +307,7 @@ class QuotingConfig(_Section):
     funding_skew: FundingSkewConfig = FundingSkewConfig(enabled=False)
     breakers: BreakersConfig = BreakersConfig(enabled=False)
     budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
+    learned: LearnedConfig = LearnedConfig()
 
 
 class RiskConfig(_Section):
@@ -387,6 +420,8 @@ class Config(_Section):
     sim: SimConfig
     assets: dict[str, AssetConfig]
     allocation: AllocationConfig = msgspec.field(default_factory=AllocationConfig)
+    compute: ComputeConfig = msgspec.field(default_factory=ComputeConfig)
+    reoptimize: ReoptimizeConfig = msgspec.field(default_factory=ReoptimizeConfig)
 
     def asset(self, name: str) -> AssetConfig:
         return self.assets[name]
