@@ -58,10 +58,13 @@ class RayExecutor:
                 kw["_node_ip_address"] = "127.0.0.1"  # a test cluster listens on loopback only
                 if num_cpus:
                     kw["num_cpus"] = num_cpus
-            ray.init(address=address, **kw)
+            try:
+                ray.init(address=address, **kw)
+            except Exception as e:  # ConnectionError, a bad address, a version mismatch ...
+                raise RuntimeError(f"cannot start or reach Ray at {address!r}: {e}") from None
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
-        task = self._ray.remote(fn)
+        task = self._ray.remote(max_retries=0)(fn)  # a backtest that raised would raise again
         refs = [task.remote(j) for j in jobs]
         for r in refs:
             yield self._ray.get(r)
