@@ -3,6 +3,7 @@ the bad value and what is allowed."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from config.schema import Config, ConfigError, MarketConfig, QuotingConfig, RiskConfig, SIM_REGIMES
@@ -206,8 +207,9 @@ def _validate_tuning(cfg: Config) -> None:
             reject(f"{name}.learned.pull_threshold", lc.pull_threshold, "must be >= adverse_threshold")
         if not (math.isfinite(lc.widen_mult) and lc.widen_mult >= 1):
             reject(f"{name}.learned.widen_mult", lc.widen_mult, "must be a finite number >= 1")
-        if lc.enabled and not lc.model_path:
-            reject(f"{name}.learned.model_path", lc.model_path, "must name a model file when learned.enabled")
+        if lc.enabled and not (lc.model_path and os.path.isfile(lc.model_path)):
+            reject(f"{name}.learned.model_path", lc.model_path,
+                   "must name an existing model file (makerhive train-model) when learned.enabled")
 
 
 def validate(cfg: Config) -> None:

@@ -4,6 +4,7 @@
                   [--summary-json PATH] [--scenario allocation-demo] [--lockstep]
     makerhive resume [--config PATH]          (lift a portfolio drawdown stop)
     makerhive check-config [PATH] [--params FILE]
+    makerhive reoptimize | rollback-params [--config PATH]   (the running hive's re-optimiser)
     makerhive optimize [...]                  (makerhive/optimize_cli.py)
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
@@ -69,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--config", default=DEFAULT_CONFIG)
     res = sub.add_parser("resume", help="lift the portfolio drawdown stop of the running hive")
     res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    reo = sub.add_parser("reoptimize", help="re-fit the running hive's quoting parameters now ([reoptimize])")
+    reo.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    rb = sub.add_parser("rollback-params", help="undo the running hive's last parameter change")
+    rb.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
     chk.add_argument("--params", default=None, metavar="FILE", help="a parameter overlay merged over the config")
@@ -354,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         return operator_command(args, ["status"])
     if args.command == "resume":
         return operator_command(args, ["resume"])
+    if args.command in ("reoptimize", "rollback-params"):
+        return operator_command(args, [args.command])
     if args.command == "backtest":
         from backtest import cli as backtest_cli
 

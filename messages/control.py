@@ -42,6 +42,7 @@ EventKind = Literal[
     "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
     "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
     "quarantine", "unquarantine", "exposure", "standby", "guard",
+    "params",  # quoting parameters changed in a running hive (re-optimiser, rollback)
 ]
 
 
