@@ -6,6 +6,7 @@
     makerhive check-config [PATH] [--params FILE]
     makerhive reoptimize | rollback-params [--config PATH]   (the running hive's re-optimiser)
     makerhive optimize [...]                  (makerhive/optimize_cli.py)
+    makerhive train-model [...]               (makerhive/train_model_cli.py)
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
 
@@ -81,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
 
     optimize_cli.add_arguments(sub.add_parser(
         "optimize", help="search the strategy's parameters (Optuna, walk-forward) on the scenario set or a recording"))
+    from makerhive import train_model_cli
+
+    train_model_cli.add_arguments(sub.add_parser(
+        "train-model", help="train the learned fill and adverse-selection model on backtests"))
     from backtest import cli as backtest_cli
 
     backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
@@ -353,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
         from makerhive import optimize_cli
 
         return optimize_cli.run(args)
+    if args.command == "train-model":
+        from makerhive import train_model_cli
+
+        return train_model_cli.run(args)
     if args.command == "unquarantine":
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
