@@ -18,6 +18,7 @@ BENCHES = {
     "hyperliquid": "bench.hyperliquid",
     "decode": "bench.decode",
     "signing": "bench.signing",
+    "learned": "bench.learned",
 }
 
 
