@@ -33,14 +33,10 @@ from config.schema import (
     MarketConfig,
     AssetConfig,
     Config,
-    LearnedConfig,
-    ComputeConfig,
-    ReoptimizeConfig,
 )
 from config.validation import validate
 
 __all__ = [
     "SECRET_WORDS", "from_dict", "load", "to_builtins", "validate",
     "KNOWN_VENUES", "KNOWN_REGIMES", "ConfigError", "RunConfig", "DeadMansSwitchConfig", "RemoteConfig", "MAINNET_API_URL", "TESTNET_API_URL", "HyperliquidConfig", "VenueConfig", "PortfolioConfig", "ZoneMultipliers", "AllocationConfig", "SupervisionConfig", "GlftConfig", "QueueConfig", "AloSafetyConfig", "RegimeConfig", "ToxicityConfig", "TrendConfig", "FundingSkewConfig", "BreakersConfig", "BudgetGovernorConfig", "QuotingConfig", "RiskConfig", "SimConfig", "SIM_REGIMES", "MarketEpisode", "MarketConfig", "AssetConfig", "Config",
-    "LearnedConfig", "ComputeConfig", "ReoptimizeConfig",
 ]

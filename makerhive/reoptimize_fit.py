@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from config import Config, ReoptimizeConfig
+from config import Config
+from config.schema import ReoptimizeConfig
 
 
 def fit(cfg: Config, root: str, rc: ReoptimizeConfig, *, objective: str = "risk_adjusted",

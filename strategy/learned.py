@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import msgspec
 
-from config import LearnedConfig
+from config.schema import LearnedConfig
 from exchange_rules import ticks as rules
 from messages.market import MarketState
 from messages.orders import QuoteLadder, QuoteLevel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import tomllib
 
 import pytest
 
@@ -15,6 +16,7 @@ from backtest.optimize import Objective, Optimizer, sim_windows
 from backtest.optimize_space import Param
 from backtest.overrides import override
 from backtest.sweep import parse_grid, run_sweep
+from config.schema import ComputeConfig
 from makerhive.cli import main
 import ray
 
@@ -26,7 +28,7 @@ def test_local_executor_keeps_job_order_and_defaults():
     assert run_all(LocalExecutor(2), math.sqrt, [16.0, 9.0, 4.0, 1.0]) == [4.0, 3.0, 2.0, 1.0]
     assert list(LocalExecutor(1).map(abs, [-1, 2])) == [1, 2]
     assert isinstance(make_executor(), LocalExecutor)
-    assert make_executor(compute=c.ComputeConfig(workers=3)).workers == 3
+    assert make_executor(compute=ComputeConfig(workers=3)).workers == 3
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def cluster():
 
 @pytest.mark.timeout(90)
 def test_sweep_and_evaluation_give_the_same_rows_on_ray(cluster):
-    raw = __import__("tomllib").loads(pathlib.Path(CONFIG).read_text())
+    raw = tomllib.loads(pathlib.Path(CONFIG).read_text())
     grid = parse_grid(["quoting.min_spread_bp=1.0,3.0"])
     kw = dict(duration_s=30.0, seed=2, assets=["BTC", "ETH"])
     assert run_sweep(raw, grid, executor=cluster, **kw) == run_sweep(raw, grid, workers=1, **kw)

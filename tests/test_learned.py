@@ -14,7 +14,8 @@ from backtest.evaluate import BASE
 from backtest.learned_data import rows_for
 from backtest.learned_train import next_path, parity, train, write_model
 from backtest.overrides import override
-from config import LearnedConfig, QuotingConfig
+from config import QuotingConfig
+from config.schema import LearnedConfig
 from makerhive.cli import main
 from messages.market import MarketState
 from messages.orders import QuoteLadder, QuoteLevel
