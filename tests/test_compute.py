@@ -78,3 +78,6 @@ def test_backtest_cli_sweeps_on_ray(cluster, tmp_path):
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["quoting.refresh_tolerance_bp"] for r in rows] == [0.2, 1.0]
     assert ray.is_initialized()  # the module's cluster: the CLI used it and left it running
+    # [compute] backend = "ray" picks Ray without --ray (here: joins the running instance)
+    ex = make_executor(compute=ComputeConfig(backend="ray"))
+    assert isinstance(ex, RayExecutor) and list(ex.map(abs, [-2, 3])) == [2, 3]

@@ -126,6 +126,12 @@ def test_train_model_cli_writes_a_versioned_model_and_the_switch_loads_it(tmp_pa
     p.write_text('[quoting.learned]\nenabled = true\nmodel_path = "/nowhere.json"\n')
     assert main(["check-config", CONFIG, "--params", str(p)]) == 2
     assert main(["train-model", "--config", CONFIG, "--seeds", "1"]) == 2
+    # --evaluate: the PnL effect next to the full stack, on seeds the model never saw
+    assert main(args + ["--duration", "45", "--evaluate"]) == 0
+    ev = json.loads((tmp_path / "r.json").read_text())
+    assert ev["model"] == str(out / "fill-v2.json")
+    assert ev["evaluation"]["seeds"] == [3, 4] and set(ev["evaluation"]["summary"]) == {"full", "full+learned"}
+    assert "evaluation:" in capsys.readouterr().out  # the table
 
 
 def test_a_backtest_with_the_switch_on_runs_and_differs(tmp_path):
