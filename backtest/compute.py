@@ -51,6 +51,7 @@ class RayExecutor:
         except ImportError:
             raise RuntimeError("Ray is not installed: pip install 'makerhive[ray]'") from None
         self._ray = ray
+        self._task: Any = None
         self._owned = not ray.is_initialized()
         if self._owned:
             kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
@@ -64,8 +65,9 @@ class RayExecutor:
                 raise RuntimeError(f"cannot start or reach Ray at {address!r}: {e}") from None
 
     def map(self, fn: Callable[[Any], Any], jobs: Sequence[Any]) -> Iterator[Any]:
-        task = self._ray.remote(max_retries=0)(fn)  # a backtest that raised would raise again
-        refs = [task.remote(j) for j in jobs]
+        if self._task is None:  # a backtest that raised would raise again: no retries
+            self._task = self._ray.remote(max_retries=0)(_apply)
+        refs = [self._task.remote(fn, j) for j in jobs]
         for r in refs:
             yield self._ray.get(r)
 
@@ -73,6 +75,11 @@ class RayExecutor:
         if self._owned:
             self._ray.shutdown()
             self._owned = False
+
+
+def _apply(fn: Callable[[Any], Any], job: Any) -> Any:
+    """One job on a Ray worker (any callable: Ray wraps only Python functions itself)."""
+    return fn(job)
 
 
 def make_executor(*, workers: int | None = None, ray_address: str | None = None,
