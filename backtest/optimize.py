@@ -111,7 +111,7 @@ class Optimizer:
     windows: list[Window]
     objective: Objective
     executor: Executor
-    storage: str
+    storage: str | None  # an Optuna storage URL (None: in memory)
     study_name: str = "makerhive"
     trials: int = DEFAULT_TRIALS
     batch: int = DEFAULT_BATCH

@@ -38,7 +38,7 @@ def _fit(cfg: Config, root: str, rc: ReoptimizeConfig, objective: str, dd_lambda
     windows: list[list[Any]] = [[ReplayWindow(root, start, fit_s, cfg.run.seed)],
                                 [ReplayWindow(root, start + fit_s, window - fit_s, cfg.run.seed)]]
     space = load_space(rc.space or None)
-    opt = Optimizer(cfg, space, windows, Objective(objective, dd_lambda), LocalExecutor(1), storage=None,  # type: ignore[arg-type]
+    opt = Optimizer(cfg, space, windows, Objective(objective, dd_lambda), LocalExecutor(1), storage=None,
                     study_name="reoptimize", trials=rc.trials, batch=min(4, rc.trials), sampler_seed=cfg.run.seed)
     r = opt.run_fold(Fold(0, (0,), 1))
     current = current_values(cfg, [p.path for p in space])
