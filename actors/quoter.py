@@ -12,6 +12,7 @@ from actors.context import AssetContext
 from messages.control import MarketStateRequest, Tick
 from messages.market import MarketState
 from messages.orders import QuoteFeedback
+from messages.params import SetQuotingParams
 from messages.risk import RiskState
 from strategy.outbox import LOG
 from strategy.quoter import QuoterCore
@@ -32,7 +33,7 @@ class QuoterActor(AssetActor):
         self.send("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
-        if not isinstance(msg, (MarketState, RiskState, Tick, QuoteFeedback)):
+        if not isinstance(msg, (MarketState, RiskState, Tick, QuoteFeedback, SetQuotingParams)):
             super().handle(msg)
             return
         out = self.role.handle(msg)

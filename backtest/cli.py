@@ -73,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--workers", type=_positive_int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
+    sweep.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="--sweep / --evaluate: run on a Ray cluster (\"local\": start one here); "
+                            "default: [compute] of the config, else local processes")
     parser.add_argument("--against-live", action="store_true",
                         help="run the scenario also through the live hive in lockstep (the config's zero or fixed "
                              "latencies, or --zero-latency) and compare every fill; exit 1 if they differ")
@@ -314,13 +317,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 170)
     t0 = time.perf_counter()
     try:
+        executor = _executor(args, cfg)
+    except ConfigError as e:
+        return _fail(str(e))
+    try:
         doc = evaluate(cfg, seeds=seeds, duration_s=duration, workers=args.workers, scenarios=scenarios,
-                       variant_overrides={v: all_variants[v] for v in wanted},
+                       variant_overrides={v: all_variants[v] for v in wanted}, executor=executor,
                        on_row=lambda r: console.print(
                            f"[dim]{r['scenario']}, seed {r['seed']}, {r['variant']}: net {r['net_pnl']:.2f}, "
                            f"fills {r['fills']}[/dim]"))
     except ConfigError as e:
         return _fail(f"config error: {e}")
+    finally:
+        if executor is not None:
+            executor.close()
     wall = time.perf_counter() - t0
     doc["wall_s"] = round(wall, 1)
     console.print(render(doc))
@@ -409,6 +419,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    import config as config_mod
     from backtest.sweep import HEADLINE, parse_grid, run_sweep, write_rows
     from config import ConfigError
 
@@ -425,13 +436,20 @@ def _sweep(args: argparse.Namespace) -> int:
     for _, vals in grid:
         total *= len(vals)
     try:
+        executor = _executor(args, config_mod.from_dict(raw))
+    except ConfigError as e:
+        return _fail(f"config error: {e}")
+    try:
         rows = run_sweep(raw, grid, duration_s=args.duration, seed=args.seed, assets=_assets(args),
-                         workers=args.workers, zero=args.zero_latency,
+                         workers=args.workers, zero=args.zero_latency, executor=executor,
                          on_row=lambda i, r: console.print(
                              f"[dim]{i + 1}/{total}: {', '.join(f'{k}={r[k]}' for k in keys)} -> "
                              f"net {r['net_pnl']:.2f}, fills {r['fills']}[/dim]"))
     except ConfigError as e:
         return _fail(f"config error: {e}")
+    finally:
+        if executor is not None:
+            executor.close()
     if args.out:
         write_rows(rows, args.out)
     shown = ("net_pnl", "sharpe", "max_drawdown", "fills", "fill_rate", "markout_5s_bp", "inventory_p99_usd")
@@ -446,3 +464,17 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.out:
         console.print(f"{len(rows)} rows ({len(HEADLINE)} metrics each) written to {args.out}")
     return 0
+
+
+def _executor(args: argparse.Namespace, cfg):  # noqa: ANN001 -> backtest.compute.Executor | None
+    """A Ray cluster when ``--ray`` or ``[compute] backend = "ray"`` asks for one; else None
+    (the local process pool, as before)."""
+    if not args.ray and cfg.compute.backend != "ray":
+        return None
+    from backtest.compute import make_executor
+    from config import ConfigError
+
+    try:
+        return make_executor(workers=args.workers, ray_address=args.ray, compute=cfg.compute)
+    except RuntimeError as e:  # Ray missing or unreachable: nothing has started
+        raise ConfigError(str(e)) from None

@@ -92,7 +92,11 @@ def jobs(cfg: Config, *, seeds: Iterable[int], duration_s: float, scenarios: Ite
 
 
 def run_jobs(todo: list[Job], *, workers: int | None = None,
-             on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+             on_row: Callable[[dict[str, Any]], None] | None = None, executor: Any = None) -> list[dict[str, Any]]:
+    if executor is not None:  # backtest.compute: local processes or a Ray cluster, rows in job order
+        from backtest.compute import run_all
+
+        return run_all(executor, run_one, todo, on_row)
     n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     rows: list[dict[str, Any]] = []
     if n == 1:
@@ -149,10 +153,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def evaluate(cfg: Config, *, seeds: Iterable[int], duration_s: float, workers: int | None = None,
              scenarios: Iterable[str] = SCENARIOS, variant_overrides: dict[str, dict[str, Any]] | None = None,
-             on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+             on_row: Callable[[dict[str, Any]], None] | None = None, executor: Any = None) -> dict[str, Any]:
     seeds = list(seeds)
     todo = jobs(cfg, seeds=seeds, duration_s=duration_s, scenarios=scenarios, variant_overrides=variant_overrides)
-    rows = run_jobs(todo, workers=workers, on_row=on_row)
+    rows = run_jobs(todo, workers=workers, on_row=on_row, executor=executor)
     return {"duration_s": float(duration_s), "seeds": seeds, "assets": list(cfg.portfolio.assets),
             "latency_profile": BASE["sim.latency_profile"], "maker_fee": BASE["sim.maker_fee"],
             "taker_fee": BASE["sim.taker_fee"], "rows": rows, "summary": summarize(rows)}

@@ -110,14 +110,20 @@ def run_one(job: tuple[dict, dict[str, Any], float, int | None, tuple[str, ...] 
 
 def run_sweep(raw: dict, grid: Grid, *, duration_s: float, seed: int | None = None,
               assets: Sequence[str] | None = None, workers: int | None = None, zero: bool = False,
-              on_row: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              on_row: Callable[[int, dict[str, Any]], None] | None = None,
+              executor: Any = None) -> list[dict[str, Any]]:
     """Every combination of ``grid``, in grid order; ``on_row`` sees each row as it lands."""
     combos = combinations(grid)
     for o in combos:  # fail before starting anything
         build_config(raw, o)
     jobs = [(raw, o, float(duration_s), seed, tuple(assets) if assets else None, zero) for o in combos]
-    n = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     rows: list[dict[str, Any]] = []
+    if executor is not None:  # backtest.compute: local processes or a Ray cluster, rows in grid order
+        from backtest.compute import run_all
+
+        run_all(executor, run_one, jobs, lambda row: (rows.append(row), on_row and on_row(len(rows) - 1, row)))
+        return rows
+    n = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     if n == 1:
         results: Iterable[dict[str, Any]] = map(run_one, jobs)
         for i, row in enumerate(results):

@@ -20,6 +20,7 @@ BENCHES = {
     "signing": "bench.signing",
     "compare": "bench.compare",
     "soak": "bench.soak",
+    "learned": "bench.learned",
 }
 
 

@@ -26,7 +26,8 @@ def from_dict(raw: dict) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
     allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue", "allocation", "alerts"}
+                   "venue", "allocation", "alerts",
+                   "compute", "reoptimize"}
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -65,6 +66,8 @@ def from_dict(raw: dict) -> Config:
         "assets": assets,
         "allocation": raw.get("allocation", {}),
         "alerts": raw.get("alerts", {}),
+        "compute": raw.get("compute", {}),
+        "reoptimize": raw.get("reoptimize", {}),
     }
     try:
         cfg = msgspec.convert(doc, Config, strict=False)

@@ -167,6 +167,38 @@ class SupervisionConfig(_Section):
     quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
 
+class LearnedConfig(_Section):
+    """The learned fill and adverse-selection model (strategy/learned.py): widens or pulls
+    the side it expects to be picked off on. Off unless it earns in the evaluation."""
+    enabled: bool = False
+    model_path: str = ""  # a model file of `makerhive train-model`
+    adverse_threshold: float = 0.6  # predicted P(adverse markout | fill) above this: act on the side
+    pull_threshold: float = 0.8  # ... above this: pull the side's levels instead of widening
+    widen_mult: float = 1.5  # the threatened side's spread
+
+
+class ComputeConfig(_Section):
+    """Where sweeps, evaluations and optimisations run (backtest/compute.py)."""
+    backend: Literal["local", "ray"] = "local"
+    workers: int = 0  # local processes (0: every core)
+    ray_address: str = "local"  # "local": start a Ray instance here; "ray://host:10001" or "host:6379": a cluster
+    num_cpus: int = 0  # CPUs of a local Ray instance (0: every core)
+
+
+class ReoptimizeConfig(_Section):
+    """The live run's re-optimiser (makerhive/reoptimize.py): re-fit on the recorded last
+    hours, apply only what beats the current parameters out of sample."""
+    enabled: bool = False
+    every_h: float = 24.0  # how often (simulated hours on the sim)
+    window_h: float = 6.0  # the recorded hours it fits and scores on
+    holdout_share: float = 0.3  # the window's last share: the out-of-sample score
+    margin: float = 0.0  # the new parameters must beat the current ones out of sample by this (objective units)
+    max_step: float = 0.2  # each parameter moves at most this share of its current value per change
+    trials: int = 20
+    record_dir: str = ""  # where the run records its books and trades ("": <run.journal_dir>/recording)
+    space: str = ""  # search space file ("": the built-in quoting space)
+
+
 class GlftConfig(_Section):
     """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
     gamma: float = 0.05  # risk aversion per L1 lot, bp units
@@ -281,6 +313,7 @@ class QuotingConfig(_Section):
     # share of the asset's capital (the cap shrinks as volatility grows); 0: off
     inventory_risk_pct: float = 0.0
     fee_aware: bool = False
+    learned: LearnedConfig = LearnedConfig()  # the learned fill model's switch (strategy/learned.py)
     glft: GlftConfig = GlftConfig()
     queue: QueueConfig = QueueConfig(enabled=False)
     alo_safety: AloSafetyConfig = AloSafetyConfig(enabled=False)
@@ -430,6 +463,8 @@ class Config(_Section):
     assets: dict[str, AssetConfig]
     allocation: AllocationConfig = msgspec.field(default_factory=AllocationConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    compute: ComputeConfig = msgspec.field(default_factory=ComputeConfig)
+    reoptimize: ReoptimizeConfig = msgspec.field(default_factory=ReoptimizeConfig)
 
     def asset(self, name: str) -> AssetConfig:
         return self.assets[name]

@@ -3,6 +3,7 @@ the bad value and what is allowed."""
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 from config.schema import Config, ConfigError, MarketConfig, QuotingConfig, RiskConfig, SIM_REGIMES
@@ -197,6 +198,39 @@ def _validate_episodes(p: str, m: MarketConfig) -> None:
             reject(f"{q}.start_s", e.start_s, f"must be >= the previous episode's end_s ({m.episodes[i - 1].end_s:g})")
 
 
+def _validate_tuning(cfg: Config) -> None:
+    """[compute], [reoptimize] and each asset's quoting.learned."""
+    c = cfg.compute
+    if c.workers < 0 or c.num_cpus < 0:
+        reject("compute.workers", (c.workers, c.num_cpus), "workers and num_cpus must be >= 0")
+    if c.backend == "ray" and not c.ray_address:
+        reject("compute.ray_address", c.ray_address, "must name a cluster (or \"local\") when backend = \"ray\"")
+    r = cfg.reoptimize
+    for name in ("every_h", "window_h"):
+        _positive(f"reoptimize.{name}", getattr(r, name))
+    if not (0 < r.holdout_share < 1):
+        reject("reoptimize.holdout_share", r.holdout_share, "must be between 0 and 1 (exclusive)")
+    if not (math.isfinite(r.margin) and r.margin >= 0):
+        reject("reoptimize.margin", r.margin, "must be a finite number >= 0")
+    if not (math.isfinite(r.max_step) and 0 < r.max_step <= 1):
+        reject("reoptimize.max_step", r.max_step, "must be a fraction in (0, 1]")
+    if r.trials < 1:
+        reject("reoptimize.trials", r.trials, "must be >= 1")
+    for name, a in [("quoting", cfg.quoting)] + [(f"assets.{n}.quoting", x.quoting) for n, x in cfg.assets.items()]:
+        lc = a.learned
+        for key in ("adverse_threshold", "pull_threshold"):
+            v = getattr(lc, key)
+            if not (math.isfinite(v) and 0 < v <= 1):
+                reject(f"{name}.learned.{key}", v, "must be a probability in (0, 1]")
+        if lc.pull_threshold < lc.adverse_threshold:
+            reject(f"{name}.learned.pull_threshold", lc.pull_threshold, "must be >= adverse_threshold")
+        if not (math.isfinite(lc.widen_mult) and lc.widen_mult >= 1):
+            reject(f"{name}.learned.widen_mult", lc.widen_mult, "must be a finite number >= 1")
+        if lc.enabled and not (lc.model_path and os.path.isfile(lc.model_path)):
+            reject(f"{name}.learned.model_path", lc.model_path,
+                   "must name an existing model file (makerhive train-model) when learned.enabled")
+
+
 def validate(cfg: Config) -> None:
     if cfg.run.speed <= 0 or cfg.run.speed > 1000:
         reject("run.speed", cfg.run.speed, "must be > 0 and <= 1000")
@@ -208,6 +242,7 @@ def validate(cfg: Config) -> None:
     _validate_portfolio_limits(cfg)
     _validate_allocation(cfg)
     _validate_alerts(cfg)
+    _validate_tuning(cfg)
     dms = cfg.dead_mans_switch
     if dms.window_s < cfg.sim.schedule_cancel_min_ahead_s:
         reject("dead_mans_switch.window_s", dms.window_s,

@@ -76,7 +76,15 @@ class Hive:
         self.teams = {a: Team(a) for a in self.assets}
         self.turnstile = lockstep_mod.Turnstile() if lockstep else None
         self.runtime = VenueRuntime(speed=self.speed, turnstile=self.turnstile)
-        self.gateway = Gateway(self.runtime, self.teams, self.board)
+        self.recorder = self.reoptimizer = None
+        if cfg.reoptimize.enabled:  # the run records its own market for the re-optimiser
+            from makerhive.reoptimize_record import RecordingGateway, SelfRecorder, run_dir
+
+            self.record_dir = run_dir(cfg, self.seed)
+            self.recorder = SelfRecorder(self.record_dir, epoch_ms=0 if cfg.run.venue == "hyperliquid" else None)
+            self.gateway = RecordingGateway(self.runtime, self.teams, self.board, recorder=self.recorder)
+        else:
+            self.gateway = Gateway(self.runtime, self.teams, self.board)
         if cfg.dead_mans_switch.enabled:  # no placement unless the venue would cancel it (venues/dead_mans_switch.py)
             self.gateway.dms = DeadMansSwitch(cfg.dead_mans_switch.window_s, cfg.dead_mans_switch.renew_every_s)
         self.venue = make_venue(cfg, self.gateway, self.seed, signer)
@@ -136,6 +144,12 @@ class Hive:
         }
         self.meta = MetaSupervisor.start(contexts, seed=self.seed, now=self.runtime.now())
         self.meta.ask(Ping(), timeout=60)
+        if self.recorder is not None:
+            from makerhive.reoptimize import Reoptimizer
+
+            self.recorder.start()
+            self.reoptimizer = Reoptimizer(self, self.record_dir)
+            self.reoptimizer.start()
         if self.turnstile is not None:
             self._start_lockstep()
 
@@ -278,7 +292,12 @@ class Hive:
             assert self.meta is not None
             self.meta.tell(ResumeTrading())
             return {"ok": True, "text": "portfolio drawdown stop lifted (if it held): quoting again"}
-        return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET | resume"}
+        if verb in ("reoptimize", "rollback-params") and not args:
+            if self.reoptimizer is None:
+                return {"ok": False, "error": "the re-optimiser is off ([reoptimize] enabled = false)"}
+            return self.reoptimizer.force() if verb == "reoptimize" else self.reoptimizer.rollback()
+        return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET | resume "
+                                      "| reoptimize | rollback-params"}
 
     def snapshot(self):  # noqa: ANN201 - ViewSnapshot
         return self.board.snapshot(self.sim_time(), self.wall_time())
@@ -291,6 +310,8 @@ class Hive:
         self.board.stopping = True
         self.faults.release.set()  # no injected hang may hold up the stop
         self._end_lockstep()  # the stop needs blocking asks: no more turns, real time
+        if self.reoptimizer is not None:
+            self.reoptimizer.close()
         end_sim = self.sim_time() - self.started_at
         if self.meta is not None:
             try:
@@ -305,6 +326,8 @@ class Hive:
                 pass
         venue_truth = self._venue_truth(open_at_exit)
         self.runtime.stop()
+        if self.recorder is not None:
+            self.recorder.close()
         pykka.ActorRegistry.stop_all(block=True, timeout=5)
         self.summary = build_summary(self.cfg, self.board, venue_truth, self.allocation,
                                      sim_seconds=end_sim, wall_seconds=self.wall_time(),

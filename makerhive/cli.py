@@ -3,7 +3,10 @@
     makerhive run [--config PATH] [--headless] [--duration S] [--speed X] [--seed N]
                   [--summary-json PATH] [--scenario allocation-demo] [--lockstep]
     makerhive resume [--config PATH]          (lift a portfolio drawdown stop)
-    makerhive check-config [PATH]
+    makerhive check-config [PATH] [--params FILE]
+    makerhive reoptimize | rollback-params [--config PATH]   (the running hive's re-optimiser)
+    makerhive optimize [...]                  (makerhive/optimize_cli.py)
+    makerhive train-model [...]               (makerhive/train_model_cli.py)
     makerhive sim-server [--config PATH] [--host 127.0.0.1] [--port P] [--seed N] [--speed X]
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
 
@@ -32,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the hive (default: on the embedded simulated exchange)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: ./config.toml)")
+    run.add_argument("--params", default=None, metavar="FILE",
+                     help="a parameter overlay (makerhive optimize's best.toml) merged over the config")
     run.add_argument("--venue", choices=config_mod.KNOWN_VENUES, default=None, help="venue (default: from config)")
     run.add_argument("--headless", action="store_true", help="no live view (for scripts)")
     run.add_argument("--duration", type=positive_float, default=None, metavar="S",
@@ -70,8 +75,21 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--config", default=DEFAULT_CONFIG)
     res = sub.add_parser("resume", help="lift the portfolio drawdown stop of the running hive")
     res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    reo = sub.add_parser("reoptimize", help="re-fit the running hive's quoting parameters now ([reoptimize])")
+    reo.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    rb = sub.add_parser("rollback-params", help="undo the running hive's last parameter change")
+    rb.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
+    chk.add_argument("--params", default=None, metavar="FILE", help="a parameter overlay merged over the config")
+    from makerhive import optimize_cli
+
+    optimize_cli.add_arguments(sub.add_parser(
+        "optimize", help="search the strategy's parameters (Optuna, walk-forward) on the scenario set or a recording"))
+    from makerhive import train_model_cli
+
+    train_model_cli.add_arguments(sub.add_parser(
+        "train-model", help="train the learned fill and adverse-selection model on backtests"))
     from backtest import cli as backtest_cli
 
     bt = sub.add_parser("backtest", help="deterministic backtest of the strategy cores")
@@ -104,16 +122,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 
-def _load(path: str) -> config_mod.Config | None:
+def _load(path: str, params: str | None = None) -> config_mod.Config | None:
+    from makerhive.params import load_config
+
     try:
-        return config_mod.load(path)
+        return load_config(path, params)
     except config_mod.ConfigError as e:
         print(f"makerhive: config error in {path}: {e}", file=sys.stderr)
         return None
 
 
-def check_config(path: str) -> int:
-    cfg = _load(path)
+def check_config(path: str, params: str | None = None) -> int:
+    cfg = _load(path, params)
     if cfg is None:
         return 2
     import msgspec
@@ -127,7 +147,7 @@ def check_config(path: str) -> int:
         return 2
     hidden = {k: "<set, not shown>" for k in ("discord_url", "slack_url") if getattr(cfg.alerts, k)}
     cfg = msgspec.structs.replace(cfg, alerts=msgspec.structs.replace(cfg.alerts, **hidden))  # secrets
-    print(f"# {path}: valid. Effective config (per-asset values include the defaults):")
+    print(f"# {path}{f' + {params}' if params else ''}: valid. Effective config (per-asset values include the defaults):")
     print(config_mod.redact(msgspec.json.format(msgspec.json.encode(cfg), indent=2).decode()))  # never a key
     return 0
 
@@ -142,7 +162,7 @@ def _setup_logging(cfg: config_mod.Config) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = _load(args.config)
+    cfg = _load(args.config, args.params)
     if cfg is None:
         return 2
     if args.venue is not None and args.venue != cfg.run.venue:
@@ -427,13 +447,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "chaos":
         return chaos(args)
     if args.command == "check-config":
-        return check_config(args.path)
+        return check_config(args.path, args.params)
+    if args.command == "optimize":
+        from makerhive import optimize_cli
+
+        return optimize_cli.run(args)
+    if args.command == "train-model":
+        from makerhive import train_model_cli
+
+        return train_model_cli.run(args)
     if args.command == "unquarantine":
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
         return operator_command(args, ["status"])
     if args.command == "resume":
         return operator_command(args, ["resume"])
+    if args.command in ("reoptimize", "rollback-params"):
+        return operator_command(args, [args.command])
     if args.command == "backtest":
         return backtest(args)
     if args.command == "history":

@@ -43,6 +43,7 @@ EventKind = Literal[
     "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
     "quarantine", "unquarantine", "exposure", "standby", "guard",
     "bad_input", "liquidation", "margin",
+    "params",  # quoting parameters changed in a running hive (re-optimiser, rollback)
 ]
 
 

@@ -14,8 +14,10 @@ import msgspec
 from messages.control import Tick
 from messages.market import MarketState
 from messages.orders import QuoteFeedback, QuoteLadder
+from messages.params import SetQuotingParams
 from messages.risk import RiskState, RiskStateRequest
 from strategy.outbox import LOG, Note, Outbox
+from strategy.params_reload import apply_params
 from strategy.quoter import QuoterCore
 
 _NUMBERS = re.compile(r"[-+0-9.%]+")  # a note less its numbers: what the guard is about
@@ -31,6 +33,7 @@ class QuoterRole:
         self.stale = False
         self.stalls = 0  # times the book went stale
         self._topic = ""  # the last ladder note without its numbers
+        self.learned = _learned_guard(core)
 
     def start(self) -> Outbox:
         """Ask risk to state its view once (it has no reason to speak otherwise)."""
@@ -48,7 +51,18 @@ class QuoterRole:
             return []
         if isinstance(msg, Tick):
             return self._check_stale(msg.now)
+        if isinstance(msg, SetQuotingParams):
+            return self._set_params(msg)
         return []
+
+    def _set_params(self, msg: SetQuotingParams) -> Outbox:
+        """New parameters (hot reload): noted, then a requote on them at once."""
+        changed = apply_params(self.core, msg.params)
+        if not changed:
+            return []
+        self.learned = _learned_guard(self.core)
+        note = (LOG, Note(msg.ts, "params", f"{msg.reason or 'new parameters'}: {', '.join(changed)}"[:200]))
+        return [note, *self._quote(msg.ts, from_book=False)]
 
     def _check_stale(self, now: float) -> Outbox:
         """No book for a few pushes (feed stalled or dropped): pull every quote. Quoting
@@ -72,6 +86,8 @@ class QuoterRole:
             self.stale = False
             out.append((LOG, Note(ts, "resume", "book feed back: quoting again")))
         ladder = self.core.quote(market, risk, max(ts, market.ts))
+        if self.learned is not None:
+            ladder = self.learned.adjust(market, ladder, self.core.sz_decimals)
         if not from_book and ladder.recv_ns:
             # tick-to-action is measured from book updates only, not from risk news
             ladder = msgspec.structs.replace(ladder, recv_ns=0)
@@ -83,3 +99,13 @@ class QuoterRole:
             self._topic = topic
             out.append((LOG, Note(ts, "guard", ladder.note[:110] if ladder.note else "quoting freely again")))
         return out
+
+
+def _learned_guard(core: QuoterCore):  # noqa: ANN202 - strategy.learned.LearnedGuard | None
+    """The learned model's switch (quoting.learned), when on."""
+    lc = core.params.learned
+    if not lc.enabled:
+        return None
+    from strategy.learned import LearnedGuard
+
+    return LearnedGuard(lc)
