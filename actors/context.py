@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from actors.team import Team
 from config import AssetConfig, Config
-from makerhive.status import StatusBoard
+from actors.status import StatusBoard
 from venues.gateway import Gateway
 
 

@@ -27,7 +27,7 @@ from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
 from config import Config
-from makerhive.status import StatusBoard
+from actors.status import StatusBoard
 from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
 from supervisor.meta import MetaSupervisor

@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("path", nargs="?", default=DEFAULT_CONFIG)
-    from backtest import cli as backtest_cli
+    from makerhive import backtest_cli
 
     backtest_cli.add_arguments(sub.add_parser("backtest", help="deterministic backtest of the strategy cores"))
     srv = sub.add_parser("sim-server", help="serve the simulated exchange over a WebSocket (for --venue remote-sim)")
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.run.venue != "sim":  # the scenario's markets live in the embedded sim
             print("makerhive: --scenario runs on the embedded sim only (--venue sim)", file=sys.stderr)
             return 2
-        from makerhive import scenarios
+        from config import scenarios
 
         cfg = scenarios.apply(cfg, args.scenario)
         if args.speed is None and not args.lockstep:
@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "resume":
         return operator_command(args, ["resume"])
     if args.command == "backtest":
-        from backtest import cli as backtest_cli
+        from makerhive import backtest_cli
 
         return backtest_cli.run(args)
     if args.command == "sim-server":

@@ -28,7 +28,7 @@ from typing import IO, BinaryIO, Iterator
 
 import msgspec
 
-from makerhive.snapshot import ViewSnapshot
+from messages.snapshot import ViewSnapshot
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024  # a corrupt length prefix must not make the child allocate GBs

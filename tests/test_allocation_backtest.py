@@ -9,7 +9,7 @@ import pytest
 
 from backtest.allocation import AllocationBacktest, compare, with_allocation
 from backtest.engine import select_assets
-from makerhive.scenarios import allocation_set, allocation_timing, toxic
+from config.scenarios import allocation_set, allocation_timing, toxic
 from tests.hive_helpers import ROOT, sim_config
 
 # min_t_stat 0: reaction speed on 20 s periods, as recorded before allocation needed evidence

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from makerhive.app import Hive
-from makerhive.scenarios import allocation_timing, toxic
+from config.scenarios import allocation_timing, toxic
 from tests.hive_helpers import sim_config, wait_for
 
 SPEED = 40.0

@@ -24,7 +24,7 @@ from backtest.allocation import run_allocation_backtest
 from backtest.engine import run_backtest, zero_latency
 from backtest.replay import run_replay
 import config as c
-from makerhive import scenarios
+from config import scenarios
 from config import MarketEpisode
 from strategy import features
 from messages.orders import Fill, NewOrder, OrderAck

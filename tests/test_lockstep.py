@@ -19,10 +19,10 @@ import time
 import pytest
 import trio
 
-from backtest.agreement import against_live, fill_keys
+from makerhive.agreement import against_live, fill_keys
 from backtest.engine import select_assets, zero_latency
 from makerhive.app import Hive
-from makerhive.scenarios import allocation_timing, toxic
+from config.scenarios import allocation_timing, toxic
 from messages.control import Crash
 from tests.hive_helpers import ROOT, sim_config
 from venues.lockstep import LockstepClock, SequencedInbox, Turnstile
@@ -83,7 +83,7 @@ def test_on_the_order_book_market_they_agree_fill_for_fill(assets, zero):
 
 
 def test_a_difference_is_reported_with_the_first_fill_that_differs():
-    from backtest.agreement import AssetAgreement
+    from makerhive.agreement import AssetAgreement
 
     f = [(1.0, "0xa", "B", 100.0, 1.0), (2.0, "0xb", "A", 101.0, 1.0)]
     same = AssetAgreement("X", f, list(f), (0.0, 1.0), (0.0, 1.0))

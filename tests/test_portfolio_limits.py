@@ -148,7 +148,7 @@ def test_pnl_is_sampled_on_a_fixed_grid_and_reported_every_report_s():
 
 # -- the sim's episodes ------------------------------------------------------------------------------------
 def test_an_episode_overrides_the_market_only_while_it_lasts():
-    from makerhive.scenarios import toxic
+    from config.scenarios import toxic
     from venues.sim.market import MarketProcess
 
     cfg = sim_config()

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from makerhive import view
-from makerhive.snapshot import AssetRow, ViewSnapshot
+from messages.snapshot import AssetRow, ViewSnapshot
 from makerhive.view import render
 from makerhive.view_process import ViewProcess, read_frames
 from messages.control import Event
@@ -329,7 +329,7 @@ def test_close_kills_a_child_that_does_not_exit(tmp_path, child_env):
 
 # -- the allocation panel ----------------------------------------------------------------------------
 def allocation_snapshot(**portfolio):
-    from makerhive.snapshot import AllocationRow, PortfolioRow
+    from messages.snapshot import AllocationRow, PortfolioRow
 
     alloc = (
         AllocationRow(asset="BTC", capital=23000, base=23000, change=3000, score=0.81, sharpe=1.0, ret=0.7,

@@ -18,14 +18,15 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import trio
 
-from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
 from messages.orders import AccountSnapshot, CancelOrders, Fill, OpenOrder, PlaceOrders, Resync
 from messages.risk import FillHistory
+from venues.latest_slot import LatestSlot
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,15 @@ class VenueCore(Protocol):
     def asset_index(self, asset: str) -> int: ...
 
 
+class Router(Protocol):
+    """Where an asset's roles ("order", "book") are reached (``actors.team.Team`` is one):
+    a protocol, so the venue layer never imports the actors above it."""
+
+    def tell(self, role: str, msg: Any) -> bool: ...
+
+
 class Gateway:
-    def __init__(self, runtime: VenueRuntime, teams: dict[str, Team], board: Any = None) -> None:
+    def __init__(self, runtime: VenueRuntime, teams: Mapping[str, Router], board: Any = None) -> None:
         self.runtime = runtime
         self.teams = teams
         self.board = board

@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the scenario also through the live hive in lockstep (the config's zero or fixed "
                              "latencies, or --zero-latency) and compare every fill; exit 1 if they differ")
     parser.add_argument("--compare-allocation", action="store_true",
-                        help="the five-asset scenario set (makerhive.scenarios) with equal static allocation and "
+                        help="the five-asset scenario set (config.scenarios) with equal static allocation and "
                              "with the meta-supervisor, side by side (default 2400 s each; --workers, --json)")
     ev = parser.add_argument_group("evaluation")
     ev.add_argument("--evaluate", action="store_true",
@@ -234,7 +234,7 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from backtest.allocation import COMPARE_DURATION_S, compare, render_compare
-    from makerhive.scenarios import allocation_set
+    from config.scenarios import allocation_set
 
     cfg = _backtest_config(args)
     if cfg is None:
@@ -267,7 +267,7 @@ def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) ->
     from rich.console import Console
 
     from backtest.allocation import compare_seeds, render_compare, render_seeds, seeds_summary
-    from makerhive.scenarios import allocation_set
+    from config.scenarios import allocation_set
 
     seeds = list(range(1, args.seeds + 1))
     console = Console(width=None if sys.stdout.isatty() else 160)
@@ -336,7 +336,7 @@ def _against_live(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from backtest.agreement import against_live
+    from makerhive.agreement import against_live
     from backtest.engine import select_assets
     from config import ConfigError
 

@@ -18,6 +18,7 @@ from typing import Any
 from backtest.allocation import AllocationBacktest
 from backtest.engine import zero_latency
 from config import Config
+from makerhive.app import Hive
 
 FillKey = tuple[float, str, str, float, float]  # ts, cloid, side, px, sz
 
@@ -76,8 +77,6 @@ def fill_keys(fills: Any) -> list[FillKey]:
 def against_live(cfg: Config, *, seed: int, duration_s: float, zero: bool = True) -> Agreement:
     """Run ``cfg`` (its assets; the zero-latency wire, or with ``zero=False`` the config's
     latency profile) both ways for ``duration_s`` and compare."""
-    from makerhive.app import Hive  # the live side needs pykka and trio; the backtester does not
-
     if zero:
         cfg = zero_latency(cfg)
     assets = tuple(cfg.portfolio.assets)

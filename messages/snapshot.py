@@ -1,6 +1,6 @@
 """Immutable snapshots of the running hive, for the live view and the summary.
 
-Actors publish their latest state into a ``StatusBoard`` (see ``makerhive.status``);
+Actors publish their latest state into a ``StatusBoard`` (see ``actors.status``);
 the view process receives encoded ``ViewSnapshot``s and never touches live objects.
 """
 from __future__ import annotations

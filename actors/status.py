@@ -15,7 +15,7 @@ from typing import Iterable, NamedTuple
 from messages.control import AssetPhase, Event, EventKind
 from messages.market import MarketState
 from messages.risk import RiskState
-from makerhive.snapshot import AllocationRow, AssetRow, PortfolioRow, ViewSnapshot
+from messages.snapshot import AllocationRow, AssetRow, PortfolioRow, ViewSnapshot
 
 log = logging.getLogger("makerhive.events")
 
