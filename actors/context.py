@@ -38,5 +38,5 @@ class AssetContext:
     def acfg(self) -> AssetConfig:
         return self.cfg.assets[self.asset]
 
-    def event(self, ts: float, kind, text: str) -> None:  # noqa: ANN001 - EventKind literal
+    def event(self, ts: float, kind, text: str) -> None:  # EventKind literal
         self.board.event(ts, kind, self.asset, text)

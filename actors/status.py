@@ -94,7 +94,7 @@ class StatusBoard:
         with self._lock:
             return [e for e in self.events if e.kind == kind and (asset is None or e.asset == asset)]
 
-    def set_money(self, views, portfolio) -> None:  # noqa: ANN001 - supervisor.capital views
+    def set_money(self, views, portfolio) -> None:  # supervisor.capital views
         """The meta-supervisor's allocation and portfolio figures, as immutable rows."""
         rows = []
         for v in views:

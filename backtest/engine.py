@@ -320,7 +320,7 @@ class Backtest:
                         rec.rejects += 1
                         _count_reason(rec, a.reason)
                 answers += out
-        except Exception as e:  # noqa: BLE001 - as the live venue: the request failed
+        except Exception as e:  # as the live venue: the request failed
             text = f"request failed: {e}"
             answers = [OrderReject(asset, o.cloid, text, ts) for o in cmd.places]
             answers += [OrderReject(asset, c, text, ts) for c in cmd.cancels]

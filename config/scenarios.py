@@ -13,7 +13,7 @@ with no toxic episode at all (the supervisor must not cost anything there).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import msgspec
 
@@ -22,7 +22,7 @@ from config import Config, MarketEpisode
 # A toxic market for a market maker: the sim's crash regime (3.5x the volatility, jumps
 # twenty times as often and twice as big, mostly down, through resting quotes) with 90% of
 # takers informed sellers: nearly every fill is on the wrong side of the next move.
-TOXIC = dict(regime="crash", informed_share=0.9, trend_bp_per_min=1.0)
+TOXIC: dict[str, Any] = dict(regime="crash", informed_share=0.9, trend_bp_per_min=1.0)
 DEMO_SPEED = 30.0
 # min_t_stat 0: the demo shows the machinery within minutes, without waiting for evidence
 DEMO_ALLOCATION = dict(period_s=30.0, window_s=240.0, sample_s=5.0, report_s=10.0, min_history_s=90.0,

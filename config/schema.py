@@ -19,10 +19,11 @@ class ConfigError(Exception):
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    pass
+    """Every section is frozen and strict. Subclasses say ``frozen=True`` again: msgspec
+    inherits it, but type checkers (PEP 681 dataclass_transform) do not."""
 
 
-class RunConfig(_Section):
+class RunConfig(_Section, frozen=True):
     # remote-sim: the sim served by `makerhive sim-server`; hyperliquid: the real exchange
     # ([venue.hyperliquid]; testnet unless told otherwise, mainnet only with --mainnet)
     venue: Literal["sim", "remote-sim", "hyperliquid"] = "sim"
@@ -36,7 +37,7 @@ class RunConfig(_Section):
     pin_cpu: int = 0
 
 
-class DeadMansSwitchConfig(_Section):
+class DeadMansSwitchConfig(_Section, frozen=True):
     """The exchange-side dead-man's switch (Hyperliquid's scheduleCancel): renewed only
     while every asset tree is healthy, so a frozen or killed process loses its quotes."""
 
@@ -45,7 +46,7 @@ class DeadMansSwitchConfig(_Section):
     renew_every_s: float = 20.0
 
 
-class RemoteConfig(_Section):
+class RemoteConfig(_Section, frozen=True):
     url: str = "ws://127.0.0.1:8765"  # where `makerhive sim-server` listens
 
 
@@ -53,7 +54,7 @@ MAINNET_API_URL = "https://api.hyperliquid.xyz"
 TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
 
 
-class HyperliquidConfig(_Section):
+class HyperliquidConfig(_Section, frozen=True):
     """Where and as whom to trade on Hyperliquid. The private key is never here: it comes
     from HL_PRIVATE_KEY or a key file (``key_file`` or ``--key-file``)."""
 
@@ -86,11 +87,11 @@ class HyperliquidConfig(_Section):
         return self.rest_url() == MAINNET_API_URL
 
 
-class VenueConfig(_Section):
+class VenueConfig(_Section, frozen=True):
     hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
 
 
-class PortfolioConfig(_Section):
+class PortfolioConfig(_Section, frozen=True):
     capital_usd: float = 100_000.0
     assets: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "HYPE")
     # Portfolio limits, above every asset's own (strategy.md "Circuit breakers and limits"):
@@ -99,7 +100,7 @@ class PortfolioConfig(_Section):
     max_concurrent_assets: int = 10  # assets trading at once; the rest wait on standby
 
 
-class ZoneMultipliers(_Section):
+class ZoneMultipliers(_Section, frozen=True):
     """The risk multipliers of one score zone (size, spread, max position)."""
 
     size: float = 1.0
@@ -107,7 +108,7 @@ class ZoneMultipliers(_Section):
     max_position: float = 1.0
 
 
-class AllocationConfig(_Section):
+class AllocationConfig(_Section, frozen=True):
     """The meta-supervisor's capital allocation (strategy.md "Meta-supervisor allocation").
 
     Times are runtime-clock seconds: minutes on the sim; live, the window is days
@@ -153,7 +154,7 @@ class AllocationConfig(_Section):
     size_follows_capital: bool = True  # quote sizes scale with capital / equal share
 
 
-class SupervisionConfig(_Section):
+class SupervisionConfig(_Section, frozen=True):
     intensity: int = 3  # at most this many restarts ...
     period_s: float = 60.0  # ... within this many seconds, else the tree gives up
     tree_backoff_s: float = 2.0  # first backoff before the meta restarts a tree
@@ -167,7 +168,7 @@ class SupervisionConfig(_Section):
     quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
 
-class GlftConfig(_Section):
+class GlftConfig(_Section, frozen=True):
     """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
     gamma: float = 0.05  # risk aversion per L1 lot, bp units
     a_per_s: float = 1.0  # intensity at the fair price before the first fit (1/s)
@@ -178,21 +179,21 @@ class GlftConfig(_Section):
     skew_adj: float = 1.0  # scales the model's inventory skew (hftbacktest's adj)
 
 
-class QueueConfig(_Section):
+class QueueConfig(_Section, frozen=True):
     """Keep resting orders (their queue place) while their price is still acceptable."""
     enabled: bool = True
     keep_tolerance_bp: float = 1.5  # a resting level moves only past this ...
     max_age_s: float = 30.0  # ... or once it has rested this long
 
 
-class AloSafetyConfig(_Section):
+class AloSafetyConfig(_Section, frozen=True):
     """Extra ticks away from the touch per level after post-only rejects."""
     enabled: bool = True
     max_ticks: int = 5
     decay_after: int = 20  # successful placements that take one safety tick back
 
 
-class RegimeConfig(_Section):
+class RegimeConfig(_Section, frozen=True):
     """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
     enabled: bool = True
     calm_bp: float = 5.0  # 1-minute move size thresholds
@@ -200,7 +201,7 @@ class RegimeConfig(_Section):
     extreme_bp: float = 60.0
 
 
-class ToxicityConfig(_Section):
+class ToxicityConfig(_Section, frozen=True):
     """Guards against adverse selection (strategy.md, models.md §3.3)."""
     enabled: bool = True
     drift_bp: float = 3.0  # microprice drift between books
@@ -213,7 +214,7 @@ class ToxicityConfig(_Section):
     widen_mult: float = 1.5  # the threatened side's spread per signal
 
 
-class TrendConfig(_Section):
+class TrendConfig(_Section, frozen=True):
     """Fast/slow EMA of the mid: skew toward the trend, smaller counter-trend size."""
     enabled: bool = False  # strategy.md: off by default
     fast_s: float = 60.0
@@ -222,13 +223,13 @@ class TrendConfig(_Section):
     strength: float = 0.2  # reservation shift, in half spreads, at full strength
 
 
-class FundingSkewConfig(_Section):
+class FundingSkewConfig(_Section, frozen=True):
     """Holding the side that earns funding is cheaper than holding the side that pays."""
     enabled: bool = True
     horizon_h: float = 1.0  # expected holding time priced into the reservation
 
 
-class BreakersConfig(_Section):
+class BreakersConfig(_Section, frozen=True):
     """Circuit breakers (strategy.md), each with its cooldown."""
     enabled: bool = True
     widen_move_pct: float = 1.0  # in 1 minute: widen
@@ -240,14 +241,14 @@ class BreakersConfig(_Section):
     api_cooldown_s: float = 120.0
 
 
-class BudgetGovernorConfig(_Section):
+class BudgetGovernorConfig(_Section, frozen=True):
     """Requotes paid from the address budget: a cancel-to-fill governor."""
     enabled: bool = True
     max_cancels_per_fill: float = 10.0  # above this over the window, levels move less often
     window_s: float = 300.0
 
 
-class QuotingConfig(_Section):
+class QuotingConfig(_Section, frozen=True):
     gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
     k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
     horizon_s: float = 60.0  # fixed (T - t) of the A–S model for a bot that never ends
@@ -277,7 +278,7 @@ class QuotingConfig(_Section):
     budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
 
 
-class RiskConfig(_Section):
+class RiskConfig(_Section, frozen=True):
     max_position_usd: float = 5_000.0  # hard cap on |inventory| in USD
     max_position_pct: float = 0.25  # ... and at most this share of the asset's capital
     widen_at: float = 0.5  # inventory / limit beyond which the loaded side widens
@@ -287,7 +288,7 @@ class RiskConfig(_Section):
     daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
 
 
-class SimConfig(_Section):
+class SimConfig(_Section, frozen=True):
     step_s: float = 0.1  # market process step
     book_interval_s: float = 0.5  # l2Book push cadence, like Hyperliquid
     book_levels: int = 20
@@ -321,7 +322,7 @@ class SimConfig(_Section):
 SIM_REGIMES = ("calm", "normal", "volatile", "trending_up", "trending_down", "crash")
 
 
-class MarketEpisode(_Section):
+class MarketEpisode(_Section, frozen=True):
     """A stretch of simulated time in which the market is overridden, e.g. made toxic
     (a forced trend with mostly informed takers) and then left to recover."""
 
@@ -332,7 +333,7 @@ class MarketEpisode(_Section):
     trend_bp_per_min: float | None = None
 
 
-class MarketConfig(_Section):
+class MarketConfig(_Section, frozen=True):
     """The simulated market of one asset."""
 
     price: float
@@ -364,7 +365,7 @@ class MarketConfig(_Section):
     episodes: tuple[MarketEpisode, ...] = ()
 
 
-class AssetConfig(_Section):
+class AssetConfig(_Section, frozen=True):
     """The effective config of one asset: defaults merged with its overrides."""
 
     name: str
@@ -375,7 +376,7 @@ class AssetConfig(_Section):
     compound: bool = False
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     run: RunConfig
     dead_mans_switch: DeadMansSwitchConfig
     remote: RemoteConfig
@@ -390,10 +391,6 @@ class Config(_Section):
 
     def asset(self, name: str) -> AssetConfig:
         return self.assets[name]
-
-    @property
-    def asset_names(self) -> tuple[str, ...]:
-        return self.portfolio.assets
 
     def capital_share(self) -> float:
         """Equal split of the portfolio's capital among the assets that trade at once (the

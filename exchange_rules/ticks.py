@@ -127,32 +127,6 @@ def _tick_exp(adjusted: int, sz_decimals: int) -> int:
     return min(max(adjusted - (MAX_SIG_FIGS - 1), -(MAX_DECIMALS_PERP - sz_decimals)), 0)
 
 
-def _int_round(x: float, j: int, mode: str) -> int | None:
-    """repr(x)·10^j rounded to an integer in ``mode`` (0 <= j <= 22, x > 0 finite), or
-    None where the float cannot decide it."""
-    p = _POW10_EXACT[j]
-    q = x * p
-    if not q < _Q_MAX:
-        return None
-    m = round(q)
-    tol = q * _REL
-    if abs(q - m) <= tol:  # near the integer m: on it, or just below or above it
-        y = m / p
-        if mode == "nearest" or x == y:
-            return m
-        if mode == "down":
-            return m if x > y else m - 1
-        return m + 1 if x > y else m
-    f = math.floor(q)
-    if mode == "down":
-        return f
-    if mode == "up":
-        return f + 1
-    if abs(q - f - 0.5) <= tol:  # a tie, or nearly: leave it to Decimal
-        return None
-    return m
-
-
 def _on_grid(x: float, j: int) -> bool | None:
     """Whether repr(x)·10^j is an integer (x > 0 finite, 0 <= j <= 22); None: undecided."""
     p = _POW10_EXACT[j]
@@ -251,7 +225,7 @@ _floor = math.floor
 
 def round_price_float(px: float, sz_decimals: int, mode: Rounding = "nearest") -> float:
     """``float(round_price(px, sz_decimals, mode))`` for a float price (same errors)."""
-    # _adjusted, _tick_exp and _int_round inlined: this runs for every price the sim makes
+    # _adjusted, _tick_exp and the integer rounding inlined: this runs for every price the sim makes
     if 0.0 < px < math.inf:
         i = _bisect_right(_DEC_BOUNDS, px)
         if 0 < i < _NB:

@@ -1,14 +1,14 @@
 """Does the backtester trade like the live hive? The same scenario both ways, fill by fill.
 
-``against_live`` runs a config once through the hive in lockstep (``venues.lockstep``: the real actors, supervisors and meta-supervisor on the
-embedded sim, deterministic) and once through ``AllocationBacktest`` (the same cores on
-one event clock), and compares every fill: cloid, side, price, size and time, then
-each asset's final position and cash at the venue. They should agree exactly; where
-they do not, the first differing fill says where to look (``makerhive backtest
---against-live``). Exact for the ``zero`` and ``fixed`` latency profiles. Under the
-random ``hyperliquid`` profile they drift apart: the live hive's own queries (fill
-syncs, dead-man's switch renewals) draw latencies and queue on the wires, which the
-backtester does not model.
+``against_live`` runs a config once through the hive in lockstep (``venues.lockstep``: the
+real actors, supervisors and meta-supervisor on the embedded sim, deterministic) and once
+through ``AllocationBacktest`` (the same cores on one event clock), and compares every
+fill: cloid, side, price, size and time, then each asset's final position and cash at the
+venue. They should agree exactly; where they do not, the first differing fill says where
+to look (``makerhive backtest --against-live``). Exact for the ``zero`` and ``fixed``
+latency profiles. Under the random ``hyperliquid`` profile they drift apart: the live
+hive's own queries (fill syncs, dead-man's switch renewals) draw latencies and queue on
+the wires, which the backtester does not model.
 """
 from __future__ import annotations
 

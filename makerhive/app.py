@@ -39,7 +39,7 @@ from venues.sim.venue import SimVenue
 log = logging.getLogger(__name__)
 
 
-def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  # noqa: ANN201 - a VenueCore
+def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  # a VenueCore
     """The venue the config names: the embedded sim, the sim served by another process,
     or Hyperliquid (signing with ``signer``, else the key from the environment)."""
     if cfg.run.venue == "hyperliquid":
@@ -215,7 +215,7 @@ class Hive:
             return {"ok": True, "text": "portfolio drawdown stop lifted (if it held): quoting again"}
         return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET | resume"}
 
-    def snapshot(self):  # noqa: ANN201 - ViewSnapshot
+    def snapshot(self):  # ViewSnapshot
         return self.board.snapshot(self.sim_time(), self.wall_time())
 
     # -- stop ------------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) -> int:  # noqa: ANN001
+def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) -> int:
     """``--compare-allocation --seeds N``: seeds 1..N, the supervisor's gain over static shares per seed."""
     from rich.console import Console
 
@@ -390,7 +390,7 @@ def _backtest_config(args: argparse.Namespace):  # -> Config | None
     return cfg
 
 
-def _write_outputs(console, report: dict, result, args: argparse.Namespace) -> int:  # noqa: ANN001
+def _write_outputs(console, report: dict, result, args: argparse.Namespace) -> int:
     """The report as JSON and the equity/inventory plot, when asked for."""
     from backtest.report import plot, to_json
 

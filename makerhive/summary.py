@@ -79,7 +79,7 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
     }
 
 
-def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich Table
+def summary_table(summary: dict[str, Any]):  # rich Table
     from rich.table import Table
 
     t = Table(title="makerhive summary", title_justify="left")

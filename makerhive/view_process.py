@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     decoder = msgspec.msgpack.Decoder(ViewSnapshot)
     latest: list[ViewSnapshot] = []  # written by the reader loop, read by rich's refresh thread
 
-    def frame():  # noqa: ANN202 - RenderableType
+    def frame():  # RenderableType
         if not latest:
             return Text("makerhive: waiting for the first snapshot…", style="dim")
         try:

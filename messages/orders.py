@@ -122,15 +122,6 @@ class OpenOrder(msgspec.Struct, frozen=True, gc=False):
     ts: float
 
 
-class CommandRefused(msgspec.Struct, frozen=True, tag=True):
-    """The gateway refused a command from a retired epoch (a fenced zombie)."""
-
-    asset: str
-    epoch: int
-    current_epoch: int
-    ts: float
-
-
 class VenueBatch(msgspec.Struct, frozen=True, tag=True):
     """Several venue answers for one asset in one message (one response to a batch
     request, or the fills of one matching step), in the order the venue produced them."""

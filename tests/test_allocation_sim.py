@@ -28,7 +28,7 @@ LOSE_WITHIN_PERIODS = 8  # of the toxic market's start
 REGAIN_BY_S = 700.0
 
 
-def run_until(hive: Hive, until: float, sample) -> None:  # noqa: ANN001 - sample(hive) each 0.1 s wall
+def run_until(hive: Hive, until: float, sample) -> None:  # sample(hive) each 0.1 s wall
     deadline = time.monotonic() + until / SPEED * 3 + 30  # bounded: never wait for ever
     while hive.sim_time() < until:
         assert time.monotonic() < deadline, "the sim fell far behind"
@@ -117,7 +117,7 @@ def test_the_exposure_cap_holds_under_a_trend_that_loads_every_asset_the_same_wa
     assert summary["portfolio"]["open_orders_at_exit"] == 0
 
 
-def _episode(cfg, asset, **kw):  # noqa: ANN001 - replace the asset's only episode's fields
+def _episode(cfg, asset, **kw):  # replace the asset's only episode's fields
     import msgspec
 
     a = cfg.assets[asset]

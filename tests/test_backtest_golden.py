@@ -23,7 +23,6 @@ import pytest
 from backtest.allocation import run_allocation_backtest
 from backtest.engine import run_backtest, zero_latency
 from backtest.replay import run_replay
-import config as c
 from config import scenarios
 from config import MarketEpisode
 from strategy import features

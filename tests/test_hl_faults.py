@@ -125,10 +125,10 @@ class _Gateway:
         self.board = None
         self.delivered: list = []
 
-    def attach(self, venue) -> None:  # noqa: ANN001
+    def attach(self, venue) -> None:
         pass
 
-    def deliver(self, asset, msg) -> None:  # noqa: ANN001
+    def deliver(self, asset, msg) -> None:
         self.delivered.append(msg)
 
 

@@ -17,7 +17,7 @@ SUBS = [{"type": "trades", "coin": "ETH"}, {"type": "userFills", "user": "0x0"}]
 
 
 async def _server(nursery: trio.Nursery, ack_after_s: float | None) -> int:
-    async def handler(request):  # noqa: ANN001
+    async def handler(request):
         ws = await request.accept()
         try:
             subs = [json.loads(await ws.get_message()) for _ in SUBS]

@@ -138,7 +138,6 @@ def test_informed_flow_gives_resting_quotes_negative_markouts():
                 bid, ask = m.top()
                 ex.place("SOL", [NewOrder(f"b{k}", "B", bid, 0.1), NewOrder(f"a{k}", "A", ask, 0.1)],
                          ts)
-        mids = {}
         ex2 = SimExchange(_cfg(("SOL",), informed_share=share), seed=11)
         out = []
         # the fair price path does not depend on our orders: read it from a twin run

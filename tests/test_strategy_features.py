@@ -20,7 +20,7 @@ RAW = tomllib.loads((ROOT / "config.toml").read_text())
 def test_each_feature_switch_is_a_valid_config_that_changes_it(name):
     full = c.from_dict(F.apply(RAW, F.FULL))
     off = c.from_dict(F.apply(RAW, {**F.FULL, **F.FEATURES[name]}))
-    for a in full.asset_names:
+    for a in full.portfolio.assets:
         assert full.assets[a].quoting != off.assets[a].quoting
 
 

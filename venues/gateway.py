@@ -155,7 +155,7 @@ class Gateway:
             try:
                 await self._cancel_all(asset)
                 return
-            except Exception as e:  # noqa: BLE001 - logged, retried
+            except Exception as e:  # logged, retried
                 log.warning("cancel-all for %s failed (attempt %d): %r", asset, attempt + 1, e)
                 await trio.sleep(0.05 * 2 ** attempt)
         if self.board is not None:
@@ -207,7 +207,7 @@ class Gateway:
         async def fetch() -> None:
             try:
                 fills = await venue.fills(asset, since_ts)
-            except Exception as e:  # noqa: BLE001 - a failed sync is retried next time
+            except Exception as e:  # a failed sync is retried next time
                 log.warning("fill sync for %s failed: %r", asset, e)
                 return
             self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
