@@ -1,5 +1,6 @@
 """makerhive's configuration, the ground every other package stands on: its shape
 (``schema``), its rules (``validation``) and reading it from ``config.toml`` (``loading``)."""
+
 from config.loading import SECRET_WORDS, from_dict, load, to_builtins
 from config.schema import (
     KNOWN_VENUES,

@@ -1,5 +1,6 @@
 """Reading ``config.toml``: per-asset overrides merged over the portfolio defaults, secrets
 refused, type errors explained field by field, then validated."""
+
 from __future__ import annotations
 
 import tomllib
@@ -24,8 +25,19 @@ def from_dict(raw: dict) -> Config:
     """Build and validate a Config from parsed TOML."""
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
-    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue", "allocation"}
+    allowed_top = {
+        "run",
+        "portfolio",
+        "supervision",
+        "quoting",
+        "risk",
+        "sim",
+        "assets",
+        "dead_mans_switch",
+        "remote",
+        "venue",
+        "allocation",
+    }
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -41,8 +53,11 @@ def from_dict(raw: dict) -> Config:
             reject(f"assets.{name}", a, "must be a table")
         extra = set(a) - {"market", "quoting", "risk", "compound"}
         if extra:
-            reject(f"assets.{name}.{sorted(extra)[0]}", a[sorted(extra)[0]],
-                  "unknown key; allowed: ['compound', 'market', 'quoting', 'risk']")
+            reject(
+                f"assets.{name}.{sorted(extra)[0]}",
+                a[sorted(extra)[0]],
+                "unknown key; allowed: ['compound', 'market', 'quoting', 'risk']",
+            )
         assets[name] = {
             "name": name,
             "market": a.get("market", {}),
@@ -83,9 +98,11 @@ def _refuse_secrets(raw: Any, path: str) -> None:
     for key, value in raw.items():
         where = f"{path}.{key}" if path else str(key)
         if any(w in str(key).lower().replace("-", "_") for w in SECRET_WORDS):
-            raise ConfigError(f"{where}: private keys never go in the config file; set HL_PRIVATE_KEY "
-                              "in the environment or point venue.hyperliquid.key_file (or --key-file) "
-                              "at a file that holds it")
+            raise ConfigError(
+                f"{where}: private keys never go in the config file; set HL_PRIVATE_KEY "
+                "in the environment or point venue.hyperliquid.key_file (or --key-file) "
+                "at a file that holds it"
+            )
         _refuse_secrets(value, where)
 
 

@@ -11,6 +11,7 @@
 the same markets, with one or two assets turning toxic at different times, and one
 with no toxic episode at all (the supervisor must not cost anything there).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -25,8 +26,7 @@ from config import Config, MarketEpisode
 TOXIC: dict[str, Any] = dict(regime="crash", informed_share=0.9, trend_bp_per_min=1.0)
 DEMO_SPEED = 30.0
 # min_t_stat 0: the demo shows the machinery within minutes, without waiting for evidence
-DEMO_ALLOCATION = dict(period_s=30.0, window_s=240.0, sample_s=5.0, report_s=10.0, min_history_s=90.0,
-                       min_t_stat=0.0)
+DEMO_ALLOCATION = dict(period_s=30.0, window_s=240.0, sample_s=5.0, report_s=10.0, min_history_s=90.0, min_t_stat=0.0)
 DEMO_TOXIC = ("SOL", 180.0, 540.0)
 
 
@@ -34,8 +34,7 @@ def toxic(cfg: Config, asset: str, start_s: float, end_s: float) -> Config:
     """``cfg`` with ``asset``'s market toxic from ``start_s`` to ``end_s`` (simulated seconds)."""
     a = cfg.assets[asset]
     ep = MarketEpisode(start_s=start_s, end_s=end_s, **TOXIC)
-    market = msgspec.structs.replace(a.market, episodes=tuple(sorted(a.market.episodes + (ep,),
-                                                                     key=lambda e: e.start_s)))
+    market = msgspec.structs.replace(a.market, episodes=tuple(sorted(a.market.episodes + (ep,), key=lambda e: e.start_s)))
     assets = dict(cfg.assets)
     assets[asset] = msgspec.structs.replace(a, market=market)
     return msgspec.structs.replace(cfg, assets=assets)

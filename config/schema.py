@@ -4,6 +4,7 @@ The file has portfolio-wide defaults (``[quoting]``, ``[risk]``) and one section
 asset (``[assets.BTC]``) whose ``quoting``/``risk`` tables override those defaults key
 by key. Every error names the field path, the bad value and what is allowed.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -80,7 +81,7 @@ class HyperliquidConfig(_Section, frozen=True):
     def websocket_url(self) -> str:
         if self.ws_url:
             return self.ws_url
-        return "ws" + self.rest_url()[len("http"):] + "/ws"
+        return "ws" + self.rest_url()[len("http") :] + "/ws"
 
     def signs_mainnet(self) -> bool:
         """Like the SDK: only the mainnet URL itself signs for mainnet."""
@@ -129,13 +130,10 @@ class AllocationConfig(_Section, frozen=True):
     consistency_range: tuple[float, float] = (0.3, 0.7)  # share of samples with a gain
     zones: tuple[float, float, float] = (0.2, 0.4, 0.7)  # pause < 0.2 <= punish < 0.4 <= hold <= 0.7 < reward
     hysteresis: float = 0.05  # a zone is left only this far past its boundary
-    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=1.10, spread=0.90, max_position=1.10))
+    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=1.10, spread=0.90, max_position=1.10))
     hold: ZoneMultipliers = msgspec.field(default_factory=ZoneMultipliers)
-    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=0.70, spread=1.30, max_position=0.70))
-    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=0.40, spread=1.50, max_position=0.40))
+    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=0.70, spread=1.30, max_position=0.70))
+    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=0.40, spread=1.50, max_position=0.40))
     max_capital_step: float = 0.15  # capital moves at most this share of itself per period
     max_multiplier_step: float = 0.10  # each multiplier moves at most this share of itself per period
     floor_usd: float = 500.0  # no trading asset gets less
@@ -170,6 +168,7 @@ class SupervisionConfig(_Section, frozen=True):
 
 class GlftConfig(_Section, frozen=True):
     """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
+
     gamma: float = 0.05  # risk aversion per L1 lot, bp units
     a_per_s: float = 1.0  # intensity at the fair price before the first fit (1/s)
     k_per_bp: float = 0.5  # intensity decay before the first fit (1/bp)
@@ -181,6 +180,7 @@ class GlftConfig(_Section, frozen=True):
 
 class QueueConfig(_Section, frozen=True):
     """Keep resting orders (their queue place) while their price is still acceptable."""
+
     enabled: bool = True
     keep_tolerance_bp: float = 1.5  # a resting level moves only past this ...
     max_age_s: float = 30.0  # ... or once it has rested this long
@@ -188,6 +188,7 @@ class QueueConfig(_Section, frozen=True):
 
 class AloSafetyConfig(_Section, frozen=True):
     """Extra ticks away from the touch per level after post-only rejects."""
+
     enabled: bool = True
     max_ticks: int = 5
     decay_after: int = 20  # successful placements that take one safety tick back
@@ -195,6 +196,7 @@ class AloSafetyConfig(_Section, frozen=True):
 
 class RegimeConfig(_Section, frozen=True):
     """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
+
     enabled: bool = True
     calm_bp: float = 5.0  # 1-minute move size thresholds
     elevated_bp: float = 25.0
@@ -203,6 +205,7 @@ class RegimeConfig(_Section, frozen=True):
 
 class ToxicityConfig(_Section, frozen=True):
     """Guards against adverse selection (strategy.md, models.md §3.3)."""
+
     enabled: bool = True
     drift_bp: float = 3.0  # microprice drift between books
     imbalance: float = 0.65  # |book imbalance| above this
@@ -216,6 +219,7 @@ class ToxicityConfig(_Section, frozen=True):
 
 class TrendConfig(_Section, frozen=True):
     """Fast/slow EMA of the mid: skew toward the trend, smaller counter-trend size."""
+
     enabled: bool = False  # strategy.md: off by default
     fast_s: float = 60.0
     slow_s: float = 300.0
@@ -225,12 +229,14 @@ class TrendConfig(_Section, frozen=True):
 
 class FundingSkewConfig(_Section, frozen=True):
     """Holding the side that earns funding is cheaper than holding the side that pays."""
+
     enabled: bool = True
     horizon_h: float = 1.0  # expected holding time priced into the reservation
 
 
 class BreakersConfig(_Section, frozen=True):
     """Circuit breakers (strategy.md), each with its cooldown."""
+
     enabled: bool = True
     widen_move_pct: float = 1.0  # in 1 minute: widen
     widen_mult: float = 3.0
@@ -243,6 +249,7 @@ class BreakersConfig(_Section, frozen=True):
 
 class BudgetGovernorConfig(_Section, frozen=True):
     """Requotes paid from the address budget: a cancel-to-fill governor."""
+
     enabled: bool = True
     max_cancels_per_fill: float = 10.0  # above this over the window, levels move less often
     window_s: float = 300.0
@@ -395,5 +402,4 @@ class Config(_Section, frozen=True):
     def capital_share(self) -> float:
         """Equal split of the portfolio's capital among the assets that trade at once (the
         meta-supervisor's first allocation)."""
-        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets),
-                                                       self.portfolio.max_concurrent_assets))
+        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets), self.portfolio.max_concurrent_assets))

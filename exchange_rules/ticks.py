@@ -4,6 +4,7 @@ Perpetuals: a price has at most 5 significant figures and at most 6 - szDecimals
 decimal places; an integer price is always valid. A size has at most szDecimals
 decimals. An order must be worth at least $10.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -109,7 +110,7 @@ def to_wire(x: float | Decimal) -> str:
 
 _KMIN, _KMAX = -60, 60
 _DEC_BOUNDS = [float(f"1e{k}") for k in range(_KMIN, _KMAX + 1)]  # fl(10^k), increasing
-_POW10_EXACT = [10.0 ** j for j in range(23)]  # exact: 10^j < 2^53 · 2^j for j <= 22
+_POW10_EXACT = [10.0**j for j in range(23)]  # exact: 10^j < 2^53 · 2^j for j <= 22
 _Q_MAX = 1e13  # integers up to here have at most 13 digits
 _REL = 1e-15  # > 4x the worst relative distance between q and repr(x)·10^j
 
@@ -218,7 +219,7 @@ def snap_scaled_float(m: int, e: int, sz_decimals: int, mode: Rounding) -> float
 
 
 _NB = len(_DEC_BOUNDS)
-_POW10_INT = [10 ** j for j in range(2 * (_KMAX - _KMIN) + 8)]
+_POW10_INT = [10**j for j in range(2 * (_KMAX - _KMIN) + 8)]
 _bisect_right = bisect.bisect_right
 _floor = math.floor
 

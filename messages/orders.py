@@ -4,6 +4,7 @@ Every order command carries the asset and the sender's epoch: the gateway refuse
 commands from a retired epoch (fencing), so a zombie order actor cannot trade.
 Client order ids (cloids) encode asset, epoch and sequence (see ``exchange_rules.cloid``).
 """
+
 from __future__ import annotations
 
 from typing import Literal

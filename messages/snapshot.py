@@ -3,6 +3,7 @@
 Actors publish their latest state into a ``StatusBoard`` (see ``actors.status``);
 the view process receives encoded ``ViewSnapshot``s and never touches live objects.
 """
+
 from __future__ import annotations
 
 import msgspec
