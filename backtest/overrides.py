@@ -45,5 +45,5 @@ def override(cfg: Config, overrides: dict[str, Any]) -> Config:
         out = msgspec.convert(doc, Config, strict=False)
     except msgspec.ValidationError as e:
         raise ConfigError(str(e)) from None
-    config_mod._validate(out)  # the loader's cross-field rules, on the overridden config
+    config_mod.validate(out)  # the loader's cross-field rules, on the overridden config
     return out

@@ -204,7 +204,7 @@ def test_post_only_that_would_cross_is_rejected_and_fees_follow_the_tier():
     assert "Post only order would have immediately matched" in rej.reason
     with pytest.raises(config_mod.ConfigError):
         bad = msgspec.structs.replace(cfg.sim, fee_tier=9)
-        config_mod._validate(msgspec.structs.replace(cfg, sim=bad))
+        config_mod.validate(msgspec.structs.replace(cfg, sim=bad))
 
 
 def test_nan_parameters_are_refused():
@@ -213,7 +213,7 @@ def test_nan_parameters_are_refused():
         m = msgspec.structs.replace(cfg.assets["BTC"].market, **{f: math.nan})
         bad = msgspec.structs.replace(cfg, assets={**cfg.assets, "BTC": msgspec.structs.replace(cfg.assets["BTC"], market=m)})
         with pytest.raises(config_mod.ConfigError, match=f):
-            config_mod._validate(bad)
+            config_mod.validate(bad)
 
 
 def test_the_formula_market_stays_selectable():
