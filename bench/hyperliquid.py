@@ -10,6 +10,7 @@ and signing; not the network.
 """
 from __future__ import annotations
 
+import tomllib
 import sys
 import time
 
@@ -23,7 +24,7 @@ import config as config_mod
 def _config(base_url: str = "", ws_url: str = "") -> config_mod.Config:
     from bench.latency import ROOT
 
-    raw = config_mod.tomllib.loads((ROOT / "config.toml").read_text())
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
     raw["run"]["speed"] = 1.0
     raw["run"]["journal_dir"] = "/tmp/makerhive-bench-runs"
     raw["sim"]["book_interval_s"] = 0.1

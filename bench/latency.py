@@ -8,6 +8,7 @@ and leads to an action.
 """
 from __future__ import annotations
 
+import tomllib
 import contextlib
 import os
 import subprocess
@@ -32,7 +33,7 @@ SPEED = 10.0
 
 
 def bench_config(speed: float) -> config_mod.Config:
-    raw = config_mod.tomllib.loads((ROOT / "config.toml").read_text())
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
     raw["run"]["speed"] = speed
     raw["sim"].update(order_latency_ms=0.0, ack_latency_ms=0.0, feed_latency_ms=0.0)
     raw["quoting"]["refresh_tolerance_bp"] = 0.0

@@ -6,6 +6,7 @@ figures under overlapping faults of every kind; this isolates the recovery path 
 """
 from __future__ import annotations
 
+import tomllib
 import time
 
 import numpy as np
@@ -20,7 +21,7 @@ ROLES = ("book", "risk", "order", "quoter")
 def recovery_config(speed: float) -> config_mod.Config:
     from bench.latency import ROOT
 
-    raw = config_mod.tomllib.loads((ROOT / "config.toml").read_text())
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
     raw["run"]["speed"] = speed
     raw["sim"]["latency_profile"] = "zero"
     raw["supervision"]["intensity"] = 1000  # one restart after another is the point here

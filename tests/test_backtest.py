@@ -1,6 +1,7 @@
 """The deterministic backtester: same inputs, same outputs; the default config trades
 both sides; the report's attribution adds up and its net PnL is the engine's own
 accounting to the cent; the CLI's JSON contracts."""
+import tomllib
 import json
 import math
 import pathlib
@@ -146,7 +147,7 @@ def test_latency_delays_the_wire_but_the_books_still_balance():
 
 
 def test_random_latency_profile_is_deterministic_too():
-    raw = c.tomllib.loads((ROOT / "config.toml").read_text())
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
     raw["sim"]["latency_profile"] = "hyperliquid"
     cfg = c.from_dict(raw)
     one, two = (build_report(run_backtest(cfg, duration_s=40, assets=["ETH"])) for _ in range(2))
@@ -196,7 +197,7 @@ def test_sweep_grid_overrides_every_asset():
                     ("assets.BTC.quoting.levels", [2])]
     combos = sweep.combinations(grid)
     assert len(combos) == 2
-    raw = c.tomllib.loads((ROOT / "config.toml").read_text())
+    raw = tomllib.loads((ROOT / "config.toml").read_text())
     raw["assets"]["BTC"]["quoting"] = {"level_size_mult": [1.0, 2.0]}
     built = sweep.build_config(raw, combos[1])
     assert {a.quoting.gamma for a in built.assets.values()} == {0.1}  # HYPE's own 0.08 too
