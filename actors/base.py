@@ -95,7 +95,7 @@ class SupervisedActor(pykka.ThreadingActor):
             if self._faults is not None:
                 self._faults.on_start(self._fault_key, self._fault_role)
             self.init()
-        except BaseException as e:  # noqa: BLE001 - reported, then pykka stops us
+        except BaseException as e:  # reported, then pykka stops us
             self._safe_cleanup("start_failed")
             self._report("start_failed", repr(e))
             if isinstance(e, Exception):
@@ -117,7 +117,7 @@ class SupervisedActor(pykka.ThreadingActor):
             return self.handle(message)
         except Exception:
             raise
-        except BaseException as e:  # noqa: BLE001 - never let one escape into pykka
+        except BaseException as e:  # never let one escape into pykka
             raise ActorCrashed(f"{self.child_id}: {type(e).__name__}: {e}") from e
         finally:
             lv.busy_since = None

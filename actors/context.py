@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 from actors.team import Team
 from config import AssetConfig, Config
-from makerhive.status import StatusBoard
+from actors.status import StatusBoard
 from venues.gateway import Gateway
 
 
@@ -39,5 +39,5 @@ class AssetContext:
     def acfg(self) -> AssetConfig:
         return self.cfg.assets[self.asset]
 
-    def event(self, ts: float, kind, text: str) -> None:  # noqa: ANN001 - EventKind literal
+    def event(self, ts: float, kind, text: str) -> None:  # EventKind literal
         self.board.event(ts, kind, self.asset, text)

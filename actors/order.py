@@ -15,7 +15,7 @@ from typing import Any
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import Tick
-from messages.orders import (CancelOrders, Fill, Funding, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
+from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, FillWatermark, RiskState, VenuePosition
 from strategy.order_role import Command, OrderRole

@@ -5,5 +5,5 @@ and replays book pushes, trades and the order/ack wire in time order through the
 cores the live actors wrap (``backtest.desk``); ``backtest.report`` turns what was
 recorded into PnL attribution and execution metrics; ``backtest.as_paper`` reproduces
 the Avellaneda–Stoikov paper's own simulation; ``backtest.sweep`` runs parameter grids
-on all cores; ``backtest.cli`` is the ``makerhive backtest`` command.
+on all cores; ``makerhive.backtest_cli`` is the ``makerhive backtest`` command.
 """

@@ -10,7 +10,7 @@ quote uses them); a portfolio drawdown stop cancels every order at the engine. W
 ``allocation.enabled = false`` capital stays in equal static shares (the portfolio
 limits still apply): the baseline the supervisor is compared with.
 
-``compare`` runs a set of scenarios (``makerhive.scenarios``) both ways, same seeds,
+``compare`` runs a set of scenarios (``config.scenarios``) both ways, same seeds,
 and reports net PnL, Sharpe and max drawdown side by side.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ At one instant: the engine step, then the book pushes, then the tick, then every
 message, delivery and command in the order it was sent: one first-in first-out order,
 which the live hive follows too when it runs in lockstep (``venues.lockstep``), so
 the same scenario there (zero or fixed latencies) makes the same fills
-(tests/test_lockstep.py).
+(tests/hive/test_lockstep.py).
 
 Latencies come from the live venue's own ``venues.sim.latency.LatencyModel`` (seeded
 from the run's seed): with ``sim.latency_profile = "fixed"`` (the default) the config's
@@ -323,7 +323,7 @@ class Backtest:
                         rec.rejects += 1
                         _count_reason(rec, a.reason)
                 answers += out
-        except Exception as e:  # noqa: BLE001 - as the live venue: the request failed
+        except Exception as e:  # as the live venue: the request failed
             text = f"request failed: {e}"
             answers = [OrderReject(asset, o.cloid, text, ts) for o in cmd.places]
             answers += [OrderReject(asset, c, text, ts) for c in cmd.cancels]

@@ -21,7 +21,7 @@ import msgspec
 
 from backtest.overrides import override
 from config import Config, MarketEpisode
-from makerhive.scenarios import TOXIC
+from config.scenarios import TOXIC
 from strategy.features import FEATURES, PLAIN_AS
 
 SCENARIOS: dict[str, dict[str, Any]] = {

@@ -38,7 +38,7 @@ def _config(base_url: str = "", ws_url: str = "") -> config_mod.Config:
     return cfg
 
 
-def _serve_fake(account: str, conn) -> None:  # noqa: ANN001 - a multiprocessing Connection
+def _serve_fake(account: str, conn) -> None:  # a multiprocessing Connection
     """The exchange in its own process, on the other core, like the real one is elsewhere."""
     from makerhive.affinity import pin_to_cpu
     from testkit.hyperliquid_fake import FakeHyperliquid

@@ -75,7 +75,7 @@ def measure(samples: int, with_view: bool, speed: float = SPEED, fps: float = 4.
 
 
 @contextlib.contextmanager
-def sim_server(speed: float):  # noqa: ANN201 - yields the server's URL
+def sim_server(speed: float):  # yields the server's URL
     """The zero-latency sim served by another process, kept off the trading CPU."""
     cfg_path = Path(tempfile.mkdtemp()) / "bench.toml"
     text = (ROOT / "config.toml").read_text().replace("[sim]\n", '[sim]\nlatency_profile = "zero"\n', 1)

@@ -28,7 +28,7 @@ def recovery_config(speed: float) -> config_mod.Config:
     return config_mod.from_dict(raw)
 
 
-def _wait(pred, timeout: float) -> bool:  # noqa: ANN001
+def _wait(pred, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

@@ -1,5 +1,6 @@
 """Rules a parsed config must satisfy beyond its types; every error names the field path,
 the bad value and what is allowed."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,7 @@ def _validate_quoting(p: str, q: QuotingConfig) -> None:
     if q.max_spread_bp < q.min_spread_bp:
         reject(f"{p}.max_spread_bp", q.max_spread_bp, f"must be >= min_spread_bp ({q.min_spread_bp})")
     if len(q.level_size_mult) != q.levels:
-        reject(f"{p}.level_size_mult", list(q.level_size_mult),
-              f"must list one multiplier per level (levels = {q.levels})")
+        reject(f"{p}.level_size_mult", list(q.level_size_mult), f"must list one multiplier per level (levels = {q.levels})")
     for i, m in enumerate(q.level_size_mult):
         _positive(f"{p}.level_size_mult[{i}]", m)
     _validate_stack(p, q)
@@ -58,8 +58,7 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         "toxicity": ("drift_bp", "markout_horizon_s", "widen_mult"),
         "trend": ("fast_s", "slow_s", "full_bp"),
         "funding_skew": ("horizon_h",),
-        "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s",
-                     "api_cooldown_s"),
+        "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s", "api_cooldown_s"),
         "budget_governor": ("max_cancels_per_fill", "window_s"),
         "tape_edge": ("horizon_s", "window_s", "bin_bp"),
     }
@@ -97,8 +96,11 @@ def _validate_risk(p: str, r: RiskConfig) -> None:
     _fraction(f"{p}.max_position_pct", r.max_position_pct)
     _fraction(f"{p}.daily_loss_pct", r.daily_loss_pct)
     if not (0 < r.widen_at <= r.stop_at <= r.reduce_only_at <= 1):
-        reject(f"{p}.widen_at/stop_at/reduce_only_at", (r.widen_at, r.stop_at, r.reduce_only_at),
-              "must satisfy 0 < widen_at <= stop_at <= reduce_only_at <= 1")
+        reject(
+            f"{p}.widen_at/stop_at/reduce_only_at",
+            (r.widen_at, r.stop_at, r.reduce_only_at),
+            "must satisfy 0 < widen_at <= stop_at <= reduce_only_at <= 1",
+        )
     if r.widen_mult < 1:
         reject(f"{p}.widen_mult", r.widen_mult, "must be >= 1")
     _validate_margin(p, r)
@@ -115,8 +117,11 @@ def _validate_margin(p: str, r: RiskConfig) -> None:
 def _validate_portfolio_limits(cfg: Config) -> None:
     pf = cfg.portfolio
     if not (isinstance(pf.max_exposure_pct, (int, float)) and 0 < pf.max_exposure_pct <= 10):
-        reject("portfolio.max_exposure_pct", pf.max_exposure_pct,
-              "must be > 0 and <= 10 (total |inventory| as a share of capital; 0.4 = 40%)")
+        reject(
+            "portfolio.max_exposure_pct",
+            pf.max_exposure_pct,
+            "must be > 0 and <= 10 (total |inventory| as a share of capital; 0.4 = 40%)",
+        )
     _fraction("portfolio.drawdown_stop_pct", pf.drawdown_stop_pct)
     if pf.max_concurrent_assets < 1:
         reject("portfolio.max_concurrent_assets", pf.max_concurrent_assets, "must be an integer >= 1")
@@ -139,8 +144,9 @@ def _validate_allocation(cfg: Config) -> None:
     if not (0 <= a.min_history_s <= a.window_s):
         reject(f"{p}.min_history_s", a.min_history_s, f"must be >= 0 and <= window_s ({a.window_s:g})")
     if any(not (math.isfinite(w) and w >= 0) for w in a.weights) or abs(sum(a.weights) - 1.0) > 1e-9:
-        reject(f"{p}.weights", list(a.weights),
-              "must be four weights >= 0 (sharpe, return, drawdown, consistency) adding up to 1")
+        reject(
+            f"{p}.weights", list(a.weights), "must be four weights >= 0 (sharpe, return, drawdown, consistency) adding up to 1"
+        )
     for name in ("sharpe_range", "return_range", "drawdown_range", "consistency_range"):
         _range(f"{p}.{name}", getattr(a, name))
     if a.drawdown_range[0] < 0:
@@ -166,8 +172,11 @@ def _validate_allocation(cfg: Config) -> None:
     _fraction(f"{p}.cap_pct", a.cap_pct)
     n = max(1, min(len(cfg.portfolio.assets), cfg.portfolio.max_concurrent_assets))
     if a.floor_usd * n > cfg.portfolio.capital_usd:
-        reject(f"{p}.floor_usd", a.floor_usd,
-              f"x {n} trading assets is more than portfolio.capital_usd ({cfg.portfolio.capital_usd:g})")
+        reject(
+            f"{p}.floor_usd",
+            a.floor_usd,
+            f"x {n} trading assets is more than portfolio.capital_usd ({cfg.portfolio.capital_usd:g})",
+        )
     if a.cap_pct * cfg.portfolio.capital_usd < a.floor_usd:
         reject(f"{p}.cap_pct", a.cap_pct, f"leaves less than floor_usd ({a.floor_usd:g}) per asset")
     if not (0 <= a.target_at_zero < a.target_at_one):
@@ -245,8 +254,11 @@ def validate(cfg: Config) -> None:
     _validate_tuning(cfg)
     dms = cfg.dead_mans_switch
     if dms.window_s < cfg.sim.schedule_cancel_min_ahead_s:
-        reject("dead_mans_switch.window_s", dms.window_s,
-              f"must be at least {cfg.sim.schedule_cancel_min_ahead_s:g} s (the venue refuses a closer cancel)")
+        reject(
+            "dead_mans_switch.window_s",
+            dms.window_s,
+            f"must be at least {cfg.sim.schedule_cancel_min_ahead_s:g} s (the venue refuses a closer cancel)",
+        )
     if not (0 < dms.renew_every_s < dms.window_s):
         reject("dead_mans_switch.renew_every_s", dms.renew_every_s, f"must be > 0 and < window_s ({dms.window_s:g})")
     if not cfg.remote.url.startswith(("ws://", "wss://")):
@@ -277,8 +289,17 @@ def validate(cfg: Config) -> None:
         reject("supervision.intensity", s.intensity, "must be >= 0")
     if s.quarantine_after < 1:
         reject("supervision.quarantine_after", s.quarantine_after, "must be an integer >= 1")
-    for name in ("period_s", "tree_backoff_s", "tree_backoff_max_s", "shutdown_timeout_s", "start_timeout_s", "tick_s",
-                 "quarantine_window_s", "handler_budget_s", "tree_handler_budget_s"):
+    for name in (
+        "period_s",
+        "tree_backoff_s",
+        "tree_backoff_max_s",
+        "shutdown_timeout_s",
+        "start_timeout_s",
+        "tick_s",
+        "quarantine_window_s",
+        "handler_budget_s",
+        "tree_handler_budget_s",
+    ):
         _positive(f"supervision.{name}", getattr(s, name))
     sim = cfg.sim
     for name in ("step_s", "book_interval_s"):
@@ -301,8 +322,11 @@ def validate(cfg: Config) -> None:
     share = cfg.capital_share()
     for name in cfg.portfolio.assets:
         if name not in cfg.assets:
-            reject("portfolio.assets", list(cfg.portfolio.assets),
-                  f"names {name!r} but there is no [assets.{name}] section (have: {sorted(cfg.assets)})")
+            reject(
+                "portfolio.assets",
+                list(cfg.portfolio.assets),
+                f"names {name!r} but there is no [assets.{name}] section (have: {sorted(cfg.assets)})",
+            )
     for name, a in cfg.assets.items():
         p = f"assets.{name}"
         m = a.market
@@ -310,8 +334,7 @@ def validate(cfg: Config) -> None:
             _positive(f"{p}.market.{f}", getattr(m, f))
         for f in ("book_spread_ticks", "cancel_rate", "maker_lag_s", "arb_edge_bp", "arb_delay_s"):
             _positive(f"{p}.market.{f}", getattr(m, f))
-        for f, zero in (("maker_order_usd", "depth_usd / 4"), ("trade_rate", "taker_rate"),
-                        ("trade_size_usd", "taker_size_usd")):
+        for f, zero in (("maker_order_usd", "depth_usd / 4"), ("trade_rate", "taker_rate"), ("trade_size_usd", "taker_size_usd")):
             if not (math.isfinite(getattr(m, f)) and getattr(m, f) >= 0):
                 reject(f"{p}.market.{f}", getattr(m, f), f"must be a finite number >= 0 (0: {zero})")
         if not (0 <= m.informed_share <= 1):
@@ -330,13 +353,19 @@ def validate(cfg: Config) -> None:
         limit = min(r.max_position_usd, r.max_position_pct * share)
         per_side = q.order_size_usd * sum(q.level_size_mult)
         if per_side > limit:
-            reject(f"{p}.quoting.order_size_usd", q.order_size_usd,
-                  f"the ladder rests ${per_side:,.0f} per side, more than the position limit "
-                  f"${limit:,.0f} (min of risk.max_position_usd and risk.max_position_pct x capital ${share:,.0f})")
+            reject(
+                f"{p}.quoting.order_size_usd",
+                q.order_size_usd,
+                f"the ladder rests ${per_side:,.0f} per side, more than the position limit "
+                f"${limit:,.0f} (min of risk.max_position_usd and risk.max_position_pct x capital ${share:,.0f})",
+            )
         lot_usd = m.price * 10 ** (-m.sz_decimals)
         if lot_usd > q.order_size_usd:
-            reject(f"{p}.quoting.order_size_usd", q.order_size_usd,
-                  f"must be at least one lot of {name} (${lot_usd:,.2f} at price {m.price})")
+            reject(
+                f"{p}.quoting.order_size_usd",
+                q.order_size_usd,
+                f"must be at least one lot of {name} (${lot_usd:,.2f} at price {m.price})",
+            )
 
 
 def _validate_alerts(cfg: Config) -> None:
@@ -365,4 +394,3 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
-

@@ -4,6 +4,7 @@ Hyperliquid cloids are ``0x`` + 32 hex digits (16 bytes). Ours are laid out as
 ``magic(2) | asset index(2) | epoch(4) | sequence(8)``, so reconciliation can tell our
 orders from anyone else's and from older incarnations of our own order actor.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -4,6 +4,7 @@ Perpetuals: a price has at most 5 significant figures and at most 6 - szDecimals
 decimal places; an integer price is always valid. A size has at most szDecimals
 decimals. An order must be worth at least $10.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -109,7 +110,7 @@ def to_wire(x: float | Decimal) -> str:
 
 _KMIN, _KMAX = -60, 60
 _DEC_BOUNDS = [float(f"1e{k}") for k in range(_KMIN, _KMAX + 1)]  # fl(10^k), increasing
-_POW10_EXACT = [10.0 ** j for j in range(23)]  # exact: 10^j < 2^53 · 2^j for j <= 22
+_POW10_EXACT = [10.0**j for j in range(23)]  # exact: 10^j < 2^53 · 2^j for j <= 22
 _Q_MAX = 1e13  # integers up to here have at most 13 digits
 _REL = 1e-15  # > 4x the worst relative distance between q and repr(x)·10^j
 
@@ -125,32 +126,6 @@ def _adjusted(x: float) -> int | None:
 def _tick_exp(adjusted: int, sz_decimals: int) -> int:
     """The exponent of ``_tick_for(adjusted, sz_decimals)``."""
     return min(max(adjusted - (MAX_SIG_FIGS - 1), -(MAX_DECIMALS_PERP - sz_decimals)), 0)
-
-
-def _int_round(x: float, j: int, mode: str) -> int | None:
-    """repr(x)·10^j rounded to an integer in ``mode`` (0 <= j <= 22, x > 0 finite), or
-    None where the float cannot decide it."""
-    p = _POW10_EXACT[j]
-    q = x * p
-    if not q < _Q_MAX:
-        return None
-    m = round(q)
-    tol = q * _REL
-    if abs(q - m) <= tol:  # near the integer m: on it, or just below or above it
-        y = m / p
-        if mode == "nearest" or x == y:
-            return m
-        if mode == "down":
-            return m if x > y else m - 1
-        return m + 1 if x > y else m
-    f = math.floor(q)
-    if mode == "down":
-        return f
-    if mode == "up":
-        return f + 1
-    if abs(q - f - 0.5) <= tol:  # a tie, or nearly: leave it to Decimal
-        return None
-    return m
 
 
 def _on_grid(x: float, j: int) -> bool | None:
@@ -244,14 +219,14 @@ def snap_scaled_float(m: int, e: int, sz_decimals: int, mode: Rounding) -> float
 
 
 _NB = len(_DEC_BOUNDS)
-_POW10_INT = [10 ** j for j in range(2 * (_KMAX - _KMIN) + 8)]
+_POW10_INT = [10**j for j in range(2 * (_KMAX - _KMIN) + 8)]
 _bisect_right = bisect.bisect_right
 _floor = math.floor
 
 
 def round_price_float(px: float, sz_decimals: int, mode: Rounding = "nearest") -> float:
     """``float(round_price(px, sz_decimals, mode))`` for a float price (same errors)."""
-    # _adjusted, _tick_exp and _int_round inlined: this runs for every price the sim makes
+    # _adjusted, _tick_exp and the integer rounding inlined: this runs for every price the sim makes
     if 0.0 < px < math.inf:
         i = _bisect_right(_DEC_BOUNDS, px)
         if 0 < i < _NB:

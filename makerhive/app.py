@@ -27,10 +27,10 @@ from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
 from config import Config
+from actors.status import StatusBoard
 from makerhive import alerts
 from makerhive.alerts import Alerter
 from makerhive.journal import Journal
-from makerhive.status import StatusBoard
 from makerhive.summary import build_summary
 from messages.control import Ping, QueryQuarantined, Tick, Unquarantine
 from supervisor.meta import MetaSupervisor
@@ -43,7 +43,7 @@ from venues.sim.venue import SimVenue
 log = logging.getLogger(__name__)
 
 
-def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  # noqa: ANN201 - a VenueCore
+def make_venue(cfg: Config, gateway: Gateway, seed: int, signer: Any = None):  # a VenueCore
     """The venue the config names: the embedded sim, the sim served by another process,
     or Hyperliquid (signing with ``signer``, else the key from the environment)."""
     if cfg.run.venue == "hyperliquid":
@@ -299,7 +299,7 @@ class Hive:
         return {"ok": False, "error": f"unknown command {' '.join(words)!r}; try: status | unquarantine ASSET | resume "
                                       "| reoptimize | rollback-params"}
 
-    def snapshot(self):  # noqa: ANN201 - ViewSnapshot
+    def snapshot(self):  # ViewSnapshot
         return self.board.snapshot(self.sim_time(), self.wall_time())
 
     # -- stop ------------------------------------------------------------------------------

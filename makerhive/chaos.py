@@ -61,7 +61,7 @@ class Chaos:
         if ref is not None:
             try:
                 ref.tell(msg)
-            except Exception:  # noqa: BLE001 - it died on its own meanwhile: fine
+            except Exception:  # it died on its own meanwhile: fine
                 pass
 
     def _crash(self, kind: str, asset: str) -> None:
@@ -403,7 +403,7 @@ def _check_recovered(hive: Hive, pending: dict[str, str], violations: Counter, w
             violations["position_mismatches"] += 1
 
 
-def report_table(report: dict):  # noqa: ANN201 - rich Table
+def report_table(report: dict):  # rich Table
     from rich.table import Table
 
     t = Table(title=f"makerhive chaos run (seed {report['seed']})", title_justify="left")

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train_model_cli.add_arguments(sub.add_parser(
         "train-model", help="train the learned fill and adverse-selection model on backtests"))
-    from backtest import cli as backtest_cli
+    from makerhive import backtest_cli
 
     bt = sub.add_parser("backtest", help="deterministic backtest of the strategy cores")
     backtest_cli.add_arguments(bt)
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         if cfg.run.venue != "sim":  # the scenario's markets live in the embedded sim
             print("makerhive: --scenario runs on the embedded sim only (--venue sim)", file=sys.stderr)
             return 2
-        from makerhive import scenarios
+        from config import scenarios
 
         cfg = scenarios.apply(cfg, args.scenario)
         if args.speed is None and not args.lockstep:
@@ -405,7 +405,7 @@ def chaos(args: argparse.Namespace) -> int:
 
 def backtest(args: argparse.Namespace) -> int:
     """The backtester; with --journal its result also goes into a journal (a plain run only)."""
-    from backtest import cli as backtest_cli
+    from makerhive import backtest_cli
 
     written: list[Path] = []
     if args.journal:

@@ -41,7 +41,7 @@ class ControlServer:
                 line = self.rfile.readline(4096).decode(errors="replace").strip()
                 try:
                     answer = handle(line.split())
-                except Exception as e:  # noqa: BLE001 - the operator sees what went wrong
+                except Exception as e:  # the operator sees what went wrong
                     answer = {"ok": False, "error": repr(e)}
                 self.wfile.write((json.dumps(answer) + "\n").encode())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from config import Config
-from makerhive.status import StatusBoard
+from actors.status import StatusBoard
 
 
 def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, float]],

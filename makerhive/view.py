@@ -18,8 +18,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from makerhive.snapshot import AssetRow, ViewSnapshot
 from messages.control import Event
+from messages.snapshot import AssetRow, ViewSnapshot
 
 EVENT_LINES = 12
 

@@ -28,7 +28,7 @@ from typing import IO, BinaryIO, Iterator
 
 import msgspec
 
-from makerhive.snapshot import ViewSnapshot
+from messages.snapshot import ViewSnapshot
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024  # a corrupt length prefix must not make the child allocate GBs
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     decoder = msgspec.msgpack.Decoder(ViewSnapshot)
     latest: list[ViewSnapshot] = []  # written by the reader loop, read by rich's refresh thread
 
-    def frame():  # noqa: ANN202 - RenderableType
+    def frame():  # RenderableType
         if not latest:
             return Text("makerhive: waiting for the first snapshot…", style="dim")
         try:

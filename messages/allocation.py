@@ -10,6 +10,7 @@
   inventory it may hold, or a halt).
 - ``ResumeTrading``      operator -> meta-supervisor: lift a portfolio drawdown stop.
 """
+
 from __future__ import annotations
 
 from typing import Literal

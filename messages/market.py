@@ -1,4 +1,5 @@
 """Market data: what the venue pushes and what the book actor publishes."""
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ Every order command carries the asset and the sender's epoch: the gateway refuse
 commands from a retired epoch (fencing), so a zombie order actor cannot trade.
 Client order ids (cloids) encode asset, epoch and sequence (see ``exchange_rules.cloid``).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -119,15 +120,6 @@ class OpenOrder(msgspec.Struct, frozen=True, gc=False):
     side: Side
     px: float
     sz: float  # remaining size
-    ts: float
-
-
-class CommandRefused(msgspec.Struct, frozen=True, tag=True):
-    """The gateway refused a command from a retired epoch (a fenced zombie)."""
-
-    asset: str
-    epoch: int
-    current_epoch: int
     ts: float
 
 

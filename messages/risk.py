@@ -1,4 +1,5 @@
 """Risk state, capital allocation and the results of reconciliation."""
+
 from __future__ import annotations
 
 import msgspec

@@ -7,7 +7,7 @@ was applied, and forwards the result to the quoter.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from messages.orders import Fill, Funding, OrderAck, OrderReject, QuoteFeedback
 from strategy.order_diff import LiveOrder
@@ -26,7 +26,7 @@ def feedback(ev: Any, order: LiveOrder | None) -> QuoteFeedback | None:
     if isinstance(ev, OrderAck):
         return QuoteFeedback(ev.asset, ev.ts, "placed", order.side, order.level)
     if isinstance(ev, OrderReject):
-        kind = "alo_reject" if ev.reason.startswith(ALO_PREFIX) else "error"
+        kind: Literal["alo_reject", "error"] = "alo_reject" if ev.reason.startswith(ALO_PREFIX) else "error"
         return QuoteFeedback(ev.asset, ev.ts, kind, order.side, order.level)
     return None
 

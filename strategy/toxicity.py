@@ -28,7 +28,7 @@ def guard(*, drift_bp: float, imbalance: float, buy_ratio: float, vpin: float, m
           markout_ask: float, drift_limit_bp: float, imbalance_limit: float, aggressor_limit: float,
           vpin_limit: float, widen_mult: float) -> Guard:
     """The guard for one quote; NaN signals say nothing."""
-    hits = {"B": [], "A": []}
+    hits: dict[str, list[str]] = {"B": [], "A": []}
     if abs(drift_bp) > drift_limit_bp:  # NaN compares False
         hits["A" if drift_bp > 0 else "B"].append(f"microprice drift {drift_bp:+.1f}bp")
     if abs(imbalance) > imbalance_limit:

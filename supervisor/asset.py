@@ -56,19 +56,19 @@ class AssetSupervisor(Supervisor):
         return {"parent": parent, "child_id": cid, "epoch": epoch, "liveness": lv,
                 "faults": self.ctx.faults, "fault_key": self.ctx.asset}
 
-    def _start_book(self, parent, cid, epoch, lv):  # noqa: ANN001 - StartFn
+    def _start_book(self, parent, cid, epoch, lv):  # StartFn
         return BookActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
 
-    def _start_risk(self, parent, cid, epoch, lv):  # noqa: ANN001
+    def _start_risk(self, parent, cid, epoch, lv):
         # the meta's grant is its capital from its first state on (told again below, with
         # the multipliers)
         return RiskActor.start(self.ctx, capital=self.money.capital, **self._kw(parent, cid, epoch, lv))
 
-    def _start_order(self, parent, cid, epoch, lv):  # noqa: ANN001
+    def _start_order(self, parent, cid, epoch, lv):
         order_epoch = self.ctx.gateway.new_epoch(self.ctx.asset)
         return OrderActor.start(self.ctx, order_epoch=order_epoch, **self._kw(parent, cid, epoch, lv))
 
-    def _start_quoter(self, parent, cid, epoch, lv):  # noqa: ANN001
+    def _start_quoter(self, parent, cid, epoch, lv):
         return QuoterActor.start(self.ctx, **self._kw(parent, cid, epoch, lv))
 
     # -- hooks -----------------------------------------------------------------------------

@@ -107,7 +107,7 @@ class MetaSupervisor(Supervisor):
             if isinstance(msg, QueryQuarantined):
                 return sorted(self.quarantined)
             return super().handle(msg)
-        except Exception as e:  # noqa: BLE001 - see docstring
+        except Exception as e:  # see docstring
             log.exception("meta-supervisor: error handling %s", type(msg).__name__)
             self.board.count("root_errors")
             self.board.event(self.now, "failure", "*", f"meta-supervisor error (kept running): {e!r}"[:200])
@@ -119,7 +119,7 @@ class MetaSupervisor(Supervisor):
         if reason == "hung":  # its children may still be alive: fence them off the venue
             try:
                 gateway.new_epoch(cid)
-            except Exception:  # noqa: BLE001 - the venue thread is down: nothing can trade anyway
+            except Exception:  # the venue thread is down: nothing can trade anyway
                 log.exception("could not fence %s", cid)
         gateway.cancel_all_soon(cid)
         sup = self.cfg.supervision

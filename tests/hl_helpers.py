@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from hive_helpers import sim_config
+from tests.hive_helpers import sim_config
 from venues.hyperliquid import wire
 from venues.hyperliquid.signing import Signer
 from venues.hyperliquid.venue import HyperliquidVenue

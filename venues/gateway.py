@@ -18,16 +18,17 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import trio
 
-from actors.team import LatestSlot, Team
 from messages.market import BookReady, BookSnapshot, Trade
 from messages.orders import (AccountSnapshot, CancelOrders, Fill, OpenOrder, OrderReject, PlaceOrders, Resync,
                              VenueBatch)
 from messages.risk import FillHistory
 from venues.dead_mans_switch import DeadMansSwitch
+from venues.latest_slot import LatestSlot
 from venues.runtime import VenueRuntime
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,15 @@ class VenueCore(Protocol):
     def asset_index(self, asset: str) -> int: ...
 
 
+class Router(Protocol):
+    """Where an asset's roles ("order", "book") are reached (``actors.team.Team`` is one):
+    a protocol, so the venue layer never imports the actors above it."""
+
+    def tell(self, role: str, msg: Any) -> bool: ...
+
+
 class Gateway:
-    def __init__(self, runtime: VenueRuntime, teams: dict[str, Team], board: Any = None) -> None:
+    def __init__(self, runtime: VenueRuntime, teams: Mapping[str, Router], board: Any = None) -> None:
         self.runtime = runtime
         self.teams = teams
         self.board = board
@@ -165,7 +173,7 @@ class Gateway:
             try:
                 await self._cancel_all(asset)
                 return
-            except Exception as e:  # noqa: BLE001 - logged, retried
+            except Exception as e:  # logged, retried
                 log.warning("cancel-all for %s failed (attempt %d): %r", asset, attempt + 1, e)
                 await trio.sleep(0.05 * 2 ** attempt)
         if self.board is not None:
@@ -256,7 +264,7 @@ class Gateway:
         async def fetch() -> None:
             try:
                 fills = await venue.fills(asset, since_ts)
-            except Exception as e:  # noqa: BLE001 - a failed sync is retried next time
+            except Exception as e:  # a failed sync is retried next time
                 log.warning("fill sync for %s failed: %r", asset, e)
                 return
             self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))

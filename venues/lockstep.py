@@ -19,7 +19,7 @@ so two runs of the same seed differ in the order messages happen to meet. In loc
   one instant back to back, as the backtester runs them.
 
 The same scenario then gives the same fills, run after run, and the same fills as
-the backtester gives (``tests/test_lockstep.py``). A supervisor that waits for a child
+the backtester gives (``tests/hive/test_lockstep.py``). A supervisor that waits for a child
 to start or stop lends its turn (``lending``): nobody waits meanwhile, so a restart
 works but is not deterministic; lockstep is for clean runs. ``release()`` switches
 sequencing off for good, e.g. for the stop.

@@ -68,7 +68,7 @@ class VenueRuntime:
     def _run(self) -> None:
         try:
             trio.run(self._main, clock=self.clock)
-        except BaseException as e:  # noqa: BLE001 - the thread must end quietly, the error is kept
+        except BaseException as e:  # the thread must end quietly, the error is kept
             self._error = e
             log.exception("venue runtime crashed")
         finally:
@@ -93,7 +93,7 @@ class VenueRuntime:
         if self._token is not None and self._stop is not None:
             try:
                 trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
-            except BaseException:  # noqa: BLE001 - already finished is fine
+            except BaseException:  # already finished is fine
                 pass
         self._thread.join(timeout)
 
@@ -162,7 +162,7 @@ class VenueRuntime:
         try:
             token.run_sync_soon(safe)
             return True
-        except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
+        except BaseException:  # RunFinishedError after shutdown
             return False
 
     def wake(self) -> None:
@@ -176,7 +176,7 @@ class VenueRuntime:
             return
         try:
             token.run_sync_soon(fn)
-        except BaseException:  # noqa: BLE001 - RunFinishedError after shutdown
+        except BaseException:  # RunFinishedError after shutdown
             pass
 
     def spawn(self, afn: Callable[..., Awaitable[Any]], *args: Any) -> None:

@@ -1020,7 +1020,7 @@ class FakeExchange:
                     vault: str | None, expires: int | None, t: float) -> dict[str, Any]:
         try:
             signer = str(recover_agent_or_user_from_l1_action(action, sig, vault, nonce, expires, False)).lower()
-        except Exception:  # noqa: BLE001 - a signature that recovers nothing
+        except Exception:  # a signature that recovers nothing
             self.stats["bad_signatures"] += 1
             return err(ERR_BAD_SIGNATURE)
         if signer != self.account and signer not in self.agents:

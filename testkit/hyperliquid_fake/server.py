@@ -179,7 +179,7 @@ class FakeHyperliquid:
         def run() -> None:
             try:
                 trio.run(self._thread_main, ready)
-            except BaseException as e:  # noqa: BLE001 - reported to start()
+            except BaseException as e:  # reported to start()
                 self._error = e
                 log.exception("fake Hyperliquid stopped with an error")
             finally:
@@ -229,7 +229,7 @@ class FakeHyperliquid:
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn(*args))
-                except BaseException as e:  # noqa: BLE001 - handed to the caller
+                except BaseException as e:  # handed to the caller
                     fut.set_exception(e)
 
         try:
@@ -379,7 +379,7 @@ class FakeHyperliquid:
             await trio.sleep_until(nxt)
             try:
                 fn()
-            except Exception:  # noqa: BLE001 - a timer must never stop the fake
+            except Exception:  # a timer must never stop the fake
                 log.exception("fake Hyperliquid timer failed")
 
     def _step(self) -> None:
@@ -434,7 +434,7 @@ class FakeHyperliquid:
                 await self._serve_http(stream, head)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
             pass
-        except Exception:  # noqa: BLE001 - one bad connection must not stop the server
+        except Exception:  # one bad connection must not stop the server
             log.exception("fake Hyperliquid connection failed")
         finally:
             with trio.CancelScope(shield=True):
@@ -482,7 +482,7 @@ class FakeHyperliquid:
                 try:
                     status, ctype, payload = self._http_request(ev.method, ev.target, headers, bytes(body))
                     delay = self._race_if_armed(bytes(body), status, payload)
-                except Exception as e:  # noqa: BLE001 - answered, counted, never fatal
+                except Exception as e:  # answered, counted, never fatal
                     log.exception("fake Hyperliquid request failed")
                     status, ctype, payload = 500, "text/plain", f"internal error: {e}".encode()
                 if delay > 0:
@@ -668,7 +668,7 @@ class FakeHyperliquid:
                 return
             try:
                 self._on_ws_message(conn, msg)
-            except Exception:  # noqa: BLE001 - a bad message must not end the connection
+            except Exception:  # a bad message must not end the connection
                 log.exception("fake Hyperliquid WS message failed")
                 self.state.stats["malformed"] += 1
 

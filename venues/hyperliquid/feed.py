@@ -263,7 +263,7 @@ class Feed:
             self._carried_data = True
         try:
             self.on_frame(frame, recv_ns, raw)
-        except Exception as e:  # noqa: BLE001 - a frame we cannot use is dropped, never fatal
+        except Exception as e:  # a frame we cannot use is dropped, never fatal
             log.exception("Hyperliquid frame could not be handled")
             self._malformed(raw, e)
 

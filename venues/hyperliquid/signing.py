@@ -125,7 +125,7 @@ class Signer:
 
     __str__ = __repr__
 
-    def __reduce__(self):  # noqa: ANN204 - refuse to pickle: it would write the key out
+    def __reduce__(self):  # refuse to pickle: it would write the key out
         raise TypeError("a Signer holds a private key and is not picklable")
 
 

@@ -233,7 +233,7 @@ class HyperliquidVenue:
                     except VenueRequestFailed as e:
                         log.warning("margin refresh failed: %s", e)
                 self._publish_status()
-            except Exception:  # noqa: BLE001 - a status is not worth stopping the venue for
+            except Exception:  # a status is not worth stopping the venue for
                 self.stats.internal_errors += 1
                 log.exception("address budget / status update failed")
 
@@ -528,7 +528,7 @@ class HyperliquidVenue:
         failed = False
         try:
             await self._send_batch(batch)
-        except Exception:  # noqa: BLE001 - contained: one answer never stops the venue
+        except Exception:  # contained: one answer never stops the venue
             failed = True
             self.stats.internal_errors += 1
             log.exception("handling a batch for %s failed (%d commands: %s); cancelling and reconciling",
@@ -546,7 +546,7 @@ class HyperliquidVenue:
             self._event("failure", asset, "internal error handling an exchange answer: cancelling, reconciling")
             try:
                 await self.cancel_all(asset)
-            except Exception as e:  # noqa: BLE001 - the reconcile below finds what is left
+            except Exception as e:  # the reconcile below finds what is left
                 log.warning("cancel-all for %s after an internal error failed: %s", asset, e)
             self.gateway.reconnected(asset, trio.current_time())
 
@@ -861,7 +861,7 @@ class HyperliquidVenue:
                 await self._cancel_pending_unmanaged()
             except VenueRequestFailed as e:
                 log.warning("open-order audit failed: %s (next in %.0fs)", e, AUDIT_EVERY_S)
-            except Exception:  # noqa: BLE001 - an audit is never worth stopping the venue for
+            except Exception:  # an audit is never worth stopping the venue for
                 self.stats.internal_errors += 1
                 log.exception("open-order audit failed")
 
@@ -1069,7 +1069,8 @@ class HyperliquidVenue:
         ctx = self.asset_ctx.get(asset)
         if ctx is not None and ctx.midPx:
             mid = ctx.midPx
-        return AccountSnapshot(asset, self._ours(asset, orders), szi if math.isnan(szi) else round(szi, self._szd[asset]), converted,
+        position = szi if math.isnan(szi) else round(szi, self._szd[asset])
+        return AccountSnapshot(asset, self._ours(asset, orders), position, converted,
                                mid=mid, ts=trio.current_time())
 
     async def schedule_cancel(self, at: float | None) -> str | None:

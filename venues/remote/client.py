@@ -335,7 +335,7 @@ class RemoteSimVenue:
                 continue
             try:
                 self._dispatch(frame)
-            except Exception as e:  # noqa: BLE001 - a frame we cannot use is dropped, never fatal
+            except Exception as e:  # a frame we cannot use is dropped, never fatal
                 log.exception("venue frame could not be handled")
                 self._malformed(raw, e)
 

@@ -205,7 +205,7 @@ class SimServer:
                 self._apply_commands(gen, payload)
             else:
                 self._apply_request(gen, payload)
-        except Exception as e:  # noqa: BLE001 - a failed request must never stop the venue
+        except Exception as e:  # a failed request must never stop the venue
             self._failed(kind, gen, payload, e)
 
     def _apply_commands(self, gen: int, cmds: tuple[PlaceOrders | CancelOrders, ...]) -> None:
@@ -273,7 +273,7 @@ class SimServer:
                 await self._client_session(ws)
         except ConnectionClosed:
             pass
-        except Exception:  # noqa: BLE001 - one bad connection must not stop the server
+        except Exception:  # one bad connection must not stop the server
             log.exception("connection handler failed")
 
     async def _client_session(self, ws: WebSocketConnection) -> None:

@@ -9,7 +9,8 @@ A·e^(−kδ) law; here fills emerge from queues, cancels and informed flow
 - **Fair price.** The formula model's process (``MarketProcess``, same seed) is the latent
   price: diffusion, regimes, trends, jumps, ``market.episodes`` and funding. Its takers
   supply arrival times, sides, heavy-tailed (Lomax) sizes and the trend-informed flag;
-  their ``reach`` is ignored (rate and mean size: ``trade_rate``, ``trade_size_usd``). ``mid`` is this fair price (what PnL and markouts use).
+  their ``reach`` is ignored (rate and mean size: ``trade_rate``, ``trade_size_usd``). ``mid`` is this
+  fair price (what PnL and markouts use).
 - **Book.** Background lots per tick (numpy int64, one array per side) on the grid of
   the starting price's tick (``exchange_rules.ticks``; a price crossing a power of ten keeps it).
   A level where our orders rest keeps its exact FIFO queue as segments ``[owner, lots]``

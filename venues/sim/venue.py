@@ -278,7 +278,7 @@ class SimVenue:
     def _arrive(self, item: Any) -> None:
         try:
             self._apply(item)
-        except Exception as e:  # noqa: BLE001 - a failed request must not kill the venue thread
+        except Exception as e:  # a failed request must not kill the venue thread
             self._failed(item, e)
 
     def _failed(self, item: Any, e: Exception) -> None:

@@ -1,0 +1,95 @@
+"""``makerhive backtest --evaluate``: the scenario set through the real code path, its
+JSON contract, results independent of the worker count, and the dotted overrides the
+variants are made of."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from backtest import evaluate as ev
+from backtest.overrides import override
+import config as c
+from strategy.features import FEATURES, PLAIN_AS
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROW_KEYS = {"scenario", "seed", "variant", "net_pnl", "bp_per_notional", "fills", "alo_reject_rate",
+            "budget_rejects", "max_drawdown", "markout_1s_bp", "markout_5s_bp", "markout_30s_bp", "actions_per_usd"}
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return c.load(ROOT / "config.toml")
+
+
+@pytest.fixture(scope="module")
+def cli_doc(tmp_path_factory):
+    out = tmp_path_factory.mktemp("evaluate") / "eval.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "makerhive.cli", "backtest", "--config", str(ROOT / "config.toml"), "--evaluate",
+         "--scenarios", "calm,toxic", "--variants", "as,full", "--seeds", "1", "--duration", "180",
+         "--workers", "2", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_cli_writes_one_row_per_scenario_seed_and_variant(cli_doc):
+    doc, stdout = cli_doc
+    assert [(r["scenario"], r["seed"], r["variant"]) for r in doc["rows"]] == [
+        ("calm", 1, "as"), ("calm", 1, "full"), ("toxic", 1, "as"), ("toxic", 1, "full")]
+    for r in doc["rows"]:
+        assert ROW_KEYS <= set(r)
+        assert r["fills"] > 0
+    assert set(doc["summary"]) == {"as", "full"}
+    assert doc["summary"]["full"]["fills"] == sum(r["fills"] for r in doc["rows"] if r["variant"] == "full")
+    assert doc["latency_profile"] == "hyperliquid" and doc["maker_fee"] == 0.00015
+    assert "bp/notional" in stdout and "toxic" in stdout
+
+
+def test_the_toxic_market_costs_what_the_calm_one_does_not(cli_doc):
+    rows = {(r["scenario"], r["variant"]): r for r in cli_doc[0]["rows"]}
+    for v in ("as", "full"):
+        assert rows[("toxic", v)]["net_pnl"] < rows[("calm", v)]["net_pnl"]
+        assert rows[("toxic", v)]["markout_30s_bp"] < rows[("calm", v)]["markout_30s_bp"]
+
+
+def test_rows_do_not_depend_on_the_number_of_workers(cfg, cli_doc):
+    doc = ev.evaluate(cfg, seeds=[1], duration_s=180, workers=1, scenarios=["calm", "toxic"],
+                      variant_overrides={v: ev.variants()[v] for v in ("as", "full")})
+    assert json.loads(json.dumps(doc["rows"])) == cli_doc[0]["rows"]
+
+
+def test_variants_are_plain_as_full_and_each_feature_off(cfg):
+    vs = ev.variants()
+    assert list(vs)[:2] == ["as", "full"] and vs["full"] == {} and vs["as"] == PLAIN_AS
+    assert {f"full-no-{f}" for f in FEATURES} == set(vs) - {"as", "full"}
+    for overrides in vs.values():
+        override(cfg, overrides)  # every switch names a real, valid config key
+
+
+def test_a_scenario_holds_every_asset_in_its_regime(cfg):
+    toxic = ev.scenario_config(cfg, "toxic", 600.0)
+    for a in toxic.assets.values():
+        (ep,) = a.market.episodes
+        assert (ep.start_s, ep.end_s, ep.regime, ep.informed_share) == (0.0, 600.0, "crash", 0.9)
+    with pytest.raises(ValueError, match="sideways"):
+        ev.jobs(cfg, seeds=[1], duration_s=60, scenarios=["sideways"])
+
+
+def test_overrides_reach_every_asset_and_refuse_unknown_paths(cfg):
+    o = override(cfg, {"quoting.use_microprice": False, "assets.BTC.quoting.gamma": 0.2})
+    assert not o.quoting.use_microprice and not any(a.quoting.use_microprice for a in o.assets.values())
+    assert o.assets["BTC"].quoting.gamma == 0.2 and o.assets["ETH"].quoting.gamma == cfg.assets["ETH"].quoting.gamma
+    with pytest.raises(c.ConfigError, match="quoting.use_micropryce"):
+        override(cfg, {"quoting.use_micropryce": False})
+    with pytest.raises(c.ConfigError, match="max_position_pct"):
+        override(cfg, {"risk.max_position_pct": 7.0})
+
+
+def test_cli_refuses_unknown_variants_and_stray_seeds():
+    for extra in (["--evaluate", "--variants", "full-no-magic"], ["--seeds", "3"]):
+        proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--config",
+                               str(ROOT / "config.toml"), *extra], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 2, proc.stderr

@@ -1,0 +1,74 @@
+"""The chaos run: hundreds of random faults of every kind; every invariant must hold."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from makerhive.chaos import FAULT_KINDS, INVARIANTS, run_chaos
+from tests.hive_helpers import ROOT, sim_config
+
+CHAOS_SUPERVISION = {"intensity": 10, "handler_budget_s": 0.5, "shutdown_timeout_s": 2.0,
+                     "tree_backoff_s": 1.0, "tree_handler_budget_s": 10.0}
+REPORT_KEYS = {"faults_injected", "faults_by_kind", "recoveries", "orphan_orders", "position_mismatches",
+               "lost_fills", "duplicate_fills", "limit_breaches", "root_failures", "cancel_ms_p99",
+               "requote_ms_p99"}
+
+
+@pytest.mark.slow
+def test_a_few_hundred_faults_break_no_invariant():
+    report = run_chaos(sim_config(supervision=CHAOS_SUPERVISION), seed=11, faults=300, duration=400.0, speed=20.0)
+    assert REPORT_KEYS <= set(report)
+    assert report["faults_injected"] >= 200  # some land on an asset that is quarantined by then
+    assert set(report["faults_by_kind"]) >= set(FAULT_KINDS) - {"crash_supervisor"}
+    assert report["recoveries"] >= 15  # fewer on a loaded machine: the invariants are the point
+    for key in INVARIANTS:
+        assert report[key] == 0, (key, report)
+    assert report["invariants_ok"]
+
+
+def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
+    cfg = tmp_path / "chaos.toml"
+    text = (ROOT / "config.toml").read_text()
+    for key, value in CHAOS_SUPERVISION.items():  # override the [supervision] table's values
+        if re.search(rf"^{key} = ", text, flags=re.M):
+            text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+        else:
+            text = text.replace("[supervision]\n", f"[supervision]\n{key} = {value}\n", 1)
+    cfg.write_text(text)
+    out = tmp_path / "chaos.json"
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "chaos", "--seed", "3", "--faults", "40",
+                           "--duration", "80", "--speed", "20", "--config", str(cfg), "--summary-json", str(out)],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert REPORT_KEYS <= set(report) and report["faults_injected"] > 0
+    assert "every invariant held" in proc.stdout
+
+
+def test_the_new_fault_kinds_break_no_invariant_and_the_harness_survives_its_own_timeouts(monkeypatch):
+    """Lost answers, clock jumps, NaN/crossed/stale/gapped books, dead-man's switch refusals,
+    an exhausted budget and exchange-side cancels; fills checked by identity; time not
+    quoting by cause. A pykka.Timeout in the harness (the root busy) is counted, not fatal."""
+    import pykka
+
+    import makerhive.chaos as chaos_mod
+    from makerhive.chaos import VENUE_FAULTS
+
+    def busy_root(*args, **kwargs):
+        raise pykka.Timeout("meta.ask(QueryQuarantined) timed out")
+
+    monkeypatch.setattr(chaos_mod, "_lift_quarantines", busy_root)
+    new = ("lost_answers", "clock_jump", "nan_book", "crossed_book", "stale_book", "price_gap", "dms_failure",
+           "budget_exhaustion", "exchange_cancels")
+    assert set(new) <= set(VENUE_FAULTS)
+    report = run_chaos(sim_config(supervision=CHAOS_SUPERVISION), seed=5, faults=60, duration=120.0, speed=20.0,
+                       kinds=new)
+    assert set(report["faults_by_kind"]) == set(new)
+    assert {"recovery_ms_p99", "not_quoting_s_by_cause", "fill_identity_mismatches"} <= set(report)
+    assert report["bad_input_dropped"] > 0  # NaN and crossed books stopped at the edge
+    assert report["dms_quoting_stops"] > 0 and report["not_quoting_s_by_cause"].get("dead_mans_switch", 0) > 0
+    assert report["harness_errors"].get("Timeout", 0) == 60
+    for key in INVARIANTS:
+        assert report[key] == 0, (key, report)

@@ -1,0 +1,156 @@
+"""The Hyperliquid venue under faults, in process, against the local fake.
+
+Each test runs the whole hive (real threads, real sockets) on the fake exchange, injects
+one kind of trouble, and checks the invariants a user relies on: no order of ours left
+that we do not know, positions equal the exchange's, every fill counted exactly once.
+"""
+from __future__ import annotations
+
+import msgspec
+import pytest
+from eth_account import Account
+
+from tests.hive_helpers import sim_config, wait_for
+import config as config_mod
+from makerhive.app import Hive
+from makerhive.invariants import orphan_orders
+from testkit.hyperliquid_fake import FakeHyperliquid
+from venues.hyperliquid.signing import Signer
+
+KEY = "0x" + "5e" * 32
+ACCOUNT = Account.from_key(KEY).address.lower()
+ASSETS = ("ETH", "SOL")
+
+
+def _hl_config(fake: FakeHyperliquid, **hl: object) -> config_mod.Config:
+    cfg = sim_config(portfolio={"assets": list(ASSETS)}, run={"speed": 1.0, "venue": "hyperliquid"},
+                     dead_mans_switch={"window_s": 8.0, "renew_every_s": 2.0})
+    venue = msgspec.structs.replace(cfg.venue.hyperliquid, base_url=fake.base_url, ws_url=fake.ws_url,
+                                    stall_s=2.0, ping_every_s=0.5, request_timeout_s=3.0, **hl)
+    return msgspec.structs.replace(cfg, venue=msgspec.structs.replace(cfg.venue, hyperliquid=venue))
+
+
+@pytest.fixture
+def fake():
+    cfg = sim_config(portfolio={"assets": list(ASSETS)})
+    with FakeHyperliquid(cfg, seed=5, account=ACCOUNT) as f:
+        yield f
+
+
+@pytest.fixture
+def hive_on(fake):
+    hives: list[Hive] = []
+
+    def start(**hl: object) -> Hive:
+        hive = Hive(_hl_config(fake, **hl), signer=Signer(KEY))
+        hives.append(hive)
+        hive.start()
+        return hive
+
+    yield start
+    for h in hives:
+        h.stop()
+
+
+def _quoting(fake: FakeHyperliquid) -> bool:
+    return {o["coin"] for o in fake.open_orders()} >= set(ASSETS)
+
+
+def _lot(asset: str, usd: float = 40.0) -> float:
+    m = sim_config().assets[asset].market
+    lot = 10 ** -m.sz_decimals
+    return max(lot, round(usd / m.price / lot) * lot)
+
+
+def _check_books_agree(hive: Hive, fake: FakeHyperliquid) -> None:
+    """After a clean stop: nothing open, positions and fill counts as the exchange says."""
+    summary = hive.stop()
+    fills: dict[str, int] = {}
+    for f in fake.fills():
+        fills[f["coin"]] = fills.get(f["coin"], 0) + 1
+    for a in ASSETS:
+        s = summary["assets"][a]
+        assert s["inventory"] == pytest.approx(fake.position(a), abs=1e-9), a
+        assert s["fills_buy"] + s["fills_sell"] == fills.get(a, 0), a
+    assert fake.open_orders() == []
+    assert summary["portfolio"]["open_orders_at_exit"] == 0
+
+
+def test_a_stalled_feed_is_dropped_and_reconciled(hive_on, fake):
+    hive = hive_on()
+    wait_for(lambda: _quoting(fake), timeout=15, what="quoting")
+    fake.drop_fill_pushes(1)
+    fake.cross("ETH", "B", _lot("ETH"))
+    fake.stall(4.0)  # sockets stay open, nothing flows: only our stall detection can tell
+    fake.cross("SOL", "A", _lot("SOL"))
+    wait_for(lambda: fake.stats["ws_connections"] >= 2, timeout=15, what="reconnect after the stall")
+    wait_for(lambda: any("resync" in e.text for e in hive.board.events_of("reconciled")), timeout=10,
+             what="reconciled")
+    wait_for(lambda: _quoting(fake), timeout=15, what="quoting again")
+    _check_books_agree(hive, fake)
+
+
+def test_failed_and_unknown_requests_leave_no_orphans(hive_on, fake):
+    """HTTP 500s (outcome unknown: the order may rest) and 429s (not executed): every
+    order that did land is found by reconciling and cancelled or adopted, none forgotten."""
+    hive = hive_on()
+    wait_for(lambda: _quoting(fake), timeout=15, what="quoting")
+    fake.fail_requests(6)
+    fake.cross("ETH", "A", _lot("ETH"))
+    wait_for(lambda: fake.stats["failed_requests"] >= 6, timeout=15, what="the failures served")
+    fake.throttle(1.5)
+    fake.cross("SOL", "B", _lot("SOL"))
+    fake.reject_next(3, "Insufficient margin to place order. asset=1")
+    wait_for(lambda: _quoting(fake), timeout=20, what="quoting again")
+    wait_for(lambda: all(orphan_orders(hive, a) == 0 for a in ASSETS), timeout=20,
+             what="no order resting that our order actors do not know")
+    assert hive.venue.stats.unknown_outcomes >= 1  # the 500s were taken as 'may have landed'
+    _check_books_agree(hive, fake)
+
+
+def test_the_dead_mans_switch_is_renewed_while_healthy_and_cleared_on_stop(hive_on, fake):
+    hive = hive_on()
+    wait_for(lambda: fake.stats["schedule_cancel_sets"] >= 3, timeout=15, what="three renewals")
+    at = fake.dms_at_ms
+    assert at is not None and at > fake.now_ms() + 5_000  # never less than 5 s ahead
+    hive.stop()
+    assert fake.dms_at_ms is None and fake.stats["schedule_cancel_fired"] == 0
+    assert fake.open_orders() == []
+
+
+class _Gateway:
+    """Just enough gateway to watch what the venue delivers."""
+
+    def __init__(self) -> None:
+        self.board = None
+        self.delivered: list = []
+
+    def attach(self, venue) -> None:
+        pass
+
+    def deliver(self, asset, msg) -> None:
+        self.delivered.append(msg)
+
+
+async def test_each_firing_of_the_dead_mans_switch_counts_once_per_utc_day():
+    """A firing cancels every order at one instant: many updates, one trigger; the next
+    firing is another; a new UTC day starts the count again."""
+    from venues.hyperliquid import wire
+    from venues.hyperliquid.venue import HyperliquidVenue
+
+    cfg = sim_config(portfolio={"assets": list(ASSETS)})
+    venue = HyperliquidVenue(cfg, _Gateway(), signer=Signer(KEY))
+    venue._index = {a: i for i, a in enumerate(ASSETS)}
+
+    def fired(at_ms: int, n: int) -> tuple[wire.WsOrder, ...]:
+        return tuple(wire.WsOrder(wire.WsBasicOrder("ETH", "B", 3500.0, 0.0, oid, at_ms - 5_000, 0.01, None),
+                                  "scheduledCancel", at_ms) for oid in range(n))
+
+    day = 86_400_000 * 20_000
+    venue._on_order_updates(fired(day + 1_000, 6))
+    venue._on_order_updates(fired(day + 1_000, 3))  # the same firing, a second message
+    assert venue.stats.dms_triggers_today == 1
+    venue._on_order_updates(fired(day + 90_000, 4))
+    assert venue.stats.dms_triggers_today == 2
+    venue._on_order_updates(fired(day + 86_400_000 + 5, 2))
+    assert venue.stats.dms_triggers_today == 1
