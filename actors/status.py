@@ -104,7 +104,7 @@ class StatusBoard:
         if self.alerts is not None:
             self.alerts.event(ts, kind, asset, text)
 
-    def record_fill(self, fill) -> None:  # noqa: ANN001 - messages.orders.Fill
+    def record_fill(self, fill) -> None:
         """A fill for the view (each trade id once: a resync hands them over again)."""
         key = (fill.asset, fill.tid)
         with self._lock:
@@ -208,6 +208,6 @@ class StatusBoard:
         )
 
 
-def _mean(xs) -> float | None:  # noqa: ANN001 - a deque of floats
+def _mean(xs) -> float | None:
     xs = list(xs)
     return sum(xs) / len(xs) if xs else None

@@ -143,7 +143,6 @@ class Optimizer:
 
     def search(self, name: str, ids: Sequence[int]) -> Any:
         """Run the study on windows ``ids`` until it holds ``trials`` finished trials."""
-        import optuna
         from optuna.trial import TrialState
 
         study = self.study(name)

@@ -32,7 +32,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         seen: list = []
         orig = bt._deliver
 
-        def spy(asset, role, msg, seen=seen, orig=orig):  # noqa: ANN001
+        def spy(asset, role, msg, seen=seen, orig=orig):
             if role == "quoter" and type(msg).__name__ == "MarketState":
                 seen.append(msg)
             orig(asset, role, msg)

@@ -1,5 +1,6 @@
 """Reading ``config.toml``: per-asset overrides merged over the portfolio defaults, secrets
 refused, type errors explained field by field, then validated."""
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,22 @@ def from_dict(raw: dict) -> Config:
     """Build and validate a Config from parsed TOML."""
     if not isinstance(raw, dict):
         raise ConfigError("config must be a TOML table")
-    allowed_top = {"run", "portfolio", "supervision", "quoting", "risk", "sim", "assets", "dead_mans_switch", "remote",
-                   "venue", "allocation", "alerts",
-                   "compute", "reoptimize"}
+    allowed_top = {
+        "run",
+        "portfolio",
+        "supervision",
+        "quoting",
+        "risk",
+        "sim",
+        "assets",
+        "dead_mans_switch",
+        "remote",
+        "venue",
+        "allocation",
+        "alerts",
+        "compute",
+        "reoptimize",
+    }
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
@@ -43,8 +57,11 @@ def from_dict(raw: dict) -> Config:
             reject(f"assets.{name}", a, "must be a table")
         extra = set(a) - {"market", "quoting", "risk", "compound"}
         if extra:
-            reject(f"assets.{name}.{sorted(extra)[0]}", a[sorted(extra)[0]],
-                  "unknown key; allowed: ['compound', 'market', 'quoting', 'risk']")
+            reject(
+                f"assets.{name}.{sorted(extra)[0]}",
+                a[sorted(extra)[0]],
+                "unknown key; allowed: ['compound', 'market', 'quoting', 'risk']",
+            )
         assets[name] = {
             "name": name,
             "market": a.get("market", {}),
@@ -82,8 +99,10 @@ SECRET_WORDS = ("private_key", "privatekey", "secret", "mnemonic", "seed_phrase"
 # secp256k1 private key, wherever it was pasted (a value, a path, inside a URL)
 KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 REDACTED = "<redacted: looks like a private key>"
-_HOW = ("private keys never go in the config file; set HL_PRIVATE_KEY in the environment or point "
-        "venue.hyperliquid.key_file (or --key-file) at a file that holds it")
+_HOW = (
+    "private keys never go in the config file; set HL_PRIVATE_KEY in the environment or point "
+    "venue.hyperliquid.key_file (or --key-file) at a file that holds it"
+)
 
 
 def looks_like_key(text: str) -> bool:

@@ -4,6 +4,7 @@ The file has portfolio-wide defaults (``[quoting]``, ``[risk]``) and one section
 asset (``[assets.BTC]``) whose ``quoting``/``risk`` tables override those defaults key
 by key. Every error names the field path, the bad value and what is allowed.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -22,7 +23,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=
     pass
 
 
-class RunConfig(_Section):
+class RunConfig(_Section, frozen=True):
     # remote-sim: the sim served by `makerhive sim-server`; hyperliquid: the real exchange
     # ([venue.hyperliquid]; testnet unless told otherwise, mainnet only with --mainnet)
     venue: Literal["sim", "remote-sim", "hyperliquid"] = "sim"
@@ -36,7 +37,7 @@ class RunConfig(_Section):
     pin_cpu: int = 0
 
 
-class DeadMansSwitchConfig(_Section):
+class DeadMansSwitchConfig(_Section, frozen=True):
     """The exchange-side dead-man's switch (Hyperliquid's scheduleCancel): renewed only
     while every asset tree is healthy, so a frozen or killed process loses its quotes."""
 
@@ -45,7 +46,7 @@ class DeadMansSwitchConfig(_Section):
     renew_every_s: float = 5.0  # one address action each: 17,280 a day
 
 
-class RemoteConfig(_Section):
+class RemoteConfig(_Section, frozen=True):
     url: str = "ws://127.0.0.1:8765"  # where `makerhive sim-server` listens
 
 
@@ -53,7 +54,7 @@ MAINNET_API_URL = "https://api.hyperliquid.xyz"
 TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
 
 
-class HyperliquidConfig(_Section):
+class HyperliquidConfig(_Section, frozen=True):
     """Where and as whom to trade on Hyperliquid. The private key is never here: it comes
     from HL_PRIVATE_KEY or a key file (``key_file`` or ``--key-file``)."""
 
@@ -79,18 +80,18 @@ class HyperliquidConfig(_Section):
     def websocket_url(self) -> str:
         if self.ws_url:
             return self.ws_url
-        return "ws" + self.rest_url()[len("http"):] + "/ws"
+        return "ws" + self.rest_url()[len("http") :] + "/ws"
 
     def signs_mainnet(self) -> bool:
         """Like the SDK: only the mainnet URL itself signs for mainnet."""
         return self.rest_url() == MAINNET_API_URL
 
 
-class VenueConfig(_Section):
+class VenueConfig(_Section, frozen=True):
     hyperliquid: HyperliquidConfig = msgspec.field(default_factory=HyperliquidConfig)
 
 
-class PortfolioConfig(_Section):
+class PortfolioConfig(_Section, frozen=True):
     capital_usd: float = 100_000.0
     assets: tuple[str, ...] = ("BTC", "ETH", "SOL", "XRP", "HYPE")
     # Portfolio limits, above every asset's own (strategy.md "Circuit breakers and limits"):
@@ -99,7 +100,7 @@ class PortfolioConfig(_Section):
     max_concurrent_assets: int = 10  # assets trading at once; the rest wait on standby
 
 
-class ZoneMultipliers(_Section):
+class ZoneMultipliers(_Section, frozen=True):
     """The risk multipliers of one score zone (size, spread, max position)."""
 
     size: float = 1.0
@@ -107,7 +108,7 @@ class ZoneMultipliers(_Section):
     max_position: float = 1.0
 
 
-class AllocationConfig(_Section):
+class AllocationConfig(_Section, frozen=True):
     """The meta-supervisor's capital allocation (strategy.md "Meta-supervisor allocation").
 
     Times are runtime-clock seconds: minutes on the sim; live, the window is days
@@ -128,13 +129,10 @@ class AllocationConfig(_Section):
     consistency_range: tuple[float, float] = (0.3, 0.7)  # share of samples with a gain
     zones: tuple[float, float, float] = (0.2, 0.4, 0.7)  # pause < 0.2 <= punish < 0.4 <= hold <= 0.7 < reward
     hysteresis: float = 0.05  # a zone is left only this far past its boundary
-    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=1.10, spread=0.90, max_position=1.10))
+    reward: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=1.10, spread=0.90, max_position=1.10))
     hold: ZoneMultipliers = msgspec.field(default_factory=ZoneMultipliers)
-    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=0.70, spread=1.30, max_position=0.70))
-    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(
-        size=0.40, spread=1.50, max_position=0.40))
+    punish: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=0.70, spread=1.30, max_position=0.70))
+    pause: ZoneMultipliers = msgspec.field(default_factory=lambda: ZoneMultipliers(size=0.40, spread=1.50, max_position=0.40))
     max_capital_step: float = 0.15  # capital moves at most this share of itself per period
     max_multiplier_step: float = 0.10  # each multiplier moves at most this share of itself per period
     floor_usd: float = 500.0  # no trading asset gets less
@@ -153,7 +151,7 @@ class AllocationConfig(_Section):
     size_follows_capital: bool = True  # quote sizes scale with capital / equal share
 
 
-class SupervisionConfig(_Section):
+class SupervisionConfig(_Section, frozen=True):
     intensity: int = 3  # at most this many restarts ...
     period_s: float = 60.0  # ... within this many seconds, else the tree gives up
     tree_backoff_s: float = 2.0  # first backoff before the meta restarts a tree
@@ -167,9 +165,10 @@ class SupervisionConfig(_Section):
     quarantine_window_s: float = 600.0  # ... within this window quarantine it
 
 
-class LearnedConfig(_Section):
+class LearnedConfig(_Section, frozen=True):
     """The learned fill and adverse-selection model (strategy/learned.py): widens or pulls
     the side it expects to be picked off on. Off unless it earns in the evaluation."""
+
     enabled: bool = False
     model_path: str = ""  # a model file of `makerhive train-model`
     adverse_threshold: float = 0.6  # predicted P(adverse markout | fill) above this: act on the side
@@ -177,17 +176,19 @@ class LearnedConfig(_Section):
     widen_mult: float = 1.5  # the threatened side's spread
 
 
-class ComputeConfig(_Section):
+class ComputeConfig(_Section, frozen=True):
     """Where sweeps, evaluations and optimisations run (backtest/compute.py)."""
+
     backend: Literal["local", "ray"] = "local"
     workers: int = 0  # local processes (0: every core)
     ray_address: str = "local"  # "local": start a Ray instance here; "ray://host:10001" or "host:6379": a cluster
     num_cpus: int = 0  # CPUs of a local Ray instance (0: every core)
 
 
-class ReoptimizeConfig(_Section):
+class ReoptimizeConfig(_Section, frozen=True):
     """The live run's re-optimiser (makerhive/reoptimize.py): re-fit on the recorded last
     hours, apply only what beats the current parameters out of sample."""
+
     enabled: bool = False
     every_h: float = 24.0  # how often (simulated hours on the sim)
     window_h: float = 6.0  # the recorded hours it fits and scores on
@@ -199,8 +200,9 @@ class ReoptimizeConfig(_Section):
     space: str = ""  # search space file ("": the built-in quoting space)
 
 
-class GlftConfig(_Section):
+class GlftConfig(_Section, frozen=True):
     """GLFT asymptotic quotes (models.md §2.2) with A, k fitted online from trade depths."""
+
     gamma: float = 0.05  # risk aversion per L1 lot, bp units
     a_per_s: float = 1.0  # intensity at the fair price before the first fit (1/s)
     k_per_bp: float = 0.5  # intensity decay before the first fit (1/bp)
@@ -210,30 +212,34 @@ class GlftConfig(_Section):
     skew_adj: float = 1.0  # scales the model's inventory skew (hftbacktest's adj)
 
 
-class QueueConfig(_Section):
+class QueueConfig(_Section, frozen=True):
     """Keep resting orders (their queue place) while their price is still acceptable."""
+
     enabled: bool = True
     keep_tolerance_bp: float = 1.5  # a resting level moves only past this ...
     max_age_s: float = 30.0  # ... or once it has rested this long
 
 
-class AloSafetyConfig(_Section):
+class AloSafetyConfig(_Section, frozen=True):
     """Extra ticks away from the touch per level after post-only rejects."""
+
     enabled: bool = True
     max_ticks: int = 5
     decay_after: int = 20  # successful placements that take one safety tick back
 
 
-class RegimeConfig(_Section):
+class RegimeConfig(_Section, frozen=True):
     """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
+
     enabled: bool = True
     calm_bp: float = 5.0  # 1-minute move size thresholds
     elevated_bp: float = 25.0
     extreme_bp: float = 60.0
 
 
-class ToxicityConfig(_Section):
+class ToxicityConfig(_Section, frozen=True):
     """Guards against adverse selection (strategy.md, models.md §3.3)."""
+
     enabled: bool = True
     drift_bp: float = 3.0  # microprice drift between books
     imbalance: float = 0.65  # |book imbalance| above this
@@ -245,8 +251,9 @@ class ToxicityConfig(_Section):
     widen_mult: float = 1.5  # the threatened side's spread per signal
 
 
-class TrendConfig(_Section):
+class TrendConfig(_Section, frozen=True):
     """Fast/slow EMA of the mid: skew toward the trend, smaller counter-trend size."""
+
     enabled: bool = False  # strategy.md: off by default
     fast_s: float = 60.0
     slow_s: float = 300.0
@@ -254,14 +261,16 @@ class TrendConfig(_Section):
     strength: float = 0.2  # reservation shift, in half spreads, at full strength
 
 
-class FundingSkewConfig(_Section):
+class FundingSkewConfig(_Section, frozen=True):
     """Holding the side that earns funding is cheaper than holding the side that pays."""
+
     enabled: bool = True
     horizon_h: float = 1.0  # expected holding time priced into the reservation
 
 
-class BreakersConfig(_Section):
+class BreakersConfig(_Section, frozen=True):
     """Circuit breakers (strategy.md), each with its cooldown."""
+
     enabled: bool = True
     widen_move_pct: float = 1.0  # in 1 minute: widen
     widen_mult: float = 3.0
@@ -272,16 +281,18 @@ class BreakersConfig(_Section):
     api_cooldown_s: float = 120.0
 
 
-class BudgetGovernorConfig(_Section):
+class BudgetGovernorConfig(_Section, frozen=True):
     """Requotes paid from the address budget: a cancel-to-fill governor."""
+
     enabled: bool = True
     max_cancels_per_fill: float = 10.0  # above this over the window, levels move less often
     window_s: float = 300.0
 
 
-class TapeEdgeConfig(_Section):
+class TapeEdgeConfig(_Section, frozen=True):
     """Quote only where the tape says a fill pays: each level's distance plus the mean move
     after the market's prints that reached its depth, less the maker fee (strategy/tape_edge.py)."""
+
     enabled: bool = True
     horizon_s: float = 10.0  # the move is read this long after each print (past the book's lag)
     window_s: float = 900.0  # prints of this long ago still count
@@ -291,7 +302,7 @@ class TapeEdgeConfig(_Section):
     unknown_drift_bp: float = -1.0  # assumed move before the tape knows (learn first, cheaply)
 
 
-class QuotingConfig(_Section):
+class QuotingConfig(_Section, frozen=True):
     gamma: float = 0.05  # Avellaneda–Stoikov risk aversion (per L1 lot, bp units)
     k_per_bp: float = 0.5  # fill intensity decay: λ(δ) = A·exp(-k·δ), δ in bp
     horizon_s: float = 60.0  # fixed (T - t) of the A–S model for a bot that never ends
@@ -326,7 +337,7 @@ class QuotingConfig(_Section):
     tape_edge: TapeEdgeConfig = TapeEdgeConfig(enabled=False)
 
 
-class RiskConfig(_Section):
+class RiskConfig(_Section, frozen=True):
     max_position_usd: float = 5_000.0  # hard cap on |inventory| in USD
     max_position_pct: float = 0.25  # ... and at most this share of the asset's capital
     widen_at: float = 0.5  # inventory / limit beyond which the loaded side widens
@@ -341,7 +352,7 @@ class RiskConfig(_Section):
     min_liquidation_distance_pct: float = 10.0  # mark this close to liquidationPx: no quote adds to the position
 
 
-class SimConfig(_Section):
+class SimConfig(_Section, frozen=True):
     step_s: float = 0.1  # market process step
     book_interval_s: float = 0.5  # l2Book push cadence, like Hyperliquid
     book_levels: int = 20
@@ -375,7 +386,7 @@ class SimConfig(_Section):
 SIM_REGIMES = ("calm", "normal", "volatile", "trending_up", "trending_down", "crash")
 
 
-class MarketEpisode(_Section):
+class MarketEpisode(_Section, frozen=True):
     """A stretch of simulated time in which the market is overridden, e.g. made toxic
     (a forced trend with mostly informed takers) and then left to recover."""
 
@@ -386,7 +397,7 @@ class MarketEpisode(_Section):
     trend_bp_per_min: float | None = None
 
 
-class MarketConfig(_Section):
+class MarketConfig(_Section, frozen=True):
     """The simulated market of one asset."""
 
     price: float
@@ -418,7 +429,7 @@ class MarketConfig(_Section):
     episodes: tuple[MarketEpisode, ...] = ()
 
 
-class AssetConfig(_Section):
+class AssetConfig(_Section, frozen=True):
     """The effective config of one asset: defaults merged with its overrides."""
 
     name: str
@@ -432,7 +443,7 @@ class AssetConfig(_Section):
 ALERT_KINDS = ("failure", "restart", "escalation", "gave_up", "halt", "quarantine", "stall", "exposure")
 
 
-class AlertsConfig(_Section):
+class AlertsConfig(_Section, frozen=True):
     """Opt-in webhook alerts (makerhive.alerts). Webhook URLs and bot tokens are secrets:
     each may come from the environment instead (MAKERHIVE_DISCORD_URL, MAKERHIVE_SLACK_URL,
     MAKERHIVE_TELEGRAM_TOKEN) and none is ever logged or shown."""
@@ -450,7 +461,7 @@ class AlertsConfig(_Section):
     digest_every_s: float = 3600.0  # a PnL digest this often (wall clock); 0: none
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     run: RunConfig
     dead_mans_switch: DeadMansSwitchConfig
     remote: RemoteConfig
@@ -476,5 +487,4 @@ class Config(_Section):
     def capital_share(self) -> float:
         """Equal split of the portfolio's capital among the assets that trade at once (the
         meta-supervisor's first allocation)."""
-        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets),
-                                                       self.portfolio.max_concurrent_assets))
+        return self.portfolio.capital_usd / max(1, min(len(self.portfolio.assets), self.portfolio.max_concurrent_assets))

@@ -213,7 +213,7 @@ def _validate_tuning(cfg: Config) -> None:
     if c.workers < 0 or c.num_cpus < 0:
         reject("compute.workers", (c.workers, c.num_cpus), "workers and num_cpus must be >= 0")
     if c.backend == "ray" and not c.ray_address:
-        reject("compute.ray_address", c.ray_address, "must name a cluster (or \"local\") when backend = \"ray\"")
+        reject("compute.ray_address", c.ray_address, 'must name a cluster (or "local") when backend = "ray"')
     r = cfg.reoptimize
     for name in ("every_h", "window_h"):
         _positive(f"reoptimize.{name}", getattr(r, name))
@@ -236,8 +236,11 @@ def _validate_tuning(cfg: Config) -> None:
         if not (math.isfinite(lc.widen_mult) and lc.widen_mult >= 1):
             reject(f"{name}.learned.widen_mult", lc.widen_mult, "must be a finite number >= 1")
         if lc.enabled and not (lc.model_path and os.path.isfile(lc.model_path)):
-            reject(f"{name}.learned.model_path", lc.model_path,
-                   "must name an existing model file (makerhive train-model) when learned.enabled")
+            reject(
+                f"{name}.learned.model_path",
+                lc.model_path,
+                "must name an existing model file (makerhive train-model) when learned.enabled",
+            )
 
 
 def validate(cfg: Config) -> None:
@@ -374,8 +377,9 @@ def _validate_alerts(cfg: Config) -> None:
     for name in ("discord_url", "slack_url", "telegram_api"):
         url = getattr(a, name)
         if url and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"alerts.{name}: must be an http:// or https:// URL (the value is not shown: "
-                              "webhook URLs are secrets)")
+            raise ConfigError(
+                f"alerts.{name}: must be an http:// or https:// URL (the value is not shown: webhook URLs are secrets)"
+            )
     for name in ("min_interval_s", "timeout_s"):
         _positive(f"alerts.{name}", getattr(a, name))
     if a.max_per_minute < 1:

@@ -147,7 +147,7 @@ class Alerter:
                     next_digest = now + every
                     if self.digest is not None:
                         self._send(self.digest())
-            except Exception:  # noqa: BLE001 - an alert must never take anything down
+            except Exception:
                 log.exception("alerts: sender failed on one message; going on")
 
     def _on_event(self, kind: str, asset: str, text: str) -> None:
@@ -233,7 +233,7 @@ def _retry_after(r: httpx.Response, default: float) -> float:
     except ValueError:
         try:  # Discord's JSON body says retry_after (seconds)
             v = float(r.json().get("retry_after", default))
-        except Exception:  # noqa: BLE001 - any odd body: our own backoff
+        except Exception:
             return default
     return v if 0 <= v <= 60 else default
 

@@ -466,7 +466,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _executor(args: argparse.Namespace, cfg):  # noqa: ANN001 -> backtest.compute.Executor | None
+def _executor(args: argparse.Namespace, cfg):
     """A Ray cluster when ``--ray`` or ``[compute] backend = "ray"`` asks for one; else None
     (the local process pool, as before)."""
     if not args.ray and cfg.compute.backend != "ray":

@@ -216,7 +216,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
             try:
                 chaos.inject(kind, asset)
                 _check_recovered(hive, pending, violations)
-            except Exception as e:  # noqa: BLE001 - the harness outlives its own timeouts
+            except Exception as e:
                 harness_errors[type(e).__name__] += 1
             injected[kind] += 1
             pending[asset] = kind
@@ -229,7 +229,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
             pending[a] = "final"
         try:
             _check_recovered(hive, pending, violations, wait=True)
-        except Exception as e:  # noqa: BLE001 - the harness outlives its own timeouts
+        except Exception as e:
             harness_errors[type(e).__name__] += 1
         root_alive = hive.meta is not None and hive.meta.is_alive()
     finally:

@@ -36,7 +36,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             run_id INTEGER PRIMARY KEY, started_utc TEXT, kind TEXT, venue TEXT, scope TEXT, seed INTEGER,
             assets TEXT, capital_usd REAL, info TEXT)""",
         """CREATE TABLE fills (
-            id INTEGER PRIMARY KEY, run_id INTEGER, scope TEXT NOT NULL, tid INTEGER NOT NULL, ts REAL NOT NULL, asset TEXT NOT NULL, cloid TEXT, oid INTEGER,
+            id INTEGER PRIMARY KEY, run_id INTEGER, scope TEXT NOT NULL, tid INTEGER NOT NULL, ts REAL NOT NULL,
+            asset TEXT NOT NULL, cloid TEXT, oid INTEGER,
             side TEXT NOT NULL, px REAL NOT NULL, sz REAL NOT NULL, fee REAL NOT NULL, liquidity TEXT,
             fair_px REAL, markout_1s_bp REAL, markout_5s_bp REAL, markout_30s_bp REAL, markout_300s_bp REAL,
             UNIQUE(scope, tid))""",
@@ -253,7 +254,7 @@ class Journal:
                         break
                 if batch:
                     self._write(con, batch)
-        except Exception:  # noqa: BLE001 - the journal must never take the hive down
+        except Exception:
             log.exception("journal writer failed; journaling stops")
         finally:
             con.close()
@@ -319,7 +320,7 @@ class Journal:
         for col, value, tid in self._markouts.resolve(asset, ts, mid):
             for observe in self.markout_observers:
                 observe(asset, MARKOUT_HORIZONS_S[MARKOUT_COLUMNS.index(col)], value)
-            con.execute(f"UPDATE fills SET {col} = ? WHERE scope = ? AND tid = ?", (value, self.scope, tid))  # noqa: S608 - our names
+            con.execute(f"UPDATE fills SET {col} = ? WHERE scope = ? AND tid = ?", (value, self.scope, tid))
 
 
 def read_rows(path: str | Path, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:

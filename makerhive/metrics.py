@@ -35,7 +35,7 @@ class BoardCollector:
     def __init__(self, hive: Any) -> None:
         self.hive = hive
 
-    def collect(self) -> Iterable[Any]:  # noqa: C901 - one family after another
+    def collect(self) -> Iterable[Any]:
         hive = self.hive
         snap = hive.snapshot()
         g = {name: GaugeMetricFamily(f"makerhive_{name}", doc, labels=["asset"]) for name, doc in (

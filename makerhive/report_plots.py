@@ -8,11 +8,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from makerhive.journal import MARKOUT_HORIZONS_S, read_rows  # noqa: E402
-from makerhive.report import _series  # noqa: E402
+from makerhive.journal import MARKOUT_HORIZONS_S, read_rows
+from makerhive.report import _series
 
 
 def plot_all(journal: Path, report: dict[str, Any], out: Path) -> list[str]:

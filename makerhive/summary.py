@@ -101,7 +101,7 @@ _SHORT = {"fills b/s": "b/s", "volume $": "volume", "unrealized": "unreal", "inv
           "open at exit": "open"}
 
 
-def _table(summary: dict[str, Any], part: str | None, title: str):  # noqa: ANN202 - rich Table
+def _table(summary: dict[str, Any], part: str | None, title: str):
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
@@ -131,7 +131,7 @@ class _Summary:
     def __init__(self, summary: dict[str, Any]) -> None:
         self.summary = summary
 
-    def __rich_console__(self, console, options):  # noqa: ANN001, ANN204 - rich's protocol
+    def __rich_console__(self, console, options):
         from rich.measure import Measurement
         from rich.text import Text
 
@@ -144,5 +144,5 @@ class _Summary:
         yield Text(_caption(self.summary))
 
 
-def summary_table(summary: dict[str, Any]):  # noqa: ANN201 - rich renderable
+def summary_table(summary: dict[str, Any]):
     return _Summary(summary)

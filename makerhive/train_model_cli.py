@@ -108,7 +108,7 @@ def _f(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def _evaluate(cfg, path, names, seeds, duration, executor, console) -> dict:  # noqa: ANN001
+def _evaluate(cfg, path, names, seeds, duration, executor, console) -> dict:
     """full vs full + learned, on seeds after the training ones (never seen by the model)."""
     from backtest.evaluate import evaluate, render
 

@@ -1,4 +1,5 @@
 """Supervision, timers, operator events and status snapshots for the live view."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -35,14 +36,34 @@ class ChildExited(msgspec.Struct, frozen=True, tag=True):
     at_ns: int = 0  # perf-counter stamp of the failure (recovery-time measurement only)
 
 
-AssetPhase = Literal["starting", "reconciling", "quoting", "stalled", "restarting", "halted", "stopped",
-                     "failed", "quarantined", "standby"]
+AssetPhase = Literal[
+    "starting", "reconciling", "quoting", "stalled", "restarting", "halted", "stopped", "failed", "quarantined", "standby"
+]
 
 EventKind = Literal[
-    "start", "failure", "restart", "escalation", "gave_up", "cancel_all", "halt",
-    "resume", "reject", "fenced", "reconciled", "allocation", "stop", "info", "stall",
-    "quarantine", "unquarantine", "exposure", "standby", "guard",
-    "bad_input", "liquidation", "margin",
+    "start",
+    "failure",
+    "restart",
+    "escalation",
+    "gave_up",
+    "cancel_all",
+    "halt",
+    "resume",
+    "reject",
+    "fenced",
+    "reconciled",
+    "allocation",
+    "stop",
+    "info",
+    "stall",
+    "quarantine",
+    "unquarantine",
+    "exposure",
+    "standby",
+    "guard",
+    "bad_input",
+    "liquidation",
+    "margin",
     "params",  # quoting parameters changed in a running hive (re-optimiser, rollback)
 ]
 

@@ -1,4 +1,5 @@
 """New quoting parameters for a running asset (the re-optimiser's hot reload)."""
+
 from __future__ import annotations
 
 import msgspec

@@ -4,6 +4,7 @@ Every number from outside can be NaN, and one NaN in a position makes every limi
 comparison false. The cores and the venue edges call these before they use a message;
 each returns why it is unusable ("" when it is fine), so the caller can count and log it.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,7 @@ def finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def bad_number(name: str, x: Any, *, positive: bool = False, non_negative: bool = False,
-               limit: float = MAX_USD) -> str:
+def bad_number(name: str, x: Any, *, positive: bool = False, non_negative: bool = False, limit: float = MAX_USD) -> str:
     if not finite(x):
         return f"{name} {x!r} is not a finite number"
     if abs(x) > limit:
@@ -43,25 +43,40 @@ def _side(side: Any) -> str:
 
 def bad_fill(f: Any) -> str:
     """A Fill: known side, positive price and size, finite fee, time and remaining size."""
-    return _first(_side(f.side), bad_number("price", f.px, positive=True, limit=MAX_PX),
-                  bad_number("size", f.sz, positive=True, limit=MAX_SZ), bad_number("fee", f.fee),
-                  bad_number("time", f.ts, non_negative=True),
-                  bad_number("remaining", f.remaining, non_negative=True, limit=MAX_SZ))
+    return _first(
+        _side(f.side),
+        bad_number("price", f.px, positive=True, limit=MAX_PX),
+        bad_number("size", f.sz, positive=True, limit=MAX_SZ),
+        bad_number("fee", f.fee),
+        bad_number("time", f.ts, non_negative=True),
+        bad_number("remaining", f.remaining, non_negative=True, limit=MAX_SZ),
+    )
 
 
 def bad_trade(t: Any) -> str:
-    return _first(_side(t.side), bad_number("price", t.px, positive=True, limit=MAX_PX),
-                  bad_number("size", t.sz, positive=True, limit=MAX_SZ), bad_number("time", t.ts, non_negative=True))
+    return _first(
+        _side(t.side),
+        bad_number("price", t.px, positive=True, limit=MAX_PX),
+        bad_number("size", t.sz, positive=True, limit=MAX_SZ),
+        bad_number("time", t.ts, non_negative=True),
+    )
 
 
 def bad_funding(f: Any) -> str:
-    return _first(bad_number("usd", f.usd), bad_number("rate", f.rate, limit=1.0),
-                  bad_number("position", f.position, limit=MAX_SZ), bad_number("time", f.ts, non_negative=True))
+    return _first(
+        bad_number("usd", f.usd),
+        bad_number("rate", f.rate, limit=1.0),
+        bad_number("position", f.position, limit=MAX_SZ),
+        bad_number("time", f.ts, non_negative=True),
+    )
 
 
 def bad_open_order(o: Any) -> str:
-    return _first(_side(o.side), bad_number("price", o.px, positive=True, limit=MAX_PX),
-                  bad_number("size", o.sz, non_negative=True, limit=MAX_SZ))
+    return _first(
+        _side(o.side),
+        bad_number("price", o.px, positive=True, limit=MAX_PX),
+        bad_number("size", o.sz, non_negative=True, limit=MAX_SZ),
+    )
 
 
 def bad_book(snap: Any) -> str:
@@ -73,8 +88,10 @@ def bad_book(snap: Any) -> str:
     for name, levels, worse in (("bid", snap.bids, lambda a, b: b >= a), ("ask", snap.asks, lambda a, b: b <= a)):
         prev = None
         for lv in levels:
-            why = _first(bad_number(f"{name} price", lv.px, positive=True, limit=MAX_PX),
-                         bad_number(f"{name} size", lv.sz, positive=True, limit=MAX_SZ))
+            why = _first(
+                bad_number(f"{name} price", lv.px, positive=True, limit=MAX_PX),
+                bad_number(f"{name} size", lv.sz, positive=True, limit=MAX_SZ),
+            )
             if why:
                 return why
             if prev is not None and worse(prev, lv.px):

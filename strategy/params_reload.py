@@ -23,17 +23,17 @@ def apply_params(core: QuoterCore, params: QuotingConfig) -> list[str]:
     changed = _diff(msgspec.to_builtins(old), msgspec.to_builtins(params))
     if not changed:
         return []
-    kept = {"mvol": core.mvol, "trend": core.trend, "markouts": core.markouts, "alo": core.alo}
+    mvol, trend, markouts, alo = core.mvol, core.trend, core.markouts, core.alo
     old_breakers = core.breakers
     core.set_params(params)
     if params.regime == old.regime:
-        core.mvol = kept["mvol"]
+        core.mvol = mvol
     if params.trend == old.trend:
-        core.trend = kept["trend"]
+        core.trend = trend
     if params.toxicity.markout_horizon_s == old.toxicity.markout_horizon_s:
-        core.markouts = kept["markouts"]
+        core.markouts = markouts
     if params.alo_safety == old.alo_safety:
-        core.alo = kept["alo"]
+        core.alo = alo
     for name in _BREAKER_MEMORY:
         if hasattr(old_breakers, name):
             setattr(core.breakers, name, getattr(old_breakers, name))

@@ -101,7 +101,7 @@ class QuoterRole:
         return out
 
 
-def _learned_guard(core: QuoterCore):  # noqa: ANN202 - strategy.learned.LearnedGuard | None
+def _learned_guard(core: QuoterCore):
     """The learned model's switch (quoting.learned), when on."""
     lc = core.params.learned
     if not lc.enabled:

@@ -7,7 +7,8 @@ renewals' outcomes and the time, whether new orders may go out: not before the f
 renewal has failed, not after a refusal (bad time, no address budget, the day's
 firings spent), not once renewals fail and the armed time is closer than
 ``min_left_s``, and not past the armed time (a frozen root renews nothing: the venue's
-firing then cancels what rests, and nothing new follows). When quoting stops this way every asset cancels. Pure: time is an argument.
+firing then cancels what rests, and nothing new follows). When quoting stops this way
+every asset cancels. Pure: time is an argument.
 """
 from __future__ import annotations
 

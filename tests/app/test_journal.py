@@ -107,7 +107,7 @@ def test_a_sim_hive_journals_every_fill_the_venue_made_and_the_final_pnl(tmp_pat
 
 
 def test_a_journal_survives_kill_9_with_every_fill_up_to_a_second_before(tmp_path):
-    from tests.test_remote_sim import PY, sim_server, write_config
+    from tests.venues.remote.test_remote_sim import PY, sim_server, write_config
 
     speed = 5.0
     server_cfg = write_config(tmp_path / "server.toml")
@@ -199,7 +199,8 @@ def test_a_backtest_journal_reports_the_backtesters_own_figures_and_history_list
 
     from tests.hive_helpers import ROOT
 
-    out = _cli("backtest", "--config", str(ROOT / "config.toml"), "--duration", "300", "--assets", "ETH", "--zero-latency", "--journal", str(tmp_path / "j"),
+    out = _cli("backtest", "--config", str(ROOT / "config.toml"), "--duration", "300", "--assets", "ETH", "--zero-latency",
+               "--journal", str(tmp_path / "j"),
                "--json", str(tmp_path / "bt.json"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     journal = tmp_path / "j" / "journal.sqlite"
@@ -226,6 +227,7 @@ def test_a_backtest_journal_reports_the_backtesters_own_figures_and_history_list
     assert "no fills" in none.stdout
     missing = _cli("history", "--journal", str(tmp_path / "nope.sqlite"))
     assert missing.returncode == 2 and "no journal" in missing.stderr
-    sweep = _cli("backtest", "--config", str(ROOT / "config.toml"), "--sweep", "--grid", "quoting.gamma=0.1", "--duration", "60", "--assets", "ETH",
+    sweep = _cli("backtest", "--config", str(ROOT / "config.toml"), "--sweep", "--grid", "quoting.gamma=0.1",
+                 "--duration", "60", "--assets", "ETH",
                  "--workers", "1", "--journal", str(tmp_path / "j2"), cwd=tmp_path)
     assert sweep.returncode == 2 and "--journal works with a plain backtest" in sweep.stderr

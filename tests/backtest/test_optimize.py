@@ -17,7 +17,7 @@ from backtest.overrides import override
 from backtest.walkforward import folds, replay_span_s, run_window, ReplayWindow
 from makerhive.cli import main
 from makerhive.params import load_config
-from tests.test_replay_backtest import write_recording
+from tests.backtest.test_replay_backtest import write_recording
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config.toml")

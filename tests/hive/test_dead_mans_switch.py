@@ -12,7 +12,6 @@ import subprocess
 import time
 
 import msgspec
-import pytest
 
 import config as config_mod
 from tests.hive_helpers import sim_config, wait_for
@@ -179,5 +178,5 @@ def test_the_hyperliquid_venue_stopped_without_cancel_loses_its_quotes_within_th
             h.faults.release.set()
             try:
                 h.stop()
-            except Exception:  # noqa: BLE001 - its runtime is gone on purpose
+            except Exception:
                 pass

@@ -281,7 +281,7 @@ def test_the_remote_sim_client_drops_unusable_frames_from_the_other_process():
     import trio
     import trio.testing
 
-    from tests.test_remote_sim import FakeGateway, _answer_pings, _cfg, _fast, _hello, _scripted
+    from tests.venues.remote.test_remote_sim import FakeGateway, _answer_pings, _cfg, _fast, _hello, _scripted
     from venues.remote import protocol as p
     from venues.remote.client import RemoteSimVenue
 
