@@ -69,7 +69,7 @@ def _exhaust_firings(h: Hive, exhausted: bool) -> None:
 
 
 def test_a_switch_that_cannot_be_set_stops_quoting_and_cancels_then_quoting_resumes():
-    h = Hive(sim_config(run={"speed": 20.0}, dead_mans_switch={"window_s": 15.0, "renew_every_s": 2.0}))
+    h = Hive(sim_config(legacy_quoting=True, run={"speed": 20.0}, dead_mans_switch={"window_s": 15.0, "renew_every_s": 2.0}))
     h.start()
     try:
         wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
@@ -94,7 +94,7 @@ def test_a_switch_that_cannot_be_set_stops_quoting_and_cancels_then_quoting_resu
 
 
 def test_one_assets_recovery_does_not_stop_the_renewals():
-    h = Hive(sim_config(run={"speed": 10.0}, supervision={"intensity": 1, "period_s": 60.0, "tree_backoff_s": 6.0},
+    h = Hive(sim_config(legacy_quoting=True, run={"speed": 10.0}, supervision={"intensity": 1, "period_s": 60.0, "tree_backoff_s": 6.0},
                         dead_mans_switch={"window_s": 6.0, "renew_every_s": 1.0}))
     h.start()
     try:
@@ -119,7 +119,7 @@ def test_one_assets_recovery_does_not_stop_the_renewals():
 
 # -- a kill leaves no quote past the window ----------------------------------------------------
 def test_a_sigkilled_hive_on_the_default_window_leaves_no_quote_past_15_seconds(tmp_path):
-    from test_remote_sim import ASSETS, PY, open_counts, sim_server, write_config
+    from tests.venues.remote.test_remote_sim import ASSETS, PY, open_counts, sim_server, write_config
 
     speed = 4.0
     window = sim_config().dead_mans_switch.window_s  # config.toml's default
