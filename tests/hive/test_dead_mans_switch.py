@@ -94,7 +94,8 @@ def test_a_switch_that_cannot_be_set_stops_quoting_and_cancels_then_quoting_resu
 
 
 def test_one_assets_recovery_does_not_stop_the_renewals():
-    h = Hive(sim_config(legacy_quoting=True, run={"speed": 10.0}, supervision={"intensity": 1, "period_s": 60.0, "tree_backoff_s": 6.0},
+    h = Hive(sim_config(legacy_quoting=True, run={"speed": 10.0},
+                        supervision={"intensity": 1, "period_s": 60.0, "tree_backoff_s": 6.0},
                         dead_mans_switch={"window_s": 6.0, "renew_every_s": 1.0}))
     h.start()
     try:
