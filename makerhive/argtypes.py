@@ -12,3 +12,13 @@ def positive_float(s: str) -> float:
     if not v > 0:
         raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
     return v
+
+
+def positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{s!r} must be >= 1")
+    return v

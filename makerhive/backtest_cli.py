@@ -26,22 +26,13 @@ import sys
 import time
 import tomllib
 from pathlib import Path
-from makerhive.argtypes import positive_float
+
+from makerhive.argtypes import positive_float, positive_int
 
 DEFAULT_DURATION_S = 600.0
 STRATEGIES = ("inventory", "symmetric")  # backtest.as_paper.STRATEGIES (not imported: keeps numpy out of
 #                                          the parser of every makerhive command)
 
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{s!r} must be >= 1")
-    return v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     paper = parser.add_argument_group("as-paper scenario")
     paper.add_argument("--strategy", choices=STRATEGIES, default="inventory")
     paper.add_argument("--gamma", type=positive_float, default=0.1, metavar="G", help="risk aversion (default 0.1)")
-    paper.add_argument("--paths", type=_positive_int, default=1000, metavar="N", help="simulated paths (default 1000)")
+    paper.add_argument("--paths", type=positive_int, default=1000, metavar="N", help="simulated paths (default 1000)")
     sweep = parser.add_argument_group("parameter sweep")
     sweep.add_argument("--sweep", action="store_true", help="run every combination of the --grid values")
     sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                        help="a config key and its values, e.g. quoting.gamma=0.02,0.05 (repeatable)")
-    sweep.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+    sweep.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="worker processes (default: all cores)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
     sweep.add_argument("--ray", default=None, metavar="ADDRESS",
@@ -86,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--evaluate", action="store_true",
                     help="the fixed scenario set (calm ... toxic) x seeds for plain A-S, the full stack and the full "
                          "stack with each feature off, in parallel workers, as one table (--json for the rows)")
-    ev.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
+    ev.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                     help="seeds 1..N (--evaluate: default 3; --compare-allocation: instead of --seed)")
     ev.add_argument("--scenarios", default=None, metavar="calm,toxic", help="--evaluate: only these scenarios")
     ev.add_argument("--variants", default=None, metavar="as,full", help="--evaluate: only these variants")

@@ -17,20 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from makerhive.argtypes import positive_float
+from makerhive.argtypes import positive_float, positive_int
 
 DEFAULT_DURATION_S = 300.0
 DEFAULT_WINDOWS = 3  # seeds: two folds of one fit window each
-
-
-def _positive_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{s!r} must be >= 1")
-    return v
 
 
 def _non_negative_float(s: str) -> float:
@@ -49,12 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", default=None, metavar="FILE",
                    help="search space (TOML or JSON: path = {low, high, log, int} or {choices}); "
                         "default: the built-in quoting space")
-    p.add_argument("--trials", type=_positive_int, default=None, metavar="N", help="trials per fold (default 20)")
-    p.add_argument("--batch", type=_positive_int, default=None, metavar="K",
+    p.add_argument("--trials", type=positive_int, default=None, metavar="N", help="trials per fold (default 20)")
+    p.add_argument("--batch", type=positive_int, default=None, metavar="K",
                    help="trials run together per round (default 4; part of what makes a study reproducible)")
-    p.add_argument("--seeds", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                    help=f"simulated windows: seeds 1..N (default {DEFAULT_WINDOWS})")
-    p.add_argument("--fit-windows", type=_positive_int, default=1, metavar="K",
+    p.add_argument("--fit-windows", type=positive_int, default=1, metavar="K",
                    help="windows each fold fits on before it scores the next (default 1)")
     p.add_argument("--scenarios", default=None, metavar="calm,toxic", help="scenarios of the set (default: all)")
     p.add_argument("--duration", type=positive_float, default=None, metavar="S",
@@ -71,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", default="makerhive", metavar="NAME", help="study name: the same name resumes it")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/optimize/<study>)")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the result JSON here")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="local worker processes")
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N", help="local worker processes")
     p.add_argument("--ray", default=None, metavar="ADDRESS",
                    help="run the backtests on a Ray cluster (\"local\": start one here)")
     p.add_argument("--sampler-seed", type=int, default=0, metavar="N", help="seed of the TPE sampler")

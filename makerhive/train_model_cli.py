@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 from makerhive.argtypes import positive_float
-from makerhive.optimize_cli import _positive_int
+from makerhive.argtypes import positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="config.toml", help="config file (default: ./config.toml)")
     p.add_argument("--params", default=None, metavar="FILE", help="a parameter overlay merged over the config")
-    p.add_argument("--seeds", type=_positive_int, default=3, metavar="N",
+    p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                    help="seeds 1..N; the last is held out for the AUCs (default 3, at least 2)")
     p.add_argument("--scenarios", default=None, metavar="calm,toxic", help="scenarios (default: the whole set)")
     p.add_argument("--duration", type=positive_float, default=300.0, metavar="S", help="seconds per run (default 300)")
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--markout-s", type=positive_float, default=5.0, metavar="H",
                    help="adverse: the mid H s after the fill against us (default 5)")
     p.add_argument("--out", default=None, metavar="DIR", help="model directory (default <run.journal_dir>/models)")
-    p.add_argument("--workers", type=_positive_int, default=None, metavar="N", help="local worker processes")
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N", help="local worker processes")
     p.add_argument("--ray", default=None, metavar="ADDRESS", help="run the backtests on a Ray cluster")
     p.add_argument("--evaluate", action="store_true",
                    help="also compare full vs full + learned model on fresh seeds (the PnL effect)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+from messages.validity import bad_number as _bad_number
 from venues.hyperliquid import wire
 
 EARLIEST_MS = 1_577_836_800_000  # 2020-01-01: nothing of Hyperliquid's is older
@@ -19,19 +20,6 @@ SIDES = ("B", "A")
 MAX_PX = 1e10  # above any perp's price on any venue
 MAX_SZ = 1e13  # above any order's size in coins
 MAX_FEE_SHARE = 0.01  # Hyperliquid's fees are a few bp: a fee above 1% of the notional is garbage
-
-
-def _bad_number(name: str, x: Any, *, positive: bool = False, non_negative: bool = False,
-                limit: float = 1e18) -> str:
-    if not isinstance(x, (int, float)) or not math.isfinite(x):
-        return f"{name} {x!r} is not a finite number"
-    if abs(x) > limit:
-        return f"{name} {x!r} is out of range"
-    if positive and x <= 0:
-        return f"{name} {x!r} is not positive"
-    if non_negative and x < 0:
-        return f"{name} {x!r} is negative"
-    return ""
 
 
 def _bad_time(t: int, now_ms: float) -> str:
@@ -75,7 +63,7 @@ def fill(f: wire.WsFill, now_ms: float) -> str:
                  _bad_number("price", f.px, positive=True, limit=MAX_PX),
                  _bad_number("size", f.sz, positive=True, limit=MAX_SZ),
                  _bad_number("fee", f.fee), _bad_number("startPosition", f.startPosition, limit=MAX_SZ),
-                 _bad_number("closedPnl", f.closedPnl), _bad_time(f.time, now_ms))
+                 _bad_number("closedPnl", f.closedPnl, limit=1e18), _bad_time(f.time, now_ms))
     if not why and abs(f.fee) > MAX_FEE_SHARE * f.px * f.sz:
         why = f"fee {f.fee} is more than 1% of the fill's notional"
     return why
