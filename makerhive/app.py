@@ -208,9 +208,10 @@ class Hive:
         engine = getattr(self.venue, "engine", None)
         if engine is None or not hasattr(engine, "_request_cap"):
             return
-        self.board.venue_status = {
+        # update, not replace: the gateway's dead-man's-switch keys share this dict
+        self.board.venue_status.update({
             "ip_weight_used": engine.ip_weight_used(now), "ip_weight_cap": engine.ip_weight_limit,
-            "address_left": max(0, engine._request_cap() - engine._n_used), "address_cap": engine._request_cap()}
+            "address_left": max(0, engine._request_cap() - engine._n_used), "address_cap": engine._request_cap()})
 
     def _tick(self) -> None:
         now = trio.current_time()

@@ -1,6 +1,7 @@
 """Helpers for tests that run the whole hive on the simulated venue."""
 from __future__ import annotations
 
+import os
 import time
 import tomllib
 from pathlib import Path
@@ -19,7 +20,7 @@ def sim_config(legacy_quoting: bool = False, **overrides) -> config_mod.Config:
         from strategy import features
         raw = features.apply(raw, features.LEGACY)
     raw["run"]["speed"] = 20.0
-    raw["run"]["journal_dir"] = "/tmp/makerhive-test-runs"
+    raw["run"]["journal_dir"] = f"/tmp/makerhive-test-runs/{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     for section, values in overrides.items():
         raw.setdefault(section, {}).update(values)
     return config_mod.from_dict(raw)
