@@ -10,7 +10,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import msgspec
 
@@ -41,7 +41,7 @@ class Recovery(NamedTuple):
 
 class StatusBoard:
     def __init__(self, assets: Iterable[str], *, venue: str = "sim", speed: float = 1.0,
-                 capital: float = 0.0, keep_events: int = 200) -> None:
+                 capital: float = 0.0, keep_events: int = 200, keep_record: int = 20_000) -> None:
         self.assets = tuple(assets)
         self.venue = venue
         self.speed = speed
@@ -54,12 +54,14 @@ class StatusBoard:
         self.allocation: dict[str, float] = {}
         self.counters: collections.Counter[str] = collections.Counter()
         self._recent: collections.deque[Event] = collections.deque(maxlen=keep_events)
-        self.events: list[Event] = []  # the whole run's record
+        # the run's record: the latest events here, every one to ``event_sink`` (the events file)
+        self.events: collections.deque[Event] = collections.deque(maxlen=keep_record)
+        self.event_sink: Callable[[Event], None] | None = None
         self._lock = threading.Lock()
         self.stopping = False
         self._recovering: dict[str, tuple[int, int]] = {}
         self.venue_status: dict[str, float | int | str] = {}  # written by a live venue
-        self.recoveries: list[Recovery] = []
+        self.recoveries: collections.deque[Recovery] = collections.deque(maxlen=keep_record)
         self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
         self.portfolio_row: PortfolioRow | None = None
         self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
@@ -96,6 +98,8 @@ class StatusBoard:
             self._recent.append(ev)
             self.events.append(ev)
             self.counters[kind] += 1
+            if self.event_sink is not None:
+                self.event_sink(ev)
         if kind == "guard":
             self.guards[asset] = "" if text.startswith("quoting freely") else text
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
