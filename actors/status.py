@@ -54,14 +54,16 @@ class StatusBoard:
         self.allocation: dict[str, float] = {}
         self.counters: collections.Counter[str] = collections.Counter()
         self._recent: collections.deque[Event] = collections.deque(maxlen=keep_events)
-        # the run's record: the latest events here, every one to ``event_sink`` (the events file)
-        self.events: collections.deque[Event] = collections.deque(maxlen=keep_record)
+        # the run's record: the latest events here (at most 2 x keep_record), every one to
+        # ``event_sink`` (the events file)
+        self.keep_record = keep_record
+        self.events: list[Event] = []
         self.event_sink: Callable[[Event], None] | None = None
         self._lock = threading.Lock()
         self.stopping = False
         self._recovering: dict[str, tuple[int, int]] = {}
         self.venue_status: dict[str, float | int | str] = {}  # written by a live venue
-        self.recoveries: collections.deque[Recovery] = collections.deque(maxlen=keep_record)
+        self.recoveries: list[Recovery] = []  # the latest, like events
         self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
         self.portfolio_row: PortfolioRow | None = None
         self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
@@ -82,6 +84,12 @@ class StatusBoard:
             if pending is not None:
                 fail_ns, cancel_ns = pending
                 self.recoveries.append(Recovery(asset, fail_ns, cancel_ns, time.perf_counter_ns()))
+                self._trim(self.recoveries)
+
+    def _trim(self, record: list) -> None:
+        """Forget the oldest half once a record doubles its keep (amortised O(1) per item)."""
+        if len(record) > 2 * self.keep_record:
+            del record[:len(record) - self.keep_record]
 
     # -- recovery timing: failure -> cancel-all sent -> quoting again -----------------------
     def recovery_started(self, asset: str, fail_ns: int) -> None:
@@ -97,6 +105,7 @@ class StatusBoard:
         with self._lock:
             self._recent.append(ev)
             self.events.append(ev)
+            self._trim(self.events)
             self.counters[kind] += 1
             if self.event_sink is not None:
                 self.event_sink(ev)
