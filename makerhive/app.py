@@ -384,8 +384,11 @@ class Hive:
         self.board.event_sink = self._record_event
 
     def _record_event(self, ev: Any) -> None:
+        out = self._events_out
+        if out is None:
+            return
         try:
-            self._events_out.write(msgspec.json.encode(ev) + b"\n")
+            out.write(msgspec.json.encode(ev) + b"\n")
         except (OSError, ValueError) as e:  # a full disk must not take the caller down
             log.error("could not record an event: %s", e)
             self.board.event_sink = None
