@@ -10,7 +10,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Iterable, NamedTuple
+from typing import Callable, Iterable, NamedTuple
 
 import msgspec
 
@@ -41,7 +41,7 @@ class Recovery(NamedTuple):
 
 class StatusBoard:
     def __init__(self, assets: Iterable[str], *, venue: str = "sim", speed: float = 1.0,
-                 capital: float = 0.0, keep_events: int = 200) -> None:
+                 capital: float = 0.0, keep_events: int = 200, keep_record: int = 20_000) -> None:
         self.assets = tuple(assets)
         self.venue = venue
         self.speed = speed
@@ -54,12 +54,16 @@ class StatusBoard:
         self.allocation: dict[str, float] = {}
         self.counters: collections.Counter[str] = collections.Counter()
         self._recent: collections.deque[Event] = collections.deque(maxlen=keep_events)
-        self.events: list[Event] = []  # the whole run's record
+        # the run's record: the latest events here (at most 2 x keep_record), every one to
+        # ``event_sink`` (the events file)
+        self.keep_record = keep_record
+        self.events: list[Event] = []
+        self.event_sink: Callable[[Event], None] | None = None
         self._lock = threading.Lock()
         self.stopping = False
         self._recovering: dict[str, tuple[int, int]] = {}
         self.venue_status: dict[str, float | int | str] = {}  # written by a live venue
-        self.recoveries: list[Recovery] = []
+        self.recoveries: list[Recovery] = []  # the latest, like events
         self.allocation_rows: tuple[AllocationRow, ...] = ()  # written by the meta-supervisor
         self.portfolio_row: PortfolioRow | None = None
         self.journal = None  # makerhive.journal.Journal: every event and allocation change, as they happen
@@ -80,6 +84,12 @@ class StatusBoard:
             if pending is not None:
                 fail_ns, cancel_ns = pending
                 self.recoveries.append(Recovery(asset, fail_ns, cancel_ns, time.perf_counter_ns()))
+                self._trim(self.recoveries)
+
+    def _trim(self, record: list) -> None:
+        """Forget the oldest half once a record doubles its keep (amortised O(1) per item)."""
+        if len(record) > 2 * self.keep_record:
+            del record[:len(record) - self.keep_record]
 
     # -- recovery timing: failure -> cancel-all sent -> quoting again -----------------------
     def recovery_started(self, asset: str, fail_ns: int) -> None:
@@ -95,7 +105,10 @@ class StatusBoard:
         with self._lock:
             self._recent.append(ev)
             self.events.append(ev)
+            self._trim(self.events)
             self.counters[kind] += 1
+            if self.event_sink is not None:
+                self.event_sink(ev)
         if kind == "guard":
             self.guards[asset] = "" if text.startswith("quoting freely") else text
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)

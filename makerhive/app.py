@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 import pykka
@@ -95,6 +95,7 @@ class Hive:
         self._wall_start = 0.0
         self.started_at = 0.0
         self.summary: dict[str, Any] | None = None
+        self._events_out: BinaryIO | None = None  # the run's events file, open while it runs
         self._stopped = threading.Event()
         # the run's journal (makerhive.journal), fed by the actors, the board and our ticker
         self.journal = Journal.in_dir(cfg.run.journal_dir) if journal else None
@@ -126,6 +127,7 @@ class Hive:
             raise
 
     def _start(self) -> None:
+        self._open_events()
         if self.journal is not None:
             self.journal.start(kind="live", venue=self.cfg.run.venue, scope=self._journal_scope(), seed=self.seed,
                                assets=self.assets, capital_usd=self.cfg.portfolio.capital_usd)
@@ -367,18 +369,40 @@ class Hive:
             log.warning("journal: %d row(s) dropped (queue full)", journal.dropped)
         return str(journal.path.resolve())
 
-    def _write_events(self) -> str | None:
+    def _open_events(self) -> None:
         """The run's record: every event (failures, restarts, escalations, quarantines,
-        fencing refusals, halts, rejects) as one JSON object a line."""
+        fencing refusals, halts, rejects) as one JSON object a line, written as it
+        happens, so a run of weeks keeps only the latest in memory."""
         try:
             out = Path(self.cfg.run.journal_dir)
             out.mkdir(parents=True, exist_ok=True)
             stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-            path = out / f"events-{stamp}-seed{self.seed}.jsonl"
-            with self.board._lock:
-                events = list(self.board.events)
-            path.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in events))
-            return str(path.resolve())
+            self._events_out = open(out / f"events-{stamp}-seed{self.seed}.jsonl", "wb")
+        except OSError as e:
+            log.error("could not open the run's events file: %s", e)
+            return
+        self.board.event_sink = self._record_event
+
+    def _record_event(self, ev: Any) -> None:
+        out = self._events_out
+        if out is None:
+            return
+        try:
+            out.write(msgspec.json.encode(ev) + b"\n")
+        except (OSError, ValueError) as e:  # a full disk must not take the caller down
+            log.error("could not record an event: %s", e)
+            self.board.event_sink = None
+
+    def _write_events(self) -> str | None:
+        """Close the events file; its path, or None if it could not be written."""
+        out = self._events_out
+        if out is None:
+            return None
+        with self.board._lock:
+            self.board.event_sink = None
+        try:
+            out.close()
+            return str(Path(out.name).resolve())
         except OSError as e:
             log.error("could not write the run's events: %s", e)
             return None

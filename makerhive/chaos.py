@@ -25,7 +25,6 @@ from makerhive.app import Hive
 from config import Config
 from messages.control import Crash
 from messages.market import BookSnapshot, Level
-from strategy.risk import fill_identity
 
 ROLES = ("book", "risk", "order", "quoter")
 ACTOR_FAULTS = tuple(f"crash_{r}" for r in ROLES) + ("crash_supervisor",) + tuple(
@@ -240,10 +239,8 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     engine = hive.venue.engine
     lost = dup = mismatches = breaches = identity = 0
     for a, s in summary["assets"].items():
-        venue_fills = len(engine.fills(a))
-        venue_digest = 0
-        for f in engine.fills(a):  # by identity: trade id, size and price, not by count
-            venue_digest = (venue_digest + fill_identity(f.tid, f.sz, f.px)) & ((1 << 64) - 1)
+        venue_fills = engine.fill_count(a)
+        venue_digest = engine.fills_digest(a)  # by identity: trade id, size and price, not by count
         if digests.get(a, venue_digest) != venue_digest:
             identity += 1
         counted = s["fills_buy"] + s["fills_sell"]

@@ -68,7 +68,7 @@ def stale_epoch_orders(hive: Hive, asset: str) -> int:
 def venue_account(hive: Hive, asset: str) -> tuple[float, int]:
     """The venue's position and number of fills for ``asset``, read in one go."""
     engine = hive.venue.engine
-    return hive.runtime.call(lambda: (engine.position(asset), len(engine.fills(asset))))
+    return hive.runtime.call(lambda: (engine.position(asset), engine.fill_count(asset)))
 
 
 def position_settles(hive: Hive, asset: str, timeout: float = 5.0, poll: float = 0.02) -> bool | None:

@@ -27,6 +27,8 @@ from venues import lockstep
 
 log = logging.getLogger(__name__)
 
+BUSY_STOP_GRACE_S = 0.1  # real seconds a child caught in a handler gets to stop before it is abandoned
+
 StartFn = Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]
 
 
@@ -158,12 +160,17 @@ class Supervisor(SupervisedActor):
             self.emit("failure", f"{cid} hung while being stopped: abandoned")
             self.child_stopped(cid, child.ref)
             return
+        # busy in a handler: a sibling's restart must not wait out its hang (up to the
+        # budget); it is fenced and muted once abandoned, so a short grace is enough
+        timeout = child.spec.shutdown_timeout
+        if busy is not None and lockstep.active() is None:  # in lockstep a busy child may be waiting its turn
+            timeout = min(BUSY_STOP_GRACE_S, timeout)
         try:
             with lockstep.lending():
-                child.ref.stop(block=True, timeout=child.spec.shutdown_timeout)
+                child.ref.stop(block=True, timeout=timeout)
         except pykka.Timeout:
             child.liveness.kill_switch.set()
-            self.emit("failure", f"{cid} did not stop within {child.spec.shutdown_timeout}s: abandoned")
+            self.emit("failure", f"{cid} did not stop within {timeout:g}s: abandoned")
         except pykka.ActorDeadError:
             pass
         self.child_stopped(cid, child.ref)

@@ -179,6 +179,29 @@ def test_hung_child_is_abandoned_and_replaced_by_the_watchdog():
     sup.stop(timeout=5)
 
 
+def test_a_restart_does_not_wait_out_a_busy_siblings_hang():
+    """A crash of book restarts the order actor too; the order actor is stuck in a
+    handler (not yet past its budget): the restart abandons it after a short grace
+    instead of waiting the hang (or the 1 s shutdown timeout) out."""
+    j = Journal()
+    gate = threading.Event()
+    sup = make_sup(j, gate=gate, max_handler_s=5.0)
+    sup.ask(Ping(), timeout=5)
+    old = child_ref(sup, "order")
+    old.tell("hang")
+    time.sleep(0.1)
+    j.drain(settle=0.0)
+    t0 = time.monotonic()
+    child_ref(sup, "book").tell(Crash())
+    j.wait_for(lambda e: e[0] == "start" and e[1] == "quoter")
+    took = time.monotonic() - t0
+    new = child_ref(sup, "order")
+    assert new is not old and new.is_alive()
+    assert took < 0.8, f"the restart took {took:.2f}s"
+    gate.set()
+    sup.stop(timeout=5)
+
+
 def test_child_failing_init_fails_the_supervisor_start_and_rolls_back():
     j = Journal()
     parent = Parent.start(j)

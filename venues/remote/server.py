@@ -372,7 +372,7 @@ class SimServer:
             "open_orders": {a: e.open_orders(a) for a in self.assets},
             "positions": {a: e.position(a) for a in self.assets},
             "pnl": {a: e.pnl(a) for a in self.assets},
-            "fills": {a: len(e.fills(a)) for a in self.assets},
+            "fills": {a: e.fill_count(a) for a in self.assets},
             "schedule_cancel": {"at": at, "triggers_today": triggers},
             "dms_fired": self.dms_fired,
             "sessions": self.sessions,

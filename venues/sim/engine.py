@@ -53,7 +53,8 @@ triggers per UTC day of simulated time).
 queries ``open_orders``, ``position``, ``fills`` and ``rate_limit_status`` are requests
 when given ``ts=`` (they cost IP weight then, and ``open_orders``/``position``/``fills``
 can be failed by ``faults.fail_requests``); without ``ts`` they are free peeks at the
-venue's truth, for tests, tools and invariant checks.
+venue's truth, for tests, tools and invariant checks. ``fills`` serves the last hour (at
+most 10,000 per asset); ``fill_count`` and ``fills_digest`` cover the whole run.
 
 **Faults** (``self.faults``, ``venues.sim.faults``): injected rejects, split fills,
 failed requests, throttling.
@@ -84,6 +85,14 @@ from venues.sim.fees import fee_rates
 from venues.sim.market import MarketProcess, TakerOrder, seed_entropy
 from venues.sim.orderbook import OrderBookMarket, Print
 from venues.sim.queue import QueueModel, queue_model
+from strategy.risk import fill_identity
+
+# Like Hyperliquid (userFillsByTime serves at most the 10,000 latest fills), the venue
+# forgets old fills, so a run of weeks keeps flat memory. An order actor asks for fills
+# since its sync watermark, seconds back; an hour covers any restart or reconnect.
+FILL_HISTORY_S = 3600.0
+FILL_HISTORY_N = 10_000
+_MASK64 = (1 << 64) - 1
 
 __all__ = ["SimExchange", "SimRequestFailed", "Event", "exchange_weight", "info_weight"]
 
@@ -164,8 +173,10 @@ class _Book:
     index: int
     sz_decimals: int
     orders: dict[str, _Resting]  # cloid -> order, insertion (= oid) order
-    fills: list[Fill]
+    fills: deque[Fill]  # the recent ones only (FILL_HISTORY_S, FILL_HISTORY_N)
     position: float = 0.0
+    fill_count: int = 0  # every fill ever, with fill_digest: what a run is checked by
+    fill_digest: int = 0
     cash: float = 0.0
     funding: float = 0.0
     depth_look: int = -1  # the l2Book interval in which the queues were last updated
@@ -211,7 +222,7 @@ class SimExchange:
             seed = _asset_seed(self.seed, i)
             self.markets[name] = (OrderBookMarket(name, market, sim, seed, compiled=compiled)
                                   if sim.market_model == "orderbook" else MarketProcess(name, market, sim, seed))
-            self._books[name] = _Book(name, i, market.sz_decimals, {}, [])
+            self._books[name] = _Book(name, i, market.sz_decimals, {}, deque(maxlen=FILL_HISTORY_N))
         self.faults = Faults(self._books)
         self._next_oid = 1
         self._next_tid = 1
@@ -282,6 +293,10 @@ class SimExchange:
         f = Fill(asset=b.name, cloid=o.cloid, oid=o.oid, tid=self._tid(), side=o.side, px=o.px,  # type: ignore[arg-type]
                  sz=sz, fee=fee, ts=ts, remaining=o.sz)
         b.fills.append(f)
+        b.fill_count += 1
+        b.fill_digest = (b.fill_digest + fill_identity(f.tid, f.sz, f.px)) & _MASK64
+        while b.fills[0].ts < ts - FILL_HISTORY_S:
+            b.fills.popleft()
         return f
 
     def _side_orders(self, b: _Book, side: str) -> list[_Resting]:
@@ -685,6 +700,14 @@ class SimExchange:
             b.orders[o.cloid] = _Resting(o.cloid, oid, o.side, px, float(sz), ts, queue, float(sz), queue)
             out.append(OrderAck(asset=asset, cloid=o.cloid, oid=oid, ts=ts))
         return out
+
+    def fill_count(self, asset: str) -> int:
+        """How many fills of ours there have been, including those no longer served."""
+        return self._book(asset).fill_count
+
+    def fills_digest(self, asset: str) -> int:
+        """The order-free digest (``strategy.risk.fill_identity``) of every fill of ours."""
+        return self._book(asset).fill_digest
 
     def cancel(self, asset: str, cloids: Sequence[str], ts: float) -> list[OrderCancelled | OrderReject]:
         """Cancel by cloid; one answer per cloid. A batch beyond the (cancel) budget is

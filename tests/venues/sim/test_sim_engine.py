@@ -277,6 +277,25 @@ def test_fees_cash_position_and_queries(sol, cfg):
         eng.position("DOGE")
 
 
+def test_old_fills_are_forgotten_but_the_run_totals_keep_every_one(sol, monkeypatch):
+    """A run of weeks keeps flat memory: the venue serves recent fills only (like
+    Hyperliquid), while the count and the identity digest the chaos run checks stay whole."""
+    from strategy.risk import fill_identity
+    import venues.sim.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "FILL_HISTORY_S", 10.0)
+    eng, m = sol
+    got = []
+    for i in range(4):  # one fill at t = 1, 11, 21, 31
+        eng.place("SOL", [bid(f"b{i}", 150.0, 1.0)], 10.0 * i)
+        got += fills(take(eng, m, "A", 150.0, 5.0, ts=10.0 * i + 1.0))
+    assert len(got) == 4
+    assert eng.fills("SOL") == tuple(got[-2:])  # t = 21 and 31: within 10 s of the latest
+    assert eng.fill_count("SOL") == 4 and eng.fill_count("BTC") == 0
+    digest = sum(fill_identity(f.tid, f.sz, f.px) for f in got) & ((1 << 64) - 1)
+    assert eng.fills_digest("SOL") == digest and eng.fills_digest("BTC") == 0
+
+
 def test_book_snapshot_adds_our_orders(sol):
     eng, m = sol
     eng.place("SOL", [bid("b1", 149.99, 1.0), bid("b2", 150.0, 0.5), ask("a1", 150.02, 0.25)], 0.0)
