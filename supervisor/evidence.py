@@ -5,17 +5,17 @@ assets differently every period, and capital that follows them pays for each mov
 (smaller quotes where it left, a queue to rebuild where it went) without earning more.
 So the allocator moves an asset only on evidence: the mean of its returns on capital,
 in blocks long enough to tame the PnL's autocorrelation (``evidence_block_s``, at most
-a tenth of the window), must be ``min_t_stat`` standard errors away from zero (with few blocks, the
-Student-t equivalent: a t from three blocks is itself noise) (an
-absolute test, like the score: when every asset earns, every asset may be rewarded).
-Otherwise its score counts as neutral (zone hold).
+a tenth of the window), must be ``min_t_stat`` standard errors away from zero (with few
+blocks, Student's t equivalent: a t from three blocks is itself noise). That absolute
+test, like the score, sets the zone: when every asset earns, every one may be rewarded.
 
 Capital asks more: when every asset earns, their scores differ by noise, and capital
 that follows those differences earns less than equal shares. So an asset's capital
-rises only when it is proven earning and better than the rest (the t of its block
-returns less the other assets' mean in the same blocks, ``relative_blocks``) and falls only when it is
-proven worse than the rest or proven losing; otherwise it shares equally what the
-assets with evidence leave: a proven loser's capital goes to the others.
+rises only when it is proven earning and better than the rest (its block returns less
+the other assets' mean, ``relative_blocks``, with a Bonferroni share of the threshold)
+and falls when it is proven losing or worse than the rest, or plunged; otherwise it
+shares equally what the assets with evidence leave: a proven loser's capital goes to
+the others.
 Pure: samples in, numbers out.
 """
 from __future__ import annotations
