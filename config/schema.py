@@ -143,9 +143,11 @@ class AllocationConfig(_Section, frozen=True):
     target_at_zero: float = 0.25
     target_at_one: float = 1.75
     deadband: float = 0.01  # capital moves smaller than this share of the asset's capital are skipped
-    # Evidence, not noise: an asset's score moves its capital and zone only when the mean of
-    # its returns is at least this many standard errors from zero (t over blocks of
-    # evidence_block_s, at most a tenth of the window); 0: every score moves them.
+    # Evidence, not noise: an asset's score moves its zone only when the mean of its returns
+    # is this many standard errors from zero (t over blocks of evidence_block_s, at most a
+    # tenth of the window; Student's t equivalent for few blocks), its capital up only when
+    # it also beats the rest's (Bonferroni over the assets), down on a loss or a plunge
+    # (supervisor/evidence.py); 0: every score moves them.
     min_t_stat: float = 2.0
     evidence_block_s: float = 60.0
     size_follows_capital: bool = True  # quote sizes scale with capital / equal share

@@ -18,9 +18,10 @@ Each part is normalised against a fixed reference range (``*_range``: lo -> 0, h
 clipped): absolute, not rank-based, so if every asset does well nobody is punished.
 Less than ``min_history_s`` of samples in the window: no score, the asset holds.
 
-**Evidence** (``supervisor/evidence.py``): zones and capital act on a score only when
-the mean of the asset's returns is ``min_t_stat`` standard errors from zero; short
-of that the asset is treated as neutral (an equal share, zone hold).
+**Evidence** (``supervisor/evidence.py``): zones act on a score only when the mean of
+the asset's returns is ``min_t_stat`` standard errors from zero; capital only when the
+asset is that many standard errors better than the rest (up), or worse than the rest
+or losing (down); short of that the asset is treated as neutral (an equal share, zone hold).
 
 **Zones** by score: reward > 0.7 >= hold >= 0.4 > punish >= 0.2 > pause, with hysteresis:
 an asset leaves its zone only when its score is ``hysteresis`` past the boundary.
@@ -55,7 +56,7 @@ from typing import Iterable
 from config import AllocationConfig, Config, ZoneMultipliers
 from messages.allocation import AllocationUpdate, Multipliers, PerformanceReport, ScoreParts, Zone
 from strategy.risk import effective_capital
-from supervisor.evidence import block_returns, block_s, evidence_scores, neutral_score
+from supervisor.evidence import block_returns, block_s, capital_evidence, evidence_scores, neutral_score, plunged
 
 _EPS = 1e-9
 
@@ -251,6 +252,7 @@ class AssetBook:
     samples: deque = field(default_factory=deque)  # (ts, cumulative PnL, capital)
     net_pnl: float = 0.0
     evidence_t: float = 0.0  # the t-statistic of its block returns (supervisor/evidence.py)
+    relative_t: float = 0.0  # ... of its block returns less the other assets' mean
 
     @property
     def capital(self) -> float:
@@ -358,6 +360,7 @@ class Allocator:
         before = {a: (b.base, b.zone, b.multipliers, b.score) for a, b in self.books.items()}
         scores: dict[str, float] = {}
         blocks: dict[str, list[float]] = {}
+        fell: set[str] = set()
         for a, b in self.books.items():
             self._trim(b, now)
             if b.state != "active":
@@ -368,15 +371,19 @@ class Allocator:
             b.score = score_parts(raw, cfg)
             scores[a] = b.score.score
             blocks[a] = block_returns(b.samples, block_s(cfg))
+            if plunged(raw.drawdown, raw.return_h, cfg):
+                fell.add(a)
         scored: dict[str, float] = {}
         neutral: list[str] = []
-        for a, (acted, t, evidence) in evidence_scores(scores, blocks, cfg).items():
-            b = self.books[a]
-            b.evidence_t = t
+        for a, (t_rel, evidence) in capital_evidence(scores, blocks, cfg, fell).items():
+            self.books[a].relative_t = t_rel
             if evidence:
-                scored[a] = acted
+                scored[a] = scores[a]
             else:
                 neutral.append(a)
+        for a, (acted, t, _) in evidence_scores(scores, blocks, cfg, fell).items():
+            b = self.books[a]
+            b.evidence_t = t
             b.zone = zone_for(acted, b.zone, cfg.zones, cfg.hysteresis)
             b.multipliers = step_multipliers(b.multipliers, zone_multipliers(b.zone, cfg), cfg.max_multiplier_step)
         if cfg.enabled and (scored or neutral):
@@ -399,7 +406,8 @@ class Allocator:
         for a, b in self.books.items():
             base, zone, mult, score = before[a]
             if abs(b.base - base) > 1e-6 or zone != b.zone or mult != b.multipliers:
-                why = (f"score {b.score.score:.2f} (t {b.evidence_t:+.1f}) in zone {b.zone}"
+                why = (f"score {b.score.score:.2f} (t {b.evidence_t:+.1f}, against the rest "
+                       f"{b.relative_t:+.1f}) in zone {b.zone}"
                        if b.score is not None else "rescored")
                 out.append(Change(a, why, base, b.base, zone, b.zone, mult, b.multipliers, score, b.score))
         return out

@@ -91,3 +91,34 @@ def test_compare_allocation_command_line(tmp_path):
     data = json.loads(out.read_text())
     assert data["duration_s"] == 30.0 and "total" in data["scenarios"]
     assert "static" in proc.stdout and "supervisor" in proc.stdout
+
+
+# the default evidence rule (min_t_stat 2), blocks scaled to the short window
+EVIDENCE = {**TIMING, "min_t_stat": 2.0, "evidence_block_s": 18.0}
+
+
+def net_pnl_both_ways(cfg, seed: int) -> tuple[AllocationBacktest, float, float]:
+    from backtest.report import build_report
+
+    sup = AllocationBacktest(with_allocation(cfg, True), seed=seed)
+    pnl_sup = build_report(sup.run(420.0))["total"]["net_pnl"]
+    pnl_static = build_report(AllocationBacktest(with_allocation(cfg, False), seed=seed).run(420.0))["total"]["net_pnl"]
+    return sup, pnl_sup, pnl_static
+
+
+def evidence_scenario():
+    return select_assets(allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}),
+                                           **EVIDENCE), ASSETS)
+
+
+@pytest.mark.parametrize("seed", [7, 2])
+def test_without_a_toxic_market_the_supervisor_earns_what_equal_shares_earn(seed):
+    _, sup, static = net_pnl_both_ways(evidence_scenario(), seed)
+    assert sup >= static - 1.0  # $1 on a portfolio earning -5..+14 in these 7 minutes
+
+
+@pytest.mark.parametrize("seed", [7, 2])
+def test_with_a_toxic_market_the_supervisor_cuts_it_and_loses_less(seed):
+    bt, sup, static = net_pnl_both_ways(toxic(evidence_scenario(), "SOL", 100.0, 340.0), seed)
+    assert min(bt.capital_series["SOL"]) < 0.6 * 100_000.0 / 3
+    assert sup > static + 5.0

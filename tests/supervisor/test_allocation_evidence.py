@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from supervisor.allocation import Allocator
-from supervisor.evidence import block_returns, t_stat
+from supervisor.evidence import (block_returns, capital_evidence, critical_t, evidence_scores, neutral_score, plunged,
+                                relative_blocks, t_stat)
 from tests.supervisor.test_allocation import ASSETS, CAPITAL, CFG, report
 
 
@@ -111,3 +112,78 @@ def test_compare_allocation_over_seeds_reports_each_seeds_difference_and_its_sta
     assert total["difference_mean"] == pytest.approx(sum(total["difference"]) / 2)
     assert total["difference_se"] == pytest.approx(abs(total["difference"][0] - total["difference"][1]) / 2)
     assert "mean ± se" in proc.stdout
+
+
+def run_earners(seed: int, min_t_stat: float, periods: int = 40) -> tuple[float, float]:
+    """Five assets that all earn the same, each with its own noise: capital moved in total
+    and the largest distance any asset's capital got from an equal share."""
+    rng = random.Random(seed)
+    a = Allocator(msgspec.structs.replace(CFG, min_t_stat=min_t_stat), capital=CAPITAL, assets=ASSETS)
+    pnl = {x: 0.0 for x in ASSETS}
+    t, moved, far = 0.0, 0.0, 0.0
+    for _ in range(periods):
+        for x in ASSETS:
+            series = [pnl[x]]
+            for _ in range(12):
+                series.append(series[-1] + 1.0 + rng.gauss(0.0, 4.0))
+            a.on_report(report(x, t, series))
+            pnl[x] = series[-1]
+        before = {x: b.base for x, b in a.books.items()}
+        a.rebalance(t + 60.0)
+        moved += sum(abs(a.books[x].base - before[x]) for x in ASSETS)
+        far = max(far, max(abs(a.books[x].base - CAPITAL / 5) for x in ASSETS))
+        t += 65.0
+    return moved, far
+
+
+def test_when_every_asset_earns_alike_capital_stays_near_equal_shares():
+    runs = [(run_earners(seed, CFG.min_t_stat), run_earners(seed, 0.0)) for seed in (1, 2, 3, 4, 5)]
+    for _, (moved_before, far_before) in runs:
+        assert far_before > 0.1 * CAPITAL / 5  # following the scores, capital chases each asset's noise
+    for (moved, _), (moved_before, _) in runs:
+        assert moved < 0.5 * moved_before
+    assert sum(r[0][0] for r in runs) < 0.3 * sum(r[1][0] for r in runs)  # in all, a quarter of it or less
+
+
+def test_relative_blocks_compare_each_asset_with_the_others_mean_over_their_common_blocks():
+    rel = relative_blocks({"A": [0.0, 3.0, 1.0], "B": [1.0, 1.0], "C": [3.0, 0.0]})
+    assert rel == {"A": pytest.approx([1.0, 0.5]), "B": pytest.approx([-2.0, 0.5]), "C": pytest.approx([1.0, -1.0])}
+    assert relative_blocks({"A": [1.0, 2.0]}) == {"A": []}  # alone: nothing to compare with
+    assert relative_blocks({"A": [1.0], "B": []}) == {"A": [], "B": []}
+
+
+def test_capital_rises_only_on_proof_of_earning_more_and_falls_on_proof_of_a_loss():
+    neutral = neutral_score(CFG)
+    steady = [0.010, 0.011, 0.009, 0.010, 0.011, 0.009, 0.010, 0.011, 0.009, 0.010]
+    blocks = {"BTC": [x * 2 for x in steady], "ETH": steady, "XRP": steady[1:] + steady[:1],
+              "HYPE": steady[2:] + steady[:2]}
+    ev = capital_evidence({"BTC": 0.9, "ETH": 0.8, "XRP": 0.8, "HYPE": 0.8}, blocks, CFG)
+    assert ev["BTC"][1] and ev["BTC"][0] > 3.0  # earns, and more than the rest beyond doubt
+    assert not any(ev[a][1] for a in ("ETH", "XRP", "HYPE"))  # earn, but no more than the rest
+    ev = capital_evidence({"BTC": 0.9, "SOL": 0.1}, {"BTC": steady, "SOL": [-x for x in steady]}, CFG)
+    assert ev["SOL"][1] and ev["SOL"][0] < -CFG.min_t_stat
+    everyone_loses = {a: [-x for x in steady] for a in ("BTC", "ETH")}
+    assert all(ok for _, ok in capital_evidence({"BTC": 0.1, "ETH": 0.1}, everyone_loses, CFG).values())
+    # earning a little more than the rest over three blocks: no proof either way
+    assert not any(ok for _, ok in capital_evidence({"BTC": neutral + 0.2, "ETH": neutral - 0.2},
+                                                     {"BTC": [0.02, 0.01, 0.03], "ETH": [0.03, -0.01, 0.02]},
+                                                     CFG).values())
+
+
+def test_one_plunge_is_evidence_though_its_t_is_small():
+    cfg = CFG
+    jumpy = [0.0, 0.0, -0.004, 0.0, 0.0, 0.0001, 0.0, -0.003, 0.0, 0.0]  # two jumps down, quiet between
+    quiet = [0.0001, -0.0001] * 5
+    blocks = {"HYPE": jumpy, "BTC": quiet, "ETH": quiet[1:] + quiet[:1]}
+    scores = {"HYPE": 0.1, "BTC": 0.5, "ETH": 0.5}
+    assert abs(t_stat(jumpy)) < cfg.min_t_stat
+    assert not capital_evidence(scores, blocks, cfg)["HYPE"][1]
+    assert plunged(0.007, -0.01, cfg) and not plunged(0.007, 0.001, cfg) and not plunged(0.004, -0.01, cfg)
+    assert capital_evidence(scores, blocks, cfg, plunged={"HYPE"})["HYPE"][1]
+    acted, _, ok = evidence_scores(scores, blocks, cfg, plunged={"HYPE"})["HYPE"]
+    assert ok and acted == 0.1  # its zone follows its score too (pause: smaller, wider quotes)
+
+
+def test_critical_t_asks_more_of_few_blocks():
+    assert critical_t(2.0, 3) > 4.0 and 2.2 < critical_t(2.0, 10) < 2.4 and critical_t(2.0, 1000) == pytest.approx(2.0, abs=0.01)
+    assert critical_t(0.0, 3) == 0.0 and critical_t(2.0, 1) == math.inf
