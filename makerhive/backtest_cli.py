@@ -177,6 +177,8 @@ def _sim(args: argparse.Namespace) -> int:
             cfg, sim=msgspec.structs.replace(cfg.sim, latency_profile=profile))
     try:
         bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
+        if getattr(args, "journal", None):  # the journal lists every order, as a live run's
+            bt.keep_orders()
     except ConfigError as e:
         return _fail(str(e))
     console = Console(width=None if sys.stdout.isatty() else 140)
@@ -206,6 +208,8 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     try:
         bt = ReplayBacktest(cfg, args.replay, seed=args.seed, assets=_assets(args))
+        if getattr(args, "journal", None):
+            bt.keep_orders()
         t0 = time.perf_counter()
         result = bt.run(args.duration)
     except (ConfigError, ReplayError) as e:
