@@ -32,6 +32,7 @@ DEFAULT_CONFIG = "config.toml"
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="makerhive", description="A supervised market maker for Hyperliquid perpetuals.")
+    p.add_argument("--version", action="version", version=f"makerhive {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the hive (default: on the embedded simulated exchange)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: ./config.toml)")
@@ -71,8 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
     unq.add_argument("asset")
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
-    st = sub.add_parser("status", help="one-line status of the running hive, as JSON")
-    st.add_argument("--config", default=DEFAULT_CONFIG)
+    st = sub.add_parser("status", help="the running hive's assets as a table (--json: JSON)")
+    st.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    st.add_argument("--json", action="store_true", help="the hive's answer as one line of JSON")
     res = sub.add_parser("resume", help="lift the portfolio drawdown stop of the running hive")
     res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     reo = sub.add_parser("reoptimize", help="re-fit the running hive's quoting parameters now ([reoptimize])")
@@ -120,6 +122,42 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--ws-url", default=None, metavar="URL", help="WebSocket URL (overrides --network)")
     return p
 
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or 'unknown' when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("makerhive")
+    except PackageNotFoundError:
+        return "unknown (not installed; run ./hive)"
+
+
+def status(args: argparse.Namespace) -> int:
+    """The running hive's status: a table for a person, one line of JSON with --json."""
+    if args.json:
+        return operator_command(args, ["status"])
+    from makerhive.control import send, socket_path
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    path = socket_path(cfg.run.journal_dir)
+    try:
+        answer = send(path, ["status"])
+    except OSError as e:
+        print(f"makerhive: no running hive answers at {path}: {e}", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"makerhive status: {answer.get('error', answer)}", file=sys.stderr)
+        return 1
+    from rich.console import Console
+
+    from makerhive.status_table import render
+
+    Console(width=None if sys.stdout.isatty() else 160).print(render(answer))
+    return 0
 
 
 def _load(path: str, params: str | None = None) -> config_mod.Config | None:
@@ -459,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "unquarantine":
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
-        return operator_command(args, ["status"])
+        return status(args)
     if args.command == "resume":
         return operator_command(args, ["resume"])
     if args.command in ("reoptimize", "rollback-params"):

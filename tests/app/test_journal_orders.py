@@ -91,6 +91,11 @@ def test_a_backtest_journal_lists_its_orders_as_a_live_run_does(tmp_path):
         assert r["text"]  # the exchange's own words
     table = _cli("history", "--journal", str(journal), "--orders", "--limit", "30")
     assert table.returncode == 0 and "modify" in table.stdout and "→" in table.stdout
+    rep = _cli("report", "--journal", str(journal), "--out", str(tmp_path / "rep"))
+    assert rep.returncode == 0, rep.stderr[-2000:]
+    eth = json.loads((tmp_path / "rep" / "report.json").read_text())["per_asset"]["ETH"]
+    assert (eth["orders_placed"], eth["cancels"], eth["modifies"]) == (info["orders"], info["cancels"],
+                                                                       len(by["modify"]))
 
 
 def test_a_live_sim_run_journals_replaced_quotes_as_modifies(tmp_path):
@@ -99,9 +104,13 @@ def test_a_live_sim_run_journals_replaced_quotes_as_modifies(tmp_path):
     hive.start()
     try:
         hive.wait_until(60.0)
+        status = hive.command(["status"])
     finally:
         summary = hive.stop()
     path = summary["portfolio"]["journal"]
+    eth = status["assets"]["ETH"]  # what `makerhive status` shows
+    assert status["ok"] and status["journal"] == path and status["venue"] == "sim"
+    assert eth["phase"] == "quoting" and eth["limit_usd"] > 0 and eth["fills"] >= 0 and "open_orders" in eth
     mods = _rows(path, "SELECT cloid, old_cloid, side, px, old_px FROM orders WHERE action = 'modify'")
     assert mods and all(m[1] and m[2] in ("B", "A") and m[3] > 0 and m[4] > 0 for m in mods)
     placed = {r[0] for r in _rows(path, "SELECT cloid FROM orders WHERE action IN ('place', 'modify')")}
