@@ -11,7 +11,8 @@
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
 
 Exit status: 0 after a clean stop with no order left open; 1 if orders were left open
-or the run failed; 2 for a bad config or bad arguments (nothing was started).
+or the run failed; 2 for a bad config or bad arguments (nothing was started); 3 when
+the venue cannot be reached at start (nothing was traded).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import config as config_mod
 from makerhive.argtypes import positive_float
 
 DEFAULT_CONFIG = "config.toml"
+EXIT_VENUE_UNREACHABLE = 3  # `run` could not reach the venue at start: nothing traded (README)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -295,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
                 view.close()
             hive.runtime.stop()
             hive.abandon()
-            return 1
+            return EXIT_VENUE_UNREACHABLE
         period = 1.0 / cfg.run.view_fps
         # the runtime clock may start at the venue's (remote-sim): count from our start
         deadline = hive.sim_time() + args.duration if args.duration is not None else None
