@@ -57,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="embedded sim: deterministic and as fast as the hive can go (needs --duration)")
     run.add_argument("--metrics-port", type=int, default=None, metavar="N",
                      help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0: a free port, printed)")
-    run.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
-                     help="listen address of --metrics-port (default: loopback only)")
+    run.add_argument("--metrics-host", default=None, metavar="ADDR",
+                     help="listen address of --metrics-port (default: 127.0.0.1, loopback only)")
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
@@ -225,6 +225,10 @@ def run(args: argparse.Namespace) -> int:
         print("makerhive: --lockstep runs the embedded sim (--venue sim) for a --duration, without --speed",
               file=sys.stderr)
         return 2
+    misplaced = _options_without_effect(args)
+    if misplaced:
+        print(f"makerhive: {misplaced}", file=sys.stderr)
+        return 2
     signer = None
     if cfg.run.venue == "hyperliquid":
         prepared = _prepare_hyperliquid(cfg, args)
@@ -334,19 +338,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options_without_effect(args: argparse.Namespace) -> str:
+    """An option given where it changes nothing (no silent no-op): what to say, or ''."""
+    if args.yes and not args.mainnet:
+        return "--yes confirms --mainnet; without --mainnet it does nothing"
+    if args.metrics_host is not None and args.metrics_port is None:
+        return "--metrics-host is where --metrics-port listens; give --metrics-port N too"
+    return ""
+
+
 def _start_metrics(hive: Any, args: argparse.Namespace, console: Any) -> Any:
     """The Prometheus endpoint when asked for (None), or False if it cannot listen."""
     if args.metrics_port is None:
         return None
     from makerhive.metrics import Metrics
 
-    metrics = Metrics(hive, args.metrics_port, host=args.metrics_host)
+    host = args.metrics_host or "127.0.0.1"
+    metrics = Metrics(hive, args.metrics_port, host=host)
     try:
         port = metrics.start()
     except OSError as e:
         print(f"makerhive: --metrics-port {args.metrics_port}: cannot listen: {e}", file=sys.stderr)
         return False
-    msg = f"metrics: http://{args.metrics_host}:{port}/metrics"
+    msg = f"metrics: http://{host}:{port}/metrics"
     logging.getLogger(__name__).info(msg)
     if args.headless:
         print(msg, flush=True)  # a script reads the port (with 0: a free one) from here
