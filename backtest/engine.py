@@ -33,7 +33,7 @@ fault) is answered as the live venue answers it: a reject per order and per canc
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -173,6 +173,7 @@ class Backtest:
         self._next_sample = 0
         self._ran = False
         self.order_log: list[tuple[float, str, OrderAction]] | None = None  # keep_orders() turns it on
+        self.progress: Callable[[float], None] | None = None  # told the simulated time once a second
 
     def keep_orders(self) -> "Backtest":
         """Keep every order action and answer (``result.orders``), for the journal."""
@@ -386,6 +387,8 @@ class Backtest:
 
     def _sample(self, t: int) -> None:
         self._sample_ts.append(t / NS)
+        if self.progress is not None:
+            self.progress(t / NS)
         for a in self.assets:
             rec = self.records[a]
             mid = self.sim.mid(a)

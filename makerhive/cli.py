@@ -307,14 +307,22 @@ def run(args: argparse.Namespace) -> int:
         deadline = hive.sim_time() + args.duration if args.duration is not None else None
         if args.lockstep:
             hive.run_to(deadline)
-        while not stop.is_set():
-            if args.lockstep and hive.reached():
-                break
-            if not args.lockstep and deadline is not None and hive.sim_time() >= deadline:
-                break
-            if view is not None:
-                view.publish(hive.snapshot())
-            stop.wait(period if view is not None else 0.05)
+        from makerhive.progress import JobProgress
+
+        start = hive.sim_time()
+        # headless: a bar (a line every 10 s in a log) of the simulated time, to --duration if given
+        with JobProgress("run", args.duration, unit="simulated s", tty=None if view is None else False,
+                         every_s=10.0 if view is None else float("inf")) as bar:
+            while not stop.is_set():
+                if args.lockstep and hive.reached():
+                    break
+                if not args.lockstep and deadline is not None and hive.sim_time() >= deadline:
+                    break
+                if view is not None:
+                    view.publish(hive.snapshot())
+                else:
+                    bar.update(hive.sim_time() - start)
+                stop.wait(period if view is not None else 0.05)
     finally:
         control.stop()
         if metrics is not None:
