@@ -316,6 +316,8 @@ class Backtest:
         """The venue's answers as they reach the order side (so their latency is the
         round trip, as the live journal's)."""
         keep = self.order_log
+        if keep is None:
+            return
         for ev in events:
             k = type(ev)
             if k is OrderAck:

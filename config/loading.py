@@ -177,7 +177,7 @@ def _name_keys(doc: dict, path: str, field: str) -> str:
     table: Any = doc
     for part in head.split("."):
         table = table.get(part, {}) if isinstance(table, dict) else {}
-    for key, value in (table.items() if isinstance(table, dict) else ()):
+    for key, value in table.items() if isinstance(table, dict) else ():
         for part in tail.lstrip(".").split(".") if tail else ():
             value = value.get(part, {}) if isinstance(value, dict) else {}
         if isinstance(value, dict) and field in value:

@@ -342,7 +342,7 @@ class Journal:
                 observe(asset, latency)
         cur = con.execute("INSERT INTO orders (run_id, ts, asset, action, cloid, side, px, sz, text, old_cloid, "
                           "old_px, old_sz, latency_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (self.run_id, *row, latency))
-        if latency is not None:
+        if latency is not None and sent is not None:
             con.execute("UPDATE orders SET latency_s = ? WHERE id = ?", (latency, sent[1]))
         if action in ("place", "modify", "cancel"):
             pending = self._cancelling if action == "cancel" else self._placed

@@ -6,11 +6,12 @@ scripts); this turns it into the few columns a trader checks first.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from rich.table import Table
 
-COLUMNS = (("asset", "left"), ("phase", "left"), ("net PnL", "right"), ("inventory $", "right"),
+Justify = Literal["left", "right"]
+COLUMNS: tuple[tuple[str, Justify], ...] = (("asset", "left"), ("phase", "left"), ("net PnL", "right"), ("inventory $", "right"),
            ("limit $", "right"), ("bid", "right"), ("ask", "right"), ("spread bp", "right"),
            ("open", "right"), ("fills", "right"), ("capital", "right"), ("restarts", "right"), ("guard", "left"))
 
