@@ -18,6 +18,7 @@ from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
 from messages.risk import FillHistory, FillWatermark, RiskState, VenuePosition
+from strategy.order_actions import order_actions
 from strategy.order_role import Command, OrderRole
 from strategy.order_tracker import OrderTracker
 from strategy.outbox import VENUE, Outbox
@@ -190,11 +191,8 @@ class OrderActor(AssetActor):
             self.ctx.latency.add(time.perf_counter_ns() - cmd.recv_ns)
         self.ctx.gateway.send(*cmds)
         journal = self.ctx.journal
-        if journal is not None:
-            for c in cmd.cancels:
-                journal.order(ts, self.ctx.asset, "cancel", c)
-            for o in cmd.places:
-                journal.order(ts, self.ctx.asset, "place", o.cloid, o.side, o.px, o.sz)
+        if journal is not None:  # a quote replaced is one modify, as the venue may send it
+            journal.actions(ts, self.ctx.asset, order_actions(cmd.cancels, cmd.places, self.tracker.live))
 
     def _send_cancel(self, cloids: list[str]) -> None:
         if cloids:

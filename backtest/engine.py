@@ -33,7 +33,7 @@ fault) is answered as the live venue answers it: a reject per order and per canc
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
@@ -44,6 +44,7 @@ from config import Config, ConfigError
 from messages.control import Tick
 from messages.market import BookSnapshot, Trade
 from messages.orders import Fill, Funding, OrderAck, OrderCancelled, OrderReject
+from strategy.order_actions import OrderAction, order_actions
 from supervisor.allocation import Allocator
 from venues.sim.engine import ERR_ADDRESS_BUDGET, ERR_ALO, SimExchange
 
@@ -171,6 +172,13 @@ class Backtest:
         self._sample_ts: list[float] = []
         self._next_sample = 0
         self._ran = False
+        self.order_log: list[tuple[float, str, OrderAction]] | None = None  # keep_orders() turns it on
+        self.progress: Callable[[float], None] | None = None  # told the simulated time once a second
+
+    def keep_orders(self) -> "Backtest":
+        """Keep every order action and answer (``result.orders``), for the journal."""
+        self.order_log = []
+        return self
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, duration_s: float) -> BacktestResult:
@@ -217,6 +225,8 @@ class Backtest:
             self.desks[payload.asset].handle("book", payload)
         elif kind == REPLY:
             asset, events = payload
+            if self.order_log is not None:
+                self._log_answers(t / NS, asset, events)
             self.desks[asset].handle("order", VenueEvents(events))
         elif kind == ARRIVE:
             self._arrive(t, *payload)
@@ -297,7 +307,25 @@ class Backtest:
         rec = self.records[asset]
         rec.orders_sent += len(cmd.places)
         rec.cancels_sent += len(cmd.cancels)
+        if self.order_log is not None:
+            ts, live = self._t / NS, self.desks[asset].order.tracker.live
+            self.order_log += [(ts, asset, a) for a in order_actions(cmd.cancels, cmd.places, live)]
         self._to_venue[asset].send(self._t, (asset, cmd))
+
+    def _log_answers(self, ts: float, asset: str, events: tuple[Any, ...]) -> None:
+        """The venue's answers as they reach the order side (so their latency is the
+        round trip, as the live journal's)."""
+        keep = self.order_log
+        if keep is None:
+            return
+        for ev in events:
+            k = type(ev)
+            if k is OrderAck:
+                keep.append((ts, asset, OrderAction("ack", ev.cloid)))
+            elif k is OrderReject:
+                keep.append((ts, asset, OrderAction("reject", ev.cloid, text=ev.reason)))
+            elif k is OrderCancelled:
+                keep.append((ts, asset, OrderAction("cancelled", ev.cloid, text=ev.reason)))
 
     def _arrive(self, t: int, asset: str, cmd: Command) -> None:
         """A command reaches the matching engine: cancels, then placements, one answer."""
@@ -361,6 +389,8 @@ class Backtest:
 
     def _sample(self, t: int) -> None:
         self._sample_ts.append(t / NS)
+        if self.progress is not None:
+            self.progress(t / NS)
         for a in self.assets:
             rec = self.records[a]
             mid = self.sim.mid(a)
@@ -382,7 +412,8 @@ class Backtest:
             rec.stalls = desk.stalls
         return BacktestResult(seed=self.seed, duration_s=float(duration_s), assets=self.assets,
                               capital_usd=self.cfg.portfolio.capital_usd, latency=dict(self.latency),
-                              sample_ts=self._sample_ts, records=self.records, steps=self._steps)
+                              sample_ts=self._sample_ts, records=self.records, steps=self._steps,
+                              orders=self.order_log or [])
 
 
 def start_capital(cfg: Config, assets: Iterable[str]) -> dict[str, float]:

@@ -73,6 +73,8 @@ class BacktestResult:
     records: dict[str, AssetRecord]
     steps: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    # (ts, asset, strategy.order_actions.OrderAction) in time order, when the run kept them
+    orders: list[tuple[float, str, Any]] = field(default_factory=list)
 
     @property
     def events(self) -> int:

@@ -45,7 +45,11 @@ def from_dict(raw: dict) -> Config:
     _refuse_secrets(raw, "")
     for key in raw:
         if key not in allowed_top:
-            reject(key, raw[key], f"unknown section; allowed: {sorted(allowed_top)}")
+            import difflib
+
+            close = difflib.get_close_matches(str(key), sorted(allowed_top), n=1, cutoff=0.6)
+            hint = f"did you mean [{close[0]}]?" if close else f"allowed: {sorted(allowed_top)}"
+            raise ConfigError(f"[{key}]: unknown section; {hint}")
     defaults_q = raw.get("quoting", {}) or {}
     defaults_r = raw.get("risk", {}) or {}
     assets_raw = raw.get("assets", {}) or {}
@@ -156,9 +160,63 @@ def _explain(e: msgspec.ValidationError, doc: dict) -> str:
             text = f"{text}; allowed: {allowed}"
         if text.startswith("Object contains unknown field"):
             field = text.split("`")[1] if "`" in text else "?"
-            return f"{path}.{field}: unknown key (check the spelling; see config.toml for the allowed keys)"
+            if "[...]" in path:
+                path = _name_keys(doc, path, field)
+            return f"{path}.{field}: unknown key{_nearest(path, field)}"
         return f"{path} = {value!r}: {text}"
     return msg
+
+
+def _name_keys(doc: dict, path: str, field: str) -> str:
+    """msgspec writes a table key as ``[...]`` (``assets[...].quoting``): name the one
+    whose table holds the unknown ``field`` (``assets.BTC.quoting``), the section a
+    user wrote it in when it came from the shared defaults (``quoting``)."""
+    head, _, tail = path.partition("[...]")
+    if head == "assets" and tail.startswith(".") and tail[1:] in ("quoting", "risk") and field in doc.get(tail[1:], {}):
+        return tail[1:]  # the shared [quoting]/[risk] merged into every asset
+    table: Any = doc
+    for part in head.split("."):
+        table = table.get(part, {}) if isinstance(table, dict) else {}
+    for key, value in table.items() if isinstance(table, dict) else ():
+        for part in tail.lstrip(".").split(".") if tail else ():
+            value = value.get(part, {}) if isinstance(value, dict) else {}
+        if isinstance(value, dict) and field in value:
+            return f"{head}.{key}{tail}"
+    return path
+
+
+def _nearest(path: str, field: str) -> str:
+    """' (did you mean `gamma`?)' for the closest allowed key, else where to look."""
+    import difflib
+    import typing
+
+    t = _type_at(path)
+    keys = list(typing.get_type_hints(t)) if isinstance(t, type) and issubclass(t, msgspec.Struct) else []
+    close = difflib.get_close_matches(field, keys, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; allowed: {sorted(keys)}" if keys else " (check the spelling; see config.toml for the allowed keys)"
+
+
+def _type_at(path: str) -> Any:
+    """The schema type of the table at a dotted ``path`` (an asset's name or ``[...]`` is any key)."""
+    import typing
+
+    t: Any = Config
+    for part in path.replace("[...]", ".*").split("."):
+        if not part or part.isdigit():
+            if typing.get_origin(t) is tuple:
+                t = typing.get_args(t)[0]
+            continue
+        if isinstance(t, type) and issubclass(t, msgspec.Struct):
+            t = typing.get_type_hints(t).get(part)
+            if t is None:
+                return None
+        elif typing.get_origin(t) is dict:
+            t = typing.get_args(t)[1]
+        else:
+            return None
+    return t
 
 
 def _allowed_values(path: str) -> list[Any] | None:

@@ -276,9 +276,14 @@ class Hive:
         verb, args = words[0], words[1:]
         if verb == "status":
             snap = self.snapshot()
-            return {"ok": True, "sim_time_s": snap.sim_time_s,
+            return {"ok": True, "sim_time_s": snap.sim_time_s, "venue": snap.venue, "journal": snap.journal,
                     "assets": {r.asset: {"phase": r.phase, "net_pnl": r.net_pnl, "inventory": r.inventory,
-                                         "capital": r.capital, "restarts": r.restarts} for r in snap.assets}}
+                                         "capital": r.capital, "restarts": r.restarts,
+                                         "inventory_usd": r.inventory_usd, "limit_usd": r.limit_usd,
+                                         "our_bid": r.our_bid, "our_ask": r.our_ask,
+                                         "own_spread_bp": r.own_spread_bp, "open_orders": r.open_orders,
+                                         "fills": r.fills_buy + r.fills_sell, "guard": r.guard}
+                               for r in snap.assets}}
         if verb == "unquarantine" and len(args) == 1:
             asset = args[0].upper()
             if asset not in self.assets:

@@ -26,6 +26,7 @@ import sys
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from makerhive.argtypes import positive_float, positive_int
 
@@ -177,11 +178,13 @@ def _sim(args: argparse.Namespace) -> int:
             cfg, sim=msgspec.structs.replace(cfg.sim, latency_profile=profile))
     try:
         bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
+        if getattr(args, "journal", None):  # the journal lists every order, as a live run's
+            bt.keep_orders()
     except ConfigError as e:
         return _fail(str(e))
     console = Console(width=None if sys.stdout.isatty() else 140)
     t0 = time.perf_counter()
-    result = bt.run(args.duration)
+    result = _run_with_progress(bt, args.duration, "backtest")
     wall = time.perf_counter() - t0
     report = build_report(result)
     console.print(render_table(report))
@@ -190,6 +193,15 @@ def _sim(args: argparse.Namespace) -> int:
                   f"wall ({result.market_events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
                   f"{report['sharpe_method']}.")
     return _write_outputs(console, report, result, args)
+
+
+def _run_with_progress(bt: Any, duration_s: float, label: str) -> Any:
+    """``bt.run`` with a progress bar (a line every 10 s when not on a terminal)."""
+    from makerhive.progress import JobProgress
+
+    with JobProgress(label, duration_s, unit="simulated s") as bar:
+        bt.progress = bar.update
+        return bt.run(duration_s)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -206,8 +218,10 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     try:
         bt = ReplayBacktest(cfg, args.replay, seed=args.seed, assets=_assets(args))
+        if getattr(args, "journal", None):
+            bt.keep_orders()
         t0 = time.perf_counter()
-        result = bt.run(args.duration)
+        result = _run_with_progress(bt, args.duration, "replay")
     except (ConfigError, ReplayError) as e:
         return _fail(str(e))
     wall = time.perf_counter() - t0

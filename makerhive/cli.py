@@ -11,7 +11,8 @@
     makerhive record --assets BTC,ETH --out DIR [--duration S] [--ws-url URL] [--network testnet|mainnet]
 
 Exit status: 0 after a clean stop with no order left open; 1 if orders were left open
-or the run failed; 2 for a bad config or bad arguments (nothing was started).
+or the run failed; 2 for a bad config or bad arguments (nothing was started); 3 when
+the venue cannot be reached at start (nothing was traded).
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ import config as config_mod
 from makerhive.argtypes import positive_float
 
 DEFAULT_CONFIG = "config.toml"
+EXIT_VENUE_UNREACHABLE = 3  # `run` could not reach the venue at start: nothing traded (README)
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="makerhive", description="A supervised market maker for Hyperliquid perpetuals.")
+    p.add_argument("--version", action="version", version=f"makerhive {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the hive (default: on the embedded simulated exchange)")
     run.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default: ./config.toml)")
@@ -54,8 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="embedded sim: deterministic and as fast as the hive can go (needs --duration)")
     run.add_argument("--metrics-port", type=int, default=None, metavar="N",
                      help="serve Prometheus metrics on http://127.0.0.1:N/metrics (0: a free port, printed)")
-    run.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDR",
-                     help="listen address of --metrics-port (default: loopback only)")
+    run.add_argument("--metrics-host", default=None, metavar="ADDR",
+                     help="listen address of --metrics-port (default: 127.0.0.1, loopback only)")
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
@@ -71,8 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
     unq.add_argument("asset")
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
-    st = sub.add_parser("status", help="one-line status of the running hive, as JSON")
-    st.add_argument("--config", default=DEFAULT_CONFIG)
+    st = sub.add_parser("status", help="the running hive's assets as a table (--json: JSON)")
+    st.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
+    st.add_argument("--json", action="store_true", help="the hive's answer as one line of JSON")
     res = sub.add_parser("resume", help="lift the portfolio drawdown stop of the running hive")
     res.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
     reo = sub.add_parser("reoptimize", help="re-fit the running hive's quoting parameters now ([reoptimize])")
@@ -120,6 +124,42 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--ws-url", default=None, metavar="URL", help="WebSocket URL (overrides --network)")
     return p
 
+
+
+def _version() -> str:
+    """The installed package's version (pyproject.toml), or 'unknown' when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("makerhive")
+    except PackageNotFoundError:
+        return "unknown (not installed; run ./hive)"
+
+
+def status(args: argparse.Namespace) -> int:
+    """The running hive's status: a table for a person, one line of JSON with --json."""
+    if args.json:
+        return operator_command(args, ["status"])
+    from makerhive.control import send, socket_path
+
+    cfg = _load(args.config)
+    if cfg is None:
+        return 2
+    path = socket_path(cfg.run.journal_dir)
+    try:
+        answer = send(path, ["status"])
+    except OSError as e:
+        print(f"makerhive: no running hive answers at {path}: {e}", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"makerhive status: {answer.get('error', answer)}", file=sys.stderr)
+        return 1
+    from rich.console import Console
+
+    from makerhive.status_table import render
+
+    Console(width=None if sys.stdout.isatty() else 160).print(render(answer))
+    return 0
 
 
 def _load(path: str, params: str | None = None) -> config_mod.Config | None:
@@ -184,6 +224,10 @@ def run(args: argparse.Namespace) -> int:
     if args.lockstep and (cfg.run.venue != "sim" or args.duration is None or args.speed is not None):
         print("makerhive: --lockstep runs the embedded sim (--venue sim) for a --duration, without --speed",
               file=sys.stderr)
+        return 2
+    misplaced = _options_without_effect(args)
+    if misplaced:
+        print(f"makerhive: {misplaced}", file=sys.stderr)
         return 2
     signer = None
     if cfg.run.venue == "hyperliquid":
@@ -257,20 +301,28 @@ def run(args: argparse.Namespace) -> int:
                 view.close()
             hive.runtime.stop()
             hive.abandon()
-            return 1
+            return EXIT_VENUE_UNREACHABLE
         period = 1.0 / cfg.run.view_fps
         # the runtime clock may start at the venue's (remote-sim): count from our start
         deadline = hive.sim_time() + args.duration if args.duration is not None else None
         if args.lockstep:
             hive.run_to(deadline)
-        while not stop.is_set():
-            if args.lockstep and hive.reached():
-                break
-            if not args.lockstep and deadline is not None and hive.sim_time() >= deadline:
-                break
-            if view is not None:
-                view.publish(hive.snapshot())
-            stop.wait(period if view is not None else 0.05)
+        from makerhive.progress import JobProgress
+
+        start = hive.sim_time()
+        # headless: a bar (a line every 10 s in a log) of the simulated time, to --duration if given
+        with JobProgress("run", args.duration, unit="simulated s", tty=None if view is None else False,
+                         every_s=10.0 if view is None else float("inf")) as bar:
+            while not stop.is_set():
+                if args.lockstep and hive.reached():
+                    break
+                if not args.lockstep and deadline is not None and hive.sim_time() >= deadline:
+                    break
+                if view is not None:
+                    view.publish(hive.snapshot())
+                else:
+                    bar.update(hive.sim_time() - start)
+                stop.wait(period if view is not None else 0.05)
     finally:
         control.stop()
         if metrics is not None:
@@ -294,19 +346,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options_without_effect(args: argparse.Namespace) -> str:
+    """An option given where it changes nothing (no silent no-op): what to say, or ''."""
+    if args.yes and not args.mainnet:
+        return "--yes confirms --mainnet; without --mainnet it does nothing"
+    if args.metrics_host is not None and args.metrics_port is None:
+        return "--metrics-host is where --metrics-port listens; give --metrics-port N too"
+    return ""
+
+
 def _start_metrics(hive: Any, args: argparse.Namespace, console: Any) -> Any:
     """The Prometheus endpoint when asked for (None), or False if it cannot listen."""
     if args.metrics_port is None:
         return None
     from makerhive.metrics import Metrics
 
-    metrics = Metrics(hive, args.metrics_port, host=args.metrics_host)
+    host = args.metrics_host or "127.0.0.1"
+    metrics = Metrics(hive, args.metrics_port, host=host)
     try:
         port = metrics.start()
     except OSError as e:
         print(f"makerhive: --metrics-port {args.metrics_port}: cannot listen: {e}", file=sys.stderr)
         return False
-    msg = f"metrics: http://{args.metrics_host}:{port}/metrics"
+    msg = f"metrics: http://{host}:{port}/metrics"
     logging.getLogger(__name__).info(msg)
     if args.headless:
         print(msg, flush=True)  # a script reads the port (with 0: a free one) from here
@@ -459,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "unquarantine":
         return operator_command(args, ["unquarantine", args.asset])
     if args.command == "status":
-        return operator_command(args, ["status"])
+        return status(args)
     if args.command == "resume":
         return operator_command(args, ["resume"])
     if args.command in ("reoptimize", "rollback-params"):

@@ -16,12 +16,14 @@ from makerhive.report import latest_run
 
 FILL_COLUMNS = ("ts", "asset", "side", "px", "sz", "fee", "liquidity", "fair_px", "tid", "cloid",
                 "markout_1s_bp", "markout_5s_bp", "markout_30s_bp", "markout_300s_bp")
-ORDER_COLUMNS = ("ts", "asset", "action", "side", "px", "sz", "cloid", "latency_s", "text")
+ORDER_COLUMNS = ("ts", "asset", "action", "side", "px", "sz", "cloid", "latency_s", "text", "old_cloid", "old_px",
+                 "old_sz")  # old_*: the order a modify replaced
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", required=True, metavar="PATH", help="the journal (runs/journal.sqlite)")
-    p.add_argument("--orders", action="store_true", help="orders (placements, cancels, acks, rejects) instead of fills")
+    p.add_argument("--orders", action="store_true",
+                   help="orders (placements, modifies, cancels, acks, rejects) instead of fills")
     p.add_argument("--asset", default=None, metavar="BTC", help="only this asset")
     p.add_argument("--since", type=float, default=None, metavar="T", help="from this time on (the run's clock, s)")
     p.add_argument("--until", type=float, default=None, metavar="T", help="up to this time (the run's clock, s)")
@@ -85,6 +87,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _cell(row: dict, col: str) -> str:
+    """A modify shows what it changed: old → new price and size."""
+    if row.get("action") == "modify" and col in ("px", "sz") and row.get(f"old_{col}") != row[col]:
+        return f"{_fmt(row.get(f'old_{col}'))}→{_fmt(row[col])}"
+    return _fmt(row[col])
+
+
 def _table(what: str, run: int, rows: list[dict], orders: bool) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -97,7 +106,7 @@ def _table(what: str, run: int, rows: list[dict], orders: bool) -> None:
         left = c in ("asset", "side", "action", "text")
         t.add_column(c.replace("markout_5s_bp", "5s markout bp"), justify="left" if left else "right", overflow="fold")
     for r in rows:
-        t.add_row(*(_fmt(r[c]) for c in cols))
+        t.add_row(*(_cell(r, c) for c in cols))
     console.print(t)
     if not rows:
         console.print(f"no {what} in this window")

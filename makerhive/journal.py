@@ -61,6 +61,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             id INTEGER PRIMARY KEY, run_id INTEGER, ts REAL NOT NULL, kind TEXT NOT NULL, asset TEXT, text TEXT)""",
         "CREATE INDEX events_kind ON events(kind, ts)",
     ),
+    (  # v2: a modify names the order it replaced, and its price and size
+        "ALTER TABLE orders ADD COLUMN old_cloid TEXT",
+        "ALTER TABLE orders ADD COLUMN old_px REAL",
+        "ALTER TABLE orders ADD COLUMN old_sz REAL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -143,7 +148,9 @@ class Journal:
         self.written = 0
         self._q: queue.Queue = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
-        self._placed: dict[str, float] = {}  # cloid -> placement ts (for ack latency), writer-owned
+        # cloid -> (when sent, its row), writer-owned: the answer's latency goes on both rows
+        self._placed: dict[str, tuple[float, int]] = {}
+        self._cancelling: dict[str, tuple[float, int]] = {}
         self._markouts = _Markouts()
         self.run_id = 0
         self.scope = ""
@@ -204,7 +211,21 @@ class Journal:
     def order(self, ts: float, asset: str, action: str, cloid: str = "", side: str | None = None,
               px: float | None = None, sz: float | None = None, text: str = "") -> None:
         """An order action: place, cancel (ours), ack, reject (with the venue's text), cancelled."""
-        self._put(("order", (_num(ts), asset, action, cloid, side, _num(px), _num(sz), text)))
+        self._put(("order", (_num(ts), asset, action, cloid, side, _num(px), _num(sz), text, None, None, None)))
+
+    def modify(self, ts: float, asset: str, old_cloid: str, cloid: str, side: str | None, old_px: float | None,
+               old_sz: float | None, px: float | None, sz: float | None) -> None:
+        """One of our quotes replaced: ``old_cloid`` at old_px x old_sz by ``cloid`` at px x sz."""
+        self._put(("order", (_num(ts), asset, "modify", cloid, side, _num(px), _num(sz), "", old_cloid,
+                             _num(old_px), _num(old_sz))))
+
+    def actions(self, ts: float, asset: str, actions: Iterable[Any]) -> None:
+        """What one command did, or the venue's answers (``strategy.order_actions.OrderAction``)."""
+        for a in actions:
+            if a.action == "modify":
+                self.modify(ts, asset, a.old_cloid, a.cloid, a.side, a.old_px, a.old_sz, a.px, a.sz)
+            else:
+                self.order(ts, asset, a.action, a.cloid, a.side, a.px, a.sz, a.text)
 
     def event(self, ts: float, kind: str, asset: str, text: str) -> None:
         self._put(("event", (_num(ts), kind, asset, text)))
@@ -284,20 +305,7 @@ class Journal:
             if cur.rowcount and row[1] is not None and ref:
                 self._markouts.add(row[2], row[0], row[1], ref, row[5])
         elif kind == "order":
-            ts, action, cloid = row[0], row[2], row[3]
-            latency = None
-            if action == "place":
-                if len(self._placed) > 50_000:
-                    self._placed.clear()  # bounded: a lost ack must not grow it forever
-                self._placed[cloid] = ts
-            elif action in ("ack", "reject"):
-                sent = self._placed.pop(cloid, None)
-                latency = ts - sent if sent is not None and ts is not None else None
-                if latency is not None:
-                    for observe in self.latency_observers:
-                        observe(row[1], latency)
-            con.execute("INSERT INTO orders (run_id, ts, asset, action, cloid, side, px, sz, text, latency_s) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?)", (run, *row, latency))
+            self._write_order(con, row)
         elif kind == "event":
             con.execute("INSERT INTO events (run_id, ts, kind, asset, text) VALUES (?,?,?,?,?)", (run, *row))
         elif kind == "funding":
@@ -315,6 +323,32 @@ class Journal:
         elif kind == "mark":
             if row[0] is not None:
                 self._resolve(con, row[1], row[0], row[2])
+
+    def _write_order(self, con: sqlite3.Connection, row: tuple) -> None:
+        """An order row; an answer (ack, reject, cancelled) gets the latency since its
+        order was sent, written on the sending row (place, modify, cancel) too."""
+        ts, asset, action, cloid = row[0], row[1], row[2], row[3]
+        sent, placing = None, False
+        if action in ("ack", "reject"):
+            sent = self._placed.pop(cloid, None)
+            placing = sent is not None
+            if sent is None and action == "reject":
+                sent = self._cancelling.pop(cloid, None)  # a refused cancel
+        elif action == "cancelled":
+            sent = self._cancelling.pop(cloid, None)
+        latency = ts - sent[0] if sent is not None and ts is not None and sent[0] is not None else None
+        if latency is not None and placing:  # the order round trip the metrics histogram shows
+            for observe in self.latency_observers:
+                observe(asset, latency)
+        cur = con.execute("INSERT INTO orders (run_id, ts, asset, action, cloid, side, px, sz, text, old_cloid, "
+                          "old_px, old_sz, latency_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", (self.run_id, *row, latency))
+        if latency is not None and sent is not None:
+            con.execute("UPDATE orders SET latency_s = ? WHERE id = ?", (latency, sent[1]))
+        if action in ("place", "modify", "cancel"):
+            pending = self._cancelling if action == "cancel" else self._placed
+            if len(pending) > 50_000:
+                pending.clear()  # bounded: a lost answer must not grow it forever
+            pending[cloid] = (ts, int(cur.lastrowid or 0))
 
     def _resolve(self, con: sqlite3.Connection, asset: str, ts: float, mid: float) -> None:
         for col, value, tid in self._markouts.resolve(asset, ts, mid):

@@ -2,10 +2,12 @@
 backtests and live runs alike.
 
 The backtester keeps fills (with the engine's mid), equity and inventory once a second
-and per-asset counters, not every order: the journal gets those fills and snapshots, the
-funding total as one row at the end, and the order counters in the run's ``info``. Its
-markouts come from the mids it can see (fills, and samples while not flat), so they are
-coarser than the backtester's own.
+and per-asset counters; asked to (``Backtest.keep_orders``), every order action and
+answer too. The journal gets those orders (placements, modifies, cancels, acks and
+rejects with the venue's text, latencies on the backtest's clock), fills and snapshots,
+the funding total as one row at the end, and the order counters in the run's ``info``.
+Its markouts come from the mids it can see (fills, and samples while not flat), so they
+are coarser than the backtester's own.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def write_backtest(result: Any, path: str | Path) -> Path:  # result: backtest.r
     j = Journal(p, queue_size=10_000_000)
     j.start(kind="backtest", venue="backtest", seed=result.seed, assets=result.assets,
             capital_usd=result.capital_usd, info=json.dumps({"duration_s": result.duration_s, "orders": counts}))
+    for ts, asset, action in result.orders:
+        j.actions(ts, asset, (action,))
     for n, asset in enumerate(result.assets):
         rec = result.records[asset]
         _fills_and_samples(j, asset, n, rec, result.sample_ts)

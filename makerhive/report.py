@@ -71,18 +71,21 @@ def _series(path: Path, run: int, asset: str) -> dict[str, np.ndarray]:
             "limit_usd": f(cols[4])}
 
 
-def _order_counts(path: Path, run: int, asset: str, info: dict) -> tuple[int, int]:
-    """Placements and cancels: the journal's order rows, or a backtest's counters."""
+def _order_counts(path: Path, run: int, asset: str, info: dict) -> tuple[int, int, int]:
+    """Placements, cancels and modifies: the journal's order rows, or a backtest's
+    counters. A modify puts an order on the book and takes one off, as one action."""
     rows = read_rows(path, "SELECT action, count(*) FROM orders WHERE run_id = ? AND asset = ? GROUP BY action",
                      (run, asset))
     if rows:
         n = dict((r[0], r[1]) for r in rows)
-        return n.get("place", 0), n.get("cancel", 0)
+        mods = n.get("modify", 0)
+        return n.get("place", 0) + mods, n.get("cancel", 0) + mods, mods
     c = info.get("orders", {}).get(asset, {})
-    return int(c.get("orders", 0)), int(c.get("cancels", 0))
+    return int(c.get("orders", 0)), int(c.get("cancels", 0)), 0
 
 
-def _metrics(fills: list, series: dict[str, np.ndarray], funding: float, placed: int, cancels: int) -> dict[str, Any]:
+def _metrics(fills: list, series: dict[str, np.ndarray], funding: float, placed: int, cancels: int,
+             modifies: int = 0) -> dict[str, Any]:
     spread = fees = volume = 0.0
     cash = position = 0.0
     for f in fills:
@@ -112,8 +115,8 @@ def _metrics(fills: list, series: dict[str, np.ndarray], funding: float, placed:
         "attribution": {"spread_capture": spread, "fees": -fees, "funding": funding,
                         "inventory": net - spread + fees - funding},
         "markout_bp": markouts,
-        "orders_placed": placed, "cancels": cancels,
-        "actions_per_usdc": (placed + cancels) / volume if volume else None,
+        "orders_placed": placed, "cancels": cancels, "modifies": modifies,
+        "actions_per_usdc": (placed + cancels - modifies) / volume if volume else None,
         "fill_rate": len(fills) / placed if placed else None,
     }
 
@@ -151,9 +154,9 @@ def build_report(path: str | Path, run: int | None = None) -> dict[str, Any]:
                                             (run, a))]
         funding = read_rows(path, "SELECT coalesce(sum(usd), 0) FROM funding WHERE run_id = ? AND asset = ?",
                             (run, a))[0][0]
-        placed, cancels = _order_counts(path, run, a, info)
+        placed, cancels, modifies = _order_counts(path, run, a, info)
         series_of[a] = s = _series(path, run, a)
-        per[a] = _metrics(fills, s, float(funding), placed, cancels)
+        per[a] = _metrics(fills, s, float(funding), placed, cancels, modifies)
         per[a]["per_day"] = _per_day(fills, s)
         all_fills += fills
     total = _total(per, series_of, all_fills)
@@ -164,7 +167,7 @@ def build_report(path: str | Path, run: int | None = None) -> dict[str, Any]:
 
 def _total(per: dict[str, Any], series_of: dict[str, dict[str, np.ndarray]], fills: list) -> dict[str, Any]:
     """Sums where they add up; ratios and drawdowns of the summed equity on a 1 s grid."""
-    add = ("net_pnl", "fills", "fills_buy", "volume_usd", "orders_placed", "cancels")
+    add = ("net_pnl", "fills", "fills_buy", "volume_usd", "orders_placed", "cancels", "modifies")
     t = {k: sum(p[k] for p in per.values()) for k in add}
     t["attribution"] = {k: sum(p["attribution"][k] for p in per.values())
                         for k in ("spread_capture", "fees", "funding", "inventory")}
@@ -185,7 +188,7 @@ def _total(per: dict[str, Any], series_of: dict[str, dict[str, np.ndarray]], fil
     t["max_drawdown"], t["drawdown_duration_s"] = _drawdown(grid, eq)
     v = t["volume_usd"]
     t["bp_per_notional"] = t["net_pnl"] / v * 1e4 if v else None
-    t["actions_per_usdc"] = (t["orders_placed"] + t["cancels"]) / v if v else None
+    t["actions_per_usdc"] = (t["orders_placed"] + t["cancels"] - t["modifies"]) / v if v else None
     t["fill_rate"] = t["fills"] / t["orders_placed"] if t["orders_placed"] else None
     t["markout_bp"] = {}
     for h, col in zip(MARKOUT_HORIZONS_S, MARKOUT_COLUMNS):

@@ -110,8 +110,9 @@ def _pct_style(pct: float) -> str:
 
 
 # -- parts -----------------------------------------------------------------------------------
-def _header(snap: ViewSnapshot, *, compact: bool = False) -> Text:
-    """Venue, speed, clocks, PnL and capital; under it the venue's budgets (the sim's too)."""
+def _header(snap: ViewSnapshot, *, compact: bool = False, wide: bool = True) -> Text:
+    """Venue, speed, clocks, PnL and capital; under it the venue's budgets (the sim's too),
+    each on one line at any width (the switch's daily action cost only when ``wide``)."""
     t = Text()
     t.append("makerhive", style="bold cyan")
     t.append(" " if compact else "  venue ")
@@ -141,7 +142,7 @@ def _header(snap: ViewSnapshot, *, compact: bool = False) -> Text:
     dms_at = float(vs.get("dms_at", 0.0) or 0.0)
     if dms_at:
         t.append(f"  dead-man's switch in {max(0.0, dms_at - float(vs.get('now', dms_at))):.0f}s")
-        if vs.get("dms_actions_per_day"):
+        if vs.get("dms_actions_per_day") and wide:
             t.append(f" ({vs['dms_actions_per_day']} actions/day)")
     if vs.get("dms_blocked"):
         t.append(f"  NOT QUOTING: {vs['dms_blocked']}", style="bold red")
@@ -295,7 +296,7 @@ def _capital_panel(snap: ViewSnapshot) -> Panel:
         t.add_column(justify="right")  # score
         t.add_column(justify="right")  # parts
         t.add_column()  # zone
-        t.add_column(justify="right")  # multipliers
+        t.add_column(justify="right", no_wrap=True)  # multipliers: one line, never split
         t.add_column()  # compound
         t.add_row(*(Text(h, style="dim") for h in ("", "capital", "share", "move", "score", "s/r/d/c",
                                                      "zone", "size spr pos", "")))
@@ -445,7 +446,7 @@ class _Frame:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         snap, width = self.snap, options.max_width
-        yield _header(snap, compact=width < MEDIUM)
+        yield _header(snap, compact=width < MEDIUM, wide=width >= WIDE)
         if snap.stopping:
             yield Text("stopping: cancelling every order…", style="bold white on red")
         yield _Assets(snap, bare=width < WIDE)
@@ -489,11 +490,13 @@ class _Bottom:
             yield bottom
             return
         need = Measurement.get(console, options, capital).maximum
-        if need + self.MIN_EVENTS_WIDTH > options.max_width:
+        if need + 2 + self.MIN_EVENTS_WIDTH > options.max_width:
             yield capital
             yield events
             return
-        bottom.add_column()  # as wide as the allocation needs
+        # as wide as the allocation needs, so its rows never wrap (rich measures this
+        # grid a column short of its bold total row: +2)
+        bottom.add_column(width=need + 2)
         bottom.add_column(ratio=1)
         bottom.add_row(capital, events)
         yield bottom

@@ -63,7 +63,7 @@ class VenueRuntime:
         if not self._ready.wait(timeout):
             raise VenueUnavailable("venue runtime did not start")
         if self._error is not None:
-            raise VenueUnavailable(f"venue runtime failed to start: {self._error!r}")
+            raise VenueUnavailable(_reason(self._error))
 
     def _run(self) -> None:
         try:
@@ -199,3 +199,16 @@ class VenueRuntime:
 
 def _nothing() -> None:
     """Wakes the trio thread so that its clock looks again."""
+
+
+def _reason(error: BaseException) -> str:
+    """Why the runtime did not start, in the venue's own words: the first
+    ``VenueUnavailable`` inside trio's exception groups (it names the URL)."""
+    leaves = [error]
+    while leaves:
+        e = leaves.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            leaves = list(e.exceptions) + leaves
+        elif isinstance(e, VenueUnavailable):
+            return str(e)
+    return f"venue runtime failed to start: {error!r}"

@@ -244,4 +244,8 @@ def run_cli(args: Any) -> int:
     summary = rec.summary()  # also when a signal cut the run short
     summary["seconds"] = round(time.monotonic() - t0, 1)
     print(json.dumps(summary, indent=2))
+    if not summary.get("frames_total"):  # an empty recording must not pass for one in a script
+        why = summary.get("last_error") or "the feed sent nothing for these coins"
+        print(f"makerhive record: nothing was captured in {summary['seconds']:g} s: {why}", file=sys.stderr)
+        return 1
     return 0

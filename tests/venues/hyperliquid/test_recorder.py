@@ -285,11 +285,12 @@ def _cli(*args):
     return [sys.executable, "-m", "makerhive.cli", "record", *args]
 
 
-def test_cli_duration_with_no_server_exits_cleanly_with_a_summary(tmp_path):
+def test_cli_duration_with_no_server_prints_the_summary_and_fails_with_the_reason(tmp_path):
     url = f"ws://127.0.0.1:{_free_port()}/ws"
     p = subprocess.run(_cli("--assets", "BTC,ETH", "--out", str(tmp_path), "--duration", "0.5", "--ws-url", url),
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1, p.stderr  # an empty recording is no recording (issue 14 item 6)
+    assert "nothing was captured" in p.stderr and "connect" in p.stderr
     summary = json.loads(p.stdout)
     assert summary["frames_total"] == 0 and summary["connects"] == 0 and "malformed" in summary
 
@@ -306,7 +307,7 @@ def test_cli_sigterm_closes_files_and_prints_the_summary(tmp_path):
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert p.returncode == 0
+    assert p.returncode == 1  # stopped before anything came: nothing captured
     assert json.loads(out)["frames_total"] == 0
 
 

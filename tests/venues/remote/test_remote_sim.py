@@ -575,7 +575,7 @@ def test_sigkilled_hive_loses_its_quotes_to_the_dead_mans_switch_and_a_restart_r
         assert any(inherited[a] != 0 for a in ASSETS)
 
 
-def test_unreachable_venue_is_one_clear_line_and_exit_1(tmp_path):
+def test_unreachable_venue_is_one_clear_line_and_exit_3(tmp_path):
     import socket as _socket
 
     with _socket.socket() as s:  # a port nothing listens on
@@ -587,5 +587,7 @@ def test_unreachable_venue_is_one_clear_line_and_exit_1(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "run", "--headless", "--venue", "remote-sim",
                            "--duration", "5", "--config", str(cfg)],
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == 3  # its own exit status (README), not a failed run's 1
     assert "cannot reach the venue" in proc.stderr and "Traceback" not in proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if "cannot reach the venue" in x)
+    assert f"ws://127.0.0.1:{port}" in line and "ExceptionGroup" not in line
