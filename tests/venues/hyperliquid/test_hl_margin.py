@@ -130,7 +130,7 @@ def test_near_liquidation_only_reducing_quotes_are_allowed():
     from messages.orders import Fill
 
     c = _core()
-    c.on_fill(Fill("ETH", "c", 1, 1, "B", 3000.0, 0.5, 0.0, 2.0, 0.0))
+    c.on_fill(Fill("ETH", "c", 1, 1, "B", 3000.0, 0.5, 0.0, 2.0, 0.0), 0.5)
     c.on_margin(_margin(liquidation_px=2800.0))  # 6.7% away: inside the 10% distance
     s = c.state(3.0)
     assert not s.allow_bid and s.allow_ask and "near liquidation" in s.halt_reason and not s.halted
