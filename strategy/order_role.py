@@ -62,8 +62,7 @@ class OrderRole:
         news: Outbox = []
         if self.feedback:
             fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", "")))
-            if fb is not None and not (isinstance(msg, Fill) and (msg.tid in self.tracker.seen_tids
-                                                                  or msg.ts < self.tracker.pruned_before)):
+            if fb is not None and not (isinstance(msg, Fill) and self.tracker.seen(msg)):
                 news = [("quoter", fb)]
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)

@@ -176,9 +176,14 @@ class OrderTracker:
     def on_cancelled(self, msg: OrderCancelled) -> None:
         self.live.pop(msg.cloid, None)
 
+    def seen(self, fill: Fill) -> bool:
+        """Whether the fill was applied before: its trade id is known, or it is older than
+        the ids forgotten at the fill-sync watermark."""
+        return fill.tid in self.seen_tids or fill.ts < self.pruned_before
+
     def on_fill(self, fill: Fill) -> bool:
         """Apply a fill once (dedupe by trade id); False if it was seen before."""
-        if fill.tid in self.seen_tids or fill.ts < self.pruned_before:
+        if self.seen(fill):
             return False
         why = bad_fill(fill)
         if why:  # not marked seen: the fill sync may bring it again, intact
@@ -222,7 +227,7 @@ class OrderTracker:
         """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
         self._adopt_position(position)
         for f in fills:
-            if f.tid not in self.seen_tids and f.ts >= self.pruned_before:
+            if not self.seen(f):
                 self._see(f)
         self.live.clear()
         return [o.cloid for o in open_orders]
