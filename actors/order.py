@@ -58,7 +58,7 @@ class OrderActor(AssetActor):
             self._send_cancel(stale)
             self.event(self.role.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
         position = self.tracker.position  # the venue's, unless it was not a number
-        self.send("risk", OwnFills(ctx.asset, self.role.ts, fills, position, live=False))
+        self.send("risk", OwnFills(ctx.asset, self.role.ts, fills, position, live=False, start=True))
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
         self.event(self.role.ts, "reconciled",
                   f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "

@@ -83,6 +83,7 @@ class OwnFills(msgspec.Struct, frozen=True, tag=True):
     fills: tuple[Fill, ...]
     position: float
     live: bool = True
+    start: bool = False  # the order role's start-up history, all the venue has: risk rebuilds from it
 
 
 class RiskStateRequest(msgspec.Struct, frozen=True, tag=True):

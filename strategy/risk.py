@@ -196,6 +196,16 @@ class RiskCore:
         self.reconcile_position(position)
         return n
 
+    def reset_fills(self) -> None:
+        """Forget what the fills made, before a rebuild from a restarted order role's
+        full history (it reaches us again: without this it would count twice)."""
+        self._position = self._avg = self._realized = self._fees = 0.0
+        self._entry_unknown = False
+        self.fills_buy = self.fills_sell = 0
+        self.volume_usd = self.max_abs_inventory_usd = 0.0
+        self.fills_digest = 0
+        self._day_start_net = 0.0
+
     def _book(self, fill: Fill, live: bool) -> bool:
         why = bad_fill(fill)
         if why:

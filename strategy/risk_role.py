@@ -66,6 +66,8 @@ class RiskRole:
         if isinstance(msg, OwnFills):
             if finite(msg.ts):
                 self.ts = max(self.ts, msg.ts)
+            if msg.start:
+                core.reset_fills()
             if core.on_fills(msg.fills, msg.position) and core.mid == 0:
                 core.mark(msg.fills[-1].px, self.ts)  # a start-up history: valued at its last price until a book
             return self._publish(force=True)
