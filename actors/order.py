@@ -1,7 +1,9 @@
 """OrderActor: owns the live order map and talks to the venue gateway.
 
 On start it registers its route, then reconciles with the venue (open orders,
-position, fill history) before it accepts any ladder: restart => reconcile => quote.
+position, fill history: read once, here) before it accepts any ladder: restart =>
+reconcile => quote. Its tracker owns the asset's position and fill dedupe; risk hears
+the fills and the position from it.
 Every command carries its epoch; after a restart the gateway refuses the old one's.
 On a clean stop it cancels its orders, waits for the venue to confirm, and hands risk
 any fill that arrived meanwhile, so nothing is lost at exit.
@@ -17,7 +19,7 @@ from actors.context import AssetContext
 from messages.control import Tick
 from messages.orders import (CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders,
                              QueryLiveOrders, QuoteLadder, Resync, VenueBatch)
-from messages.risk import FillHistory, FillWatermark, RiskState, VenuePosition
+from messages.risk import FillHistory, OwnFills, RiskState, VenuePosition
 from strategy.order_actions import order_actions
 from strategy.order_role import Command, OrderRole
 from strategy.order_tracker import OrderTracker
@@ -56,7 +58,8 @@ class OrderActor(AssetActor):
         if stale:
             self._send_cancel(stale)
             self.event(self.role.ts, "cancel_all", f"reconcile: cancelling {len(stale)} stale order(s)")
-        self.send("risk", FillHistory(ctx.asset, self.role.ts, fills))
+        position = self.tracker.position  # the venue's, unless it was not a number
+        self.send("risk", OwnFills(ctx.asset, self.role.ts, fills, position, live=False, start=True))
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
         self.event(self.role.ts, "reconciled",
                   f"epoch {self.order_epoch}: position {position:g}, {len(fills)} fills, "
@@ -114,15 +117,13 @@ class OrderActor(AssetActor):
 
     def _prune_at_watermark(self) -> None:
         """Every fill before the sync watermark (less a margin) has been applied here and
-        handed to risk: both forget those trade ids, so dedupe memory stays bounded."""
+        handed to risk: the tracker forgets those trade ids, so dedupe memory stays bounded."""
         before = self._sync_from() - PRUNE_MARGIN_S
-        if before > 0 and self.tracker.prune_seen(before):
-            self.send("risk", FillWatermark(self.ctx.asset, before))
+        if before > 0:
+            self.tracker.prune_seen(before)
 
     def _apply_fills(self, fills: Any) -> None:
-        new = [f for f in fills if self.tracker.on_fill(f)]
-        if new:
-            self.send("risk", FillHistory(self.ctx.asset, self.role.ts, tuple(new)))
+        self.deliver(self.role.history(fills))
 
     def _resync(self, msg: Resync) -> None:
         """Reconcile after a reconnect: apply missed fills once, drop what the venue no
@@ -145,6 +146,7 @@ class OrderActor(AssetActor):
             position = self.tracker.position
         unknown = self.tracker.resync(open_orders, position)
         self._send_cancel(unknown)
+        position = self.tracker.position
         self.send("risk", VenuePosition(ctx.asset, snap.ts, position, snap.funding))
         self.event(self.role.ts, "reconciled", f"resync after {msg.reason}: position {position:g}, "
                                          f"{len(open_orders)} open, {len(unknown)} unknown cancelled")
@@ -210,7 +212,5 @@ class OrderActor(AssetActor):
             return
         self.board.quotes[asset] = (0.0, 0.0, 0)
         self.board.quote_sizes[asset] = (0.0, 0.0)
-        new = tuple(f for f in missed if self.tracker.on_fill(f))
-        if new:
-            self.send("risk", FillHistory(asset, self.role.ts, new))
+        self.deliver(self.role.history(missed))
 

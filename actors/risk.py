@@ -1,9 +1,10 @@
 """RiskActor: owns inventory and PnL, applies limits and the daily loss stop.
 
-Fills arrive from the order actor (deduplicated by trade id in the core); on start the
-actor rebuilds its books from the fill history of the order actor's start-up snapshot
-(a risk restart restarts the order actor too), so a restarted risk actor knows exactly
-what its predecessor knew. The logic lives in ``strategy.risk_role``.
+Fills arrive from the order actor, which owns the position and fill dedupe: each new
+fill once, with the position after it (``OwnFills``). On start the actor rebuilds its
+books from the fill history of the order actor's start-up snapshot (a risk restart
+restarts the order actor too), so a restarted risk actor knows exactly what its
+predecessor knew. The logic lives in ``strategy.risk_role``.
 
 Upward, it reports to its asset supervisor (which passes it to the meta-supervisor): a
 ``PerformanceReport`` every ``allocation.report_s`` and an ``ExposureReport`` whenever
@@ -18,8 +19,8 @@ from typing import Any
 
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
-from messages.orders import Fill, Funding
-from messages.risk import FillHistory
+from messages.orders import Funding
+from messages.risk import OwnFills
 from strategy.performance import PerformanceTracker
 from strategy.risk import RiskCore
 from strategy.risk_role import MESSAGES, RiskRole
@@ -53,7 +54,7 @@ class RiskActor(AssetActor):
         """Fills to the view and the journal (each keeps a trade id once), with the fair
         price now; funding to the journal."""
         j = self.ctx.journal
-        fills = (msg,) if isinstance(msg, Fill) else msg.fills if isinstance(msg, FillHistory) else ()
+        fills = msg.fills if isinstance(msg, OwnFills) else ()
         if fills:
             fair = self.core.mid or None
             for f in fills:

@@ -37,9 +37,6 @@ class EventQueue:
         h = self._heap
         return heapq.heappop(h) if h and h[0][0] <= end_ns else None
 
-    def peek_time(self) -> int | None:
-        return self._heap[0][0] if self._heap else None
-
     def __len__(self) -> int:
         return len(self._heap)
 

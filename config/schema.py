@@ -479,13 +479,6 @@ class Config(_Section, frozen=True):
     compute: ComputeConfig = msgspec.field(default_factory=ComputeConfig)
     reoptimize: ReoptimizeConfig = msgspec.field(default_factory=ReoptimizeConfig)
 
-    def asset(self, name: str) -> AssetConfig:
-        return self.assets[name]
-
-    @property
-    def asset_names(self) -> tuple[str, ...]:
-        return self.portfolio.assets
-
     def capital_share(self) -> float:
         """Equal split of the portfolio's capital among the assets that trade at once (the
         meta-supervisor's first allocation)."""

@@ -51,8 +51,8 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
 
 
 class VenuePosition(msgspec.Struct, frozen=True, tag=True):
-    """The venue's own view of an asset's position (and cumulative funding, where the
-    venue reports it), from reconciliation."""
+    """The asset's position after the order role adopted the venue's at a
+    reconciliation (and the venue's cumulative funding, where it reports it)."""
 
     asset: str
     ts: float
@@ -61,11 +61,29 @@ class VenuePosition(msgspec.Struct, frozen=True, tag=True):
 
 
 class FillHistory(msgspec.Struct, frozen=True, tag=True):
-    """Fills fetched from the venue during reconciliation; the receiver dedupes by tid."""
+    """Fills fetched from the venue (the order actor's fill sync); the order role dedupes
+    them by trade id."""
 
     asset: str
     ts: float
     fills: tuple[Fill, ...]
+
+
+class OwnFills(msgspec.Struct, frozen=True, tag=True):
+    """Fills the order role took as new (each trade id once, in the order it applied
+    them) and the asset's position after them, from the order role to risk.
+
+    The order role is the one owner of trade-id dedupe and of the position (it needs
+    the position at once for the worst-case inventory cap); risk books the fills' PnL
+    and takes ``position`` as the asset's. ``live``: False for fills from the venue's
+    history (start-up, fill sync): they are not measured against the limit in force."""
+
+    asset: str
+    ts: float
+    fills: tuple[Fill, ...]
+    position: float
+    live: bool = True
+    start: bool = False  # the order role's start-up history, all the venue has: risk rebuilds from it
 
 
 class RiskStateRequest(msgspec.Struct, frozen=True, tag=True):
@@ -95,11 +113,3 @@ class Liquidated(msgspec.Struct, frozen=True, tag=True):
     asset: str
     ts: float
     detail: str = ""
-
-
-class FillWatermark(msgspec.Struct, frozen=True, tag=True):
-    """Every fill of the asset older than ``before_ts`` has been handed on (the order
-    actor's fill sync): the risk core may forget their trade ids (bounded dedupe)."""
-
-    asset: str
-    before_ts: float

@@ -1,16 +1,17 @@
 """The order actor's logic: ladders and venue answers in, order commands out.
 
-It owns the asset's live orders (``OrderTracker``): a ladder becomes the cancels and
-placements that turn the resting orders into it, a halt pulls everything, and a new fill
-is counted once and passed on to risk. What goes to the venue is a ``Command`` (cancels
-first, then placements: one wire message).
+It owns the asset's live orders, position and fill dedupe (``OrderTracker``): a ladder
+becomes the cancels and placements that turn the resting orders into it, a halt pulls
+everything, and a new fill is counted once and passed on to risk with the position after
+it (``OwnFills``). What goes to the venue is a ``Command`` (cancels first, then
+placements: one wire message).
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
-from messages.risk import Liquidated, MarginState, RiskState
+from messages.risk import Liquidated, MarginState, OwnFills, RiskState
 from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
 from strategy.feedback import feedback, wants_feedback
@@ -61,12 +62,13 @@ class OrderRole:
         news: Outbox = []
         if self.feedback:
             fb = feedback(msg, self.tracker.live.get(getattr(msg, "cloid", "")))
-            if fb is not None and not (isinstance(msg, Fill) and (msg.tid in self.tracker.seen_tids
-                                                                  or msg.ts < self.tracker.pruned_before)):
+            if fb is not None and not (isinstance(msg, Fill) and self.tracker.seen(msg)):
                 news = [("quoter", fb)]
         if isinstance(msg, Fill):
             self.ts = max(self.ts, msg.ts)
-            return news + [("risk", msg)] if self.tracker.on_fill(msg) else news
+            if not self.tracker.on_fill(msg):
+                return news
+            return news + [("risk", OwnFills(msg.asset, msg.ts, (msg,), self.tracker.position))]
         if isinstance(msg, OrderAck):
             self.tracker.on_ack(msg)
         elif isinstance(msg, OrderCancelled):
@@ -76,6 +78,14 @@ class OrderRole:
         elif isinstance(msg, (Funding, MarginState, Liquidated)):  # the account's news is risk's
             return news + [("risk", msg)]
         return news
+
+    def history(self, fills: Iterable[Fill]) -> Outbox:
+        """Fills from the venue's history (a fill sync, a resync, the fills of a stop):
+        the new ones, with the position after them, to risk."""
+        new = tuple(f for f in fills if self.tracker.on_fill(f))
+        if not new:
+            return []
+        return [("risk", OwnFills(self.tracker.asset, self.ts, new, self.tracker.position, live=False))]
 
     def _on_ladder(self, ladder: QuoteLadder, budget_share_left: float) -> Outbox:
         risk = self.risk

@@ -6,6 +6,9 @@ lets resting size plus position exceed the position limit on either side: worst-
 inventory (position plus every open order on a side filling) stays within the limit.
 When the limit shrinks (less capital, a worse score zone, the portfolio's exposure cap),
 resting orders past it are cancelled, outermost first.
+
+It is the asset's one owner of the position and of trade-id dedupe: a fill counts here
+once, and risk (``strategy.risk``) hears of it only then, with the position after it.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled,
 from messages.validity import bad_fill, bad_open_order, finite
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
+from strategy.position import step
 from exchange_rules import ticks as rules
 from exchange_rules.cloid import make_cloid
 
@@ -63,11 +67,16 @@ class OrderTracker:
         self.keep_bp, self.max_age_s = (qu.keep_tolerance_bp, qu.max_age_s) if qu.enabled else (0.0, 0.0)
         self.governor = CancelFillGovernor(bg.max_cancels_per_fill, bg.window_s) if bg.enabled else None
 
+    @property
+    def held(self) -> float:
+        """The position in whole lots, for the caps: the float sum of fills may carry residue."""
+        return round(self.position, self.sz_decimals)
+
     def exposure(self, side: str) -> float:
         """Worst-case inventory on one side: position plus all open size on that side."""
         if side == "B":
-            return self.position + sum(o.sz for o in self.live.values() if o.side == "B")
-        return -self.position + sum(o.sz for o in self.live.values() if o.side == "A")
+            return self.held + sum(o.sz for o in self.live.values() if o.side == "B")
+        return -self.held + sum(o.sz for o in self.live.values() if o.side == "A")
 
     def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
         """Cancels and placements that move the live orders to ``ladder``. Without a
@@ -121,7 +130,7 @@ class OrderTracker:
                     keep.append(o)
         for side in ("B", "A"):
             keep = keeps[side]
-            held = self.position if side == "B" else -self.position
+            held = self.held if side == "B" else -self.held
             worst = held + sum(o.sz for o in keep)
             if worst <= cap:
                 continue
@@ -167,9 +176,14 @@ class OrderTracker:
     def on_cancelled(self, msg: OrderCancelled) -> None:
         self.live.pop(msg.cloid, None)
 
+    def seen(self, fill: Fill) -> bool:
+        """Whether the fill was applied before: its trade id is known, or it is older than
+        the ids forgotten at the fill-sync watermark."""
+        return fill.tid in self.seen_tids or fill.ts < self.pruned_before
+
     def on_fill(self, fill: Fill) -> bool:
         """Apply a fill once (dedupe by trade id); False if it was seen before."""
-        if fill.tid in self.seen_tids or fill.ts < self.pruned_before:
+        if self.seen(fill):
             return False
         why = bad_fill(fill)
         if why:  # not marked seen: the fill sync may bring it again, intact
@@ -178,8 +192,7 @@ class OrderTracker:
         self._see(fill)
         if self.governor is not None:
             self.governor.on_fill(fill.ts)
-        signed = fill.sz if fill.side == "B" else -fill.sz
-        self.position = round(self.position + signed, self.sz_decimals)
+        self.position = step(self.position, fill.sz if fill.side == "B" else -fill.sz)
         o = self.live.get(fill.cloid)
         if o is not None:
             if fill.remaining <= 0:
@@ -214,7 +227,7 @@ class OrderTracker:
         """Adopt the venue's truth; returns the open orders to cancel (none of ours is current)."""
         self._adopt_position(position)
         for f in fills:
-            if f.tid not in self.seen_tids and f.ts >= self.pruned_before:
+            if not self.seen(f):
                 self._see(f)
         self.live.clear()
         return [o.cloid for o in open_orders]

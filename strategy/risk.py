@@ -1,7 +1,11 @@
-"""One asset's inventory, PnL and limits: what the quoter may do, derived from fills.
+"""One asset's PnL and limits: what the quoter may do, derived from fills.
 
-Fills are deduplicated by trade id, because after a restart or a reconnection the same
-fill can arrive twice (live and in the fill history). PnL uses average-cost accounting,
+Who owns what: the order role (``strategy.order_tracker``) is the one owner of the
+asset's position and of trade-id dedupe; every fill it takes as new reaches this core
+once, with the position after it (``OwnFills``), and a reconciled position likewise
+(``VenuePosition``). This core keeps no dedupe of its own and no position tally: it
+books each fill's PnL against the position it was last told and then takes the one it
+is told. It owns the money: average entry, realized PnL, fees, funding. PnL uses average-cost accounting,
 so realized + unrealized − fees always equals the cash flow of the fills plus the
 position marked at the mid. Inventory control works on utilisation of the position
 limit (widen, then stop, then reduce-only on the loaded side); the daily loss stop
@@ -17,7 +21,6 @@ The configured ``max_position_usd`` stays a hard cap whatever the multipliers sa
 """
 from __future__ import annotations
 
-import collections
 import math
 from typing import Iterable
 
@@ -26,9 +29,9 @@ from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
 from messages.risk import Liquidated, MarginState, RiskState
 from messages.validity import bad_fill, bad_funding, bad_number, finite
+from strategy.position import EPS as _EPS, step
 
 DAY_S = 86_400.0
-_EPS = 1e-9  # relative: a position this close to zero is float residue of a full close
 MIN_ADD_USD = 10.0  # less exposure allowance than this (Hyperliquid's minimum order) holds adds back
 MAX_CAPITAL_SCALE = 3.0  # quote sizes follow capital / equal share up to this
 
@@ -74,9 +77,6 @@ class RiskCore:
         self._funding_after: dict[float, float] = {}  # payments (by due time) past that point
         self._mid = 0.0  # 0 = not marked yet
         self._entry_unknown = False  # adopted a position while flat and unmarked
-        self._seen: set[int] = set()
-        self._seen_order: collections.deque[tuple[float, int]] = collections.deque()  # (fill ts, tid)
-        self.pruned_before = -math.inf  # every fill older than this was applied: its tid is forgotten
         self.fills_buy = 0
         self.fills_sell = 0
         self.volume_usd = 0.0
@@ -180,17 +180,36 @@ class RiskCore:
         return self.multipliers.size * scale
 
     # -- fills ----------------------------------------------------------------------------
-    def on_fill(self, fill: Fill, *, live: bool = True) -> bool:
-        """Apply a fill once; False (and nothing changes) if its trade id was seen before.
-        A ``live`` fill that takes |inventory| past the limit in force is measured
-        (``max_limit_excess_usd``); history replayed after a restart is not."""
-        if fill.tid in self._seen or fill.ts < self.pruned_before:
-            return False
+    def on_fill(self, fill: Fill, position: float, *, live: bool = True) -> bool:
+        """Book a fill the order role took as new, then take ``position`` (the order
+        role's, after the fill) as the asset's. False (and no PnL change) for a fill with
+        unusable numbers. A ``live`` fill that takes |inventory| past the limit in force
+        is measured (``max_limit_excess_usd``); history replayed after a restart is not."""
+        ok = self._book(fill, live)
+        self.reconcile_position(position)
+        return ok
+
+    def on_fills(self, fills: Iterable[Fill], position: float, *, live: bool = False) -> int:
+        """Book many fills (history from the venue) in order, then take ``position``;
+        returns how many were usable."""
+        n = sum(1 for f in fills if self._book(f, live))
+        self.reconcile_position(position)
+        return n
+
+    def reset_fills(self) -> None:
+        """Forget what the fills made, before a rebuild from a restarted order role's
+        full history (it reaches us again: without this it would count twice)."""
+        self._position = self._avg = self._realized = self._fees = 0.0
+        self._entry_unknown = False
+        self.fills_buy = self.fills_sell = 0
+        self.volume_usd = self.max_abs_inventory_usd = 0.0
+        self.fills_digest = 0
+        self._day_start_net = 0.0
+
+    def _book(self, fill: Fill, live: bool) -> bool:
         why = bad_fill(fill)
-        if why:  # not marked seen: the venue's history may bring it again, intact
+        if why:
             return self._refuse("fill", why)
-        self._seen.add(fill.tid)
-        self._seen_order.append((fill.ts, fill.tid))
         self.fills_digest = (self.fills_digest + fill_identity(fill.tid, fill.sz, fill.px)) & _MASK64
         self._roll_day(fill.ts)
         before = self.net_pnl
@@ -213,27 +232,9 @@ class RiskCore:
             self._day_start_net += self.net_pnl - before
         return True
 
-    def prune_seen(self, before_ts: float) -> int:
-        """Forget the trade ids of fills older than ``before_ts`` (the fill-sync watermark:
-        every fill before it has been applied), so dedupe memory stays bounded; a fill
-        older than it that comes again (a restarted order actor's full history) is a
-        duplicate by its time. Returns how many were forgotten."""
-        if not finite(before_ts) or before_ts <= self.pruned_before:
-            return 0
-        self.pruned_before = before_ts
-        n = 0
-        dq = self._seen_order
-        while dq and dq[0][0] < before_ts:
-            self._seen.discard(dq.popleft()[1])
-            n += 1
-        return n
-
-    def on_fills(self, fills: Iterable[Fill]) -> int:
-        """Apply many fills (history from the venue); returns how many were new."""
-        return sum(1 for f in fills if self.on_fill(f, live=False))
-
     def _apply(self, signed: float, px: float) -> None:
-        """Average-cost update: increases average in, decreases realize against the average."""
+        """Average-cost update: increases average in, decreases realize against the average
+        (the position moved here is the walk between two positions the owner tells)."""
         pos = self._position
         if signed == 0:
             return
@@ -247,9 +248,7 @@ class RiskCore:
             return
         closed = min(abs(signed), abs(pos))
         self._realized += closed * (px - self._avg) * (1.0 if pos > 0 else -1.0)
-        new = pos + signed
-        if abs(new) <= _EPS * max(1.0, abs(signed)):
-            new = 0.0
+        new = step(pos, signed)
         if new == 0:
             self._avg = 0.0
         elif (new > 0) != (pos > 0):  # flipped through zero: the remainder opens at px
@@ -273,7 +272,8 @@ class RiskCore:
         self._check_loss()
 
     def reconcile_position(self, venue_position: float) -> float:
-        """Our position minus the venue's; when they differ the venue wins.
+        """Ours minus the order role's position (after a fill, or the venue's it adopted);
+        when they differ (beyond float residue) the order role's wins.
 
         An adopted position keeps our average entry, or is entered at the mid if we
         were flat (at the first mark if there is no mid yet).
@@ -284,6 +284,9 @@ class RiskCore:
             return 0.0
         diff = self._position - venue_position
         if abs(diff) <= _EPS * max(1.0, abs(venue_position)):
+            self._position = venue_position  # float residue: the owner's figure, to the bit
+            if venue_position == 0:
+                self._avg = 0.0
             return 0.0
         was_flat = self._position == 0
         self._position = venue_position

@@ -1,5 +1,8 @@
 """The risk actor's logic: fills, marks and money decisions in, the RiskState out.
 
+Fills and the position come only from the order role (``OwnFills``, ``VenuePosition``),
+which owns dedupe and the position; this role books the money.
+
 Every change is stated to the quoter and the order actor (throttled by
 ``should_publish``), and how the asset does goes to the supervisor as exposure and
 performance reports. ``AllocationUpdate`` (capital, risk multipliers) and
@@ -12,15 +15,15 @@ from typing import Any
 
 from messages.allocation import AllocationUpdate, PortfolioGate
 from messages.market import MarketState
-from messages.orders import Fill, Funding
+from messages.orders import Funding
 from messages.validity import finite
-from messages.risk import FillHistory, FillWatermark, Liquidated, MarginState, RiskState, RiskStateRequest, VenuePosition
+from messages.risk import Liquidated, MarginState, OwnFills, RiskState, RiskStateRequest, VenuePosition
 from strategy.outbox import LOG, SUPERVISOR, Note, Outbox
 from strategy.performance import ExposureThrottle, PerformanceTracker
 from strategy.risk import RiskCore, should_publish
 
-MESSAGES = (MarketState, Fill, FillHistory, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate,
-            MarginState, Liquidated, FillWatermark)
+MESSAGES = (MarketState, OwnFills, Funding, VenuePosition, RiskStateRequest, AllocationUpdate, PortfolioGate,
+            MarginState, Liquidated)
 
 
 class RiskRole:
@@ -55,15 +58,17 @@ class RiskRole:
                 self.ts = max(self.ts, msg.ts)
             core.mark(msg.mid, msg.ts)
             return self._publish(force=False)
-        if isinstance(msg, Fill):
-            if not core.on_fill(msg):
+        if isinstance(msg, OwnFills) and msg.live:
+            if not core.on_fills(msg.fills, msg.position, live=True):
                 return []
             self.ts = max(self.ts, msg.ts)
             return self._publish(force=True)
-        if isinstance(msg, FillHistory):
+        if isinstance(msg, OwnFills):
             if finite(msg.ts):
                 self.ts = max(self.ts, msg.ts)
-            if core.on_fills(msg.fills) and core.mid == 0:
+            if msg.start:
+                core.reset_fills()
+            if core.on_fills(msg.fills, msg.position) and core.mid == 0:
                 core.mark(msg.fills[-1].px, self.ts)  # a start-up history: valued at its last price until a book
             return self._publish(force=True)
         if isinstance(msg, Funding):
@@ -78,9 +83,6 @@ class RiskRole:
             return out + self._publish(force=True)
         if isinstance(msg, RiskStateRequest):
             return self._publish(force=True)
-        if isinstance(msg, FillWatermark):
-            core.prune_seen(msg.before_ts)
-            return []
         if isinstance(msg, MarginState):
             return self._publish(force=False) if core.on_margin(msg) else []
         if isinstance(msg, Liquidated):

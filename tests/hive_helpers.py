@@ -1,6 +1,7 @@
 """Helpers for tests that run the whole hive on the simulated venue."""
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import tomllib
@@ -10,6 +11,8 @@ from typing import Callable
 import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
+# per checkout and per xdist worker: two clones or two workers never share a journal or control socket
+RUNS = Path("/tmp/makerhive-test-runs") / hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]
 
 
 def sim_config(legacy_quoting: bool = False, **overrides) -> config_mod.Config:
@@ -20,7 +23,7 @@ def sim_config(legacy_quoting: bool = False, **overrides) -> config_mod.Config:
         from strategy import features
         raw = features.apply(raw, features.LEGACY)
     raw["run"]["speed"] = 20.0
-    raw["run"]["journal_dir"] = f"/tmp/makerhive-test-runs/{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    raw["run"]["journal_dir"] = str(RUNS / os.environ.get("PYTEST_XDIST_WORKER", "main"))
     for section, values in overrides.items():
         raw.setdefault(section, {}).update(values)
     return config_mod.from_dict(raw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from config import RiskConfig
 from messages.orders import Fill
-from messages.risk import FillHistory, FillWatermark
+from strategy.order_role import OrderRole
 from strategy.order_tracker import OrderTracker
 from strategy.performance import PerformanceTracker
 from strategy.risk import RiskCore
@@ -16,29 +16,41 @@ def fill(tid: int, ts: float, side: str = "B") -> Fill:
     return Fill("ETH", "c", 1, tid, side, 3000.0, 0.01, 0.0, ts, 0.0)
 
 
-def test_the_risk_core_forgets_old_trade_ids_and_still_refuses_their_replay():
-    c = RiskCore("ETH", RiskConfig(), 20_000.0, ts=0.0)
+def roles() -> tuple[OrderRole, RiskRole]:
+    return (OrderRole(OrderTracker("ETH", 1, 1, 4, tolerance_bp=0.5), 0.0),
+            RiskRole(RiskCore("ETH", RiskConfig(), 20_000.0, ts=0.0), PerformanceTracker("ETH", 1.0, 1.0, 0.0), 0.0))
+
+
+def test_the_order_role_forgets_old_trade_ids_and_risk_never_hears_their_replay():
+    order, risk = roles()
     history = [fill(i, float(i), "B" if i % 2 else "A") for i in range(1, 10_001)]
-    assert c.on_fills(history) == 10_000
-    position, digest = c.position, c.fills_digest
-    assert c.prune_seen(9_000.0) == 8_999
-    assert len(c._seen) == 1_001
-    assert c.on_fills(history) == 0  # the whole history again: nothing counted twice
-    assert (c.position, c.fills_digest) == (position, digest)
-    assert c.on_fill(fill(20_000, 9_500.0))  # a new fill past the watermark still counts
+    [(_, own)] = order.history(history)
+    risk.handle(own)
+    position, digest = risk.core.position, risk.core.fills_digest
+    assert len(own.fills) == 10_000 and position == order.tracker.position
+    assert order.tracker.prune_seen(9_000.0) == 8_999
+    assert len(order.tracker.seen_tids) == 1_001
+    assert order.history(history) == []  # the whole history again: nothing counted twice
+    assert (risk.core.position, risk.core.fills_digest) == (position, digest)
+    [(_, own)] = order.history([fill(20_000, 9_500.0)])  # a new fill past the watermark still counts
+    risk.handle(own)
+    assert risk.core.fills_buy + risk.core.fills_sell == 10_001 and risk.core.position == order.tracker.position
 
 
-def test_the_order_tracker_prunes_too_and_the_risk_role_takes_the_watermark():
+def test_the_order_tracker_prunes_and_a_replay_reaches_risk_once():
     t = OrderTracker("ETH", 1, 1, 4, tolerance_bp=0.5)
     for i in range(1, 5_001):
         t.on_fill(fill(i, float(i)))
     assert t.prune_seen(4_000.0) == 3_999 and len(t.seen_tids) == 1_001
     assert not t.on_fill(fill(10, 10.0)) and round(t.position, 4) == 50.0
-    role = RiskRole(RiskCore("ETH", RiskConfig(), 20_000.0, ts=0.0), PerformanceTracker("ETH", 1.0, 1.0, 0.0), 0.0)
-    role.handle(FillHistory("ETH", 100.0, tuple(fill(i, float(i)) for i in range(1, 101))))
-    assert role.handle(FillWatermark("ETH", 50.0)) == [] and len(role.core._seen) == 51
-    role.handle(FillHistory("ETH", 101.0, tuple(fill(i, float(i)) for i in range(1, 101))))
-    assert round(role.core.position, 6) == 1.0
+    order, risk = roles()
+    for out in (order.history(fill(i, float(i)) for i in range(1, 101)), order.history([fill(1, 1.0)])):
+        for _, msg in out:
+            risk.handle(msg)
+    order.tracker.prune_seen(50.0)
+    for _, msg in order.history(fill(i, float(i)) for i in range(1, 101)):
+        risk.handle(msg)
+    assert round(risk.core.position, 6) == 1.0 and risk.core.fills_buy == 100
 
 
 def test_the_live_hive_keeps_its_dedupe_sets_bounded():

@@ -13,7 +13,7 @@ from config import QuotingConfig, RiskConfig
 from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.market import BookSnapshot, Level, MarketState, Trade
 from messages.orders import Fill, Funding, OpenOrder, QuoteLadder, QuoteLevel, VenueBatch
-from messages.risk import RiskState, VenuePosition
+from messages.risk import OwnFills, RiskState, VenuePosition
 from strategy.book import BookCore
 from strategy.order_role import OrderRole
 from strategy.order_tracker import OrderTracker
@@ -44,27 +44,29 @@ def risk_core(capital=10_000.0):
 def test_a_nan_fill_leaves_limits_working():
     c = risk_core()
     for bad in (fill(sz=NAN), fill(px=INF), fill(fee=NAN), fill(side="X"), fill(ts=NAN), fill(sz=-1.0)):
-        assert c.on_fill(bad) is False
+        assert c.on_fill(bad, 0.0) is False
     assert c.position == 0.0 and c.bad_input == 6 and math.isfinite(c.net_pnl)
     c.mark(3000.0, T0 + 20)
     # a real fill afterwards still trips the ladder: 1.6 ETH = $4,800 of a $5,000 limit
-    assert c.on_fill(fill(px=3000.0, sz=1.6))
+    assert c.on_fill(fill(px=3000.0, sz=1.6), 1.6)
     s = c.state(T0 + 30)
     assert s.position == 1.6 and s.limit_usd == 5_000.0
     assert not s.allow_bid and s.allow_ask and s.halt_reason == "reduce-only"
 
 
 def test_a_nan_fill_is_not_marked_seen_so_the_intact_copy_still_counts():
-    c = risk_core()
+    order = OrderRole(tracker(), T0)
+    role = RiskRole(risk_core(), PerformanceTracker("ETH", 1.0, 1.0, T0), T0)
     bad = fill(sz=NAN)
-    assert not c.on_fill(bad)
+    assert not order.handle(bad)
     good = Fill(**{**{f: getattr(bad, f) for f in bad.__struct_fields__}, "sz": 0.5})
-    assert c.on_fill(good) and c.position == 0.5
+    [(to, own)] = order.handle(good)
+    assert role.handle(own) and role.core.position == 0.5 == order.tracker.position
 
 
 def test_nan_marks_positions_funding_and_grants_are_refused():
     c = risk_core()
-    c.on_fill(fill(sz=1.0))
+    c.on_fill(fill(sz=1.0), 1.0)
     c.mark(3000.0, T0 + 20)
     c.mark(NAN, T0 + 21)
     c.mark(3000.0, NAN)
@@ -84,14 +86,14 @@ def test_nan_marks_positions_funding_and_grants_are_refused():
 
 def test_the_risk_role_logs_dropped_input_without_publishing_it():
     role = RiskRole(risk_core(), PerformanceTracker("ETH", 1.0, 1.0, T0), T0)
-    out = role.handle(fill(sz=NAN))
+    out = role.handle(OwnFills("ETH", T0, (fill(sz=NAN),), 0.0))
     notes = [m for to, m in out if to == LOG]
     assert [n.kind for n in notes] == ["bad_input"] and "size nan" in notes[0].text
     assert not [m for to, m in out if to in ("quoter", "order")]
     out = role.handle(VenuePosition("ETH", T0 + 5, NAN))
     assert role.core.position == 0.0  # the venue "wins" only with a number
     for _ in range(7):
-        role.handle(fill(px=NAN))
+        role.handle(OwnFills("ETH", T0, (fill(px=NAN),), 0.0))
     assert role.core.bad_input == 9
 
 
@@ -99,12 +101,14 @@ def test_the_risk_role_logs_dropped_input_without_publishing_it():
 @given(st.lists(st.tuples(st.sampled_from(["fill", "mark", "funding", "venue", "gate", "alloc"]),
                           wild, wild, st.sampled_from(["B", "A", "X"])), max_size=25))
 def test_fuzzed_risk_core_keeps_every_figure_finite(ops):
-    c = risk_core()
+    c, owner = risk_core(), tracker()
     ts = T0
     for kind, a, b, side in ops:
         ts += 1.0
-        if kind == "fill":
-            c.on_fill(fill(side=side, px=a, sz=b, ts=ts))
+        if kind == "fill":  # also what the order role would refuse: risk refuses it too
+            f = fill(side=side, px=a, sz=b, ts=ts)
+            owner.on_fill(f)
+            c.on_fill(f, owner.position)
         elif kind == "mark":
             c.mark(a, ts if math.isfinite(b) else b)
         elif kind == "funding":

@@ -1,5 +1,7 @@
-"""RiskCore: dedupe, average-cost PnL, inventory ladder, daily loss stop, reconciliation."""
+"""RiskCore: average-cost PnL, inventory ladder, daily loss stop, reconciliation; fills reach it
+as the order role forwards them (the one owner of dedupe and the position)."""
 import math
+import weakref
 
 import pytest
 from hypothesis import given
@@ -7,6 +9,7 @@ from hypothesis import strategies as st
 
 from config import RiskConfig
 from messages.orders import Fill
+from strategy.order_tracker import OrderTracker
 from strategy.risk import RiskCore
 
 DAY = 86_400.0
@@ -23,12 +26,32 @@ def core(capital=10_000.0, ts=T0, **risk):
     return RiskCore("ETH", RiskConfig(**risk), capital, ts=ts)
 
 
+_owners: "weakref.WeakKeyDictionary[RiskCore, OrderTracker]" = weakref.WeakKeyDictionary()
+
+
+def owner(c):
+    """The order role's tracker in front of ``c``: the one owner of dedupe and the position."""
+    return _owners.setdefault(c, OrderTracker("ETH", 1, 1, 6, 0.5))
+
+
+def feed(c, f):
+    """A live fill as it reaches risk: once, with the owner's position after it."""
+    t = owner(c)
+    return t.on_fill(f) and c.on_fill(f, t.position)
+
+
+def feed_history(c, fills):
+    """Venue history as it reaches risk: the new fills, with the owner's position after them."""
+    t = owner(c)
+    return c.on_fills([f for f in fills if t.on_fill(f)], t.position)
+
+
 def test_average_cost_hand_worked():
     c = core()
-    c.on_fill(fill("B", 100.0, 1.0, fee=0.015))
-    c.on_fill(fill("B", 110.0, 1.0, fee=0.0165))
+    feed(c, fill("B", 100.0, 1.0, fee=0.015))
+    feed(c, fill("B", 110.0, 1.0, fee=0.0165))
     assert c.position == 2.0 and c.avg_entry == 105.0
-    c.on_fill(fill("A", 120.0, 1.5, fee=0.027))
+    feed(c, fill("A", 120.0, 1.5, fee=0.027))
     assert c.realized_pnl == pytest.approx(1.5 * 15.0)
     assert c.position == 0.5 and c.avg_entry == 105.0
     c.mark(100.0, T0 + 200)
@@ -43,38 +66,38 @@ def test_average_cost_hand_worked():
 
 def test_short_side_and_flip_through_zero():
     c = core()
-    c.on_fill(fill("A", 50.0, 2.0))
+    feed(c, fill("A", 50.0, 2.0))
     assert c.position == -2.0 and c.avg_entry == 50.0
-    c.on_fill(fill("B", 40.0, 1.0))
+    feed(c, fill("B", 40.0, 1.0))
     assert c.realized_pnl == pytest.approx(10.0) and c.position == -1.0 and c.avg_entry == 50.0
     # buy 3 more: 1 closes the short at +10, 2 open a long at 45
-    c.on_fill(fill("B", 40.0, 0.5))
-    c.on_fill(fill("B", 45.0, 2.5))
+    feed(c, fill("B", 40.0, 0.5))
+    feed(c, fill("B", 45.0, 2.5))
     assert c.realized_pnl == pytest.approx(10.0 + 5.0 + 2.5)
     assert c.position == 2.0 and c.avg_entry == 45.0
-    c.on_fill(fill("A", 44.0, 2.0))
+    feed(c, fill("A", 44.0, 2.0))
     assert c.position == 0.0 and c.avg_entry == 0.0
     assert c.realized_pnl == pytest.approx(17.5 - 2.0)
 
 
 def test_a_float_residue_closes_flat():
     c = core()
-    c.on_fill(fill("B", 10.0, 0.1))
-    c.on_fill(fill("B", 10.0, 0.2))
-    c.on_fill(fill("A", 11.0, 0.3))
+    feed(c, fill("B", 10.0, 0.1))
+    feed(c, fill("B", 10.0, 0.2))
+    feed(c, fill("A", 11.0, 0.3))
     assert c.position == 0.0 and c.avg_entry == 0.0
     assert c.realized_pnl == pytest.approx(0.3)
 
 
-def test_duplicate_trade_ids_are_ignored():
+def test_a_duplicated_fill_counts_once_in_position_and_pnl():
     c = core()
     f = fill("B", 100.0, 1.0, fee=0.5, tid=77)
-    assert c.on_fill(f) is True
+    assert feed(c, f) is True
     before = c.state(T0 + 1)
-    assert c.on_fill(f) is False
-    assert c.on_fill(fill("A", 999.0, 5.0, fee=3.0, tid=77)) is False  # same tid, whatever else
+    assert feed(c, f) is False
+    assert feed(c, fill("A", 999.0, 5.0, fee=3.0, tid=77)) is False  # same tid, whatever else
     assert c.state(T0 + 1) == before
-    assert c.on_fills([f, fill("B", 101.0, 1.0, tid=78), fill("B", 101.0, 1.0, tid=78)]) == 1
+    assert feed_history(c, [f, fill("B", 101.0, 1.0, tid=78), fill("B", 101.0, 1.0, tid=78)]) == 1
     assert c.position == 2.0 and c.fills_buy == 2
 
 
@@ -98,7 +121,7 @@ def test_limit_is_the_smaller_of_cap_and_capital_share():
 ])
 def test_inventory_control_ladder(units, side_mults, allow, reason):
     c = core(capital=10_000.0)  # limit $2500; widen 0.5, stop 0.8, reduce-only 0.9
-    c.on_fill(fill("B" if units > 0 else "A", 100.0, abs(units)))
+    feed(c, fill("B" if units > 0 else "A", 100.0, abs(units)))
     c.mark(100.0, T0 + 200)
     s = c.state(T0 + 200)
     assert (s.spread_mult_bid, s.spread_mult_ask) == side_mults
@@ -110,7 +133,7 @@ def test_inventory_control_ladder(units, side_mults, allow, reason):
 
 def test_state_carries_the_books():
     c = core(capital=10_000.0)
-    c.on_fill(fill("B", 100.0, 2.0, fee=0.03))
+    feed(c, fill("B", 100.0, 2.0, fee=0.03))
     c.mark(101.0, T0 + 300)
     s = c.state(T0 + 301)
     assert (s.asset, s.ts, s.position, s.avg_entry, s.mid) == ("ETH", T0 + 301, 2.0, 100.0, 101.0)
@@ -121,7 +144,7 @@ def test_state_carries_the_books():
 
 def test_daily_loss_stop_latches_until_the_utc_day_rolls():
     c = core(capital=10_000.0, max_position_usd=50_000.0, max_position_pct=1.0)  # stop at −$500
-    c.on_fill(fill("B", 100.0, 10.0, ts=T0 + 1000))
+    feed(c, fill("B", 100.0, 10.0, ts=T0 + 1000))
     c.mark(51.0, T0 + 1001)  # −$490
     assert c.state(T0 + 1001).halted is False
     c.mark(49.0, T0 + 1002)  # −$510
@@ -137,19 +160,19 @@ def test_daily_loss_stop_latches_until_the_utc_day_rolls():
     assert c.state(T0 + DAY + 2).halted is False
     c.mark(10.0, T0 + DAY + 3)  # exactly −$500 on the day: not below the stop
     assert c.state(T0 + DAY + 3).halted is False
-    c.on_fill(fill("A", 10.0, 1.0, fee=0.02, ts=T0 + DAY + 4))
+    feed(c, fill("A", 10.0, 1.0, fee=0.02, ts=T0 + DAY + 4))
     assert c.state(T0 + DAY + 4).halted is True
 
 
 def test_first_observation_starts_the_day():
     c = core(capital=10_000.0, ts=0.0)  # built with the default clock
-    c.on_fill(fill("A", 100.0, 1.0, fee=600.0, ts=T0 + 5))  # a new day: starts at net 0
+    feed(c, fill("A", 100.0, 1.0, fee=600.0, ts=T0 + 5))  # a new day: starts at net 0
     assert c.state(T0 + 6).halted is True
 
 
 def test_fees_alone_can_trip_the_stop_and_use_current_capital():
     c = core(capital=10_000.0)
-    c.on_fill(fill("B", 100.0, 1.0, fee=400.0))
+    feed(c, fill("B", 100.0, 1.0, fee=400.0))
     c.mark(100.0, T0 + 200)
     assert c.state(T0 + 200).halted is False
     c.set_capital(7_000.0)  # the stop is now $350
@@ -159,21 +182,21 @@ def test_fees_alone_can_trip_the_stop_and_use_current_capital():
 def test_replayed_history_from_earlier_days_does_not_count_today():
     yesterday = [fill("B", 100.0, 10.0, ts=T0 - 5000), fill("A", 40.0, 10.0, ts=T0 - 4000)]  # −$600
     restarted = core(capital=10_000.0, ts=T0 + 50)
-    assert restarted.on_fills(yesterday) == 2
+    assert feed_history(restarted, yesterday) == 2
     restarted.mark(40.0, T0 + 60)
     s = restarted.state(T0 + 60)
     assert s.realized_pnl == pytest.approx(-600.0) and s.halted is False
     # the same losses made today do stop the asset, also after a restart
     today = [fill("B", 100.0, 10.0, ts=T0 + 10), fill("A", 40.0, 10.0, ts=T0 + 20)]
     again = core(capital=10_000.0, ts=T0 + 50)
-    again.on_fills(today)
+    feed_history(again, today)
     again.mark(40.0, T0 + 60)
     assert again.state(T0 + 60).halted is True
 
 
 def test_reconcile_venue_wins():
     c = core()
-    c.on_fill(fill("B", 100.0, 2.0))
+    feed(c, fill("B", 100.0, 2.0))
     c.mark(104.0, T0 + 200)
     assert c.reconcile_position(2.0) == 0.0
     assert c.reconcile_position(3.0) == -1.0
@@ -197,8 +220,8 @@ def test_reconcile_before_any_mark_enters_at_the_first_mark():
 
 def test_reconcile_ignores_float_residue():
     c = core()
-    c.on_fill(fill("B", 10.0, 0.1))
-    c.on_fill(fill("B", 10.0, 0.2))
+    feed(c, fill("B", 10.0, 0.1))
+    feed(c, fill("B", 10.0, 0.2))
     assert c.reconcile_position(0.3) == 0.0
 
 
@@ -215,7 +238,7 @@ fills_st = st.lists(
 def run(seq, mid):
     c = core(capital=1e9)
     for i, (side, px, sz, fee, tid) in enumerate(seq):
-        c.on_fill(fill(side, px, sz, fee, ts=T0 + i, tid=tid))
+        feed(c, fill(side, px, sz, fee, ts=T0 + i, tid=tid))
     c.mark(mid, T0 + 100)
     return c
 

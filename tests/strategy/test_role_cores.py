@@ -4,7 +4,7 @@ from messages.allocation import AllocationUpdate, ExposureReport, PortfolioGate
 from messages.control import Tick
 from messages.market import BookSnapshot, Level, MarketState
 from messages.orders import Fill, QuoteLadder, QuoteLevel
-from messages.risk import RiskState, RiskStateRequest
+from messages.risk import OwnFills, RiskState, RiskStateRequest
 from strategy.book_role import RISK_MARK_INTERVAL_S, BookRole
 from strategy.order_role import Command, OrderRole
 from strategy.order_tracker import OrderTracker
@@ -58,14 +58,18 @@ def test_quoter_waits_for_risk_then_pulls_quotes_on_a_stale_book_until_a_fresh_o
 
 
 def test_risk_publishes_a_new_fill_once_and_reports_to_the_supervisor():
+    order = OrderRole(OrderTracker("ETH", 1, 1, 4, 0.5), ts=0.0)
     role = RiskRole(RiskCore("ETH", RiskConfig(), 20_000.0), PerformanceTracker("ETH", 1.0, 1.0, 0.0), 0.0)
-    out = role.handle(fill(7))
+    [(dest, own)] = order.handle(fill(7))
+    assert dest == "risk"
+    out = role.handle(own)
     assert ("quoter", role.state) in out and ("order", role.state) in out and role.state.position == 0.1
     assert SUPERVISOR in to(out)
-    assert role.handle(fill(7)) == []  # the same trade id again: nothing changes
+    assert order.handle(fill(7)) == []  # the same trade id again: risk never hears of it
+    assert role.core.position == 0.1 and role.core.fills_buy == 1
     quiet = RiskRole(RiskCore("ETH", RiskConfig(), 20_000.0), PerformanceTracker("ETH", 1.0, 1.0, 0.0), 0.0,
                      reports=False)
-    assert to(quiet.handle(fill(7))) == ["quoter", "order"]
+    assert to(quiet.handle(own)) == ["quoter", "order"]
 
 
 def test_order_places_a_ladder_and_pulls_everything_on_a_halt():
@@ -84,7 +88,7 @@ def test_order_places_a_ladder_and_pulls_everything_on_a_halt():
 
 def test_order_passes_each_fill_to_risk_once():
     role = OrderRole(OrderTracker("ETH", 1, 1, 4, 0.5), ts=0.0)
-    assert role.handle(fill(3, ts=5.0)) == [("risk", fill(3, ts=5.0))]
+    assert role.handle(fill(3, ts=5.0)) == [("risk", OwnFills("ETH", 5.0, (fill(3, ts=5.0),), 0.1))]
     assert role.handle(fill(3, ts=5.0)) == [] and role.ts == 5.0
 
 

@@ -43,7 +43,7 @@ def test_risk_core_holds_back_only_the_quotes_that_add_exposure():
     r.apply_gate(PortfolioGate("ETH", 0.0, max_inventory_usd=0.0))
     s = r.state(0.0)
     assert not s.allow_bid and not s.allow_ask and s.exposure_held  # flat: both sides would add
-    r.on_fill(Fill("ETH", "c", 1, 1, "B", 1000.0, 1.0, 0.0, 0.0, 0.0))  # long $1000
+    r.on_fill(Fill("ETH", "c", 1, 1, "B", 1000.0, 1.0, 0.0, 0.0, 0.0), 1.0)  # long $1000
     r.apply_gate(PortfolioGate("ETH", 0.0, max_inventory_usd=1000.0))
     s = r.state(0.0)
     assert s.allow_ask and not s.allow_bid  # selling reduces: allowed
@@ -115,7 +115,7 @@ def test_capital_core_grants_reach_the_risk_core_and_change_the_next_quote():
 def test_compound_mode_trades_with_base_plus_own_pnl():
     r = RiskCore("SOL", RiskConfig(), 20_000.0)
     r.apply_allocation(AllocationUpdate("SOL", 0.0, base=20_000.0, reference=20_000.0, compound=True))
-    r.on_fill(Fill("SOL", "c", 1, 1, "B", 100.0, 10.0, 0.0, 0.0, 0.0))
+    r.on_fill(Fill("SOL", "c", 1, 1, "B", 100.0, 10.0, 0.0, 0.0, 0.0), 10.0)
     r.mark(110.0, 0.0)  # +$100 unrealized
     assert r.state(0.0).capital == pytest.approx(20_100.0)
 
@@ -123,9 +123,9 @@ def test_compound_mode_trades_with_base_plus_own_pnl():
 def test_a_fill_past_a_limit_that_shrank_is_measured_history_is_not():
     r = RiskCore("SOL", RiskConfig(), 20_000.0)
     r.mark(100.0, 0.0)
-    r.on_fills([Fill("SOL", "c", 1, 1, "B", 100.0, 60.0, 0.0, 0.0, 0.0)])  # $6,000 from history
+    r.on_fills([Fill("SOL", "c", 1, 1, "B", 100.0, 60.0, 0.0, 0.0, 0.0)], 60.0)  # $6,000 from history
     assert r.max_limit_excess_usd == 0.0
-    r.on_fill(Fill("SOL", "c", 2, 2, "B", 100.0, 1.0, 0.0, 0.0, 0.0))  # live, past the $5,000 limit
+    r.on_fill(Fill("SOL", "c", 2, 2, "B", 100.0, 1.0, 0.0, 0.0, 0.0), 61.0)  # live, past the $5,000 limit
     assert r.max_limit_excess_usd == pytest.approx(6_100.0 - 5_000.0)
 
 

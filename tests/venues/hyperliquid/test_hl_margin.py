@@ -13,7 +13,9 @@ from eth_account import Account
 
 import config as config_mod
 from config import RiskConfig
-from tests.hive_helpers import ROOT, wait_for
+import os
+
+from tests.hive_helpers import ROOT, RUNS, wait_for
 from makerhive.app import Hive
 from messages.risk import Liquidated, MarginState
 from strategy.risk import RiskCore
@@ -27,7 +29,7 @@ ASSETS = ("ETH", "SOL")
 
 def _config(fake: FakeHyperliquid | None = None) -> config_mod.Config:
     raw = tomllib.loads((ROOT / "config.toml").read_text())
-    raw["run"].update(speed=1.0, venue="hyperliquid", journal_dir="/tmp/makerhive-test-runs")
+    raw["run"].update(speed=1.0, venue="hyperliquid", journal_dir=str(RUNS / os.environ.get("PYTEST_XDIST_WORKER", "main")))
     raw["portfolio"]["assets"] = list(ASSETS)
     raw["assets"]["SOL"]["risk"] = {"leverage": 2, "margin_mode": "isolated"}
     raw["dead_mans_switch"].update(window_s=8.0, renew_every_s=2.0)
@@ -130,7 +132,7 @@ def test_near_liquidation_only_reducing_quotes_are_allowed():
     from messages.orders import Fill
 
     c = _core()
-    c.on_fill(Fill("ETH", "c", 1, 1, "B", 3000.0, 0.5, 0.0, 2.0, 0.0))
+    c.on_fill(Fill("ETH", "c", 1, 1, "B", 3000.0, 0.5, 0.0, 2.0, 0.0), 0.5)
     c.on_margin(_margin(liquidation_px=2800.0))  # 6.7% away: inside the 10% distance
     s = c.state(3.0)
     assert not s.allow_bid and s.allow_ask and "near liquidation" in s.halt_reason and not s.halted
