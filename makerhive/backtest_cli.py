@@ -195,6 +195,29 @@ def _sim(args: argparse.Namespace) -> int:
     return _write_outputs(console, report, result, args)
 
 
+class _RunsProgress:
+    """A job of many runs (sweep, evaluation, allocation comparison): a bar counting runs
+    with an ETA, each finished run's line above it (stderr; the table goes to stdout)."""
+
+    def __init__(self, label: str, total: int) -> None:
+        from makerhive.progress import JobProgress
+
+        self.bar = JobProgress(label, total, unit="runs")
+        self.done = 0
+
+    def __enter__(self) -> "_RunsProgress":
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+    def ran(self, text: str) -> None:
+        self.done += 1
+        self.bar.note(text)
+        self.bar.update(self.done)
+
+
 def _run_with_progress(bt: Any, duration_s: float, label: str) -> Any:
     """``bt.run`` with a progress bar (a line every 10 s when not on a terminal)."""
     from makerhive.progress import JobProgress
@@ -257,11 +280,13 @@ def _compare_allocation(args: argparse.Namespace) -> int:
     seed = cfg.run.seed if args.seed is None else args.seed
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
-    out = compare(allocation_set(cfg), duration_s=duration, seed=seed, workers=args.workers,
-                  on_row=lambda name, mode, row: console.print(
-                      f"[dim]{name}, {mode}: net {row['net_pnl']:.2f}, sharpe "
-                      f"{row['sharpe'] if row['sharpe'] is None else round(row['sharpe'], 2)}, "
-                      f"max drawdown {row['max_drawdown']:.2f}[/dim]"))
+    scenarios = allocation_set(cfg)
+    with _RunsProgress("compare-allocation", 2 * len(scenarios)) as bar:
+        out = compare(scenarios, duration_s=duration, seed=seed, workers=args.workers,
+                      on_row=lambda name, mode, row: bar.ran(
+                          f"{name}, {mode}: net {row['net_pnl']:.2f}, sharpe "
+                          f"{row['sharpe'] if row['sharpe'] is None else round(row['sharpe'], 2)}, "
+                          f"max drawdown {row['max_drawdown']:.2f}"))
     console.print(render_compare(out, duration, seed))
     console.print(f"{len(out) - 1} scenarios x 2 in {time.perf_counter() - t0:.0f} s wall; Sharpe: mean/std of "
                   f"1-minute PnL changes x sqrt(minutes); total: PnL summed, Sharpe averaged, worst drawdown.")
@@ -280,7 +305,11 @@ def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) ->
     seeds = list(range(1, args.seeds + 1))
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
-    outs = compare_seeds(allocation_set(cfg), duration_s=duration, seeds=seeds, workers=args.workers)
+    scenarios = allocation_set(cfg)
+    with _RunsProgress("compare-allocation", 2 * len(scenarios) * len(seeds)) as bar:
+        outs = compare_seeds(scenarios, duration_s=duration, seeds=seeds, workers=args.workers,
+                             on_row=lambda name, mode, row: bar.ran(
+                                 f"{name}, {mode}: net {row['net_pnl']:.2f}"))
     for seed, out in outs.items():
         console.print(render_compare(out, duration, seed))
     summary = seeds_summary(outs)
@@ -326,11 +355,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     except ConfigError as e:
         return _fail(str(e))
     try:
-        doc = evaluate(cfg, seeds=seeds, duration_s=duration, workers=args.workers, scenarios=scenarios,
-                       variant_overrides={v: all_variants[v] for v in wanted}, executor=executor,
-                       on_row=lambda r: console.print(
-                           f"[dim]{r['scenario']}, seed {r['seed']}, {r['variant']}: net {r['net_pnl']:.2f}, "
-                           f"fills {r['fills']}[/dim]"))
+        with _RunsProgress("evaluate", len(scenarios) * len(seeds) * len(wanted)) as bar:
+            doc = evaluate(cfg, seeds=seeds, duration_s=duration, workers=args.workers, scenarios=scenarios,
+                           variant_overrides={v: all_variants[v] for v in wanted}, executor=executor,
+                           on_row=lambda r: bar.ran(
+                               f"{r['scenario']}, seed {r['seed']}, {r['variant']}: net {r['net_pnl']:.2f}, "
+                               f"fills {r['fills']}"))
     except ConfigError as e:
         return _fail(f"config error: {e}")
     finally:
@@ -445,11 +475,12 @@ def _sweep(args: argparse.Namespace) -> int:
     except ConfigError as e:
         return _fail(f"config error: {e}")
     try:
-        rows = run_sweep(raw, grid, duration_s=args.duration, seed=args.seed, assets=_assets(args),
-                         workers=args.workers, zero=args.zero_latency, executor=executor,
-                         on_row=lambda i, r: console.print(
-                             f"[dim]{i + 1}/{total}: {', '.join(f'{k}={r[k]}' for k in keys)} -> "
-                             f"net {r['net_pnl']:.2f}, fills {r['fills']}[/dim]"))
+        with _RunsProgress("sweep", total) as bar:
+            rows = run_sweep(raw, grid, duration_s=args.duration, seed=args.seed, assets=_assets(args),
+                             workers=args.workers, zero=args.zero_latency, executor=executor,
+                             on_row=lambda i, r: bar.ran(
+                                 f"{i + 1}/{total}: {', '.join(f'{k}={r[k]}' for k in keys)} -> "
+                                 f"net {r['net_pnl']:.2f}, fills {r['fills']}"))
     except ConfigError as e:
         return _fail(f"config error: {e}")
     finally:

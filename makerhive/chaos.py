@@ -180,7 +180,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: float,
-              kinds: tuple[str, ...] = FAULT_KINDS, progress: Callable[[str], None] | None = None) -> dict:
+              kinds: tuple[str, ...] = FAULT_KINDS, progress: Callable[[float, int], None] | None = None) -> dict:
+    """A chaos run; ``progress(sim_s, faults_done)`` hears how far it got after each fault."""
     rng = random.Random(seed)
     hive = Hive(cfg, speed=speed, seed=seed)
     chaos = Chaos(hive, rng)
@@ -219,9 +220,11 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
                 harness_errors[type(e).__name__] += 1
             injected[kind] += 1
             pending[asset] = kind
-            if progress is not None and i % 50 == 0:
-                progress(f"{i}/{len(schedule)} faults, t={hive.sim_time():.0f}s")
+            if progress is not None:
+                progress(hive.sim_time(), i + 1)
         hive.wait_until(duration)
+        if progress is not None:
+            progress(duration, len(schedule))
         hive.faults.release.set()  # let any still-hung handler go before the final look
         _wait(lambda: all(hive.board.phase[a] in ("quoting", "quarantined") for a in assets), 60.0)
         for a in assets:

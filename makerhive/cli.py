@@ -449,11 +449,17 @@ def chaos(args: argparse.Namespace) -> int:
 
     from makerhive.affinity import pin_to_cpu
     from makerhive.chaos import report_table, run_chaos
+    from makerhive.progress import JobProgress
 
     pin_to_cpu(cfg.run.pin_cpu)
     console = Console(width=None if sys.stdout.isatty() else 120)
-    report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
-                       progress=lambda text: console.print(f"[dim]{text}[/dim]"))
+    # the bar counts simulated seconds (the faults are spread over them); its line names the faults done
+    with JobProgress("chaos", args.duration, unit="simulated s") as bar:
+        def progress(sim_s: float, faults_done: int) -> None:
+            bar.update(sim_s, label=f"chaos ({faults_done}/{args.faults} faults)")
+
+        report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
+                           progress=progress)
     if args.summary_json:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.summary_json).write_text(json.dumps(report, indent=2))

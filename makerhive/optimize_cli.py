@@ -85,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from backtest.optimize_space import load_space, write_overlay
     from backtest.overrides import override
     from backtest.replay import ReplayError
-    from backtest.walkforward import replay_span_s
+    from backtest.walkforward import folds, replay_span_s
     from makerhive.params import load_config
+    from makerhive.progress import JobProgress
 
     try:
         cfg = load_config(args.config, args.params)
@@ -125,15 +126,24 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as e:
         return _fail(str(e))
     objective = Objective(args.objective, args.dd_lambda)
+    trials = args.trials or DEFAULT_TRIALS
+    # a resumed study runs only its missing trials: the bar then ends short of 100%
+    bar = JobProgress("optimize", trials * len(folds(len(windows), args.fit_windows)), unit="trials")
+    ran = 0
+
+    def on_trial(n: int, total: int, params: dict, value: float | None, state: str) -> None:
+        nonlocal ran
+        ran += 1
+        bar.note(f"trial {n}: {state}{'' if value is None else f', score {value:,.3f}'}")
+        bar.update(ran)
+
     opt = Optimizer(cfg, space, windows, objective, executor, storage, study_name=args.study,
-                    trials=args.trials or DEFAULT_TRIALS, batch=args.batch or DEFAULT_BATCH,
-                    sampler_seed=args.sampler_seed,
-                    on_trial=lambda n, total, params, value, state: console.print(
-                        f"[dim]trial {n}: {state}"
-                        f"{'' if value is None else f', score {value:,.3f}'}[/dim]"))
+                    trials=trials, batch=args.batch or DEFAULT_BATCH,
+                    sampler_seed=args.sampler_seed, on_trial=on_trial)
     t0 = time.perf_counter()
     try:
-        results = opt.walk_forward(args.fit_windows)
+        with bar:
+            results = opt.walk_forward(args.fit_windows)
     except (RuntimeError, config_mod.ConfigError) as e:
         return _fail(str(e))
     finally:

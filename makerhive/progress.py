@@ -3,7 +3,9 @@ terminal, otherwise (piped, in a log, under CI) one plain line every ``every_s``
 
 Both go to stderr, so a job's real output on stdout (tables, JSON) stays clean. The
 caller says how far it got (``update(done)``), in its own unit: simulated seconds for
-runs and backtests, items for sweeps.
+runs and backtests, runs for sweeps and evaluations, trials for optimisations,
+simulated seconds for chaos. A finished item's own line (``note``) prints above the bar,
+so a job's log and its bar do not tear each other.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class JobProgress:
         self._bar: Any = None
         self._task: Any = None
         self.done = 0.0
+        self._shown = 0.0  # the `done` of the last plain line
 
     def __enter__(self) -> "JobProgress":
         if self.tty:
@@ -37,7 +40,8 @@ class JobProgress:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                                 TimeRemainingColumn(), console=Console(file=self.stream), transient=True)
+                                 TimeRemainingColumn(), console=Console(file=self.stream, force_terminal=True),
+                                 transient=True)
             self._bar.start()
             self._task = self._bar.add_task(self.label, total=self.total)
         return self
@@ -46,18 +50,32 @@ class JobProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+        elif self.done != self._shown and exc[0] is None:  # the plain log ends on where the job ended
+            print(self.line(self.clock()), file=self.stream, flush=True)
 
-    def update(self, done: float) -> None:
-        """How far the job got (cheap: call it as often as you like)."""
+    def update(self, done: float, label: str | None = None) -> None:
+        """How far the job got, and a new label if it says more now (cheap: call it as
+        often as you like)."""
         self.done = done
+        if label is not None:
+            self.label = label
         if self._bar is not None:
-            self._bar.update(self._task, completed=done)
+            self._bar.update(self._task, completed=done, description=self.label)
             return
         now = self.clock()
         if now < self._next_line:
             return
         self._next_line = now + self.every_s
+        self._shown = done
         print(self.line(now), file=self.stream, flush=True)
+
+    def note(self, text: str) -> None:
+        """One line of the job's own (a finished run, a trial): above the bar on a
+        terminal, as it is otherwise."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def line(self, now: float) -> str:
         """'backtest: 120/600 s (20%), 0:00:10 elapsed, ETA 0:00:40'."""

@@ -3,6 +3,7 @@ seconds when not on a terminal; a backtest reports its simulated time as it runs
 from __future__ import annotations
 
 import io
+import re
 
 import config
 from backtest.engine import Backtest, zero_latency
@@ -35,6 +36,30 @@ def test_without_a_total_the_line_says_how_far_and_how_long():
         clock.t = 106.0
         bar.update(1234.0)
     assert out.getvalue() == "run: 1,234 simulated s, 0:00:06 elapsed\n"
+
+
+def test_each_finished_run_has_its_line_and_the_plain_log_ends_where_the_job_ended():
+    out, clock = io.StringIO(), _Clock()
+    with JobProgress("sweep", 3, unit="runs", stream=out, every_s=10, clock=clock) as bar:
+        for i, t in enumerate((103.0, 112.0, 114.0)):
+            clock.t = t
+            bar.note(f"run {i + 1} done")
+            bar.update(i + 1)
+    assert out.getvalue().splitlines() == [
+        "run 1 done", "run 2 done", "sweep: 2/3 runs (67%), 0:00:12 elapsed, ETA 0:00:06",
+        "run 3 done", "sweep: 3/3 runs (100%), 0:00:14 elapsed, ETA 0:00:00"]
+
+
+def test_on_a_terminal_a_bar_with_an_eta_sits_under_the_finished_runs():
+    out = io.StringIO()
+    with JobProgress("chaos", 3, unit="simulated s", stream=out, tty=True) as bar:
+        for i in range(3):
+            bar.note(f"run {i + 1} done")
+            bar.update(i + 1, label="chaos (7/9 faults)")
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.getvalue())
+    assert [text.index(f"run {i} done") for i in (1, 2, 3)] == sorted(text.index(f"run {i} done") for i in (1, 2, 3))
+    assert "-:--:--" in text  # the ETA column, unknown before the first step
+    assert "chaos (7/9 faults)" in text and "100%" in text
 
 
 def test_a_backtest_tells_its_progress_its_simulated_time():

@@ -235,6 +235,7 @@ def test_cli_sim_backtest_writes_report_and_sweep_writes_rows(tmp_path):
     assert p.returncode == 0, p.stderr
     rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert [r["quoting.gamma"] for r in rows] == [0.02, 0.1]
+    assert "sweep: 2/2 runs (100%)" in p.stderr
     assert all(set(sweep.HEADLINE) <= set(r) for r in rows)
     assert _cli("--sweep").returncode == 2
     assert _cli("--assets", "DOGE", "--duration", "5").returncode == 2

@@ -32,11 +32,11 @@ def cli_doc(tmp_path_factory):
          "--workers", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(out.read_text()), proc.stdout
+    return json.loads(out.read_text()), proc.stdout, proc.stderr
 
 
 def test_cli_writes_one_row_per_scenario_seed_and_variant(cli_doc):
-    doc, stdout = cli_doc
+    doc, stdout, stderr = cli_doc
     assert [(r["scenario"], r["seed"], r["variant"]) for r in doc["rows"]] == [
         ("calm", 1, "as"), ("calm", 1, "full"), ("toxic", 1, "as"), ("toxic", 1, "full")]
     for r in doc["rows"]:
@@ -46,6 +46,9 @@ def test_cli_writes_one_row_per_scenario_seed_and_variant(cli_doc):
     assert doc["summary"]["full"]["fills"] == sum(r["fills"] for r in doc["rows"] if r["variant"] == "full")
     assert doc["latency_profile"] == "hyperliquid" and doc["maker_fee"] == 0.00015
     assert "bp/notional" in stdout and "toxic" in stdout
+    # progress on stderr, the table alone on stdout: each run's line, then where the job ended
+    assert "calm, seed 1, as: net" in stderr and "calm, seed 1, as: net" not in stdout
+    assert "evaluate: 4/4 runs (100%)" in stderr
 
 
 def test_the_toxic_market_costs_what_the_calm_one_does_not(cli_doc):

@@ -55,7 +55,12 @@ def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_mark
     assert early and all(c == pytest.approx(start) for c in early)  # nothing moves before enough data
     low_t, low, others = min(((t, c, o) for t, c, o in trail if t <= lose_by), key=lambda x: x[1])
     assert low <= 0.6 * start, f"SOL kept ${low:,.0f} within {LOSE_WITHIN_PERIODS} periods of turning toxic"
-    assert others > cfg.portfolio.capital_usd - start, "SOL's capital did not go to the other assets"
+    # at SOL's low the others may hold less (they are scored too, and thread timing varies);
+    # what SOL gave up must have reached them while its market was toxic
+    during = [o for t, _, o in trail if TOXIC_FROM <= t <= TOXIC_TO]
+    assert max(during) > cfg.portfolio.capital_usd - start, (
+        f"SOL's capital did not go to the other assets (they held ${others:,.0f} at SOL's low, "
+        f"at most ${max(during):,.0f} while it was toxic)")
     late = [c for t, c, _ in trail if t >= REGAIN_BY_S - 5 * PERIOD_S]
     s = summary["assets"]["SOL"]
     assert max(late) >= max(0.75 * start, 1.5 * s["capital_min"]), f"SOL regained only ${max(late):,.0f}"

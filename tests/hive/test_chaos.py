@@ -45,6 +45,7 @@ def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
     report = json.loads(out.read_text())
     assert REPORT_KEYS <= set(report) and report["faults_injected"] > 0
     assert "every invariant held" in proc.stdout
+    assert "chaos (40/40 faults): 80/80 simulated s (100%)" in proc.stderr
 
 
 def test_the_new_fault_kinds_break_no_invariant_and_the_harness_survives_its_own_timeouts(monkeypatch):

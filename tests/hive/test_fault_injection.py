@@ -159,9 +159,10 @@ def test_lost_repeated_or_reordered_fill_messages(hive, fault):
     start = {a: len(hive.venue.engine.fills(a)) for a in hive.assets}
     for a in hive.assets:
         hive.runtime.call(lambda a=a: getattr(wire, fault)(a, 3))
-    # wait until every asset has traded through its armed faults
+    # wait until every asset has traded through its armed faults (fills come at the market's
+    # pace, and a loaded machine slows the simulated clock: a generous bound)
     wait_for(lambda: all(len(hive.venue.engine.fills(a)) >= start[a] + 6 for a in ("BTC", "ETH", "SOL")),
-             timeout=RECOVERY_S * 2, what="fills")
+             timeout=RECOVERY_S * 5, what="fills")
     assert wire.counts[{"drop_fills": "fills_dropped", "duplicate_fills": "fills_duplicated",
                         "reorder_fills": "fills_reordered"}[fault]] > 0
     assert_invariants(hive)

@@ -100,6 +100,8 @@ def test_tree_that_gives_up_is_restarted_by_the_meta_after_backoff():
         asset = "XRP"
         others = {a: refs(h, a) for a in h.assets if a != asset}
         for _ in range(2):  # the second crash exceeds an intensity of 1
+            # the first restart leaves the team without a quoter for a moment
+            wait_for(lambda: h.teams[asset].get("quoter") is not None, what="a quoter")
             old = h.teams[asset].get("quoter")
             old.tell(Crash())
             wait_for(lambda: h.teams[asset].get("quoter") is not old, what="quoter replaced or gone")

@@ -112,6 +112,7 @@ def test_compare_allocation_over_seeds_reports_each_seeds_difference_and_its_sta
     assert total["difference_mean"] == pytest.approx(sum(total["difference"]) / 2)
     assert total["difference_se"] == pytest.approx(abs(total["difference"][0] - total["difference"][1]) / 2)
     assert "mean ± se" in proc.stdout
+    assert "compare-allocation: " in proc.stderr and " runs (100%)" in proc.stderr
 
 
 def run_earners(seed: int, min_t_stat: float, periods: int = 40) -> tuple[float, float]:
