@@ -8,6 +8,7 @@ beyond its limit (plus one order in flight), or a dead root.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import threading
@@ -279,7 +280,8 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "requote_ms_max": _pct(requote_ms, 100),
         "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
         "fill_identity_mismatches": identity,
-        "recovery_ms_p99": _pct([r.requote_ms for r in recs if not sampler.deliberate(r)], 99),
+        "recovery_ms_p99": _pct([sampler.recovery_ms(r) for r in recs if not sampler.deliberate(r)], 99),
+        "slowest_recoveries": _slowest(recs, injections, sampler, hive.board.events),
         "recoveries_deliberate": sum(1 for r in recs if sampler.deliberate(r)),
         "not_quoting_s_by_cause": sampler.by_cause(),
         "bad_input_dropped": hive.venue.edge.bad_input,
@@ -293,11 +295,35 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     return report
 
 
+SLOWEST_SHOWN = 5
+
+
+def _slowest(recs: list[Any], injections: list[tuple[int, str, str]], sampler: "_NotQuoting",
+             events: Any) -> list[dict[str, Any]]:
+    """The recoveries behind ``recovery_ms_p99``'s tail, slowest first: each with the faults
+    injected on its asset from one second before the failure to its end, and the asset's
+    board events in that span, so a slow one can be told apart (stacked faults, a start-up
+    failure, a hang waited out)."""
+    counted = sorted((r for r in recs if not sampler.deliberate(r)), key=lambda r: -sampler.recovery_ms(r))
+    out = []
+    for r in counted[:SLOWEST_SHOWN]:
+        lo, hi = r.fail_ns - 100_000_000, r.quoting_ns
+        t_lo, t_hi = sampler.sim_at(lo), sampler.sim_at(hi)
+        out.append({
+            "asset": r.asset, "ms": round(sampler.recovery_ms(r), 1), "not_quoting_ms": round(r.requote_ms, 1),
+            "faults": [k for ns, a, k in injections if a == r.asset and lo <= ns <= hi],
+            "events": [f"{e.ts:.1f} {e.kind}: {e.text}" for e in events
+                       if e.asset == r.asset and t_lo <= e.ts <= t_hi][:12],
+        })
+    return out
+
+
 INVARIANTS = ("orphan_orders", "position_mismatches", "lost_fills", "duplicate_fills", "limit_breaches",
               "root_failures", "fill_identity_mismatches")
 
 
 SAMPLE_S = 0.02  # real seconds between looks at every asset's phase
+HELD_BACK = ("stale_feed", "dead_mans_switch", "halt")  # not quoting by design, each reported by cause
 
 
 class _NotQuoting(threading.Thread):
@@ -310,8 +336,13 @@ class _NotQuoting(threading.Thread):
         self.hive = hive
         self.seconds: Counter[str] = Counter()
         self.paused_ns: dict[str, list[int]] = {a: [] for a in hive.assets}  # samples in backoff/quarantine
+        # looks that found the asset held back by a cause of its own (a stale feed, the
+        # dead-man's switch, a halt): (ns, ns since the previous look)
+        self.held_ns: dict[str, list[tuple[int, int]]] = {a: [] for a in hive.assets}
+        self._last_ns = time.perf_counter_ns()
         self._done = threading.Event()
         self._last = hive.sim_time()
+        self._clock: list[tuple[int, float]] = []  # (perf ns, simulated s) at each look
 
     def cause(self, asset: str) -> str:
         board, gw = self.hive.board, self.hive.gateway
@@ -339,12 +370,16 @@ class _NotQuoting(threading.Thread):
             now = self.hive.sim_time()
             dt, self._last = max(0.0, now - self._last), now
             ns = time.perf_counter_ns()
+            self._clock.append((ns, now))
             for a in self.hive.assets:
                 why = self.cause(a)
                 if why:
                     self.seconds[why] += dt
                 if why in ("backoff", "quarantine"):
                     self.paused_ns[a].append(ns)
+                elif why in HELD_BACK:
+                    self.held_ns[a].append((ns, ns - self._last_ns))
+            self._last_ns = ns
 
     def stop(self) -> None:
         self._done.set()
@@ -354,6 +389,18 @@ class _NotQuoting(threading.Thread):
     def deliberate(self, r: Any) -> bool:
         """A recovery that sat in backoff or quarantine: a pause by design, not recovery time."""
         return any(r.fail_ns <= ns <= r.quoting_ns for ns in self.paused_ns.get(r.asset, ()))
+
+    def recovery_ms(self, r: Any) -> float:
+        """Failure to quoting again, less the time the asset was held back by a cause of its
+        own meanwhile (a stale book after a restart waits for a fresh one by design: that
+        time is the feed's, reported under ``stale_feed``, not the recovery's)."""
+        held = sum(dt for ns, dt in self.held_ns.get(r.asset, ()) if r.fail_ns < ns <= r.quoting_ns)
+        return max(0.0, r.requote_ms - held / 1e6)
+
+    def sim_at(self, ns: int) -> float:
+        """The simulated time at perf-counter ``ns`` (the nearest look at or before it)."""
+        i = bisect.bisect_right(self._clock, (ns, float("inf"))) - 1
+        return self._clock[max(0, i)][1] if self._clock else 0.0
 
     def by_cause(self) -> dict[str, float]:
         return {k: round(v, 1) for k, v in sorted(self.seconds.items())}

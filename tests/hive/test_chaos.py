@@ -45,6 +45,11 @@ def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
     report = json.loads(out.read_text())
     assert REPORT_KEYS <= set(report) and report["faults_injected"] > 0
     assert "every invariant held" in proc.stdout
+    # the tail of recovery_ms_p99 explained: the slowest recoveries with the faults behind them
+    slow = report["slowest_recoveries"]
+    assert slow and [r["ms"] for r in slow] == sorted((r["ms"] for r in slow), reverse=True)
+    assert all(r["ms"] <= r["not_quoting_ms"] and r["faults"] and r["events"] for r in slow)
+    assert report["recovery_ms_p99"] <= slow[0]["ms"]
     assert "chaos (40/40 faults): 80/80 simulated s (100%)" in proc.stderr
 
 
@@ -73,3 +78,20 @@ def test_the_new_fault_kinds_break_no_invariant_and_the_harness_survives_its_own
     assert report["harness_errors"].get("Timeout", 0) == 60
     for key in INVARIANTS:
         assert report[key] == 0, (key, report)
+
+
+def test_recovery_time_leaves_out_what_the_asset_waited_for_by_design():
+    """A restarted asset whose book is stale waits for a fresh one (reported as stale_feed):
+    that wait is not recovery time; the rest of the gap is."""
+    from types import SimpleNamespace
+
+    from actors.status import Recovery
+    from makerhive.chaos import _NotQuoting
+
+    sampler = _NotQuoting(SimpleNamespace(assets=["BTC"], sim_time=lambda: 0.0))
+    ms = 1_000_000
+    r = Recovery("BTC", fail_ns=1_000 * ms, cancel_sent_ns=1_002 * ms, quoting_ns=1_400 * ms)
+    assert sampler.recovery_ms(r) == 400.0
+    sampler.held_ns["BTC"] = [(1_100 * ms + i * 20 * ms, 20 * ms) for i in range(10)]  # 200 ms of stale feed
+    sampler.held_ns["BTC"].append((2_000 * ms, 20 * ms))  # after the recovery: not part of it
+    assert sampler.recovery_ms(r) == 200.0
