@@ -189,6 +189,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     assets = hive.assets
     report: dict[str, Any] = {"seed": seed, "duration_s": duration, "speed": speed}
     violations: Counter[str] = Counter()
+    mismatch_details: list[dict[str, Any]] = []  # what each position mismatch looked like
     injected: Counter[str] = Counter()
     harness_errors: Counter[str] = Counter()
     skipped = 0
@@ -216,7 +217,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
             injections.append((time.perf_counter_ns(), asset, kind))
             try:
                 chaos.inject(kind, asset)
-                _check_recovered(hive, pending, violations)
+                _check_recovered(hive, pending, violations, details=mismatch_details)
             except Exception as e:
                 harness_errors[type(e).__name__] += 1
             injected[kind] += 1
@@ -231,7 +232,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         for a in assets:
             pending[a] = "final"
         try:
-            _check_recovered(hive, pending, violations, wait=True)
+            _check_recovered(hive, pending, violations, wait=True, details=mismatch_details)
         except Exception as e:
             harness_errors[type(e).__name__] += 1
         root_alive = hive.meta is not None and hive.meta.is_alive()
@@ -252,6 +253,9 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         dup += max(0, counted - venue_fills)
         if abs(s["inventory"] - engine.position(a)) > 1e-9:
             mismatches += 1
+            mismatch_details.append({"asset": a, "where": "exit", "risk_position": s["inventory"],
+                                     "risk_fills": counted, "venue_position": engine.position(a),
+                                     "venue_fills": venue_fills})
         if inv.limit_breached(s, inv.max_order_usd(hive, a)):
             breaches += 1
     recs = hive.board.recoveries
@@ -268,6 +272,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "recoveries": len(recs),
         "orphan_orders": violations["orphan_orders"] + summary["portfolio"]["open_orders_at_exit"],
         "position_mismatches": violations["position_mismatches"] + mismatches,
+        "position_mismatch_details": mismatch_details,
         "lost_fills": lost,
         "duplicate_fills": dup,
         "limit_breaches": breaches,
@@ -433,7 +438,8 @@ def _wait(pred: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def _check_recovered(hive: Hive, pending: dict[str, str], violations: Counter, wait: bool = False) -> None:
+def _check_recovered(hive: Hive, pending: dict[str, str], violations: Counter, wait: bool = False,
+                     details: list[dict[str, Any]] | None = None) -> None:
     """At each recovery point (an asset quoting again after a fault), look for orphans and
     compare the risk actor's position with the venue's."""
     for asset in list(pending):
@@ -448,6 +454,19 @@ def _check_recovered(hive: Hive, pending: dict[str, str], violations: Counter, w
         violations["orphan_orders"] += orphans
         if inv.position_settles(hive, asset) is False:
             violations["position_mismatches"] += 1
+            if details is not None:
+                details.append(_mismatch(hive, asset, "recovery point"))
+
+
+def _mismatch(hive: Hive, asset: str, where: str) -> dict[str, Any]:
+    """The figures behind a position mismatch, for the report (the invariant says that one
+    happened; these say which way and by how many fills)."""
+    risk = hive.board.risk.get(asset)
+    position, n_fills = inv.venue_account(hive, asset)
+    return {"asset": asset, "where": where, "sim_s": round(hive.sim_time(), 1),
+            "risk_position": risk.position if risk else None,
+            "risk_fills": risk.fills_buy + risk.fills_sell if risk else None,
+            "venue_position": position, "venue_fills": n_fills, "phase": hive.board.phase.get(asset)}
 
 
 def report_table(report: dict):  # rich Table
