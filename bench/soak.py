@@ -1,7 +1,7 @@
 """Runs for weeks? Five assets on the sim for hours of simulated time at high speed,
 the process's resident memory sampled as it goes: after warm-up it must stay flat.
 
-``python -m bench soak --json PATH`` (3 simulated hours; ``--quick``: 6 minutes). The
+``python -m bench soak --json PATH [--hours H]`` (3 simulated hours; ``--quick``: 6 minutes). The
 figures: ``rss_mb_after_warmup``, ``rss_mb_end``, ``sim_hours``, the growth per
 simulated hour after warm-up, and the samples.
 """
@@ -49,14 +49,19 @@ def soak(sim_seconds: float, speed: float = SPEED, samples: int = 24) -> dict:
     finally:
         summary = hive.stop()
     wall = time.monotonic() - t0
-    warm = series[max(0, int(samples * WARMUP_SHARE) - 1)]
-    end = series[-1]
+    first = max(0, int(samples * WARMUP_SHARE) - 1)
+    warm, end = series[first], series[-1]
     hours = (end[0] - warm[0]) / 3600.0
+    slope, noise = trend([(t / 3600.0, mb) for t, mb in series[first:]])
     return {
         "sim_hours": round(end[0] / 3600.0, 3),
         "rss_mb_after_warmup": warm[1],
         "rss_mb_end": end[1],
         "rss_mb_per_sim_hour_after_warmup": round((end[1] - warm[1]) / hours, 3) if hours > 0 else 0.0,
+        # least squares over every sample after warm-up (two end points alone are noisy),
+        # and the samples' scatter about that line
+        "rss_mb_slope_per_sim_hour": round(slope, 3),
+        "rss_mb_noise": round(noise, 3),
         "wall_s": round(wall, 1),
         "fills": summary["portfolio"]["fills"],
         "open_orders_at_exit": summary["portfolio"]["open_orders_at_exit"],
@@ -64,5 +69,24 @@ def soak(sim_seconds: float, speed: float = SPEED, samples: int = 24) -> dict:
     }
 
 
-def run(quick: bool = False) -> dict:
-    return soak(360.0 if quick else 3 * 3600.0, samples=8 if quick else 24)
+def trend(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope of (x, y) and the standard deviation of the residuals."""
+    import numpy as np
+
+    if len(points) < 3:
+        return 0.0, 0.0
+    x, y = np.array(points).T
+    slope, icpt = np.polyfit(x, y, 1)
+    return float(slope), float(np.std(y - (slope * x + icpt), ddof=2))
+
+
+def parse_args(argv: list[str]) -> dict:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m bench soak")
+    p.add_argument("--hours", type=float, default=3.0, help="simulated hours (default 3)")
+    return {"hours": p.parse_args(argv).hours}
+
+
+def run(quick: bool = False, hours: float = 3.0) -> dict:
+    return soak(360.0 if quick else hours * 3600.0, samples=8 if quick else 24)

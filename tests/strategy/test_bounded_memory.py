@@ -75,3 +75,13 @@ def test_the_soak_benchmark_reports_rss_and_simulated_hours():
     r = soak(120.0, samples=4)
     assert {"rss_mb_after_warmup", "rss_mb_end", "sim_hours"} <= set(r)
     assert r["sim_hours"] >= 120.0 / 3600 * 0.99 and r["rss_mb_end"] > 0 and r["open_orders_at_exit"] == 0
+    assert {"rss_mb_slope_per_sim_hour", "rss_mb_noise"} <= set(r)
+
+
+def test_the_soak_trend_is_a_least_squares_slope_with_its_scatter():
+    from bench.soak import trend
+
+    slope, noise = trend([(0.0, 100.0), (1.0, 101.0), (2.0, 102.0), (3.0, 103.0)])
+    assert abs(slope - 1.0) < 1e-9 and noise < 1e-9
+    slope, noise = trend([(0.0, 100.0), (1.0, 100.4), (2.0, 99.6), (3.0, 100.0)])
+    assert abs(slope) < 0.2 and 0.2 < noise < 0.6
