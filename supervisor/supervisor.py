@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 BUSY_STOP_GRACE_S = 0.1  # real seconds a child caught in a handler gets to stop before it is abandoned
 
+START_POLL_S = 0.05  # real seconds between looks at a starting child that has not answered yet
+
+
+class _HungAtStart(Exception):
+    pass
+
+
 StartFn = Callable[[pykka.ActorRef, str, int, Liveness], pykka.ActorRef]
 
 
@@ -139,15 +146,40 @@ class Supervisor(SupervisedActor):
         lv = Liveness()
         ref = spec.start(self.actor_ref, cid, self._next_epoch, lv)
         try:
-            with lockstep.lending():  # in lockstep we hold the turn the child needs
-                ref.ask(Ping(), timeout=self.start_timeout)
+            self._await_started(ref, lv, spec)
         except (pykka.ActorDeadError, pykka.Timeout) as e:
             lv.kill_switch.set()
             raise StartFailed(f"{cid} failed to start: {type(e).__name__}") from e
+        except _HungAtStart as e:
+            lv.kill_switch.set()
+            raise StartFailed(f"{cid} failed to start: {e}") from e
         child = _Child(spec, ref, self._next_epoch, lv)
         self.children[cid] = child
         self.child_started(cid, ref)
         return child
+
+    def _await_started(self, ref: pykka.ActorRef, lv: Liveness, spec: ChildSpec) -> None:
+        """Wait for the child's answer to the start ``Ping``. A message that reached the
+        child before the Ping (a reply to what its ``init`` asked) is handled first; if that
+        handler hangs, waiting out the whole start timeout would leave every sibling
+        unwatched meanwhile, so a handler past the child's budget fails the start at once."""
+        if lockstep.active() is not None:
+            with lockstep.lending():  # in lockstep we hold the turn the child needs
+                ref.ask(Ping(), timeout=self.start_timeout)
+            return
+        answer = ref.ask(Ping(), block=False)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            try:
+                answer.get(timeout=max(0.0, min(START_POLL_S, deadline - time.monotonic())))
+                return
+            except pykka.Timeout:
+                now = time.monotonic()
+                busy = lv.busy_since
+                if busy is not None and now - busy > spec.max_handler_s:
+                    raise _HungAtStart(f"hung in its first handlers ({now - busy:.1f}s)") from None
+                if now >= deadline:
+                    raise
 
     def _terminate(self, cid: str) -> None:
         child = self.children.pop(cid, None)

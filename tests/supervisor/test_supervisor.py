@@ -69,11 +69,15 @@ class Parent(pykka.ThreadingActor):
 
 
 def make_sup(journal, strategy="rest_for_one", intensity=3, period=60.0, parent=None, fail=None, gate=None,
-             max_handler_s=5.0):
+             max_handler_s=5.0, hang_at_start=None):
     def starter(cid):
         def start(p, child_id, epoch, lv):
-            return Worker.start(journal, fail_init=(fail == cid), gate=gate, parent=p, child_id=child_id,
-                                epoch=epoch, liveness=lv)
+            ref = Worker.start(journal, fail_init=(fail == cid), gate=gate, parent=p, child_id=child_id,
+                               epoch=epoch, liveness=lv)
+            if hang_at_start and hang_at_start.get(cid):  # a message that beats the supervisor's Ping
+                hang_at_start[cid] -= 1
+                ref.tell("hang")
+            return ref
         return start
     specs = [ChildSpec(c, starter(c), shutdown_timeout=1.0, max_handler_s=max_handler_s) for c in ORDER]
     ref = Supervisor.start(parent=parent, child_id="sup", epoch=1, specs=specs, strategy=strategy,
@@ -198,6 +202,32 @@ def test_a_restart_does_not_wait_out_a_busy_siblings_hang():
     new = child_ref(sup, "order")
     assert new is not old and new.is_alive()
     assert took < 0.8, f"the restart took {took:.2f}s"
+    gate.set()
+    sup.stop(timeout=5)
+
+
+def test_a_replacement_hung_before_it_answers_its_start_is_declared_within_its_budget():
+    """The replacement's first handler (a message queued before the supervisor's start
+    Ping) hangs: the start fails once the handler is past its budget (0.3 s), not after
+    the whole start timeout (2 s) with every sibling unwatched, and the next start quotes."""
+    j = Journal()
+    gate = threading.Event()
+    hang_at_start = {"quoter": 0}
+    sup = make_sup(j, gate=gate, max_handler_s=0.3, hang_at_start=hang_at_start)
+    sup.ask(Ping(), timeout=5)
+    j.drain(settle=0.0)
+    hung_ones = []
+    hang_at_start["quoter"] = 1
+    old = child_ref(sup, "quoter")
+    t0 = time.monotonic()
+    old.tell(Crash())
+    j.wait_for(lambda e: e[0] == "start" and e[1] == "quoter" and (hung_ones.append(e) or len(hung_ones) == 2))
+    took = time.monotonic() - t0
+    assert sup.ask(Ping(), timeout=5)
+    new = child_ref(sup, "quoter")
+    assert new is not old and new.is_alive()
+    assert len(hung_ones) == 2 and hung_ones[0][2] < hung_ones[1][2]  # the hung one, then a healthy one
+    assert took < 1.5, f"the replacement's hang took {took:.2f}s to declare"
     gate.set()
     sup.stop(timeout=5)
 
