@@ -72,6 +72,7 @@ class QuoterCore:
         self.sz_decimals = sz_decimals
         self._seq = -1
         self.funding_rate = math.nan  # per hour, last reported
+        self.filled_at = {"B": -math.inf, "A": -math.inf}  # the last fill of each of our sides (venue time)
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
         self.set_params(params)
@@ -94,6 +95,8 @@ class QuoterCore:
     def on_fill(self, ts: float, side: str, px: float) -> None:
         if math.isfinite(ts) and math.isfinite(px) and px > 0:  # a NaN fill must not poison the markouts
             self.markouts.on_fill(ts, side, px)
+            if side in self.filled_at:
+                self.filled_at[side] = max(self.filled_at[side], ts)
 
     def on_funding(self, rate_per_h: float) -> None:
         self.funding_rate = rate_per_h
@@ -211,6 +214,11 @@ class QuoterCore:
             if loaded:
                 allow[loaded] = False
                 notes.append(f"{'bid' if loaded == 'B' else 'ask'}: inventory past its volatility cap")
+        if p.tape_edge.enabled and p.tape_edge.wait_book_after_fill:
+            for s in ("B", "A"):
+                if allow[s] and market.ts <= self.filled_at[s]:  # the book we would quote from predates it
+                    allow[s] = False
+                    notes.append(f"{'bid' if s == 'B' else 'ask'}: filled since this book, waiting for the next")
         if p.toxicity.enabled:
             tx = p.toxicity
             g = self.guard = toxicity.guard(

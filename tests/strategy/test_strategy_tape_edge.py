@@ -100,3 +100,44 @@ def test_before_the_tape_knows_the_assumed_move_decides():
     risk = _flat()
     assert _quoter(unknown_drift_bp=-1.0).quote(_state((), ()), risk, 100.0).bids  # 4 - 1.5 - 1 > 0
     assert _quoter(unknown_drift_bp=-5.0).quote(_state((), ()), risk, 100.0).bids == ()
+
+
+def _gapping(book_through: bool, gaps: int = 40) -> TapeEdge:
+    """Books around 100 whose bids are gapped through ``gaps`` times (the next book's best
+    ask 2 bp under the last best bid, no print at all), each followed by a further fall."""
+    te = TapeEdge(horizon_s=10.0, window_s=900.0, bin_bp=0.5, min_trades=30, book_through=book_through)
+    t = 0.0
+    for _ in range(gaps):
+        te.on_book(t, 99.999, 100.001, 100.0)
+        te.on_book(t + 0.5, 99.977, 99.979, 99.978)  # best ask 99.979 < last best bid 99.999
+        te.on_book(t + 10.5, 99.962, 99.978, 99.97)  # 3 bp under the first mid (no new gap)
+        te.on_book(t + 11.0, 99.96, 100.002, 99.981)  # back up without a gap
+        t += 20.0
+    te.on_book(t, 99.999, 100.001, 100.0)
+    return te
+
+
+def test_a_book_gapping_through_resting_bids_counts_as_their_fill():
+    te = _gapping(book_through=True)
+    bid = te.tails("B")
+    assert bid and te.tails("A") == ()  # only the side the gap went through
+    assert len(bid) == 5  # reached 2.1 bp past the old mid: bins 0..4
+    assert math.isclose(bid[0], -3.0, abs_tol=0.01)  # the fall after the gap, from the old mid
+
+
+def test_without_book_through_only_prints_count():
+    assert _gapping(book_through=False).tails("B") == ()
+
+
+def _after_fill(wait: bool, book_ts: float) -> tuple[int, int]:
+    q = _quoter(wait_book_after_fill=wait, unknown_drift_bp=0.0)
+    q.on_fill(100.0, "B", 2998.0)  # our bid filled at t = 100
+    m = msgspec.structs.replace(_state((), ()), ts=book_ts, seq=2)
+    ladder = q.quote(m, _flat(), book_ts)
+    return len(ladder.bids), len(ladder.asks)
+
+
+def test_a_side_that_filled_waits_for_a_book_newer_than_the_fill():
+    assert _after_fill(wait=True, book_ts=100.0) == (0, 1)  # the book predates the fill: no bid
+    assert _after_fill(wait=True, book_ts=100.5) == (1, 1)  # a newer book: quoted again
+    assert _after_fill(wait=False, book_ts=100.0) == (1, 1)
