@@ -141,3 +141,52 @@ def test_a_side_that_filled_waits_for_a_book_newer_than_the_fill():
     assert _after_fill(wait=True, book_ts=100.0) == (0, 1)  # the book predates the fill: no bid
     assert _after_fill(wait=True, book_ts=100.5) == (1, 1)  # a newer book: quoted again
     assert _after_fill(wait=False, book_ts=100.0) == (1, 1)
+
+
+def test_our_fills_worse_than_the_tape_expected_count_against_that_side_only():
+    from strategy.fill_edge import FillEdge
+
+    fe = FillEdge(horizon_s=10.0, window_s=900.0, min_fills=10)
+    for i in range(10):  # our bids: the tape expected -1 bp, the mid fell 4 bp
+        t = 20.0 * i
+        fe.on_fill(t, "B", 100.0, -1.0)
+        fe.on_fill(t, "A", 100.0, -1.0)  # our asks: the same fall, in their favour
+        fe.on_mid(t + 10.0, 99.96)
+        fe.on_mid(t + 11.0, 100.0)
+    assert fe.fills("B") == 10 and fe.fills("A") == 10
+    assert math.isclose(fe.excess("B"), -3.0 * 10 / 20, abs_tol=1e-6)  # shrunk with 10 fills' weight
+    assert fe.excess("A") == 0.0  # luck is not an edge the tape missed
+    fe.on_mid(10_000.0, 100.0)  # out of the window
+    assert fe.excess("B") == 0.0
+
+
+def test_own_fills_worse_than_the_tape_stop_the_side_the_tape_alone_quotes():
+    q = _quoter(own_fills=True, own_min_fills=1)
+    risk = _flat()
+    m = _state((0.0,), (0.0,))
+    assert q.quote(m, risk, 100.0).bids  # 4 bp out, fee 1.5, tape 0: quoted
+    for i in range(5):  # each bid fill followed by a 6 bp fall the tape did not see
+        t = 100.0 + 20 * i
+        q.quote(msgspec.structs.replace(m, ts=t, seq=10 + 2 * i), risk, t)
+        q.on_fill(t, "B", 2998.8)
+        later = msgspec.structs.replace(m, ts=t + 11, seq=11 + 2 * i, mid=2998.2, microprice=2998.2,
+                                        best_bid=2998.1, best_ask=2998.3)
+        q.quote(later, risk, t + 11)
+    ladder = q.quote(msgspec.structs.replace(m, ts=300.0, seq=99), risk, 300.0)
+    assert ladder.bids == () and len(ladder.asks) == 1
+
+
+def _long(position: float) -> RiskState:
+    return msgspec.structs.replace(_flat(), position=position)
+
+
+def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
+    m = _state((-6.0,), (-6.0,))  # the tape says no depth pays on either side
+    q = _quoter(unwind_free=True, unwind_after_s=60.0)
+    assert q.quote(m, _long(0.05), 100.0).asks == ()  # just became long: the tape still decides
+    held = q.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0)
+    assert len(held.asks) == 1 and held.bids == ()  # 70 s long: the selling level is quoted, not the buying one
+    assert q.quote(msgspec.structs.replace(m, ts=180.0), _long(0.0001), 180.0).asks == ()  # too small to unwind a level
+    off = _quoter(unwind_free=False)
+    off.quote(m, _long(0.05), 100.0)
+    assert off.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0).asks == ()
