@@ -6,10 +6,9 @@ back of its queue, so it fills on the prints that empty the level, just before t
 goes through it; and a book that gaps through a quote fills it with no print at all.
 Our own fills say how far off the tape is for us. Each fill is settled ``horizon_s``
 later, as the tape's prints are: the mid's move for our side, less the move the tape
-expected at the fill's depth. Their mean over
-the last ``window_s``, shrunk toward zero with ``min_fills`` fills' weight (a handful of
-fills are noise), is added to every level of that side, only where it is worse: luck in
-our fills is not an edge the tape missed.
+expected at the fill's depth. Their mean over the last ``window_s``, shrunk toward zero
+with ``min_fills`` fills' weight (a handful of fills are noise), is added to every level
+of that side, only where it is worse: luck in our fills is not an edge the tape missed.
 """
 from __future__ import annotations
 
