@@ -1,7 +1,7 @@
 """makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
 and what each maker earns (issues 12 and 15).
 
-    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR]
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR] [--set KEY=VALUE ...]
 
 One recorded-format stream (``bench.stream``: BTC from the order-book simulator, 20+20
 levels every 0.5 s plus trades; 1 hour by default, ``--hours`` for more) is
@@ -19,7 +19,13 @@ changed size between consecutive books, plus one per trade (hftbacktest's conver
 makerhive's ``level_events`` + ``trade_events``). ``*_events_per_s`` = events / wall
 seconds of the backtest loop alone (hftbacktest's compilation and both loaders excluded).
 ``bp_per_notional`` = net PnL after fees (marked at the last mid) / traded notional × 1e4.
-Rerun it after strategy changes: the makerhive side is whatever ``config.toml`` says.
+Rerun it after strategy changes: the makerhive side is whatever ``config.toml`` says,
+with ``--set quoting.tape_edge.enabled=false`` (a dotted key, a TOML value; repeatable)
+on top. makerhive's net is also split, in bp of its traded notional, into
+``capture_bp`` (each fill's price against the book's mid when it filled), ``fees_bp``
+and ``inventory_bp`` (what the position did after its fills, to the last mid), and its
+fills into those a recorded print made and those the recorded book moving through the
+order made (``fills_book_through``).
 """
 from __future__ import annotations
 
@@ -35,8 +41,10 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import tomllib
 
 import config as config_mod
+from backtest.overrides import override
 from backtest.replay import ReplayBacktest
 from backtest.report import build_report
 from bench.stream import generate
@@ -53,14 +61,30 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--hours", type=float, default=1.0, help="hours of BTC to generate (default 1)")
     p.add_argument("--seed", type=int, default=7, help="the generated market's seed (default 7)")
     p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for makerhive (dotted key, TOML value), e.g. "
+                        "quoting.tape_edge.enabled=false; repeatable")
     a = p.parse_args(argv)
     if not (a.hours > 0 and a.hours <= 48):
         p.error(f"--hours {a.hours}: must be in (0, 48]")
-    return {"hours": a.hours, "seed": a.seed, "keep": a.keep}
+    sets: dict[str, Any] = {}
+    for item in a.set:
+        key, eq, value = item.partition("=")
+        try:
+            if not (eq and key):
+                raise ValueError("expected KEY=VALUE")
+            sets[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except (ValueError, tomllib.TOMLDecodeError) as e:
+            p.error(f"--set {item}: {e}")
+    try:
+        override(config_mod.load(ROOT / "config.toml"), sets)
+    except config_mod.ConfigError as e:
+        p.error(f"--set: {e}")
+    return {"hours": a.hours, "seed": a.seed, "keep": a.keep, "sets": sets}
 
 
-def _makerhive_config() -> config_mod.Config:
-    cfg = config_mod.load(ROOT / "config.toml")
+def _makerhive_config(sets: dict[str, Any] | None = None) -> config_mod.Config:
+    cfg = override(config_mod.load(ROOT / "config.toml"), sets or {})
     sim = msgspec.structs.replace(cfg.sim, latency_profile="fixed", order_latency_ms=LATENCY_MS,
                                   ack_latency_ms=LATENCY_MS, feed_latency_ms=0.0, fee_tier=0)
     return msgspec.structs.replace(cfg, sim=sim)
@@ -74,6 +98,15 @@ class _WatchedReplay(ReplayBacktest):
         super().__init__(*args, **kw)
         self.tick = tick
         self.behind: list[float] = []
+        self.through: set[tuple[float, float, str]] = set()  # (ts, px, side) of fills the book made
+        trade_through = self.sim._trade_through
+
+        def watched(b: Any, market: Any, ts: float, events: list[Any]) -> None:
+            n = len(events)
+            trade_through(b, market, ts, events)
+            self.through.update((e.ts, e.px, e.side) for e in events[n:] if type(e).__name__ == "Fill")
+
+        self.sim._trade_through = watched  # type: ignore[method-assign]
 
     def _send_one(self, asset: str, cmd: Any) -> None:
         bids, asks = self.sim.markets[asset].book(1)
@@ -84,8 +117,22 @@ class _WatchedReplay(ReplayBacktest):
         super()._send_one(asset, cmd)
 
 
-def run_makerhive(root: Path, tick: float) -> dict[str, Any]:
-    cfg = _makerhive_config()
+def _split(rec: Any, through: set[tuple[float, float, str]]) -> dict[str, Any]:
+    """The net PnL in bp of traded notional: spread captured at the fills (against the
+    book's mid then), fees, and the position's move after (the rest, to the last mid)."""
+    vol = sum(f.px * f.sz for f in rec.fills)
+    if not vol > 0:
+        return {"capture_bp": None, "fees_bp": None, "inventory_bp": None, "fills_book_through": 0}
+    capture = sum((f.mid - f.px if f.side == "B" else f.px - f.mid) * f.sz for f in rec.fills)
+    fees = sum(f.fee for f in rec.fills)
+    net = rec.cash + rec.position * rec.final_mid
+    return {"capture_bp": round(capture / vol * 1e4, 4), "fees_bp": round(-fees / vol * 1e4, 4),
+            "inventory_bp": round((net - capture + fees) / vol * 1e4, 4),
+            "fills_book_through": sum((f.ts, f.px, f.side) in through for f in rec.fills)}
+
+
+def run_makerhive(root: Path, tick: float, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+    cfg = _makerhive_config(sets)
     bt = _WatchedReplay(cfg, root, assets=[ASSET], tick=tick)
     t0, c0 = time.perf_counter(), time.process_time()
     result = bt.run()
@@ -108,6 +155,7 @@ def run_makerhive(root: Path, tick: float) -> dict[str, Any]:
         "alo_reject_rate": _round(rep["alo_reject_rate"]), "markout_bp": rep["markout_bp"],
         "final_position": rep["final_position"],
         "placements_ticks_behind_touch": _quantiles(bt.behind),
+        **_split(rec, bt.through),
     }
 
 
@@ -190,15 +238,16 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
     }
 
 
-def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None) -> dict[str, Any]:
+def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None,
+        sets: dict[str, Any] | None = None) -> dict[str, Any]:
     hours = min(hours, 0.25) if quick else hours
     with tempfile.TemporaryDirectory(prefix="makerhive-compare-") as tmp:
         root = Path(keep) if keep else Path(tmp)
         t0 = time.perf_counter()
         info = generate(root, hours=hours, seed=seed, asset=ASSET)
         gen_s = time.perf_counter() - t0
-        mh = run_makerhive(root, info["tick"])
-        order_usd = _makerhive_config().assets[ASSET].quoting.order_size_usd
+        mh = run_makerhive(root, info["tick"], sets)
+        order_usd = _makerhive_config(sets).assets[ASSET].quoting.order_size_usd
         hb = run_hftbacktest(root, info, order_usd)
     return {
         "makerhive_events_per_s": mh["events_per_s"],
@@ -210,6 +259,7 @@ def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None
         "setup": {"latency_ms": LATENCY_MS, "maker_fee": MAKER_FEE, "taker_fee": TAKER_FEE,
                   "hftbacktest_queue_model": "power_prob_queue_model3(3.0)", "order_usd": order_usd,
                   "makerhive": "backtest --replay with config.toml (fixed 20 ms latencies)",
+                  "makerhive_overrides": dict(sets or {}),
                   "hftbacktest": "GLFT grid example maker (bench/glft_grid.py)"},
         "makerhive": mh,
         "hftbacktest": hb,

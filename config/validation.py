@@ -78,6 +78,10 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
     te = q.tape_edge
     if not (isinstance(te.min_trades, int) and 1 <= te.min_trades <= 100_000):
         reject(f"{p}.tape_edge.min_trades", te.min_trades, "must be a whole number from 1 to 100000")
+    if not (isinstance(te.own_min_fills, int) and 1 <= te.own_min_fills <= 100_000):
+        reject(f"{p}.tape_edge.own_min_fills", te.own_min_fills, "must be a whole number from 1 to 100000")
+    if not (math.isfinite(te.unwind_after_s) and 0 <= te.unwind_after_s <= 86_400):
+        reject(f"{p}.tape_edge.unwind_after_s", te.unwind_after_s, "must be a number of seconds from 0 to 86400")
     for name in ("margin_bp", "unknown_drift_bp"):
         v = getattr(te, name)
         if not (math.isfinite(v) and -100 <= v <= 100):

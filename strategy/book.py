@@ -118,7 +118,7 @@ class BookCore:
         fill_a, fill_k = self.calibrator.fit(snap.ts)
         te = self.tape_edge
         if te is not None:
-            te.on_mid(snap.ts, m)
+            te.on_book(snap.ts, bid.px, ask.px, m)
         state = MarketState(
             asset=self.asset,
             ts=snap.ts,

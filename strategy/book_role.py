@@ -22,7 +22,8 @@ class BookRole:
             te = quoting.tape_edge
             self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp, calib_window_s=quoting.glft.window_s,
                                  calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting),
-                                 tape_edge=TapeEdge(te.horizon_s, te.window_s, te.bin_bp, min_trades=te.min_trades)
+                                 tape_edge=TapeEdge(te.horizon_s, te.window_s, te.bin_bp, min_trades=te.min_trades,
+                                                             book_through=te.book_through)
                                  if te.enabled else None)
         self._risk_marked = -1e18
         self._regime = ""

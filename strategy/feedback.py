@@ -33,5 +33,6 @@ def feedback(ev: Any, order: LiveOrder | None) -> QuoteFeedback | None:
 
 def wants_feedback(q: Any) -> bool:
     """Whether the quoting config (QuotingConfig) has a feature that learns from feedback."""
+    te = q.tape_edge
     return bool((q.toxicity.enabled and q.toxicity.markouts) or q.alo_safety.enabled or q.breakers.enabled
-                or q.funding_skew.enabled)
+                or q.funding_skew.enabled or (te.enabled and (te.wait_book_after_fill or te.own_fills)))

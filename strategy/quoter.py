@@ -20,6 +20,7 @@ from messages.risk import RiskState
 from strategy import avellaneda, breakers, glft, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
+from strategy.fill_edge import FillEdge
 from strategy.tape_edge import expected_drift
 from exchange_rules import ticks as rules
 
@@ -72,6 +73,10 @@ class QuoterCore:
         self.sz_decimals = sz_decimals
         self._seq = -1
         self.funding_rate = math.nan  # per hour, last reported
+        self.filled_at = {"B": -math.inf, "A": -math.inf}  # the last fill of each of our sides (venue time)
+        self.fill_edge: FillEdge | None = None  # our fills against the tape (tape_edge.own_fills)
+        self._market: MarketState | None = None  # the last book quoted from
+        self._held_sign, self._held_since = 0, -math.inf  # the position's sign, since when (unwind_after_s)
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
         self.set_params(params)
@@ -89,11 +94,20 @@ class QuoterCore:
         self.alo = AloSafety(p.alo_safety.max_ticks, p.alo_safety.decay_after)
         self._observing = (p.regime.enabled or p.trend.enabled or p.breakers.enabled
                            or (p.toxicity.enabled and p.toxicity.markouts))
+        te = p.tape_edge
+        self.fill_edge = FillEdge(te.horizon_s, te.window_s, te.own_min_fills) if te.enabled and te.own_fills else None
 
     # -- inputs beyond the MarketState -----------------------------------------------------
     def on_fill(self, ts: float, side: str, px: float) -> None:
         if math.isfinite(ts) and math.isfinite(px) and px > 0:  # a NaN fill must not poison the markouts
             self.markouts.on_fill(ts, side, px)
+            if side in self.filled_at:
+                self.filled_at[side] = max(self.filled_at[side], ts)
+            m, fe = self._market, self.fill_edge
+            if fe is not None and m is not None and m.mid > 0 and side in ("B", "A"):
+                depth = ((m.mid - px) if side == "B" else (px - m.mid)) / m.mid * 1e4
+                drift = expected_drift(m.tape_drift_bid if side == "B" else m.tape_drift_ask, depth, m.tape_bin_bp)
+                fe.on_fill(ts, side, m.mid, drift if math.isfinite(drift) else self.params.tape_edge.unknown_drift_bp)
 
     def on_funding(self, rate_per_h: float) -> None:
         self.funding_rate = rate_per_h
@@ -165,6 +179,9 @@ class QuoterCore:
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="volatility unknown")
         if self._observing:
             self._observe(market, fair)
+        if self.fill_edge is not None:
+            self._market = market
+            self.fill_edge.on_mid(market.ts, market.mid)
         notes: list[str] = []
         q = risk.position * fair / p.order_size_usd  # inventory in L1 lots
         r_bp, spread = self._model(market, q)
@@ -211,6 +228,11 @@ class QuoterCore:
             if loaded:
                 allow[loaded] = False
                 notes.append(f"{'bid' if loaded == 'B' else 'ask'}: inventory past its volatility cap")
+        if p.tape_edge.enabled and p.tape_edge.wait_book_after_fill:
+            for fs in ("B", "A"):
+                if allow[fs] and market.ts <= self.filled_at[fs]:  # the book we would quote from predates it
+                    allow[fs] = False
+                    notes.append(f"{'bid' if fs == 'B' else 'ask'}: filled since this book, waiting for the next")
         if p.toxicity.enabled:
             tx = p.toxicity
             g = self.guard = toxicity.guard(
@@ -230,13 +252,16 @@ class QuoterCore:
         if not math.isfinite(r_bp):
             r_bp = 0.0
         sides = {}
+        unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
         for s in ("B", "A"):
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
             if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
             if (p.fee_aware or p.tape_edge.enabled) and levels:
-                kept = tuple(lv for lv in levels if self._edge_bp(lv, fair, r_bp, market) >= 0.0)
+                free = self._unwinding(s, levels, risk.position) if unwind else 0
+                kept = tuple(lv for i, lv in enumerate(levels)
+                             if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
                 if len(kept) < len(levels):
                     notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
                                  f"edge after the {p.maker_fee_bp:g}bp maker fee"
@@ -264,7 +289,27 @@ class QuoterCore:
             return "A"
         return None
 
-    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState) -> float:
+    def _held_long(self, ts: float, position: float) -> bool:
+        """Whether the position has kept its sign for ``tape_edge.unwind_after_s`` (flat: no)."""
+        sign = (position > 0) - (position < 0)
+        if sign != self._held_sign:
+            self._held_sign, self._held_since = sign, ts
+        return sign != 0 and ts - self._held_since >= self.params.tape_edge.unwind_after_s
+
+    @staticmethod
+    def _unwinding(side: str, levels: tuple[QuoteLevel, ...], position: float) -> int:
+        """How many of ``side``'s first levels together only reduce the position (none
+        while it is flat or on the other side)."""
+        left = -position if side == "B" else position
+        n = 0
+        for lv in levels:
+            left -= lv.sz
+            if left < -1e-12:
+                break
+            n += 1
+        return n
+
+    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState, tape: bool = True) -> float:
         """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price
         (where holding the fill is a matter of indifference, so a reducing order earns its risk),
         and with ``tape_edge`` on, after the move the tape saw follow fills at that depth."""
@@ -274,11 +319,13 @@ class QuoterCore:
         dist = (r - lv.px) if bid else (lv.px - r)
         edge = dist / fair * 1e4 - p.maker_fee_bp
         te = p.tape_edge
-        if te.enabled:
+        if te.enabled and tape:
             m = market.mid
             depth = ((m - lv.px) if bid else (lv.px - m)) / m * 1e4
             drift = expected_drift(market.tape_drift_bid if bid else market.tape_drift_ask, depth, market.tape_bin_bp)
             edge += (drift if math.isfinite(drift) else te.unknown_drift_bp) - te.margin_bp
+            if self.fill_edge is not None:
+                edge += self.fill_edge.excess(lv.side)
         return edge
 
     def _alo_clamp(self, side: Side, levels: tuple[QuoteLevel, ...], market: MarketState) -> tuple[QuoteLevel, ...]:

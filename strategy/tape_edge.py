@@ -13,6 +13,14 @@ quoted. Nothing here assumes a fill law, so it holds on any market (models.md §
 
 Per maker side (``"B"``: a resting bid, filled by sell aggressors) and per depth bin of
 ``bin_bp``: the prints of the last ``window_s`` whose horizon has passed, as running sums.
+
+Book-throughs (``book_through``): prints are not the only way a resting quote fills. When
+the book gaps between two snapshots so that the new best ask is below the old best bid,
+every bid resting between them was filled (a seller crossed it) though no print at that
+depth may show it: on an L2 feed the level was simply gone. These fills come exactly
+when the market moves through the quote, the worst kind, so leaving them out makes deep
+levels look safer than they are. Each such gap counts as one print, on the side it
+crossed, at the depth it reached (from the old book's mid).
 """
 from __future__ import annotations
 
@@ -27,9 +35,11 @@ class TapeEdge:
     """Rolling per-depth markouts of the market's prints; ``tail`` reads them."""
 
     def __init__(self, horizon_s: float = 10.0, window_s: float = 900.0, bin_bp: float = 0.5, bins: int = 40,
-                 min_trades: int = MIN_TRADES) -> None:
+                 min_trades: int = MIN_TRADES, book_through: bool = False) -> None:
         self.horizon_s, self.window_s, self.bin_bp, self.bins = horizon_s, window_s, bin_bp, bins
         self.min_trades = min_trades
+        self.book_through = book_through
+        self._top: tuple[float, float, float] | None = None  # the last book's (best bid, best ask, mid)
         self._pending: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, mid before)
         self._done: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, drift bp)
         self._sum = {s: [0.0] * bins for s in _SIDES}
@@ -47,6 +57,22 @@ class TapeEdge:
         depth = (px - mid) / mid * 1e4 if side == "B" else (mid - px) / mid * 1e4
         b = min(self.bins - 1, max(0, int(depth / self.bin_bp)))
         self._pending.append((ts, maker, b, mid))
+
+    def on_book(self, ts: float, best_bid: float, best_ask: float, mid: float) -> None:
+        """A new book (its touch and mid): with ``book_through``, a gap through the last
+        book's touch counts as a print there; then settle as ``on_mid``."""
+        if not (math.isfinite(ts) and math.isfinite(best_bid) and math.isfinite(best_ask)
+                and 0 < best_bid < best_ask):
+            return
+        top = self._top
+        if self.book_through and top is not None:
+            bid0, ask0, mid0 = top
+            if best_ask < bid0:  # sellers went through the old bids: a maker bid down to best_ask filled
+                self.on_trade(ts, best_ask, "A", mid0)
+            elif best_bid > ask0:  # buyers went through the old asks
+                self.on_trade(ts, best_bid, "B", mid0)
+        self._top = (best_bid, best_ask, mid)
+        self.on_mid(ts, mid)
 
     def on_mid(self, ts: float, mid: float) -> None:
         """A new book mid: settle the prints whose horizon has passed, forget old ones."""

@@ -28,3 +28,28 @@ def test_the_generated_stream_is_a_replayable_recording(tmp_path):
     assert r["trades_replayed"] + r["trades_dropped"] == info["trades"] and rec.book_events >= 230
     assert rec.level_events > 20 * 40  # the book moves
     assert generate(tmp_path / "again", hours=120 / 3600, seed=3) == info  # same seed, same stream
+
+
+def test_compare_takes_config_overrides_for_makerhive_and_refuses_unknown_keys():
+    import pytest
+
+    from bench.compare import parse_args
+
+    a = parse_args(["--seed", "2", "--set", "quoting.tape_edge.enabled=false",
+                    "--set", "quoting.tape_edge.margin_bp=0.5"])
+    assert a["sets"] == {"quoting.tape_edge.enabled": False, "quoting.tape_edge.margin_bp": 0.5}
+    assert not _makerhive_config(a["sets"]).assets["BTC"].quoting.tape_edge.enabled
+    with pytest.raises(SystemExit):
+        parse_args(["--set", "quoting.tape_edge.no_such_key=1"])
+    with pytest.raises(SystemExit):
+        parse_args(["--set", "quoting.tape_edge.enabled"])
+
+
+def test_compare_splits_makerhive_pnl_and_counts_fills_the_book_made(tmp_path):
+    from bench.compare import run_makerhive
+
+    generate(tmp_path, hours=300 / 3600, seed=1)
+    mh = run_makerhive(tmp_path, 1.0, {"quoting.tape_edge.enabled": False})
+    assert mh["fills"] > 0 and 0 <= mh["fills_book_through"] <= mh["fills"]
+    parts = mh["capture_bp"] + mh["fees_bp"] + mh["inventory_bp"]
+    assert abs(parts - mh["bp_per_notional"]) < 1e-3  # the parts add up to the net

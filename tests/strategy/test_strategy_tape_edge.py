@@ -100,3 +100,93 @@ def test_before_the_tape_knows_the_assumed_move_decides():
     risk = _flat()
     assert _quoter(unknown_drift_bp=-1.0).quote(_state((), ()), risk, 100.0).bids  # 4 - 1.5 - 1 > 0
     assert _quoter(unknown_drift_bp=-5.0).quote(_state((), ()), risk, 100.0).bids == ()
+
+
+def _gapping(book_through: bool, gaps: int = 40) -> TapeEdge:
+    """Books around 100 whose bids are gapped through ``gaps`` times (the next book's best
+    ask 2 bp under the last best bid, no print at all), each followed by a further fall."""
+    te = TapeEdge(horizon_s=10.0, window_s=900.0, bin_bp=0.5, min_trades=30, book_through=book_through)
+    t = 0.0
+    for _ in range(gaps):
+        te.on_book(t, 99.999, 100.001, 100.0)
+        te.on_book(t + 0.5, 99.977, 99.979, 99.978)  # best ask 99.979 < last best bid 99.999
+        te.on_book(t + 10.5, 99.962, 99.978, 99.97)  # 3 bp under the first mid (no new gap)
+        te.on_book(t + 11.0, 99.96, 100.002, 99.981)  # back up without a gap
+        t += 20.0
+    te.on_book(t, 99.999, 100.001, 100.0)
+    return te
+
+
+def test_a_book_gapping_through_resting_bids_counts_as_their_fill():
+    te = _gapping(book_through=True)
+    bid = te.tails("B")
+    assert bid and te.tails("A") == ()  # only the side the gap went through
+    assert len(bid) == 5  # reached 2.1 bp past the old mid: bins 0..4
+    assert math.isclose(bid[0], -3.0, abs_tol=0.01)  # the fall after the gap, from the old mid
+
+
+def test_without_book_through_only_prints_count():
+    assert _gapping(book_through=False).tails("B") == ()
+
+
+def _after_fill(wait: bool, book_ts: float) -> tuple[int, int]:
+    q = _quoter(wait_book_after_fill=wait, unknown_drift_bp=0.0)
+    q.on_fill(100.0, "B", 2998.0)  # our bid filled at t = 100
+    m = msgspec.structs.replace(_state((), ()), ts=book_ts, seq=2)
+    ladder = q.quote(m, _flat(), book_ts)
+    return len(ladder.bids), len(ladder.asks)
+
+
+def test_a_side_that_filled_waits_for_a_book_newer_than_the_fill():
+    assert _after_fill(wait=True, book_ts=100.0) == (0, 1)  # the book predates the fill: no bid
+    assert _after_fill(wait=True, book_ts=100.5) == (1, 1)  # a newer book: quoted again
+    assert _after_fill(wait=False, book_ts=100.0) == (1, 1)
+
+
+def test_our_fills_worse_than_the_tape_expected_count_against_that_side_only():
+    from strategy.fill_edge import FillEdge
+
+    fe = FillEdge(horizon_s=10.0, window_s=900.0, min_fills=10)
+    for i in range(10):  # our bids: the tape expected -1 bp, the mid fell 4 bp
+        t = 20.0 * i
+        fe.on_fill(t, "B", 100.0, -1.0)
+        fe.on_fill(t, "A", 100.0, -1.0)  # our asks: the same fall, in their favour
+        fe.on_mid(t + 10.0, 99.96)
+        fe.on_mid(t + 11.0, 100.0)
+    assert fe.fills("B") == 10 and fe.fills("A") == 10
+    assert math.isclose(fe.excess("B"), -3.0 * 10 / 20, abs_tol=1e-6)  # shrunk with 10 fills' weight
+    assert fe.excess("A") == 0.0  # luck is not an edge the tape missed
+    fe.on_mid(10_000.0, 100.0)  # out of the window
+    assert fe.excess("B") == 0.0
+
+
+def test_own_fills_worse_than_the_tape_stop_the_side_the_tape_alone_quotes():
+    q = _quoter(own_fills=True, own_min_fills=1)
+    risk = _flat()
+    m = _state((0.0,), (0.0,))
+    assert q.quote(m, risk, 100.0).bids  # 4 bp out, fee 1.5, tape 0: quoted
+    for i in range(5):  # each bid fill followed by a 6 bp fall the tape did not see
+        t = 100.0 + 20 * i
+        q.quote(msgspec.structs.replace(m, ts=t, seq=10 + 2 * i), risk, t)
+        q.on_fill(t, "B", 2998.8)
+        later = msgspec.structs.replace(m, ts=t + 11, seq=11 + 2 * i, mid=2998.2, microprice=2998.2,
+                                        best_bid=2998.1, best_ask=2998.3)
+        q.quote(later, risk, t + 11)
+    ladder = q.quote(msgspec.structs.replace(m, ts=300.0, seq=99), risk, 300.0)
+    assert ladder.bids == () and len(ladder.asks) == 1
+
+
+def _long(position: float) -> RiskState:
+    return msgspec.structs.replace(_flat(), position=position)
+
+
+def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
+    m = _state((-6.0,), (-6.0,))  # the tape says no depth pays on either side
+    q = _quoter(unwind_free=True, unwind_after_s=60.0)
+    assert q.quote(m, _long(0.05), 100.0).asks == ()  # just became long: the tape still decides
+    held = q.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0)
+    assert len(held.asks) == 1 and held.bids == ()  # 70 s long: the selling level is quoted, not the buying one
+    assert q.quote(msgspec.structs.replace(m, ts=180.0), _long(0.0001), 180.0).asks == ()  # too small to unwind a level
+    off = _quoter(unwind_free=False)
+    off.quote(m, _long(0.05), 100.0)
+    assert off.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0).asks == ()
