@@ -93,6 +93,12 @@ class AssetSupervisor(Supervisor):
         self.ctx.board.restarts[self.ctx.asset] = self.ctx.board.restarts.get(self.ctx.asset, 0) + 1
         self._cancel_first(f"{failed} {reason}", fence="order" in affected)
 
+    def hang_declared(self, at_ns: int) -> None:
+        # a hang in the replacement is a failure of its own: like one the watchdog finds,
+        # its recovery is timed from the moment it is declared (detection is not recovery)
+        self.failure_ns = at_ns
+        self.ctx.board.recovery_started(self.ctx.asset, at_ns)
+
     def _cancel_first(self, why: str, fence: bool) -> None:
         """Cancel every order of the asset at the venue, fencing the order epoch first
         when the order actor is being replaced (its commands must no longer count)."""

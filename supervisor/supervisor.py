@@ -53,7 +53,9 @@ class GaveUp(Exception):
 
 
 class StartFailed(Exception):
-    pass
+    def __init__(self, msg: str, hung_ns: int = 0) -> None:
+        super().__init__(msg)
+        self.hung_ns = hung_ns  # perf-counter ns the child was declared hung (0: it failed otherwise)
 
 
 @dataclass
@@ -152,7 +154,7 @@ class Supervisor(SupervisedActor):
             raise StartFailed(f"{cid} failed to start: {type(e).__name__}") from e
         except _HungAtStart as e:
             lv.kill_switch.set()
-            raise StartFailed(f"{cid} failed to start: {e}") from e
+            raise StartFailed(f"{cid} failed to start: {e}", hung_ns=time.perf_counter_ns()) from e
         child = _Child(spec, ref, self._next_epoch, lv)
         self.children[cid] = child
         self.child_started(cid, ref)
@@ -180,6 +182,9 @@ class Supervisor(SupervisedActor):
                     raise _HungAtStart(f"hung in its first handlers ({now - busy:.1f}s)") from None
                 if now >= deadline:
                     raise
+
+    def hang_declared(self, at_ns: int) -> None:
+        """Hook: a child starting in a restart was declared hung at ``at_ns``."""
 
     def _terminate(self, cid: str) -> None:
         child = self.children.pop(cid, None)
@@ -256,6 +261,8 @@ class Supervisor(SupervisedActor):
                     break
                 except StartFailed as e:  # a failed restart counts again, then retries
                     self.emit("failure", str(e))
+                    if e.hung_ns:
+                        self.hang_declared(e.hung_ns)
                     self._count_restart()
         self.restarts += 1
         self.emit("restart", f"restarted {', '.join(affected)} after {failed} {reason}")
