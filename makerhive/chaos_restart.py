@@ -145,6 +145,8 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
         def quoting(session: int, old: set[tuple[str, int]]) -> bool:
             """This process quotes every asset (orders of its own, not the killed one's), switch armed."""
             st = srv.state()
+            if st["sessions"] >= session and session not in inherited:  # it just connected: what it finds
+                inherited[session] = len(old & _cloids(st))
             mine = _cloids(st) - old
             return (st["sessions"] >= session and all(any(a == x for x, _ in mine) for a in assets)
                     and st["schedule_cancel"]["at"] is not None)
@@ -159,11 +161,13 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
             return ok, status
 
         old: set[tuple[str, int]] = set()
+        inherited: dict[int, int] = {}  # session -> the killed process's orders resting when it connected
+        sessions = 0  # the venue's client sessions so far: the next process is the one after
         kill_now = -math.inf
         for cycle in range(cycles + 1):
             t_start = time.monotonic()
             proc = start(f"hive{cycle}")
-            if not _wait(lambda c=cycle: quoting(c + 1, old), 60.0):
+            if not _wait(lambda: quoting(sessions + 1, old), 60.0):
                 violations["restart_failures"] += 1
                 say(f"cycle {cycle}: the hive did not quote within 60 s")
                 break
@@ -196,7 +200,7 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
             st = srv.state()
-            kill_now, old = st["now"], _cloids(st)
+            kill_now, old, sessions = st["now"], _cloids(st), st["sessions"]
             armed = st["schedule_cancel"]["at"]
             if armed is None or armed - kill_now > window + SLACK_S:
                 violations["quotes_past_window"] += 1  # the switch would not fire in time
@@ -244,6 +248,8 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
         "restart_to_quoting_ms_max": round(max(restart_ms), 1) if restart_ms else 0.0,
         "kill_to_quotes_gone_s_max": round(max(gone_s), 2) if gone_s else 0.0,
         "dms_fired": final_fired,
+        # restarts that found the killed process's quotes still resting (and had to cancel them)
+        "restarts_inheriting_quotes": sum(1 for s, n in inherited.items() if s > 1 and n > 0),
         **{k: violations[k] for k in RESTART_INVARIANTS},
     })
     report["invariants_ok"] = all(report[k] == 0 for k in RESTART_INVARIANTS)
@@ -257,7 +263,7 @@ def restart_table(report: dict):  # rich Table
               title_justify="left")
     t.add_column("measure")
     t.add_column("value", justify="right")
-    for k in ("faults_injected", "restarts_by_mode", "recovery_ms_p99", "restart_to_quoting_ms_max",
+    for k in ("faults_injected", "restarts_by_mode", "restarts_inheriting_quotes", "recovery_ms_p99", "restart_to_quoting_ms_max",
               "kill_to_quotes_gone_s_max", "window_s"):
         t.add_row(k, str(report[k]))
     for k in RESTART_INVARIANTS:

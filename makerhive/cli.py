@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
-    ch = sub.add_parser("chaos", help="run the hive under random faults (sim, Hyperliquid fake, or process kills) and check the invariants")
+    ch = sub.add_parser("chaos", help="run the hive under random faults (sim, Hyperliquid fake, process kills) "
+                                      "and check the invariants")
     ch.add_argument("--config", default=DEFAULT_CONFIG)
     ch.add_argument("--venue", choices=("sim", "hl-fake", "remote-sim"), default="sim",
                     help="sim: the embedded sim (default); hl-fake: the Hyperliquid venue against the local fake "
