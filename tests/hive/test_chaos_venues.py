@@ -39,3 +39,19 @@ def test_a_killed_and_restarted_process_leaves_no_quote_past_the_window_and_reco
     for key in RESTART_INVARIANTS:
         assert report[key] == 0, (key, report)
     assert report["invariants_ok"]
+
+
+@pytest.mark.slow
+def test_chaos_command_on_the_hyperliquid_fake_writes_its_report_and_exits_0(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "hl.json"
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "chaos", "--venue", "hl-fake", "--seed", "2",
+                           "--faults", "4", "--duration", "10", "--config", str(ROOT / "config.toml"),
+                           "--summary-json", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["venue"] == "hl-fake" and report["faults_injected"] == 4 and REPORT_KEYS <= set(report)
+    assert "every invariant held" in proc.stdout and "on hl-fake" in proc.stdout
