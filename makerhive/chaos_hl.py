@@ -157,23 +157,27 @@ def _fake_fills(fake: FakeHyperliquid) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _position_settles(hive: Hive, fake: FakeHyperliquid, asset: str, timeout: float = 8.0) -> bool | None:
-    """Risk's position equals the exchange's once both have seen the same fills (as
-    ``invariants.position_settles``, with the fake as the truth)."""
+def _position_settles(hive: Hive, fake: FakeHyperliquid, asset: str, timeout: float = 8.0) -> str | None:
+    """Why risk's position does not equal the exchange's once both have seen the same
+    fills ("" if it does; None if risk has not published yet), as
+    ``invariants.position_settles`` with the fake as the truth."""
     deadline = time.monotonic() + timeout
+    counted = n = 0
     while time.monotonic() < deadline:
         risk = hive.board.risk.get(asset)
         if risk is None:
             return None
         n = _fake_fills(fake).get(asset, (0, 0))[0]
-        if risk.fills_buy + risk.fills_sell == n:
-            return abs(risk.position - fake.position(asset)) < 1e-9
+        counted = risk.fills_buy + risk.fills_sell
+        if counted == n:
+            pos = fake.position(asset)
+            return "" if abs(risk.position - pos) < 1e-9 else f"{asset}: position {risk.position} != {pos}"
         time.sleep(0.1)
-    return False
+    return f"{asset}: {counted} fills counted, {n} on the exchange after {timeout:g}s"
 
 
 def _check_recovered(hive: Hive, fake: FakeHyperliquid, pending: dict[str, str], violations: Counter,
-                     wait: bool = False) -> None:
+                     wait: bool = False, details: list[str] | None = None) -> None:
     for asset in list(pending):
         if wait:
             _wait(lambda a=asset: hive.board.phase[a] in ("quoting", "quarantined"), 30.0)
@@ -182,10 +186,13 @@ def _check_recovered(hive: Hive, fake: FakeHyperliquid, pending: dict[str, str],
         orphans = _fake_orphans(hive, fake, asset)
         if orphans is None:
             continue
-        del pending[asset]
+        kind = pending.pop(asset)
         violations["orphan_orders"] += orphans
-        if _position_settles(hive, fake, asset) is False:
+        why = _position_settles(hive, fake, asset)
+        if why:
             violations["position_mismatches"] += 1
+            if details is not None:
+                details.append(f"t={hive.sim_time():.1f}s after {kind}: {why}")
 
 
 def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
@@ -200,6 +207,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
     harness_errors: Counter[str] = Counter()
     skipped = lifts = 0
     injections: list[tuple[int, str, str]] = []
+    mismatch_details: list[str] = []
     hive: Hive | None = None
     try:
         hive = Hive(hl_fake_config(cfg, fake), seed=seed, signer=Signer(key), journal=False)
@@ -230,7 +238,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
                 injections.append((time.perf_counter_ns(), asset, kind))
                 try:
                     chaos.inject(kind, asset)
-                    _check_recovered(hive, fake, pending, violations)
+                    _check_recovered(hive, fake, pending, violations, details=mismatch_details)
                 except Exception as e:
                     harness_errors[type(e).__name__] += 1
                 injected[kind] += 1
@@ -243,7 +251,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
             for a in assets:
                 pending[a] = "final"
             try:
-                _check_recovered(hive, fake, pending, violations, wait=True)
+                _check_recovered(hive, fake, pending, violations, wait=True, details=mismatch_details)
             except Exception as e:
                 harness_errors[type(e).__name__] += 1
             root_alive = hive.meta is not None and hive.meta.is_alive()
@@ -268,6 +276,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         dup += max(0, counted - n)
         if abs(s["inventory"] - positions[a]) > 1e-9:
             mismatches += 1
+            mismatch_details.append(f"at exit: {a}: inventory {s['inventory']} != {positions[a]}")
         if inv.limit_breached(s, inv.max_order_usd(hive, a)):
             breaches += 1
     recs = hive.board.recoveries
@@ -296,6 +305,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "requote_ms_max": _pct([r.requote_ms for r in recs], 100),
         "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
         "fill_identity_mismatches": identity,
+        "position_mismatch_details": mismatch_details,
         "recovery_ms_p99": _pct([r.requote_ms for r in recs if not sampler.deliberate(r)], 99),
         "recoveries_deliberate": sum(1 for r in recs if sampler.deliberate(r)),
         "not_quoting_s_by_cause": sampler.by_cause(),
