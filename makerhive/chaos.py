@@ -472,7 +472,7 @@ def _mismatch(hive: Hive, asset: str, where: str) -> dict[str, Any]:
 def report_table(report: dict):  # rich Table
     from rich.table import Table
 
-    t = Table(title=f"makerhive chaos run (seed {report['seed']})", title_justify="left")
+    t = Table(title=f"makerhive chaos run on {report.get('venue', 'sim')} (seed {report['seed']})", title_justify="left")
     t.add_column("measure")
     t.add_column("value", justify="right")
     for k in ("faults_injected", "faults_skipped_quarantined", "recoveries", "quarantines", "quarantines_lifted",

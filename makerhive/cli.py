@@ -62,12 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", choices=("allocation-demo",), default=None,
                      help="sim only: allocation-demo = five assets, SOL's market turns toxic from minute 3 to 9; "
                           "watch the supervisor move capital away and back (default speed x30)")
-    ch = sub.add_parser("chaos", help="run the five-asset sim under random faults and check the invariants")
+    ch = sub.add_parser("chaos", help="run the hive under random faults (sim, Hyperliquid fake, process kills) "
+                                      "and check the invariants")
     ch.add_argument("--config", default=DEFAULT_CONFIG)
+    ch.add_argument("--venue", choices=("sim", "hl-fake", "remote-sim"), default="sim",
+                    help="sim: the embedded sim (default); hl-fake: the Hyperliquid venue against the local fake "
+                         "exchange, real time; remote-sim: SIGKILL and restart the trading process K times")
     ch.add_argument("--seed", type=int, default=1, metavar="N")
-    ch.add_argument("--faults", type=int, default=100, metavar="K", help="how many faults to inject")
-    ch.add_argument("--duration", type=positive_float, default=300.0, metavar="S", help="simulated seconds")
-    ch.add_argument("--speed", type=positive_float, default=20.0, metavar="X")
+    ch.add_argument("--faults", type=int, default=100, metavar="K",
+                    help="how many faults to inject (remote-sim: kill/restart cycles)")
+    ch.add_argument("--duration", type=positive_float, default=300.0, metavar="S",
+                    help="simulated seconds (hl-fake: real seconds; remote-sim: unused)")
+    ch.add_argument("--speed", type=positive_float, default=20.0, metavar="X", help="sim and remote-sim only")
     ch.add_argument("--summary-json", default=None, metavar="PATH")
     ch.add_argument("--latency-profile", choices=("fixed", "hyperliquid", "zero"), default=None,
                     help="override sim.latency_profile (zero: measure recovery itself)")
@@ -453,17 +459,35 @@ def chaos(args: argparse.Namespace) -> int:
 
     pin_to_cpu(cfg.run.pin_cpu)
     console = Console(width=None if sys.stdout.isatty() else 120)
-    # the bar counts simulated seconds (the faults are spread over them); its line names the faults done
-    with JobProgress("chaos", args.duration, unit="simulated s") as bar:
-        def progress(sim_s: float, faults_done: int) -> None:
-            bar.update(sim_s, label=f"chaos ({faults_done}/{args.faults} faults)")
+    say = lambda text: console.print(f"[dim]{text}[/dim]")  # noqa: E731
+    if args.venue == "remote-sim":
+        import tempfile
 
-        report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
-                           progress=progress)
+        from makerhive.chaos_restart import restart_table, run_kill_restart
+
+        workdir = Path(tempfile.mkdtemp(prefix="mh-chaos-"))  # short: the control socket's path lives in it
+        report = run_kill_restart(Path(args.config), workdir, seed=args.seed, cycles=args.faults, speed=args.speed,
+                                  progress=say)
+        report["workdir"] = str(workdir)
+        table = restart_table(report)
+    elif args.venue == "hl-fake":
+        from makerhive.chaos_hl import run_chaos_hl
+
+        report = run_chaos_hl(cfg, seed=args.seed, faults=args.faults, duration=args.duration, progress=say)
+        table = report_table(report)
+    else:
+        # the bar counts simulated seconds (the faults are spread over them); its line names the faults done
+        with JobProgress("chaos", args.duration, unit="simulated s") as bar:
+            def progress(sim_s: float, faults_done: int) -> None:
+                bar.update(sim_s, label=f"chaos ({faults_done}/{args.faults} faults)")
+
+            report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
+                               progress=progress)
+        table = report_table(report)
     if args.summary_json:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.summary_json).write_text(json.dumps(report, indent=2))
-    console.print(report_table(report))
+    console.print(table)
     if not report["invariants_ok"]:
         console.print("[red]an invariant broke[/red]")
         return 1

@@ -440,6 +440,8 @@ class FakeExchange:
         self._reject_n = 0
         self._reject_text = ""
         self._drop_fills = 0
+        self._dms_refuse_n = 0
+        self._dms_refuse_text = ""
         # what the server pushes: (routing key, channel, data)
         self.outbox: list[tuple[tuple[str, str], str, Any]] = []
         self.stats: dict[str, Any] = {
@@ -448,7 +450,7 @@ class FakeExchange:
             "schedule_cancel_clears": 0, "schedule_cancel_fired": 0, "margin_rejects": 0, "ws_connections": 0, "ws_open": 0,
             "subscriptions": 0, "info_requests": 0, "exchange_requests": 0, "posts": 0, "throttled": 0,
             "failed_requests": 0, "malformed": 0, "fills": 0, "fill_pushes_dropped": 0, "ws_drops": 0,
-            "raced_answers": 0, "answers_lost": 0}
+            "raced_answers": 0, "answers_lost": 0, "exchange_cancels": 0, "schedule_cancel_refused": 0}
         self.engine.advance(0.0)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -762,6 +764,44 @@ class FakeExchange:
 
     def drop_fill_pushes(self, n: int) -> None:
         self._drop_fills = max(0, int(n))
+
+    def exchange_cancel(self, asset: int | str, status: str, t: float) -> int:
+        """The exchange cancels our resting orders in ``asset`` on its own (margin,
+        reduce-only, self-trade, delisting): each gets an orderUpdate with ``status``
+        (one of Hyperliquid's ``...Canceled`` statuses); nothing else tells the client.
+        How many were cancelled."""
+        if not status.endswith("Canceled"):
+            raise ValueError(f"an exchange-side cancel status ends in 'Canceled', got {status!r}")
+        self.step(t)
+        coin = self.coin_of(asset)
+        mine = [o for o in self._open.values() if o.coin == coin]
+        if mine:
+            self.engine.cancel(coin, [o.key for o in mine], t)
+            for o in mine:
+                self._close(o, status, t)
+            self._push_updates([self._ws_order(o, status, t) for o in mine])
+        self.stats["exchange_cancels"] += len(mine)
+        return len(mine)
+
+    def refuse_schedule_cancel(self, n: int, text: str = "") -> None:
+        """The next ``n`` scheduleCancel settings are refused (the day's triggers spent, by
+        default) and change nothing; clearing the switch is not refused."""
+        self._dms_refuse_n = max(0, int(n))
+        limit = self.cfg.sim.schedule_cancel_triggers_per_day
+        self._dms_refuse_text = text or ERR_SCHEDULE_TRIGGERS.format(used=limit, limit=limit)
+
+    def exhaust_budget(self, t: float) -> int:
+        """The account's address budget is spent now (every action beyond the cap is
+        refused but one per 10 s; cancels keep their larger cap); the headroom taken."""
+        taken = max(0, self._cap() - self._n_used)
+        self._n_used += taken
+        self._last_action_t = max(self._last_action_t, t)
+        return taken
+
+    def grant_budget(self, n: int) -> None:
+        """``n`` more address actions, as volume traded elsewhere (or reserveRequestWeight
+        bought by an operator) would give: ends an ``exhaust_budget``."""
+        self._reserved += max(0, int(n))
 
     def cross(self, asset: int | str, side: str, sz: float, t: float) -> list[dict[str, Any]]:
         """Another user's taker order of ``sz`` on ``side`` ("B" buys: it lifts our asks)
@@ -1168,6 +1208,10 @@ class FakeExchange:
             self.engine.schedule_cancel(t, None)
             self.stats["schedule_cancel_clears"] += 1
             return ok_default()
+        if self._dms_refuse_n > 0:
+            self._dms_refuse_n -= 1
+            self.stats["schedule_cancel_refused"] += 1
+            return err(self._dms_refuse_text)
         refusal = self.engine.schedule_cancel(t, self.t_of(at_ms))
         if refusal is not None:
             return err(refusal)

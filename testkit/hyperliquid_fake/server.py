@@ -318,6 +318,27 @@ class FakeHyperliquid:
         orderUpdates) but are in REST userFills."""
         self._call(self.state.drop_fill_pushes, n)
 
+    def exchange_cancel(self, asset: int | str, status: str = "marginCanceled") -> int:
+        """The exchange cancels our resting orders in ``asset`` on its own (see
+        ``FakeExchange.exchange_cancel``); how many."""
+        def go() -> int:
+            n = self.state.exchange_cancel(asset, status, self._t())
+            self._flush()
+            return n
+        return self._call(go)
+
+    def refuse_schedule_cancel(self, n: int, text: str = "") -> None:
+        """The next ``n`` scheduleCancel settings are refused (default: the day's triggers spent)."""
+        self._call(self.state.refuse_schedule_cancel, n, text)
+
+    def exhaust_budget(self) -> int:
+        """Spend the account's address budget now (see ``FakeExchange.exhaust_budget``)."""
+        return self._call(lambda: self.state.exhaust_budget(self._t()))
+
+    def grant_budget(self, n: int) -> None:
+        """``n`` more address actions (ends an ``exhaust_budget``)."""
+        self._call(self.state.grant_budget, n)
+
     def set_capital(self, usd: float | None) -> None:
         """The account's deposited USDC (None: the config's capital): its value, margin and
         liquidation prices follow."""

@@ -181,3 +181,27 @@ def test_the_hyperliquid_venue_stopped_without_cancel_loses_its_quotes_within_th
                 h.stop()
             except Exception:
                 pass
+
+
+async def test_a_hyperliquid_renewal_without_an_answer_is_a_failed_renewal_not_a_refusal():
+    """HTTP 429 or 500, or a lost connection, on scheduleCancel: the exchange said nothing,
+    the time armed before still protects (the gateway counts a failed renewal); only the
+    exchange's own "no" is a refusal that stops quoting at once. Taking every transport
+    error for a refusal stopped and cancelled all five assets on each one, and the
+    cancel storm spent the IP weight the next renewal needed (the hl-fake chaos run)."""
+    import pytest
+
+    from tests.hl_helpers import bare_venue
+    from venues.hyperliquid.rest import ActionOutcomeUnknown
+    from venues.runtime import VenueRequestFailed
+
+    venue, _, rest = bare_venue("0x" + "6e" * 32)
+    rest.answers += [VenueRequestFailed("exchange: HTTP 429"), ActionOutcomeUnknown("exchange: ReadError"),
+                     {"status": "err", "response": "Too many scheduled cancel triggers today: 10 of 10 used."},
+                     {"status": "ok", "response": {"type": "default"}}]
+    for _ in range(2):
+        with pytest.raises(VenueRequestFailed):
+            await venue.schedule_cancel(100.0)
+    assert (await venue.schedule_cancel(100.0) or "").startswith("Too many scheduled cancel triggers")
+    assert await venue.schedule_cancel(100.0) is None
+    assert [a["type"] for a in rest.sent] == ["scheduleCancel"] * 4

@@ -1074,14 +1074,15 @@ class HyperliquidVenue:
                                mid=mid, ts=trio.current_time())
 
     async def schedule_cancel(self, at: float | None) -> str | None:
-        """The exchange's dead-man's switch (``None`` clears it). None if accepted."""
+        """The exchange's dead-man's switch (``None`` clears it). None if accepted, the
+        exchange's refusal text if it said no. No answer (HTTP 429 or 500, a timeout, a
+        lost connection) raises ``VenueRequestFailed``: the time armed before still
+        protects us, so the caller counts a failed renewal instead of stopping at once
+        (which cancels every asset and spends IP weight the next renewal needs)."""
         if at is not None and not math.isfinite(at):
             return f"scheduled cancel time must be a finite number, not {at!r}"
         action = actions.schedule_cancel_action(None if at is None else int(at * 1000))
-        try:
-            answer = await self._post_action(action, 1)
-        except VenueRequestFailed as e:
-            return str(e)
+        answer = await self._post_action(action, 1)
         if answer.get("status") != "ok":
             return str(answer.get("response"))[:200]
         self.stats.dms_renewals += 1

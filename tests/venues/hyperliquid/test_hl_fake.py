@@ -565,3 +565,49 @@ async def test_many_clients_and_malformed_requests_never_kill_it(fake, http):
         for i in itertools.islice(itertools.count(), 5):
             nursery.start_soon(info, http, {"type": "l2Book", "coin": "SOL"})
     assert (await info(http, {"type": "meta"}))["universe"]
+
+
+# -- the chaos run's faults ------------------------------------------------------------------------
+async def test_exchange_side_cancel_is_reported_only_on_order_updates(fake, http):
+    a = await rest_order(http, is_buy=True, cloid=21)
+    b = await rest_order(http, is_buy=False, cloid=22)
+    async with open_websocket_url(fake.ws_url) as ws:
+        await subscribe(ws, {"type": "orderUpdates", "user": ADDR})
+        assert fake.exchange_cancel("BTC", "marginCanceled") == 2
+        upd = await recv(ws, channel("orderUpdates"))
+    assert {(u["order"]["oid"], u["status"]) for u in upd["data"]} == {(a["oid"], "marginCanceled"),
+                                                                      (b["oid"], "marginCanceled")}
+    assert fake.open_orders() == [] and fake.stats["exchange_cancels"] == 2
+    st = await info(http, {"type": "orderStatus", "user": ADDR, "oid": a["oid"]})
+    assert st["order"]["status"] == "marginCanceled"
+    with pytest.raises(ValueError):
+        fake.exchange_cancel("BTC", "filled")
+
+
+async def test_refused_schedule_cancel_changes_nothing_and_clearing_is_not_refused(fake, http):
+    at = int(time.time() * 1000) + 30_000
+    fake.refuse_schedule_cancel(1)
+    out = await act(http, envelope(ACCOUNT, {"type": "scheduleCancel", "time": at}))
+    assert out["status"] == "err" and "scheduled cancel triggers" in out["response"] and fake.dms_at_ms is None
+    assert (await act(http, envelope(ACCOUNT, {"type": "scheduleCancel", "time": at})))["status"] == "ok"
+    assert fake.dms_at_ms == at  # only the next one was refused
+    fake.refuse_schedule_cancel(1, "no")
+    assert (await act(http, envelope(ACCOUNT, {"type": "scheduleCancel"})))["status"] == "ok"
+    assert fake.dms_at_ms is None
+    assert (await act(http, envelope(ACCOUNT, {"type": "scheduleCancel", "time": at + 1})))["response"] == "no"
+    assert fake.stats["schedule_cancel_refused"] == 2
+
+
+async def test_an_exhausted_budget_refuses_orders_but_not_cancels_until_it_is_granted_again(fake, http):
+    a = await rest_order(http, is_buy=True, cloid=31)
+    await act(http, envelope(ACCOUNT, {"type": "noop"}))  # the one action per 10 s beyond the cap is spent now
+    assert fake.exhaust_budget() > 0
+    bid, _ = await touch(http)
+    out = await act(http, envelope(ACCOUNT, order_action(round(bid * 0.99), 0.001, True)))
+    assert out["status"] == "err" and out["response"].startswith("Too many cumulative requests sent")
+    out = await act(http, envelope(ACCOUNT, {"type": "cancel", "cancels": [{"a": BTC, "o": a["oid"]}]}))
+    assert out["response"]["data"]["statuses"] == ["success"]  # cancels keep their larger cap
+    lim = await info(http, {"type": "userRateLimit", "user": ADDR})
+    assert lim["nRequestsUsed"] >= lim["nRequestsCap"]
+    fake.grant_budget(100)
+    await rest_order(http, is_buy=True, cloid=32)
