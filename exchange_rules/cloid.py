@@ -18,6 +18,19 @@ class CloidParts(NamedTuple):
     seq: int
 
 
+EPOCHS_PER_SESSION = 1 << 16  # order epochs one process may use before its ids could meet the next's
+
+
+def session_epoch_base(unix_s: float) -> int:
+    """The epoch a process starts counting from on a venue that outlives it (Hyperliquid,
+    the remote sim): the start time in 2-second steps (a 36-hour cycle) in the epoch's high
+    16 bits. A restarted process thus never reuses the client order ids of the one it
+    replaces, whose orders may still rest (a reused cloid is refused as a duplicate, or
+    reads as our own current order). Our orders live seconds (``expiresAfter``, the
+    dead-man's switch), so the cycle never meets a live one."""
+    return (int(unix_s) // 2 % EPOCHS_PER_SESSION) * EPOCHS_PER_SESSION
+
+
 def make_cloid(asset_index: int, epoch: int, seq: int) -> str:
     if not (0 <= asset_index < 1 << 16 and 0 <= epoch < 1 << 32 and 0 <= seq < 1 << 64):
         raise ValueError(f"cloid field out of range: asset={asset_index} epoch={epoch} seq={seq}")

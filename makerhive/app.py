@@ -26,6 +26,7 @@ import trio
 from actors.context import AssetContext, LatencyRecorder
 from actors.faults import ActorFaults
 from actors.team import Team
+from exchange_rules.cloid import session_epoch_base
 from config import Config
 from actors.status import StatusBoard
 from makerhive import alerts
@@ -77,14 +78,17 @@ class Hive:
         self.turnstile = lockstep_mod.Turnstile() if lockstep else None
         self.runtime = VenueRuntime(speed=self.speed, turnstile=self.turnstile)
         self.recorder = self.reoptimizer = None
+        # a venue that outlives this process may still hold orders of the one before it
+        epoch_base = 0 if cfg.run.venue == "sim" else session_epoch_base(time.time())
         if cfg.reoptimize.enabled:  # the run records its own market for the re-optimiser
             from makerhive.reoptimize_record import RecordingGateway, SelfRecorder, run_dir
 
             self.record_dir = run_dir(cfg, self.seed)
             self.recorder = SelfRecorder(self.record_dir, epoch_ms=0 if cfg.run.venue == "hyperliquid" else None)
-            self.gateway = RecordingGateway(self.runtime, self.teams, self.board, recorder=self.recorder)
+            self.gateway = RecordingGateway(self.runtime, self.teams, self.board, recorder=self.recorder,
+                                            epoch_base=epoch_base)
         else:
-            self.gateway = Gateway(self.runtime, self.teams, self.board)
+            self.gateway = Gateway(self.runtime, self.teams, self.board, epoch_base=epoch_base)
         if cfg.dead_mans_switch.enabled:  # no placement unless the venue would cancel it (venues/dead_mans_switch.py)
             self.gateway.dms = DeadMansSwitch(cfg.dead_mans_switch.window_s, cfg.dead_mans_switch.renew_every_s)
         self.venue = make_venue(cfg, self.gateway, self.seed, signer)

@@ -37,10 +37,11 @@ import tomli_w
 import trio
 from trio_websocket import open_websocket_url
 
+from exchange_rules.cloid import parse_cloid
 from makerhive.control import send, socket_path
 
 RESTART_INVARIANTS = ("orphan_orders", "quotes_past_window", "position_mismatches", "limit_breaches",
-                      "reconcile_before_place_failures", "restart_failures", "unclean_exits")
+                      "reconcile_before_place_failures", "restart_failures", "unclean_exits", "reused_order_epochs")
 SLACK_S = 0.5  # venue seconds beyond the window allowed for the switch's own tick
 
 
@@ -58,6 +59,19 @@ def _cloids(state: dict) -> set[tuple[str, int]]:
     """The resting orders as (asset, the venue's oid): a restarted process numbers its
     cloids from the start again, the venue's oids never repeat."""
     return {(a, int(o["oid"])) for a, orders in state["open_orders"].items() for o in orders}
+
+
+def _epochs(state: dict, oids: set[tuple[str, int]] | None = None) -> set[tuple[str, int]]:
+    """(asset, order epoch) of the resting orders (those in ``oids``, if given): a restarted
+    process must order under epochs of its own, or its client order ids repeat the killed
+    one's (refused as duplicates, or taken for its own current orders)."""
+    out = set()
+    for a, orders in state["open_orders"].items():
+        for o in orders:
+            parts = parse_cloid(o.get("cloid") or "")
+            if parts is not None and (oids is None or (a, int(o["oid"])) in oids):
+                out.add((a, parts.epoch))
+    return out
 
 
 def _wait(pred: Callable[[], bool], timeout: float, poll: float = 0.1) -> bool:
@@ -161,6 +175,7 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
             return ok, status
 
         old: set[tuple[str, int]] = set()
+        old_epochs: set[tuple[str, int]] = set()
         inherited: dict[int, int] = {}  # session -> the killed process's orders resting when it connected
         sessions = 0  # the venue's client sessions so far: the next process is the one after
         kill_now = -math.inf
@@ -176,6 +191,7 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
                 st = srv.state()
                 left = old & _cloids(st)  # the killed process's orders, still there once we quote
                 violations["orphan_orders"] += len(left)
+                violations["reused_order_epochs"] += len(_epochs(st, _cloids(st) - old) & old_epochs)
                 log = [(r["kind"], r["asset"]) for r in st["requests"]]
                 for a in assets:
                     first = log.index(("place", a)) if ("place", a) in log else len(log)
@@ -201,6 +217,7 @@ def run_kill_restart(config: Path, workdir: Path, *, seed: int, cycles: int, spe
             proc.wait(10)
             st = srv.state()
             kill_now, old, sessions = st["now"], _cloids(st), st["sessions"]
+            old_epochs = _epochs(st)
             armed = st["schedule_cancel"]["at"]
             if armed is None or armed - kill_now > window + SLACK_S:
                 violations["quotes_past_window"] += 1  # the switch would not fire in time

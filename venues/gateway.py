@@ -62,13 +62,17 @@ class Router(Protocol):
 
 
 class Gateway:
-    def __init__(self, runtime: VenueRuntime, teams: Mapping[str, Router], board: Any = None) -> None:
+    def __init__(self, runtime: VenueRuntime, teams: Mapping[str, Router], board: Any = None,
+                 epoch_base: int = 0) -> None:
         self.runtime = runtime
         self.teams = teams
         self.board = board
         self.venue: VenueCore | None = None
         self.book_slots: dict[str, LatestSlot] = {a: LatestSlot() for a in teams}
-        self._epochs: dict[str, int] = {a: 0 for a in teams}
+        # epochs count up from epoch_base (exchange_rules.cloid.session_epoch_base on a venue
+        # that outlives the process); 0 is "no order actor yet" and admits nothing
+        self._epochs: dict[str, int] = {a: epoch_base for a in teams}
+        self._epoch_base = epoch_base
         self.refused: dict[str, int] = {a: 0 for a in teams}
         # when cancel-alls left for the venue (recent ones), for recovery-time measurement
         self.cancel_sent_ns: dict[str, collections.deque[int]] = {a: collections.deque(maxlen=32) for a in teams}
@@ -109,7 +113,7 @@ class Gateway:
 
     def _admit(self, asset: str, epoch: int) -> bool:
         current = self._epochs.get(asset, 0)
-        if epoch == current and current > 0:
+        if epoch == current and current > self._epoch_base:
             return True
         self.refused[asset] = self.refused.get(asset, 0) + 1
         if self.board is not None:
