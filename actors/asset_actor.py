@@ -73,7 +73,7 @@ class _MutedBoard:
     def market(self) -> dict:
         return {}
 
-    risk = quotes = market
+    risk = quotes = quote_sizes = market
 
     def set_phase(self, *args: Any) -> None:
         pass
