@@ -331,6 +331,10 @@ class FakeHyperliquid:
         """The next ``n`` scheduleCancel settings are refused (default: the day's triggers spent)."""
         self._call(self.state.refuse_schedule_cancel, n, text)
 
+    def refusals_armed(self) -> int:
+        """How many scheduleCancel refusals are still waiting for a renewal to refuse."""
+        return self._call(lambda: self.state._dms_refuse_n)
+
     def exhaust_budget(self) -> int:
         """Spend the account's address budget now (see ``FakeExchange.exhaust_budget``)."""
         return self._call(lambda: self.state.exhaust_budget(self._t()))

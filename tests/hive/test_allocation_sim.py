@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import time
 
+import msgspec
 import pytest
 
 from makerhive.app import Hive
 from config.scenarios import allocation_timing, toxic
+from config.schema import MarketEpisode
 from tests.hive_helpers import sim_config, wait_for
 
 SPEED = 40.0
@@ -36,11 +38,25 @@ def run_until(hive: Hive, until: float, sample) -> None:  # sample(hive) each 0.
         time.sleep(0.1)
 
 
+def calm(cfg, asset: str):
+    """``asset``'s market calm with no informed takers for the whole run: a market the
+    plain quoter earns on, whatever the threads' timing."""
+    a = cfg.assets[asset]
+    ep = MarketEpisode(start_s=0.0, end_s=10 * REGAIN_BY_S, regime="calm", informed_share=0.0)
+    assets = dict(cfg.assets)
+    assets[asset] = msgspec.structs.replace(a, market=msgspec.structs.replace(a.market, episodes=(ep,)))
+    return msgspec.structs.replace(cfg, assets=assets)
+
+
 @pytest.mark.slow
 def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_market_recovers():
-    # the allocator is under test: the formula market and the quoter without the stack, which loses while toxic
+    # the allocator is under test: the formula market and the quoter without the stack, which loses while
+    # toxic; the others' markets are calm, so that they earn (on their own markets, with base-tier fees,
+    # the plain quoter's PnL is near zero and its sign follows the threads' timing)
     cfg = toxic(allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}), **TIMING), "SOL",
                 TOXIC_FROM, TOXIC_TO)
+    for other in ("BTC", "ETH", "XRP", "HYPE"):
+        cfg = calm(cfg, other)
     hive = Hive(cfg, speed=SPEED, seed=7)
     trail: list[tuple[float, float, float]] = []  # (sim time, SOL's capital, the others' capital)
     hive.start()
