@@ -247,7 +247,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
                     progress(f"{i}/{len(schedule)} faults, t={hive.sim_time() - t0:.0f}s")
             hive.wait_until(t0 + duration)
             # a refusal armed late waits for the next renewals: let them come before the last look
-            _wait(lambda: fake.refusals_armed() == 0, 3 * cfg.dead_mans_switch.renew_every_s + 5.0)
+            _wait(lambda: fake.refusals_armed() == 0, 2 * cfg.dead_mans_switch.renew_every_s + 1.0)
             chaos.due(time.monotonic(), everything=True)
             _wait(lambda: all(hive.board.phase[a] in ("quoting", "quarantined") for a in assets), 60.0)
             for a in assets:
