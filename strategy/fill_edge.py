@@ -13,9 +13,8 @@ of that side, only where it is worse: luck in our fills is not an edge the tape 
 from __future__ import annotations
 
 import math
-from collections import deque
 
-_SIDES = ("B", "A")
+from strategy.markout_window import SIDES, MarkoutWindow
 
 
 class FillEdge:
@@ -23,43 +22,25 @@ class FillEdge:
 
     def __init__(self, horizon_s: float = 10.0, window_s: float = 900.0, min_fills: int = 10) -> None:
         self.horizon_s, self.window_s, self.min_fills = horizon_s, window_s, min_fills
-        self._pending: deque[tuple[float, str, float, float]] = deque()  # (ts, our side, mid before, expected bp)
-        self._done: deque[tuple[float, str, float]] = deque()  # (ts, our side, excess bp)
-        self._sum = {s: 0.0 for s in _SIDES}
-        self._n = {s: 0 for s in _SIDES}
+        self._marks = MarkoutWindow(horizon_s, window_s)  # the excess over the tape, per side
 
     def on_fill(self, ts: float, side: str, mid: float, expected_bp: float) -> None:
         """Our ``side`` filled at ``ts``; ``mid`` is the book's mid we last saw before it and
         ``expected_bp`` the move (for us) the tape expected at the fill's depth."""
-        if side in _SIDES and all(math.isfinite(x) for x in (ts, mid, expected_bp)) and mid > 0:
-            self._pending.append((ts, side, mid, expected_bp))
+        if side in SIDES and all(math.isfinite(x) for x in (ts, mid, expected_bp)) and mid > 0:
+            self._marks.add(ts, side, 0, mid, expected_bp)
 
     def on_mid(self, ts: float, mid: float) -> None:
         """A new book mid: settle the fills whose horizon has passed, forget old ones."""
-        if not (math.isfinite(ts) and math.isfinite(mid) and mid > 0):
-            return
-        pend, done = self._pending, self._done
-        due = ts - self.horizon_s
-        while pend and pend[0][0] <= due:
-            t0, side, mid0, expected = pend.popleft()
-            move = (mid - mid0) / mid0 * 1e4
-            excess = (move if side == "B" else -move) - expected
-            done.append((t0, side, excess))
-            self._sum[side] += excess
-            self._n[side] += 1
-        cut = ts - self.window_s
-        while done and done[0][0] < cut:
-            _, side, excess = done.popleft()
-            self._sum[side] -= excess
-            self._n[side] -= 1
+        self._marks.settle(ts, mid)
 
     def excess(self, side: str) -> float:
         """What to add to the tape's move for a level on ``side`` (bp, never above 0)."""
-        n = self._n.get(side, 0)
+        n = self._marks.n[side][0] if side in SIDES else 0
         if n <= 0:
             return 0.0
-        return min(0.0, self._sum[side] / (n + self.min_fills))
+        return min(0.0, self._marks.sum[side][0] / (n + self.min_fills))
 
     def fills(self, side: str) -> int:
         """Settled fills of ``side`` in the window."""
-        return self._n.get(side, 0)
+        return self._marks.n[side][0] if side in SIDES else 0

@@ -25,10 +25,10 @@ crossed, at the depth it reached (from the old book's mid).
 from __future__ import annotations
 
 import math
-from collections import deque
+
+from strategy.markout_window import SIDES, MarkoutWindow
 
 MIN_TRADES = 30  # prints needed before a tail mean is believed
-_SIDES = ("B", "A")
 
 
 class TapeEdge:
@@ -40,23 +40,21 @@ class TapeEdge:
         self.min_trades = min_trades
         self.book_through = book_through
         self._top: tuple[float, float, float] | None = None  # the last book's (best bid, best ask, mid)
-        self._pending: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, mid before)
-        self._done: deque[tuple[float, str, int, float]] = deque()  # (ts, maker side, bin, drift bp)
-        self._sum = {s: [0.0] * bins for s in _SIDES}
-        self._n = {s: [0] * bins for s in _SIDES}
-        self._tails: dict[str, tuple[float, ...]] = {s: () for s in _SIDES}
+        self._marks = MarkoutWindow(horizon_s, window_s, keys=bins)  # per maker side and depth bin
+        self._sum, self._n = self._marks.sum, self._marks.n
+        self._tails: dict[str, tuple[float, ...]] = {s: () for s in SIDES}
         self._dirty = False
 
     def on_trade(self, ts: float, px: float, side: str, mid: float) -> None:
         """One print; ``side`` is the aggressor's, ``mid`` the book's mid the taker saw."""
         if not (math.isfinite(ts) and math.isfinite(px) and math.isfinite(mid) and px > 0 and mid > 0):
             return
-        if side not in _SIDES:
+        if side not in SIDES:
             return
         maker = "A" if side == "B" else "B"
         depth = (px - mid) / mid * 1e4 if side == "B" else (mid - px) / mid * 1e4
         b = min(self.bins - 1, max(0, int(depth / self.bin_bp)))
-        self._pending.append((ts, maker, b, mid))
+        self._marks.add(ts, maker, b, mid)
 
     def on_book(self, ts: float, best_bid: float, best_ask: float, mid: float) -> None:
         """A new book (its touch and mid): with ``book_through``, a gap through the last
@@ -76,23 +74,7 @@ class TapeEdge:
 
     def on_mid(self, ts: float, mid: float) -> None:
         """A new book mid: settle the prints whose horizon has passed, forget old ones."""
-        if not (math.isfinite(ts) and math.isfinite(mid) and mid > 0):
-            return
-        pend, done = self._pending, self._done
-        due = ts - self.horizon_s
-        while pend and pend[0][0] <= due:
-            t0, maker, b, mid0 = pend.popleft()
-            move = (mid - mid0) / mid0 * 1e4
-            drift = move if maker == "B" else -move  # what the move did to the maker's position
-            done.append((t0, maker, b, drift))
-            self._sum[maker][b] += drift
-            self._n[maker][b] += 1
-            self._dirty = True
-        cut = ts - self.window_s
-        while done and done[0][0] < cut:
-            _, maker, b, drift = done.popleft()
-            self._sum[maker][b] -= drift
-            self._n[maker][b] -= 1
+        if self._marks.settle(ts, mid):
             self._dirty = True
 
     def tails(self, side: str) -> tuple[float, ...]:
@@ -107,7 +89,7 @@ class TapeEdge:
 
     def _refresh(self) -> None:
         n0 = self.min_trades
-        for s in _SIDES:
+        for s in SIDES:
             sums, ns = self._sum[s], self._n[s]
             tail: list[tuple[float, int]] = []
             total, count = 0.0, 0
