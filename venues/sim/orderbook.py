@@ -35,7 +35,7 @@ changes nothing.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -117,10 +117,7 @@ class OrderBookMarket:
         self._n = 0
         self._ht_n = -1  # the step _ht was worked out at
         self._ht: tuple[int, float] = (1, 0.0)
-        self._stream: Any = None  # the compiled update's handle on the makers' generator
-        if compiled:
-            from venues.sim.orderbook_kernel import MakerStream
-            self._stream = MakerStream(self._rng_maker)
+        self._compiled = compiled
         # the compiled update's outputs: what it pulled, cancelled and added
         self._pulled = np.zeros(_WINDOW, dtype=np.int64)
         self._cancels = np.zeros(_WINDOW, dtype=np.int64)
@@ -424,7 +421,7 @@ class OrderBookMarket:
 
     def _side_update(self, bid: bool, anchor: int, rate: float, order_lots: int, p_cancel: float,
                      p_stale: float) -> None:
-        if self._stream is not None:
+        if self._compiled:
             self._side_update_compiled(bid, anchor, rate, order_lots, p_cancel, p_stale)
             return
         rng = self._rng_maker
@@ -508,7 +505,7 @@ class OrderBookMarket:
             self._pulled = np.zeros(s1 - s0, dtype=np.int64)
         lo, hi = (max(1, anchor - _WINDOW + 1), anchor + 1) if bid else (anchor, min(n, anchor + _WINDOW))
         pulled, cancels, adds = self._pulled, self._cancels, self._adds
-        best = side_update(self._stream, arr, bid, best, s0, s1, p_stale, lo, hi, p_cancel, rate, order_lots,
+        best = side_update(self._rng_maker, arr, bid, best, s0, s1, p_stale, lo, hi, p_cancel, rate, order_lots,
                            pulled, cancels, adds)
         if bid:
             self._bb = best
