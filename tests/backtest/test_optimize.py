@@ -148,7 +148,7 @@ def test_optimize_refuses_bad_arguments(tmp_path, capsys):
 
 def _tiny_optimizer(tmp_path, executor, name):
     cfg = override(c.load(CONFIG), BASE)
-    return Optimizer(cfg, SMALL_SPACE, sim_windows(["calm", "toxic"], [1, 2], 30), Objective(), executor,
+    return Optimizer(cfg, SMALL_SPACE, sim_windows(["calm", "toxic"], [1], 20), Objective(), executor,
                      f"sqlite:///{tmp_path}/{name}.db", study_name=name, trials=3, batch=3, sampler_seed=5)
 
 

@@ -13,7 +13,7 @@ from exchange_rules import ticks as rules
 
 MODES = ("down", "up", "nearest")
 SZD = st.integers(min_value=0, max_value=6)
-EXAMPLES = settings(max_examples=3000, deadline=None)
+EXAMPLES = settings(max_examples=1000, deadline=None)
 
 
 def _grid_floats(lo_exp: int, hi_exp: int) -> st.SearchStrategy[float]:

@@ -39,8 +39,9 @@ def run_until(hive: Hive, until: float, sample) -> None:  # sample(hive) each 0.
 
 
 def calm(cfg, asset: str):
-    """``asset``'s market calm with no informed takers for the whole run: a market the
-    plain quoter earns on, whatever the threads' timing."""
+    """``asset``'s market calm with no informed takers for the whole run (an episode added
+    later, a toxic one, overrides it while it lasts): a market the plain quoter earns on,
+    whatever the threads' timing."""
     a = cfg.assets[asset]
     ep = MarketEpisode(start_s=0.0, end_s=10 * REGAIN_BY_S, regime="calm", informed_share=0.0)
     assets = dict(cfg.assets)
@@ -51,12 +52,13 @@ def calm(cfg, asset: str):
 @pytest.mark.slow
 def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_market_recovers():
     # the allocator is under test: the formula market and the quoter without the stack, which loses while
-    # toxic; the others' markets are calm, so that they earn (on their own markets, with base-tier fees,
-    # the plain quoter's PnL is near zero and its sign follows the threads' timing)
-    cfg = toxic(allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}), **TIMING), "SOL",
-                TOXIC_FROM, TOXIC_TO)
-    for other in ("BTC", "ETH", "XRP", "HYPE"):
-        cfg = calm(cfg, other)
+    # toxic; every market is calm outside SOL's toxic episode, so that each earns there (on their own
+    # markets, with base-tier fees, the plain quoter's PnL is near zero and its sign follows the threads'
+    # timing: SOL would have nothing to win its capital back with)
+    cfg = allocation_timing(sim_config(legacy_quoting=True, sim={"market_model": "formula"}), **TIMING)
+    for asset in ("BTC", "ETH", "SOL", "XRP", "HYPE"):
+        cfg = calm(cfg, asset)
+    cfg = toxic(cfg, "SOL", TOXIC_FROM, TOXIC_TO)
     hive = Hive(cfg, speed=SPEED, seed=7)
     trail: list[tuple[float, float, float]] = []  # (sim time, SOL's capital, the others' capital)
     hive.start()
@@ -89,8 +91,11 @@ def test_a_toxic_asset_loses_capital_to_the_others_and_regains_it_after_its_mark
 
 def test_the_portfolio_drawdown_stop_halts_everything_with_zero_open_orders_until_resumed():
     # the stop is under test: the quoter without the stack loses the $20 quickly on the formula market
+    # the dead-man's switch's window is 3 s of wall time at this speed: a loaded machine's pause must not
+    # stop quoting for that reason first
     cfg = sim_config(legacy_quoting=True, sim={"market_model": "formula"},
-                     portfolio={"drawdown_stop_pct": 0.0002})  # $20 of $100,000
+                     portfolio={"drawdown_stop_pct": 0.0002},  # $20 of $100,000
+                     dead_mans_switch={"window_s": 120.0})
     for a in cfg.portfolio.assets:
         cfg = toxic(cfg, a, 20.0, 400.0)
     hive = Hive(cfg, speed=SPEED, seed=3)

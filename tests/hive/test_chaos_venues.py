@@ -17,7 +17,7 @@ def test_the_hyperliquid_venue_under_exchange_faults_breaks_no_invariant():
     exhausted address budget, on the real venue code; the fake's books are the truth."""
     cfg = sim_config(portfolio={"assets": ["BTC", "ETH", "SOL"]}, supervision=CHAOS_SUPERVISION,
                      run={"speed": 1.0})
-    report = run_chaos_hl(cfg, seed=3, faults=24, duration=32.0, kinds=HL_VENUE_FAULTS)
+    report = run_chaos_hl(cfg, seed=3, faults=24, duration=16.0, kinds=HL_VENUE_FAULTS)
     assert REPORT_KEYS | {"recovery_ms_p99", "fill_identity_mismatches", "not_quoting_s_by_cause"} <= set(report)
     assert set(report["faults_by_kind"]) == set(HL_VENUE_FAULTS)  # seed 3: every kind at least once
     ex = report["exchange"]  # the faults landed on the exchange, not only in the schedule
@@ -30,10 +30,11 @@ def test_the_hyperliquid_venue_under_exchange_faults_breaks_no_invariant():
 
 @pytest.mark.slow
 def test_a_killed_and_restarted_process_leaves_no_quote_past_the_window_and_reconciles(tmp_path):
-    """Two SIGKILLs on remote-sim at real speed (a restart lands inside the 15 s window,
-    so it finds the dead process's quotes and must cancel them before it quotes)."""
-    report = run_kill_restart(ROOT / "config.toml", tmp_path / "w", seed=3, cycles=2, speed=1.0)
-    assert report["faults_by_kind"] == {"process_kill": 2}
+    """A SIGKILL on remote-sim at real speed and a restart at once, inside the 15 s window:
+    it finds the dead process's quotes and must cancel them before it quotes. (A restart
+    after the switch fired is tests/venues/remote's SIGKILL test.)"""
+    report = run_kill_restart(ROOT / "config.toml", tmp_path / "w", seed=3, cycles=1, speed=1.0)
+    assert report["faults_by_kind"] == {"process_kill": 1}
     assert report["restarts_inheriting_quotes"] >= 1  # seed 3: the first restart is at once
     assert 0 < report["recovery_ms_p99"] < 30_000
     for key in RESTART_INVARIANTS:
@@ -49,7 +50,7 @@ def test_chaos_command_on_the_hyperliquid_fake_writes_its_report_and_exits_0(tmp
 
     out = tmp_path / "hl.json"
     proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "chaos", "--venue", "hl-fake", "--seed", "2",
-                           "--faults", "4", "--duration", "10", "--config", str(ROOT / "config.toml"),
+                           "--faults", "4", "--duration", "6", "--config", str(ROOT / "config.toml"),
                            "--summary-json", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())

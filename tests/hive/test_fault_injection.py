@@ -20,16 +20,29 @@ ROLES = ("book", "risk", "order", "quoter")
 RECOVERY_S = 15.0  # real seconds an asset may take to quote again in these tests
 
 
-def chaos_config(**supervision):
+def chaos_config(busy: bool = False, **supervision):
     sup = {"intensity": 10, "handler_budget_s": 0.5, "shutdown_timeout_s": 2.0, "tree_backoff_s": 1.0,
            "tree_handler_budget_s": 1.5}
     sup.update(supervision)
+    if busy:
+        return sim_config(legacy_quoting=True, run={"speed": 20.0}, supervision=sup, sim={"market_model": "formula"})
     return sim_config(run={"speed": 20.0}, supervision=sup)
 
 
 @pytest.fixture
 def hive():
-    h = Hive(chaos_config())
+    yield from _running(chaos_config())
+
+
+@pytest.fixture
+def busy_hive():
+    """Markets that fill steadily (the formula market, the quoter without the stack): the
+    fill-message faults need fills to act on, and the default stack fills in bursts."""
+    yield from _running(chaos_config(busy=True))
+
+
+def _running(cfg):
+    h = Hive(cfg)
     h.start()
     wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
     wait_for(lambda: len(h.gateway.open_orders(ASSET)) > 0, what="orders resting")
@@ -154,7 +167,8 @@ def test_feed_stall_pulls_quotes_then_resumes(hive):
 
 
 @pytest.mark.parametrize("fault", ["drop_fills", "duplicate_fills", "reorder_fills"])
-def test_lost_repeated_or_reordered_fill_messages(hive, fault):
+def test_lost_repeated_or_reordered_fill_messages(busy_hive, fault):
+    hive = busy_hive
     wire = hive.venue.wire
     start = {a: len(hive.venue.engine.fills(a)) for a in hive.assets}
     for a in hive.assets:

@@ -76,7 +76,7 @@ def test_on_the_order_book_market_they_agree_fill_for_fill(assets, zero):
     # the tape edge off: it quotes only where prints show an edge, too seldom here to compare
     cfg = select_assets(sim_config(quoting={"tape_edge": {"enabled": False}}), assets)
     assert cfg.sim.market_model == "orderbook"
-    ag = against_live(cfg, seed=5, duration_s=1500.0, zero=zero)
+    ag = against_live(cfg, seed=5, duration_s=500.0, zero=zero)
     for a in assets:
         assert len(ag.assets[a].live) > 20, f"{a}: too few fills to compare"
         assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
@@ -89,7 +89,7 @@ def test_the_default_stack_with_its_tape_edge_agrees_fill_for_fill():
     prints reach it in both runs, so the same levels are kept and the same fills made."""
     cfg = select_assets(sim_config(), ("SOL", "HYPE"))
     assert cfg.assets["SOL"].quoting.tape_edge.enabled
-    ag = against_live(cfg, seed=5, duration_s=1500.0, zero=True)
+    ag = against_live(cfg, seed=5, duration_s=700.0, zero=True)
     assert sum(len(ag.assets[a].live) for a in ("SOL", "HYPE")) > 10
     for a in ("SOL", "HYPE"):
         assert ag.assets[a].first_difference is None, ag.to_dict()["assets"][a]["first_difference"]
@@ -115,7 +115,7 @@ def test_backtest_against_live_from_the_command_line(tmp_path):
     out = tmp_path / "agree.json"
     proc = subprocess.run(
         [sys.executable, "-m", "makerhive.cli", "backtest", "--against-live", "--assets", "ETH,XRP",
-         "--duration", "900", "--seed", "2", "--json", str(out), "--config", str(ROOT / "config.toml")],
+         "--duration", "400", "--seed", "2", "--json", str(out), "--config", str(ROOT / "config.toml")],
         capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     doc = json.loads(out.read_text())
@@ -131,12 +131,12 @@ def test_the_same_seed_in_lockstep_gives_the_same_run_twice():
         hive = Hive(cfg, seed=3, lockstep=True)
         hive.start()
         try:
-            hive.wait_until(900.0)
+            hive.wait_until(400.0)
             runs.append((fill_keys(hive.venue.engine.fills("ETH")), hive.sim_time()))
         finally:
             hive.stop()
     assert runs[0] == runs[1]
-    assert runs[0][1] == 900.0  # the clock stops exactly where it was asked to
+    assert runs[0][1] == 400.0  # the clock stops exactly where it was asked to
     assert len(runs[0][0]) > 5
 
 
@@ -175,7 +175,7 @@ def _cli_run(tmp_path, name: str, *extra: str) -> subprocess.CompletedProcess:
 def test_run_lockstep_from_the_command_line_repeats_itself_with_the_configs_latencies(tmp_path):
     runs = []
     for name in ("a.json", "b.json"):
-        proc = _cli_run(tmp_path, name, "--lockstep", "--duration", "300", "--seed", "5")
+        proc = _cli_run(tmp_path, name, "--lockstep", "--duration", "150", "--seed", "5")
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "lockstep" in proc.stdout and "0 open orders" in proc.stdout
         runs.append(json.loads((tmp_path / name).read_text()))

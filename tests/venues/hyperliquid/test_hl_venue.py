@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,7 +82,7 @@ def test_makerhive_run_on_hyperliquid_end_to_end(fake, tmp_path):
     out = tmp_path / "summary.json"
     env = {**os.environ, "HL_PRIVATE_KEY": AGENT_KEY}
     proc = subprocess.Popen([sys.executable, "-m", "makerhive.cli", "run", "--venue", "hyperliquid", "--headless",
-                             "--duration", "30", "--config", str(cfg_path), "--summary-json", str(out)],
+                             "--duration", "60", "--config", str(cfg_path), "--summary-json", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: {o["coin"] for o in fake.open_orders()} >= set(assets), timeout=20,
@@ -96,6 +98,8 @@ def test_makerhive_run_on_hyperliquid_end_to_end(fake, tmp_path):
         fake.drop_connections()
         wait_for(lambda: fake.stats["ws_connections"] >= 2, timeout=15, what="reconnected")
         fake.cross("BTC", "A", _lot(cfg, "BTC", 40))
+        time.sleep(1.0)  # trading on a moment, then the operator stops it (SIGTERM: a clean stop)
+        proc.send_signal(signal.SIGTERM)
         stdout, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
