@@ -95,3 +95,33 @@ def test_recovery_time_leaves_out_what_the_asset_waited_for_by_design():
     sampler.held_ns["BTC"] = [(1_100 * ms + i * 20 * ms, 20 * ms) for i in range(10)]  # 200 ms of stale feed
     sampler.held_ns["BTC"].append((2_000 * ms, 20 * ms))  # after the recovery: not part of it
     assert sampler.recovery_ms(r) == 200.0
+
+
+def test_a_tree_that_goes_down_while_its_position_is_checked_is_checked_again_not_counted(monkeypatch):
+    """The position check waits (seconds of wall time, minutes simulated) for the risk actor's
+    fill count to reach the venue's. If the asset's tree goes down meanwhile, the risk figures
+    are a dead incarnation's and stop counting: the asset is looked at again at its next
+    recovery point. A mismatch on a live tree still counts."""
+    from collections import Counter
+    from types import SimpleNamespace
+
+    import makerhive.chaos as chaos_mod
+
+    board = SimpleNamespace(phase={"SOL": "quoting"}, risk={})
+    hive = SimpleNamespace(board=board, sim_time=lambda: 0.0)
+
+    def settles_while_the_tree_dies(h, asset):
+        board.phase[asset] = "quarantined"
+        return False
+
+    monkeypatch.setattr(chaos_mod.inv, "orphan_orders", lambda h, a: 0)
+    monkeypatch.setattr(chaos_mod.inv, "position_settles", settles_while_the_tree_dies)
+    pending, violations = {"SOL": "crash_risk"}, Counter()
+    chaos_mod._check_recovered(hive, pending, violations)
+    assert violations["position_mismatches"] == 0 and "SOL" in pending  # looked at again later
+
+    board.phase["SOL"] = "quoting"
+    monkeypatch.setattr(chaos_mod.inv, "position_settles", lambda h, a: False)
+    monkeypatch.setattr(chaos_mod.inv, "venue_account", lambda h, a: (1.0, 3))
+    chaos_mod._check_recovered(hive, pending, violations)
+    assert violations["position_mismatches"] == 1 and "SOL" not in pending
