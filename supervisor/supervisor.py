@@ -212,42 +212,6 @@ class Supervisor(SupervisedActor):
             pass
         self.child_stopped(cid, child.ref)
 
-    def _terminate_all(self, cids: list[str]) -> None:
-        """``_terminate`` each of ``cids`` (in that order) with their stops running at once:
-        a restart waits for its slowest sibling, not for the sum of their graces (three
-        busy siblings cost 0.1 s, not 0.3 s). Stopping in order gains nothing here: every
-        one of them is fenced by the restart's new epoch, and a teammate's tell to one
-        already stopped is dropped. In lockstep, one at a time (each waits its turn)."""
-        if lockstep.active() is not None or len(cids) < 2:
-            for cid in cids:
-                self._terminate(cid)
-            return
-        stopping: list[tuple[str, _Child, Any, float]] = []
-        now = time.monotonic()
-        for cid in cids:
-            child = self.children.get(cid)
-            if child is None:
-                continue
-            busy = child.liveness.busy_since
-            if busy is not None and now - busy > child.spec.max_handler_s:
-                self._terminate(cid)  # hung: abandoned at once
-                continue
-            self.children.pop(cid)
-            timeout = child.spec.shutdown_timeout if busy is None else min(BUSY_STOP_GRACE_S, child.spec.shutdown_timeout)
-            try:
-                stopping.append((cid, child, child.ref.stop(block=False), now + timeout))
-            except pykka.ActorDeadError:
-                self.child_stopped(cid, child.ref)
-        for cid, child, future, deadline in stopping:
-            try:
-                future.get(timeout=max(0.0, deadline - time.monotonic()))
-            except pykka.Timeout:
-                child.liveness.kill_switch.set()
-                self.emit("failure", f"{cid} did not stop within {deadline - now:g}s: abandoned")
-            except pykka.ActorDeadError:
-                pass
-            self.child_stopped(cid, child.ref)
-
     def tell_child(self, cid: str, msg: Any) -> None:
         """Tell a child; one that has died meanwhile is not an error here (its own
         ChildExited report, already queued, is how we learn of it)."""
@@ -284,7 +248,9 @@ class Supervisor(SupervisedActor):
         affected = affected_children(self.strategy, self.order, failed)
         self.before_restart(failed, affected, reason)
         self._abandon(failed)  # dead already, or hung: never wait on it
-        self._terminate_all([cid for cid in reversed(affected) if cid != failed])
+        for cid in reversed(affected):
+            if cid != failed:
+                self._terminate(cid)
         self._count_restart()  # one restart per failure, as OTP counts it
         for cid in affected:
             if cid != failed and self.specs[cid].restart == "temporary":

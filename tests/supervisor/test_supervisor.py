@@ -206,34 +206,6 @@ def test_a_restart_does_not_wait_out_a_busy_siblings_hang():
     sup.stop(timeout=5)
 
 
-def test_busy_siblings_are_given_their_grace_together_not_one_after_another(monkeypatch):
-    """A crash of book restarts risk, order and quoter; all three are stuck in a handler
-    (not yet past their budget). Each gets the short grace before it is abandoned, at the
-    same time: the restart costs one grace, not three. (The grace is stretched to 0.5 s so
-    that a loaded machine's scheduling cannot blur one grace and three.)"""
-    import supervisor.supervisor as sup_mod
-
-    grace = 0.5
-    monkeypatch.setattr(sup_mod, "BUSY_STOP_GRACE_S", grace)
-    j = Journal()
-    gate = threading.Event()
-    sup = make_sup(j, gate=gate, max_handler_s=5.0)
-    sup.ask(Ping(), timeout=5)
-    old = {c: child_ref(sup, c) for c in ("risk", "order", "quoter")}
-    for ref in old.values():
-        ref.tell("hang")
-    time.sleep(0.1)
-    j.drain(settle=0.0)
-    t0 = time.monotonic()
-    child_ref(sup, "book").tell(Crash())
-    j.wait_for(lambda e: e[0] == "start" and e[1] == "quoter")
-    took = time.monotonic() - t0
-    assert all(child_ref(sup, c) is not ref and child_ref(sup, c).is_alive() for c, ref in old.items())
-    assert took < 2 * grace, f"the restart took {took:.2f}s"
-    gate.set()
-    sup.stop(timeout=5)
-
-
 def test_a_replacement_hung_before_it_answers_its_start_is_declared_within_its_budget():
     """The replacement's first handler (a message queued before the supervisor's start
     Ping) hangs: the start fails once the handler is past its budget (0.3 s), not after
