@@ -316,6 +316,7 @@ def _slowest(recs: list[Any], injections: list[tuple[int, str, str]], sampler: "
         t_lo, t_hi = sampler.sim_at(lo), sampler.sim_at(hi)
         out.append({
             "asset": r.asset, "ms": round(sampler.recovery_ms(r), 1), "not_quoting_ms": round(r.requote_ms, 1),
+            "sim_s": [round(sampler.sim_at(r.fail_ns), 2), round(t_hi, 2)], "phases_ms": sampler.phases_ms(r),
             "faults": [k for ns, a, k in injections if a == r.asset and lo <= ns <= hi],
             "events": [f"{e.ts:.1f} {e.kind}: {e.text}" for e in events
                        if e.asset == r.asset and t_lo <= e.ts <= t_hi][:12],
@@ -348,6 +349,8 @@ class _NotQuoting(threading.Thread):
         self._done = threading.Event()
         self._last = hive.sim_time()
         self._clock: list[tuple[int, float]] = []  # (perf ns, simulated s) at each look
+        # every look that found an asset not quoting: (ns, its phase or cause, ns since the previous look)
+        self.looks: dict[str, list[tuple[int, str, int]]] = {a: [] for a in hive.assets}
 
     def cause(self, asset: str) -> str:
         board, gw = self.hive.board, self.hive.gateway
@@ -380,6 +383,8 @@ class _NotQuoting(threading.Thread):
                 why = self.cause(a)
                 if why:
                     self.seconds[why] += dt
+                    phase = self.hive.board.phase.get(a, "")
+                    self.looks[a].append((ns, phase if why == "recovery" else why, ns - self._last_ns))
                 if why in ("backoff", "quarantine"):
                     self.paused_ns[a].append(ns)
                 elif why in HELD_BACK:
@@ -401,6 +406,16 @@ class _NotQuoting(threading.Thread):
         time is the feed's, reported under ``stale_feed``, not the recovery's)."""
         held = sum(dt for ns, dt in self.held_ns.get(r.asset, ()) if r.fail_ns < ns <= r.quoting_ns)
         return max(0.0, r.requote_ms - held / 1e6)
+
+    def phases_ms(self, r: Any) -> dict[str, float]:
+        """Where a recovery's time went, by what the looks saw: the supervisor restarting the
+        tree, the order actor reconciling, the quoter starting (waiting for a book and a
+        risk state), or a cause of its own (stale_feed, dead_mans_switch, halt)."""
+        out: Counter[str] = Counter()
+        for ns, what, dt in self.looks.get(r.asset, ()):
+            if r.fail_ns < ns <= r.quoting_ns:
+                out[what] += dt / 1e6
+        return {k: round(v, 1) for k, v in out.most_common()}
 
     def sim_at(self, ns: int) -> float:
         """The simulated time at perf-counter ``ns`` (the nearest look at or before it)."""

@@ -49,6 +49,7 @@ def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
     slow = report["slowest_recoveries"]
     assert slow and [r["ms"] for r in slow] == sorted((r["ms"] for r in slow), reverse=True)
     assert all(r["ms"] <= r["not_quoting_ms"] and r["faults"] and r["events"] for r in slow)
+    assert all(r["sim_s"][0] <= r["sim_s"][1] and isinstance(r["phases_ms"], dict) for r in slow)
     assert report["recovery_ms_p99"] <= slow[0]["ms"]
     assert "chaos (40/40 faults): 80/80 simulated s (100%)" in proc.stderr
 
@@ -95,6 +96,11 @@ def test_recovery_time_leaves_out_what_the_asset_waited_for_by_design():
     sampler.held_ns["BTC"] = [(1_100 * ms + i * 20 * ms, 20 * ms) for i in range(10)]  # 200 ms of stale feed
     sampler.held_ns["BTC"].append((2_000 * ms, 20 * ms))  # after the recovery: not part of it
     assert sampler.recovery_ms(r) == 200.0
+    # where the time went, as the looks saw it: the tree restarting, then the feed
+    sampler.looks["BTC"] = [(1_000 * ms + i * 20 * ms, "restarting", 20 * ms) for i in range(1, 6)]
+    sampler.looks["BTC"] += [(1_100 * ms + i * 20 * ms, "stale_feed", 20 * ms) for i in range(10)]
+    sampler.looks["BTC"].append((2_000 * ms, "restarting", 20 * ms))  # a later failure's
+    assert sampler.phases_ms(r) == {"stale_feed": 200.0, "restarting": 100.0}
 
 
 def test_a_tree_that_goes_down_while_its_position_is_checked_is_checked_again_not_counted(monkeypatch):
