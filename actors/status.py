@@ -22,6 +22,13 @@ from messages.snapshot import AllocationRow, AssetRow, FillRow, PortfolioRow, Vi
 log = logging.getLogger("makerhive.events")
 
 
+# Events kept in memory (at most twice this many; every one goes to the events file as it
+# happens). A quiet hive makes ~1,400 an hour at ~300 bytes each: at 20,000 the record took
+# more than a day to fill and a 12-hour soak's RSS rose 6 MB with it; at 2,000 it is full
+# within about three hours, at ~1-2 MB. What reads older events (the chaos harness) asks for more.
+KEEP_RECORD = 2_000
+
+
 class Recovery(NamedTuple):
     """One recovery, in perf-counter ns: failure, cancel-all sent, quoting again."""
 
@@ -41,7 +48,7 @@ class Recovery(NamedTuple):
 
 class StatusBoard:
     def __init__(self, assets: Iterable[str], *, venue: str = "sim", speed: float = 1.0,
-                 capital: float = 0.0, keep_events: int = 200, keep_record: int = 20_000) -> None:
+                 capital: float = 0.0, keep_events: int = 200, keep_record: int = KEEP_RECORD) -> None:
         self.assets = tuple(assets)
         self.venue = venue
         self.speed = speed

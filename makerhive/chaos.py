@@ -185,6 +185,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     """A chaos run; ``progress(sim_s, faults_done)`` hears how far it got after each fault."""
     rng = random.Random(seed)
     hive = Hive(cfg, speed=speed, seed=seed)
+    hive.board.keep_record = CHAOS_KEEP_RECORD  # the slowest recoveries' events, from any time in the run
     chaos = Chaos(hive, rng)
     assets = hive.assets
     report: dict[str, Any] = {"seed": seed, "duration_s": duration, "speed": speed}
@@ -301,6 +302,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
 
 
 SLOWEST_SHOWN = 5
+CHAOS_KEEP_RECORD = 200_000  # events kept in memory during a chaos run (a bounded run: the summary reads them)
 
 
 def _slowest(recs: list[Any], injections: list[tuple[int, str, str]], sampler: "_NotQuoting",

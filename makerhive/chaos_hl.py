@@ -25,7 +25,7 @@ from eth_account import Account
 from config import Config
 from makerhive import invariants as inv
 from makerhive.app import Hive
-from makerhive.chaos import INVARIANTS, Chaos, _lift_quarantines, _NotQuoting, _pct, _wait
+from makerhive.chaos import CHAOS_KEEP_RECORD, INVARIANTS, Chaos, _lift_quarantines, _NotQuoting, _pct, _wait
 from strategy.risk import fill_identity
 from testkit.hyperliquid_fake import FakeHyperliquid
 from venues.hyperliquid.signing import Signer
@@ -214,6 +214,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
     hive: Hive | None = None
     try:
         hive = Hive(hl_fake_config(cfg, fake), seed=seed, signer=Signer(key), journal=False)
+        hive.board.keep_record = CHAOS_KEEP_RECORD  # the slowest recoveries' events, from any time in the run
         assets = hive.assets
         chaos = HlChaos(hive, fake, rng)
         hive.start()
