@@ -191,40 +191,18 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
     report: dict[str, Any] = {"seed": seed, "duration_s": duration, "speed": speed}
     violations: Counter[str] = Counter()
     mismatch_details: list[dict[str, Any]] = []  # what each position mismatch looked like
-    injected: Counter[str] = Counter()
     harness_errors: Counter[str] = Counter()
-    skipped = 0
+    loop = FaultLoop(hive, chaos.inject,
+                     lambda pending: _check_recovered(hive, pending, violations, details=mismatch_details),
+                     harness_errors)
+    pending = loop.pending
     hive.start()
     sampler = _NotQuoting(hive)
     try:
         _wait(lambda: all(hive.board.phase[a] == "quoting" for a in assets), 30.0)
         sampler.start()
-        warmup, cooldown = min(5.0, duration * 0.1), min(15.0, duration * 0.2)
-        schedule = sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
-                          for _ in range(faults))
-        pending: dict[str, str] = {}
-        injections: list[tuple[int, str, str]] = []
-        quarantined_since: dict[str, float] = {}
-        lifts = 0
-        for i, (t, kind, asset) in enumerate(schedule):
-            hive.wait_until(t)
-            try:
-                lifts += _lift_quarantines(hive, quarantined_since, t)
-            except (pykka.Timeout, pykka.ActorDeadError) as e:  # the root is busy: lift it next time
-                harness_errors[type(e).__name__] += 1
-            if hive.board.phase[asset] == "quarantined":
-                skipped += 1
-                continue
-            injections.append((time.perf_counter_ns(), asset, kind))
-            try:
-                chaos.inject(kind, asset)
-                _check_recovered(hive, pending, violations, details=mismatch_details)
-            except Exception as e:
-                harness_errors[type(e).__name__] += 1
-            injected[kind] += 1
-            pending[asset] = kind
-            if progress is not None:
-                progress(hive.sim_time(), i + 1)
+        schedule = fault_schedule(rng, faults, duration, kinds, assets)
+        loop.run(schedule, after=None if progress is None else lambda i: progress(hive.sim_time(), i + 1))
         hive.wait_until(duration)
         if progress is not None:
             progress(duration, len(schedule))
@@ -259,6 +237,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
                                      "venue_fills": venue_fills})
         if inv.limit_breached(s, inv.max_order_usd(hive, a)):
             breaches += 1
+    injected, injections = loop.injected, loop.injections
     recs = hive.board.recoveries
     cancel_ms = [r.cancel_ms for r in recs]
     requote_ms = [r.requote_ms for r in recs]
@@ -268,7 +247,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         by_kind.setdefault(cause, []).append(r.requote_ms)
     report.update({
         "faults_injected": sum(injected.values()),
-        "faults_skipped_quarantined": skipped,
+        "faults_skipped_quarantined": loop.skipped,
         "faults_by_kind": dict(sorted(injected.items())),
         "recoveries": len(recs),
         "orphan_orders": violations["orphan_orders"] + summary["portfolio"]["open_orders_at_exit"],
@@ -279,7 +258,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "limit_breaches": breaches,
         "root_failures": int(not root_alive) + hive.board.counters["root_errors"],
         "quarantines": hive.board.counters["quarantine"],
-        "quarantines_lifted": lifts,
+        "quarantines_lifted": loop.lifts,
         "cancel_ms_p50": _pct(cancel_ms, 50), "cancel_ms_p99": _pct(cancel_ms, 99),
         "cancel_ms_max": _pct(cancel_ms, 100),
         "requote_ms_p50": _pct(requote_ms, 50), "requote_ms_p99": _pct(requote_ms, 99),
@@ -444,6 +423,57 @@ def _lift_quarantines(hive: Hive, since: dict[str, float], now: float) -> int:
             since.pop(a)
             lifted += 1
     return lifted
+
+
+def fault_schedule(rng: random.Random, faults: int, duration: float, kinds: tuple[str, ...],
+                   assets: tuple[str, ...]) -> list[tuple[float, str, str]]:
+    """``faults`` (time, kind, asset), sorted, between a warm-up and a cool-down."""
+    warmup, cooldown = min(5.0, duration * 0.1), min(15.0, duration * 0.2)
+    return sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
+                  for _ in range(faults))
+
+
+class FaultLoop:
+    """Injects a schedule into a running hive, the same way on every venue: at each fault's
+    time, lift quarantines held long enough (as an operator would), skip a quarantined
+    asset, inject, then look at the assets that recovered since (``check(pending)``). A
+    harness error is counted, never fatal."""
+
+    def __init__(self, hive: Hive, inject: Callable[[str, str], None], check: Callable[[dict[str, str]], None],
+                 harness_errors: Counter[str]) -> None:
+        self.hive, self._inject, self._check = hive, inject, check
+        self.harness_errors = harness_errors
+        self.injected: Counter[str] = Counter()
+        self.injections: list[tuple[int, str, str]] = []  # (perf ns, asset, kind)
+        self.pending: dict[str, str] = {}  # asset -> the fault whose recovery is still to be checked
+        self.skipped = self.lifts = 0
+        self._quarantined_since: dict[str, float] = {}
+
+    def run(self, schedule: list[tuple[float, str, str]], t0: float = 0.0,
+            before: Callable[[], None] | None = None, after: Callable[[int], None] | None = None) -> None:
+        """``before()`` runs at each fault's time, ``after(i)`` once fault ``i`` is handled."""
+        hive = self.hive
+        for i, (t, kind, asset) in enumerate(schedule):
+            hive.wait_until(t0 + t)
+            if before is not None:
+                before()
+            try:
+                self.lifts += _lift_quarantines(hive, self._quarantined_since, t)
+            except (pykka.Timeout, pykka.ActorDeadError) as e:  # the root is busy: lift it next time
+                self.harness_errors[type(e).__name__] += 1
+            if hive.board.phase[asset] == "quarantined":
+                self.skipped += 1
+            else:
+                self.injections.append((time.perf_counter_ns(), asset, kind))
+                try:
+                    self._inject(kind, asset)
+                    self._check(self.pending)
+                except Exception as e:
+                    self.harness_errors[type(e).__name__] += 1
+                self.injected[kind] += 1
+                self.pending[asset] = kind
+            if after is not None:
+                after(i)
 
 
 def _wait(pred: Callable[[], bool], timeout: float) -> bool:

@@ -19,13 +19,12 @@ from collections import Counter
 from typing import Any, Callable
 
 import msgspec
-import pykka
 from eth_account import Account
 
 from config import Config
 from makerhive import invariants as inv
 from makerhive.app import Hive
-from makerhive.chaos import CHAOS_KEEP_RECORD, INVARIANTS, Chaos, _lift_quarantines, _NotQuoting, _pct, _wait
+from makerhive.chaos import CHAOS_KEEP_RECORD, INVARIANTS, Chaos, FaultLoop, _NotQuoting, _pct, _wait, fault_schedule
 from strategy.risk import fill_identity
 from testkit.hyperliquid_fake import FakeHyperliquid
 from venues.hyperliquid.signing import Signer
@@ -206,10 +205,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
     fake = FakeHyperliquid(cfg, seed=seed, account=Account.from_key(key).address.lower()).start()
     report: dict[str, Any] = {"venue": "hl-fake", "seed": seed, "duration_s": duration, "speed": 1.0}
     violations: Counter[str] = Counter()
-    injected: Counter[str] = Counter()
     harness_errors: Counter[str] = Counter()
-    skipped = lifts = 0
-    injections: list[tuple[int, str, str]] = []
     mismatch_details: list[str] = []
     hive: Hive | None = None
     try:
@@ -217,6 +213,10 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         hive.board.keep_record = CHAOS_KEEP_RECORD  # the slowest recoveries' events, from any time in the run
         assets = hive.assets
         chaos = HlChaos(hive, fake, rng)
+        loop = FaultLoop(hive, chaos.inject,
+                         lambda pending: _check_recovered(hive, fake, pending, violations, details=mismatch_details),
+                         harness_errors)
+        pending = loop.pending
         hive.start()
         sampler = _NotQuoting(hive)
         try:
@@ -224,31 +224,13 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
                 harness_errors["not_quoting_at_start"] += 1
             t0 = hive.sim_time()
             sampler.start()
-            warmup, cooldown = min(5.0, duration * 0.1), min(15.0, duration * 0.2)
-            schedule = sorted((rng.uniform(warmup, duration - cooldown), rng.choice(kinds), rng.choice(assets))
-                              for _ in range(faults))
-            pending: dict[str, str] = {}
-            quarantined_since: dict[str, float] = {}
-            for i, (t, kind, asset) in enumerate(schedule):
-                hive.wait_until(t0 + t)
-                chaos.due(time.monotonic())
-                try:
-                    lifts += _lift_quarantines(hive, quarantined_since, t)
-                except (pykka.Timeout, pykka.ActorDeadError) as e:
-                    harness_errors[type(e).__name__] += 1
-                if hive.board.phase[asset] == "quarantined":
-                    skipped += 1
-                    continue
-                injections.append((time.perf_counter_ns(), asset, kind))
-                try:
-                    chaos.inject(kind, asset)
-                    _check_recovered(hive, fake, pending, violations, details=mismatch_details)
-                except Exception as e:
-                    harness_errors[type(e).__name__] += 1
-                injected[kind] += 1
-                pending[asset] = kind
+            schedule = fault_schedule(rng, faults, duration, kinds, assets)
+
+            def say(i: int) -> None:
                 if progress is not None and i % 20 == 0:
                     progress(f"{i}/{len(schedule)} faults, t={hive.sim_time() - t0:.0f}s")
+
+            loop.run(schedule, t0, before=lambda: chaos.due(time.monotonic()), after=say)
             hive.wait_until(t0 + duration)
             # a refusal armed late waits for the next renewals: let them come before the last look
             _wait(lambda: fake.refusals_armed() == 0, 2 * cfg.dead_mans_switch.renew_every_s + 1.0)
@@ -285,6 +267,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
             mismatch_details.append(f"at exit: {a}: inventory {s['inventory']} != {positions[a]}")
         if inv.limit_breached(s, inv.max_order_usd(hive, a)):
             breaches += 1
+    injected, injections = loop.injected, loop.injections
     recs = hive.board.recoveries
     by_kind: dict[str, list[float]] = {}
     for r in recs:
@@ -293,7 +276,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
     venue_stats = hive.venue.stats
     report.update({
         "faults_injected": sum(injected.values()),
-        "faults_skipped_quarantined": skipped,
+        "faults_skipped_quarantined": loop.skipped,
         "faults_by_kind": dict(sorted(injected.items())),
         "recoveries": len(recs),
         "orphan_orders": violations["orphan_orders"] + summary["portfolio"]["open_orders_at_exit"] + left_open,
@@ -303,7 +286,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "limit_breaches": breaches,
         "root_failures": int(not root_alive) + hive.board.counters["root_errors"],
         "quarantines": hive.board.counters["quarantine"],
-        "quarantines_lifted": lifts,
+        "quarantines_lifted": loop.lifts,
         "cancel_ms_p50": _pct([r.cancel_ms for r in recs], 50), "cancel_ms_p99": _pct([r.cancel_ms for r in recs], 99),
         "cancel_ms_max": _pct([r.cancel_ms for r in recs], 100),
         "requote_ms_p50": _pct([r.requote_ms for r in recs], 50),
