@@ -113,7 +113,7 @@ class SupervisedActor(pykka.ThreadingActor):
         lv.busy_since = time.monotonic()
         try:
             if self._faults is not None:
-                self._faults.on_handle(self._fault_key, self._fault_role)
+                self._faults.on_handle(self._fault_key, self._fault_role, lv)
             return self.handle(message)
         except Exception:
             raise

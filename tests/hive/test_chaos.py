@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from makerhive.chaos import FAULT_KINDS, INVARIANTS, run_chaos
-from tests.hive_helpers import ROOT, sim_config
+from tests.hive_helpers import ROOT, sim_config, wait_for
 
 CHAOS_SUPERVISION = {"intensity": 10, "handler_budget_s": 0.5, "shutdown_timeout_s": 2.0,
                      "tree_backoff_s": 1.0, "tree_handler_budget_s": 10.0}
@@ -131,3 +131,65 @@ def test_a_tree_that_goes_down_while_its_position_is_checked_is_checked_again_no
     monkeypatch.setattr(chaos_mod.inv, "venue_account", lambda h, a: (1.0, 3))
     chaos_mod._check_recovered(hive, pending, violations)
     assert violations["position_mismatches"] == 1 and "SOL" not in pending
+
+
+def test_an_injected_slow_handler_is_seen_while_it_runs_and_not_once_its_actor_is_abandoned():
+    import threading
+
+    from actors.base import Liveness
+    from actors.faults import ActorFaults
+
+    faults, lv = ActorFaults(), Liveness()
+    faults.arm("BTC", "risk", "slow", seconds=0.3)
+    assert not faults.delaying("BTC")
+    t = threading.Thread(target=faults.on_handle, args=("BTC", "risk", lv))
+    t.start()
+    try:
+        wait_for(lambda: faults.delaying("BTC"), timeout=2.0, what="slow handler running")
+        assert not faults.delaying("ETH")
+        lv.kill_switch.set()  # abandoned: a restart no longer waits for it
+        assert not faults.delaying("BTC")
+    finally:
+        t.join(timeout=2.0)
+    lv2 = Liveness()
+    faults.on_handle("BTC", "risk", lv2)  # nothing armed: returns at once, holds nothing
+    assert not faults.delaying("BTC")
+
+
+def test_a_slow_handler_stacked_on_a_restart_is_the_faults_time_not_the_recoverys():
+    """A hung book is replaced, and the restarted risk actor's first handler is made slow
+    (a fault stacked on the recovery): the new quoter waits for it. The report counts that
+    wait as ``injected_delay``, not recovery: recovery is the supervisor's own work."""
+    from actors.faults import ActorFaults
+    from makerhive.app import Hive
+    from makerhive.chaos import _NotQuoting
+
+    class SlowRiskAfterTheHang(ActorFaults):
+        stacked = False
+
+        def on_start(self, asset: str, role: str) -> None:
+            super().on_start(asset, role)
+            if (asset, role) == ("SOL", "risk") and ("SOL", "book", "hang") in self.fired and not self.stacked:
+                self.stacked = True
+                self.arm("SOL", "risk", "slow", seconds=0.3)  # within the 0.5 s budget: slow, not hung
+
+    hive = Hive(sim_config(run={"speed": 20.0}, supervision=CHAOS_SUPERVISION), faults=SlowRiskAfterTheHang())
+    hive.start()
+    sampler = _NotQuoting(hive)
+    try:
+        wait_for(lambda: all(hive.board.phase[a] == "quoting" for a in hive.assets), what="all quoting")
+        sampler.start()
+        n = len(hive.board.recoveries)
+        hive.faults.arm("SOL", "book", "hang", seconds=10.0)
+        wait_for(lambda: len(hive.board.recoveries) > n, timeout=15.0, what="recovery")
+        r = hive.board.recoveries[-1]
+    finally:
+        sampler.stop()
+        hive.stop()
+    assert ("SOL", "risk", "slow") in hive.faults.fired
+    assert r.requote_ms >= 300  # the slow handler held the requote up
+    phases = sampler.phases_ms(r)
+    assert phases.get("injected_delay", 0) >= 200, phases
+    assert sampler.recovery_ms(r) < 150, (r.requote_ms, phases)
+    assert sampler.injected_ms(r) >= 200  # and shown beside it (recovery_ms_p99_with_injected_delays)
+    assert sampler.seconds["injected_delay"] > 0  # reported by cause, like a stale feed
