@@ -23,7 +23,7 @@ class AssetActor(SupervisedActor):
         self.ctx = ctx
 
     def first_act_on_failure(self) -> None:
-        self.ctx.gateway.cancel_all_soon(self.ctx.asset)
+        self.ctx.gateway.cancel_known_soon(self.ctx.asset)
 
     @property
     def fenced(self) -> bool:

@@ -47,6 +47,7 @@ class ScriptedRest:
         self.before_answer: list[Any] = []  # a callable (or None) per request
         self.sent: list[dict[str, Any]] = []  # the actions, in order
         self.open_orders: list[wire.OpenOrderInfo] = []
+        self.reads: list[str] = []  # the /info requests' types, in order
 
     async def exchange(self, body: dict[str, Any], n: int) -> dict[str, Any]:
         self.sent.append(body["action"])
@@ -59,7 +60,8 @@ class ScriptedRest:
             raise answer
         return answer
 
-    async def info(self, payload: dict[str, Any], kind: Any = Any) -> Any:
+    async def info(self, payload: dict[str, Any], kind: Any = Any, routine: bool = False) -> Any:
+        self.reads.append(payload["type"])
         assert payload["type"] == "frontendOpenOrders"
         return tuple(self.open_orders)
 

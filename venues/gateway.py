@@ -171,11 +171,22 @@ class Gateway:
         """Cancel every order of ``asset`` at the venue and wait until it confirms."""
         return self.runtime.call_async(self._cancel_all, asset, timeout=timeout)
 
-    async def _cancel_all_retrying(self, asset: str) -> None:
+    async def _cancel_known(self, asset: str) -> int:
+        """Cancel the orders of ``asset`` the venue knows of, without reading the open
+        orders first where the venue can (Hyperliquid: that read costs 20 of the minute's
+        1,200 IP weight); a venue that cannot does a whole cancel-all."""
+        assert self.venue is not None
+        known = getattr(self.venue, "cancel_known", None)
+        if known is None:
+            return await self._cancel_all(asset)
+        self.cancel_sent_ns[asset].append(time.perf_counter_ns())
+        return await known(asset)
+
+    async def _cancel_all_retrying(self, asset: str, known_only: bool = False) -> None:
         """Money first does not give up after one failed request."""
         for attempt in range(CANCEL_RETRIES):
             try:
-                await self._cancel_all(asset)
+                await (self._cancel_known(asset) if known_only else self._cancel_all(asset))
                 return
             except Exception as e:  # logged, retried
                 log.warning("cancel-all for %s failed (attempt %d): %r", asset, attempt + 1, e)
@@ -187,6 +198,13 @@ class Gateway:
     def cancel_all_soon(self, asset: str) -> bool:
         """Fire-and-forget cancel-all (never blocks the caller), retried on failure."""
         return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_all_retrying, asset))
+
+    def cancel_known_soon(self, asset: str) -> bool:
+        """A failing actor's first act: cancel at once what the venue knows of ours on
+        ``asset`` (fire-and-forget, retried). Its supervisor's confirmed ``cancel_all``
+        follows and reads the venue for anything else (an order of unknown outcome):
+        reading twice per failure spent Hyperliquid's IP weight when restarts came often."""
+        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_all_retrying, asset, True))
 
     def open_orders(self, asset: str, timeout: float = 5.0) -> tuple[OpenOrder, ...]:
         assert self.venue is not None
@@ -263,13 +281,13 @@ class Gateway:
         """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
         the asset's order actor as a ``FillHistory`` message."""
         assert self.venue is not None
-        venue = self.venue
+        read = getattr(self.venue, "sync_fills", self.venue.fills)  # a routine read where the venue has one
 
         async def fetch() -> None:
             try:
-                fills = await venue.fills(asset, since_ts)
+                fills = await read(asset, since_ts)
             except Exception as e:  # a failed sync is retried next time
-                log.warning("fill sync for %s failed: %r", asset, e)
+                (log.debug if getattr(e, "quiet", False) else log.warning)("fill sync for %s failed: %r", asset, e)
                 return
             self.deliver(asset, FillHistory(asset, self.runtime.now(), tuple(fills)))
 

@@ -18,7 +18,8 @@ def test_the_hyperliquid_venue_under_exchange_faults_breaks_no_invariant():
     cfg = sim_config(portfolio={"assets": ["BTC", "ETH", "SOL"]}, supervision=CHAOS_SUPERVISION,
                      run={"speed": 1.0})
     report = run_chaos_hl(cfg, seed=3, faults=24, duration=16.0, kinds=HL_VENUE_FAULTS)
-    assert REPORT_KEYS | {"recovery_ms_p99", "fill_identity_mismatches", "not_quoting_s_by_cause"} <= set(report)
+    assert REPORT_KEYS | {"recovery_ms_p99", "recovery_ms_p99_with_injected_delays", "fill_identity_mismatches",
+                          "not_quoting_s_by_cause", "slowest_recoveries"} <= set(report)
     assert set(report["faults_by_kind"]) == set(HL_VENUE_FAULTS)  # seed 3: every kind at least once
     ex = report["exchange"]  # the faults landed on the exchange, not only in the schedule
     assert ex["ws_drops"] > 0 and ex["answers_lost"] > 0 and ex["fills"] > 0

@@ -2,6 +2,10 @@
 
 - **Weight first.** Every request is charged to the client-side IP-weight window before
   it leaves; when the window is full the request waits (info) rather than earn a 429.
+  A *routine* read (the periodic fill sync, the open-order audit) does not go at all
+  when it would leave less than ``ROUTINE_RESERVE`` of the minute's weight: that rest is
+  kept for cancels and the reads a recovery needs, which otherwise waited up to a minute
+  behind routine reads while restarts came often.
 - **Timeouts everywhere**, and bounded retries for ``/info`` (reads are safe to repeat).
 - **An action is never blindly retried** once it may have reached the exchange: its
   outcome is then *unknown* (``ActionOutcomeUnknown``) and the caller reconciles. Only a
@@ -23,10 +27,17 @@ from venues.runtime import VenueRequestFailed
 log = logging.getLogger(__name__)
 
 INFO_ATTEMPTS = 3
+ROUTINE_RESERVE = 240  # of the minute's 1,200 IP weight, kept from routine reads: twelve 20-weight reads
 
 
 class Throttled(VenueRequestFailed):
     """HTTP 429: the exchange says we spent our IP weight."""
+
+
+class WeightReserved(VenueRequestFailed):
+    """A routine read not sent: it would have eaten into the weight kept for recovery."""
+
+    quiet = True  # expected under load: not worth a warning each time
 
 
 class ActionOutcomeUnknown(VenueRequestFailed):
@@ -43,6 +54,7 @@ class HyperliquidRest:
         self.failures = 0
         self.throttled = 0
         self.waited_for_weight_s = 0.0
+        self.reserved_skips = 0  # routine reads not sent to keep the reserve
         # the minute's IP weight still free after the last request, a plain float any
         # thread may read (the order actors' budget policy does)
         self.ip_share = 1.0
@@ -69,9 +81,16 @@ class HyperliquidRest:
         self.ip.spend(now, weight)
         self.ip_share = self.ip.share_left(now)
 
-    async def info(self, payload: dict[str, Any], kind: Any = Any) -> Any:
-        """POST /info, decoded as ``kind``; retried on transport errors, 429 and 5xx."""
+    async def info(self, payload: dict[str, Any], kind: Any = Any, routine: bool = False) -> Any:
+        """POST /info, decoded as ``kind``; retried on transport errors, 429 and 5xx.
+        A ``routine`` read raises ``WeightReserved`` at once (before any await) if it would
+        leave less than ``ROUTINE_RESERVE`` of the minute's weight."""
         assert self.client is not None, "use 'async with HyperliquidRest(...)'"
+        if routine:
+            weight = info_weight(str(payload.get("type", "")))
+            if self.ip.remaining(trio.current_time()) - weight < ROUTINE_RESERVE:
+                self.reserved_skips += 1
+                raise WeightReserved(f"info {payload.get('type')}: skipped, the IP weight left is kept for recovery")
         body = wire.encode(payload)
         last = ""
         for attempt in range(INFO_ATTEMPTS):

@@ -46,7 +46,7 @@ from venues.gateway import Gateway
 from venues.hyperliquid import actions, checks, wire
 from venues.hyperliquid.budget import AddressBudget
 from venues.hyperliquid.feed import Feed
-from venues.hyperliquid.rest import ActionOutcomeUnknown, HyperliquidRest, Throttled
+from venues.hyperliquid.rest import ActionOutcomeUnknown, HyperliquidRest, Throttled, WeightReserved
 from venues.hyperliquid.signing import NonceSource, Signer
 from venues.runtime import VenueRequestFailed, VenueUnavailable
 
@@ -59,6 +59,8 @@ BUDGET_REFRESH_S = 60.0
 STATUS_EVERY_S = 2.0
 MARGIN_EVERY_S = 10.0  # margin ratio and liquidation prices read this often (clearinghouseState, weight 2)
 SEEN_TIDS = 20_000
+ROUTINE_MAX_DEFER_S = 30.0  # a fill sync or an audit deferred this long goes anyway
+AUDIT_RETRY_S = 5.0  # an audit deferred for the IP weight reserve is tried again this soon
 AUDIT_EVERY_S = 30.0  # open orders read this often (weight 20: 40 of the minute's 1200)
 AUDIT_GRACE_S = 3.0  # an order this young may still be on its way into our map
 DOOMED_EXTRA_S = 30.0  # an order whose placement outcome is unknown is watched this long past its expiry
@@ -139,6 +141,8 @@ class HyperliquidVenue:
         self._doomed: dict[str, float] = {}
         self._unmanaged: list[tuple[str, int, str]] = []  # (asset, oid, why) to cancel now
         self._audit_wake = trio.Event()
+        self._synced_at: dict[str, float] = {}  # runtime clock of each asset's last fill sync made
+        self._audit_deferred_since: float | None = None  # when an audit was first deferred for the reserve
         self._tid_order: collections.deque[int] = collections.deque()
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
@@ -859,6 +863,9 @@ class HyperliquidVenue:
                     next_audit = trio.current_time() + AUDIT_EVERY_S
                     await self.audit()
                 await self._cancel_pending_unmanaged()
+            except WeightReserved:  # the minute's weight is low: try again soon, not in 30 s
+                next_audit = trio.current_time() + AUDIT_RETRY_S
+                log.debug("open-order audit deferred: the IP weight left is kept for recovery")
             except VenueRequestFailed as e:
                 log.warning("open-order audit failed: %s (next in %.0fs)", e, AUDIT_EVERY_S)
             except Exception:  # an audit is never worth stopping the venue for
@@ -871,7 +878,13 @@ class HyperliquidVenue:
         self.stats.audits += 1
         now = trio.current_time()
         self._doomed = {c: until for c, until in self._doomed.items() if until > now}
-        orders = await self._open_orders_all()
+        since = self._audit_deferred_since
+        try:
+            orders = await self._open_orders_all(routine=since is None or now - since < ROUTINE_MAX_DEFER_S)
+        except WeightReserved:
+            self._audit_deferred_since = now if since is None else since
+            raise
+        self._audit_deferred_since = None
         found = 0
         for o in orders:
             if o.coin in self._index and _is_ours(o) and o.cloid not in self._orders \
@@ -916,10 +929,10 @@ class HyperliquidVenue:
             raise VenueRequestFailed(str(cur.error))
         return cur.value
 
-    async def _open_orders_all(self) -> tuple[wire.OpenOrderInfo, ...]:
+    async def _open_orders_all(self, routine: bool = False) -> tuple[wire.OpenOrderInfo, ...]:
         async def read() -> tuple[wire.OpenOrderInfo, ...]:
             orders = await self.rest.info({"type": "frontendOpenOrders", "user": self.user},
-                                          tuple[wire.OpenOrderInfo, ...])
+                                          tuple[wire.OpenOrderInfo, ...], routine=routine)
             _refuse_bad("frontendOpenOrders", orders, checks.open_order)
             return orders
         return await self._shared_read("orders", read)
@@ -931,13 +944,13 @@ class HyperliquidVenue:
             return state
         return await self._shared_read("state", read)
 
-    async def _fills_since(self, since_ms: int) -> tuple[wire.WsFill, ...]:
+    async def _fills_since(self, since_ms: int, routine: bool = False) -> tuple[wire.WsFill, ...]:
         """Every fill of the account from ``since_ms`` on, oldest first (paginated)."""
         out: list[wire.WsFill] = []
         start = since_ms
         for _ in range(FILL_PAGES_MAX):
             page = await self.rest.info({"type": "userFillsByTime", "user": self.user, "startTime": start},
-                                        tuple[wire.WsFill, ...])
+                                        tuple[wire.WsFill, ...], routine=routine)
             _refuse_bad("userFillsByTime", page, checks.fill, time.time() * 1000.0)
             page = tuple(sorted(page, key=lambda f: (f.time, f.tid)))
             out.extend(page)
@@ -947,7 +960,7 @@ class HyperliquidVenue:
         seen: set[int] = set()
         return tuple(f for f in out if not (f.tid in seen or seen.add(f.tid)))
 
-    async def _fills_shared(self, since_s: float) -> tuple[wire.WsFill, ...]:
+    async def _fills_shared(self, since_s: float, routine: bool = False) -> tuple[wire.WsFill, ...]:
         """Fills since ``since_s``: assets asking at about the same time share a request
         from a little earlier (rounded down to 10 s), then filter."""
         if since_s > trio.current_time() + 60:
@@ -957,9 +970,9 @@ class HyperliquidVenue:
         for key, cur in list(self._shared.items()):
             if key.startswith("fills:") and int(key[6:]) <= since_ms:
                 if not cur.done.is_set() or trio.current_time() - cur.at <= SHARED_READ_S:
-                    fills = await self._shared_read(key, lambda: self._fills_since(bucket))
+                    fills = await self._shared_read(key, lambda: self._fills_since(bucket, routine))
                     return tuple(f for f in fills if f.time >= since_ms)
-        fills = await self._shared_read(f"fills:{bucket}", lambda: self._fills_since(bucket))
+        fills = await self._shared_read(f"fills:{bucket}", lambda: self._fills_since(bucket, routine))
         return tuple(f for f in fills if f.time >= since_ms)
 
     def _ours(self, asset: str, orders: tuple[wire.OpenOrderInfo, ...]) -> tuple[OpenOrder, ...]:
@@ -1019,6 +1032,22 @@ class HyperliquidVenue:
         finally:
             self._release({asset})
 
+    async def cancel_known(self, asset: str) -> int:
+        """Cancel every order of ours on ``asset`` that we know of, by cloid, in one action
+        (IP weight 1), without the open-order read (weight 20) that ``cancel_all`` makes:
+        a failing actor's first act. Its supervisor's ``cancel_all`` follows and finds the
+        rest. Queued commands are dropped and the request in flight completes first, as in
+        ``cancel_all``."""
+        self._queue = [c for c in self._queue if c.asset != asset]
+        await self._hold(asset)
+        try:
+            cloids = [cl for cl, known in self._orders.items() if known[0] == asset]
+            if cloids:
+                await self._cancel_by_cloid([(asset, cl) for cl in cloids])
+            return len(cloids)
+        finally:
+            self._release({asset})
+
     async def open_orders(self, asset: str) -> tuple[OpenOrder, ...]:
         orders = await self._open_orders_all()
         return self._ours(asset, orders)
@@ -1027,9 +1056,20 @@ class HyperliquidVenue:
         state = await self._state()
         return next((p.position.szi for p in state.assetPositions if p.position.coin == asset), 0.0)
 
-    async def fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
+    async def sync_fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
+        """The periodic fill sync's read: routine, so it gives way to the IP weight kept for
+        cancels and recovery (a skipped sync is made at the next period, from the same
+        watermark), but never for longer than ``ROUTINE_MAX_DEFER_S``: it is the backstop
+        for fills the WebSocket lost."""
+        now = trio.current_time()
+        last = self._synced_at.setdefault(asset, now)
+        fills = await self.fills(asset, since_ts, routine=now - last < ROUTINE_MAX_DEFER_S)
+        self._synced_at[asset] = trio.current_time()
+        return fills
+
+    async def fills(self, asset: str, since_ts: float, routine: bool = False) -> tuple[Fill, ...]:
         out = []
-        for f in await self._fills_shared(since_ts):
+        for f in await self._fills_shared(since_ts, routine):
             if f.coin == asset:
                 fill = self._fill(f)
                 if fill is not None:

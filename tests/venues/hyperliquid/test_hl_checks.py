@@ -131,7 +131,7 @@ async def test_a_reconciliation_read_with_a_nan_fill_fails_instead_of_lying():
     venue, _ = _venue()
 
     class Rest:
-        async def info(self, payload: dict[str, Any], kind: Any) -> Any:
+        async def info(self, payload: dict[str, Any], kind: Any, routine: bool = False) -> Any:
             return wire.decode_as(kind, json.dumps([_fill(tid=1), _fill(sz="NaN", tid=2)]))
 
     venue.rest = Rest()  # type: ignore[assignment]
