@@ -263,6 +263,24 @@ class TrendConfig(_Section, frozen=True):
     strength: float = 0.2  # reservation shift, in half spreads, at full strength
 
 
+class AutoTunerConfig(_Section, frozen=True):
+    """The runtime auto-tuner (strategy/auto_tuner.py): bounded steps of the spread and
+    the skew from the asset's rolling Sharpe, fill rate and inventory load."""
+
+    enabled: bool = False  # off: it did not earn its place in the evaluation (README)
+    period_s: float = 60.0  # one look (and at most one step) per period
+    window_s: float = 900.0  # the rolling window it judges
+    sample_s: float = 10.0  # one sample of equity, fills and load per this long
+    min_samples: int = 30  # fewer samples in the window: no change
+    step: float = 0.1  # each multiplier moves at most 10% a look
+    losing_sharpe: float = -1.0  # the window's Sharpe of equity changes below this: widen
+    min_fills_per_h: float = 20.0  # not losing, fewer fills an hour: tighten
+    inventory_pressure: float = 0.5  # mean |inventory| / limit above this: more skew
+    min_spread_mult: float = 0.8
+    max_spread_mult: float = 2.0
+    max_skew_mult: float = 2.0
+
+
 class FundingSkewConfig(_Section, frozen=True):
     """Holding the side that earns funding is cheaper than holding the side that pays."""
 
@@ -339,6 +357,7 @@ class QuotingConfig(_Section, frozen=True):
     regime: RegimeConfig = RegimeConfig(enabled=False)
     toxicity: ToxicityConfig = ToxicityConfig(enabled=False)
     trend: TrendConfig = TrendConfig()
+    auto_tuner: AutoTunerConfig = AutoTunerConfig()
     funding_skew: FundingSkewConfig = FundingSkewConfig(enabled=False)
     breakers: BreakersConfig = BreakersConfig(enabled=False)
     budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)

@@ -61,6 +61,8 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s", "api_cooldown_s"),
         "budget_governor": ("max_cancels_per_fill", "window_s"),
         "tape_edge": ("horizon_s", "window_s", "bin_bp"),
+        "auto_tuner": ("period_s", "window_s", "sample_s", "step", "min_spread_mult", "max_spread_mult",
+                       "max_skew_mult"),
     }
     for table, names in positive.items():
         for name in names:
@@ -86,6 +88,20 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         v = getattr(te, name)
         if not (math.isfinite(v) and -100 <= v <= 100):
             reject(f"{p}.tape_edge.{name}", v, "must be a number of bp from -100 to 100")
+    at = q.auto_tuner
+    if not at.step < 1:
+        reject(f"{p}.auto_tuner.step", at.step, "must be below 1 (a share of the multiplier per look)")
+    if not at.min_spread_mult <= 1:
+        reject(f"{p}.auto_tuner.min_spread_mult", at.min_spread_mult, "must be from 0 (exclusive) to 1")
+    if not at.max_spread_mult >= 1:
+        reject(f"{p}.auto_tuner.max_spread_mult", at.max_spread_mult, "must be at least 1")
+    if not at.max_skew_mult >= 1:
+        reject(f"{p}.auto_tuner.max_skew_mult", at.max_skew_mult, "must be at least 1")
+    if not (isinstance(at.min_samples, int) and 2 <= at.min_samples <= 100_000):
+        reject(f"{p}.auto_tuner.min_samples", at.min_samples, "must be a whole number from 2 to 100000")
+    for name in ("losing_sharpe", "min_fills_per_h", "inventory_pressure"):
+        if not math.isfinite(getattr(at, name)):
+            reject(f"{p}.auto_tuner.{name}", getattr(at, name), "must be a finite number")
     r = q.regime
     if not r.calm_bp < r.elevated_bp < r.extreme_bp:
         reject(f"{p}.regime.elevated_bp", r.elevated_bp, "must lie between regime.calm_bp and regime.extreme_bp")

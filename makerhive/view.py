@@ -48,6 +48,7 @@ EVENT_STYLE = {
     "allocation": "cyan",
     "exposure": "yellow",
     "guard": "yellow",  # a toxicity guard, breaker or missing edge (the quoter's ladder note)
+    "tune": "cyan",  # the runtime auto-tuner moved the spread or the skew
 }
 
 

@@ -65,6 +65,7 @@ EventKind = Literal[
     "liquidation",
     "margin",
     "params",  # quoting parameters changed in a running hive (re-optimiser, rollback)
+    "tune",  # the runtime auto-tuner moved the spread or the skew (strategy/auto_tuner.py)
 ]
 
 

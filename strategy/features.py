@@ -23,6 +23,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "budget_governor": {"quoting.budget_governor.enabled": False},
     "tape_edge": {"quoting.tape_edge.enabled": False},
     "inventory_risk": {"quoting.inventory_risk_pct": 0.0},
+    "auto_tuner": {"quoting.auto_tuner.enabled": False},
 }
 
 # Every feature of the stack on (a few are off by default until they earn their place).
@@ -41,6 +42,7 @@ FULL: dict[str, Any] = {
     "quoting.budget_governor.enabled": True,
     "quoting.tape_edge.enabled": True,
     "quoting.inventory_risk_pct": 0.0005,
+    "quoting.auto_tuner.enabled": True,
 }
 
 # Plain Avellaneda–Stoikov: the model of the original quoter with every feature off.

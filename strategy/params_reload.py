@@ -23,7 +23,7 @@ def apply_params(core: QuoterCore, params: QuotingConfig) -> list[str]:
     changed = _diff(msgspec.to_builtins(old), msgspec.to_builtins(params))
     if not changed:
         return []
-    mvol, trend, markouts, alo = core.mvol, core.trend, core.markouts, core.alo
+    mvol, trend, markouts, alo, tuner = core.mvol, core.trend, core.markouts, core.alo, core.tuner
     old_breakers = core.breakers
     core.set_params(params)
     if params.regime == old.regime:
@@ -34,6 +34,8 @@ def apply_params(core: QuoterCore, params: QuotingConfig) -> list[str]:
         core.markouts = markouts
     if params.alo_safety == old.alo_safety:
         core.alo = alo
+    if params.auto_tuner == old.auto_tuner:
+        core.tuner = tuner  # its samples too, not only its multipliers
     for name in _BREAKER_MEMORY:
         if hasattr(old_breakers, name):
             setattr(core.breakers, name, getattr(old_breakers, name))

@@ -21,6 +21,7 @@ from strategy import avellaneda, breakers, glft, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
 from strategy.fill_edge import FillEdge
+from strategy.auto_tuner import AutoTuner
 from strategy.tape_edge import expected_drift
 from exchange_rules import ticks as rules
 
@@ -96,6 +97,15 @@ class QuoterCore:
                            or (p.toxicity.enabled and p.toxicity.markouts))
         te = p.tape_edge
         self.fill_edge = FillEdge(te.horizon_s, te.window_s, te.own_min_fills) if te.enabled and te.own_fills else None
+        # the runtime auto-tuner keeps what it learned across a parameter reload, with the new bounds
+        old = getattr(self, "tuner", None)
+        self.tuner: AutoTuner | None = None
+        if p.auto_tuner.enabled:
+            self.tuner = AutoTuner(p.auto_tuner)
+            if old is not None:
+                self.tuner.spread_mult = min(max(old.spread_mult, p.auto_tuner.min_spread_mult),
+                                             p.auto_tuner.max_spread_mult)
+                self.tuner.skew_mult = min(max(old.skew_mult, 1.0), p.auto_tuner.max_skew_mult)
 
     # -- inputs beyond the MarketState -----------------------------------------------------
     def on_fill(self, ts: float, side: str, px: float) -> None:
@@ -185,6 +195,9 @@ class QuoterCore:
         notes: list[str] = []
         q = risk.position * fair / p.order_size_usd  # inventory in L1 lots
         r_bp, spread = self._model(market, q)
+        if self.tuner is not None:  # bounded, logged adjustments from the asset's own results
+            r_bp *= self.tuner.skew_mult
+            spread *= self.tuner.spread_mult
         n = min(p.levels, len(p.level_size_mult))
         size_mult = {"B": risk.size_mult_bid, "A": risk.size_mult_ask}
         if p.regime.enabled:

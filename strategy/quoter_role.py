@@ -45,7 +45,12 @@ class QuoterRole:
             return self._quote(msg.ts, from_book=True)
         if isinstance(msg, RiskState):
             self.risk = msg
-            return self._quote(msg.ts, from_book=False)
+            tuned = self.core.tuner.observe(msg.ts, msg) if self.core.tuner is not None else None
+            if tuned is None:
+                return self._quote(msg.ts, from_book=False)
+            note = Note(msg.ts, "tune", f"auto-tuner: spread x{tuned.spread_mult:.2f}, skew x{tuned.skew_mult:.2f}: "
+                                        f"{tuned.why}"[:200])
+            return [(LOG, note), *self._quote(msg.ts, from_book=False)]
         if isinstance(msg, QuoteFeedback):
             self.core.on_feedback(msg)
             return []

@@ -42,6 +42,9 @@ def test_per_asset_section_overrides_portfolio_default(config_path):
     (lambda r: r["portfolio"].update(assets=["BTC", "DOGE"]), "portfolio.assets", "no [assets.DOGE] section"),
     (lambda r: r["quoting"].update(order_size_usd=5.0), "quoting.order_size_usd", "$10 minimum"),
     (lambda r: r["run"].update(venue="binance"), "venue", "sim"),
+    (lambda r: r["quoting"].update(auto_tuner={"enabled": True, "max_spread_mult": 0.5}),
+     "quoting.auto_tuner.max_spread_mult", "at least 1"),
+    (lambda r: r["quoting"].update(auto_tuner={"step": 1.5}), "quoting.auto_tuner.step", "below 1"),
 ])
 def test_bad_config_names_field_value_and_allowed(config_path, mutate, path, hint):
     r = raw(config_path)
