@@ -55,12 +55,18 @@ async def test_routine_reads_leave_the_reserve_to_cancels_and_recovery():
     await rest.client.aclose()
 
 
-async def test_a_fill_sync_is_put_off_for_the_reserve_but_not_for_long():
+def _venue_down_to_the_reserve(sent: list[str]):
+    """A venue whose client has spent all of the minute's weight but the reserve."""
     venue, _, _ = bare_venue(KEY)
-    sent: list[str] = []
     venue.rest = _rest_answering(sent)
+    venue.rest.ip.spend(trio.current_time(), venue.rest.ip.per_minute - ROUTINE_RESERVE)
+    return venue
+
+
+async def test_a_fill_sync_is_put_off_for_the_reserve_but_not_for_long():
+    sent: list[str] = []
+    venue = _venue_down_to_the_reserve(sent)
     now = trio.current_time()
-    venue.rest.ip.spend(now, venue.rest.ip.per_minute - ROUTINE_RESERVE)
     venue._synced_at["ETH"] = now - 1.0
     with pytest.raises(WeightReserved):
         await venue.sync_fills("ETH", 0.0)
@@ -72,11 +78,9 @@ async def test_a_fill_sync_is_put_off_for_the_reserve_but_not_for_long():
 
 
 async def test_an_audit_put_off_for_the_reserve_goes_anyway_after_a_while():
-    venue, _, _ = bare_venue(KEY)
     sent: list[str] = []
-    venue.rest = _rest_answering(sent)
+    venue = _venue_down_to_the_reserve(sent)
     now = trio.current_time()
-    venue.rest.ip.spend(now, venue.rest.ip.per_minute - ROUTINE_RESERVE)
     with pytest.raises(WeightReserved):
         await venue.audit()
     assert sent == [] and venue._audit_deferred_since is not None and venue._audit_deferred_since >= now
