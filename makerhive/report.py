@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from makerhive.journal import MARKOUT_COLUMNS, MARKOUT_HORIZONS_S, read_rows
+from makerhive.report_series import position_series
 
 RATIO_METHOD = "mean / (downside) std of 1-minute PnL changes x sqrt(number of minutes), not annualised"
 
@@ -60,15 +61,6 @@ def _drawdown(ts: np.ndarray, equity: np.ndarray) -> tuple[float, float]:
         else:
             since = None
     return float(np.max(peak - equity)), float(longest)
-
-
-def _series(path: Path, run: int, asset: str) -> dict[str, np.ndarray]:
-    rows = read_rows(path, "SELECT ts, net_pnl, inventory_usd, mid, limit_usd FROM positions "
-                           "WHERE run_id = ? AND asset = ? ORDER BY ts, id", (run, asset))
-    cols = list(zip(*rows)) if rows else [[], [], [], [], []]
-    f = lambda c: np.array([np.nan if v is None else v for v in c], dtype=float)  # noqa: E731
-    return {"ts": f(cols[0]), "net_pnl": f(cols[1]), "inventory_usd": f(cols[2]), "mid": f(cols[3]),
-            "limit_usd": f(cols[4])}
 
 
 def _order_counts(path: Path, run: int, asset: str, info: dict) -> tuple[int, int, int]:
@@ -155,7 +147,7 @@ def build_report(path: str | Path, run: int | None = None) -> dict[str, Any]:
         funding = read_rows(path, "SELECT coalesce(sum(usd), 0) FROM funding WHERE run_id = ? AND asset = ?",
                             (run, a))[0][0]
         placed, cancels, modifies = _order_counts(path, run, a, info)
-        series_of[a] = s = _series(path, run, a)
+        series_of[a] = s = position_series(path, run, a)
         per[a] = _metrics(fills, s, float(funding), placed, cancels, modifies)
         per[a]["per_day"] = _per_day(fills, s)
         all_fills += fills

@@ -12,12 +12,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from makerhive.journal import MARKOUT_HORIZONS_S, read_rows
-from makerhive.report import _series
+from makerhive.report_series import position_series
 
 
 def plot_all(journal: Path, report: dict[str, Any], out: Path) -> list[str]:
     run, assets = report["run_id"], report["assets"]
-    series = {a: _series(journal, run, a) for a in assets}
+    series = {a: position_series(journal, run, a) for a in assets}
     paths = [_equity(report, series, out / "equity.png"), _inventory(assets, series, out / "inventory.png"),
              _price_fills(journal, run, assets, series, out / "price_fills.png"),
              _markouts(report, out / "markouts.png")]
