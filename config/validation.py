@@ -61,8 +61,7 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s", "api_cooldown_s"),
         "budget_governor": ("max_cancels_per_fill", "window_s"),
         "tape_edge": ("horizon_s", "window_s", "bin_bp"),
-        "auto_tuner": ("period_s", "window_s", "sample_s", "step", "min_spread_mult", "max_spread_mult",
-                       "max_skew_mult"),
+        "auto_tuner": ("period_s", "window_s", "sample_s", "step", "min_spread_mult", "max_spread_mult", "max_skew_mult"),
     }
     for table, names in positive.items():
         for name in names:
