@@ -275,6 +275,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         cause = next((k for ns, a, k in reversed(injections) if a == r.asset and ns <= r.fail_ns), "unknown")
         by_kind.setdefault(cause, []).append(r.requote_ms)
     venue_stats = hive.venue.stats
+    rest = hive.venue.rest
     report.update({
         "faults_injected": sum(injected.values()),
         "faults_skipped_quarantined": loop.skipped,
@@ -310,6 +311,10 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "fills": summary["portfolio"]["fills"],
         "net_pnl": summary["portfolio"]["net_pnl"],
         "venue_unknown_outcomes": venue_stats.unknown_outcomes,
+        # the account's IP weight as our client spent it: requests sent, 429s met, seconds
+        # requests waited for weight (summed over concurrent waiters), routine reads held back
+        "ip_weight": {"requests": rest.requests, "throttled": rest.throttled,
+                      "waited_s": round(rest.waited_for_weight_s, 1), "routine_reads_held": rest.reserved_skips},
         "exchange": {k: fake_stats[k] for k in (
             "ws_connections", "ws_drops", "raced_answers", "answers_lost", "failed_requests", "throttled",
             "orders_rejected", "exchange_cancels", "schedule_cancel_refused", "budget_refusals", "schedule_cancel_fired",

@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     ch.add_argument("--summary-json", default=None, metavar="PATH")
     ch.add_argument("--latency-profile", choices=("fixed", "hyperliquid", "zero"), default=None,
                     help="override sim.latency_profile (zero: measure recovery itself)")
+    ch.add_argument("--kinds", default=None, metavar="K1,K2",
+                    help="only these fault kinds (sim and hl-fake; default: every kind of the venue), "
+                         "e.g. crash_order,feed_stall")
     unq = sub.add_parser("unquarantine", help="lift the quarantine of an asset in the running hive")
     unq.add_argument("asset")
     unq.add_argument("--config", default=DEFAULT_CONFIG, help="the running hive's config (to find its socket)")
@@ -457,6 +460,10 @@ def chaos(args: argparse.Namespace) -> int:
     from makerhive.chaos import report_table, run_chaos
     from makerhive.progress import JobProgress
 
+    kinds = _fault_kinds(args.kinds, args.venue)
+    if isinstance(kinds, str):
+        print(f"makerhive: --kinds: {kinds}", file=sys.stderr)
+        return 2
     pin_to_cpu(cfg.run.pin_cpu)
     console = Console(width=None if sys.stdout.isatty() else 120)
     say = lambda text: console.print(f"[dim]{text}[/dim]")  # noqa: E731
@@ -473,7 +480,8 @@ def chaos(args: argparse.Namespace) -> int:
     elif args.venue == "hl-fake":
         from makerhive.chaos_hl import run_chaos_hl
 
-        report = run_chaos_hl(cfg, seed=args.seed, faults=args.faults, duration=args.duration, progress=say)
+        report = run_chaos_hl(cfg, seed=args.seed, faults=args.faults, duration=args.duration, progress=say,
+                              **({"kinds": kinds} if kinds else {}))
         table = report_table(report)
     else:
         # the bar counts simulated seconds (the faults are spread over them); its line names the faults done
@@ -482,7 +490,7 @@ def chaos(args: argparse.Namespace) -> int:
                 bar.update(sim_s, label=f"chaos ({faults_done}/{args.faults} faults)")
 
             report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
-                               progress=progress)
+                               progress=progress, **({"kinds": kinds} if kinds else {}))
         table = report_table(report)
     if args.summary_json:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
@@ -493,6 +501,23 @@ def chaos(args: argparse.Namespace) -> int:
         return 1
     console.print("every invariant held.")
     return 0
+
+
+def _fault_kinds(arg: str | None, venue: str) -> tuple[str, ...] | str:
+    """The ``--kinds`` asked for (empty: every kind), or why they cannot be had."""
+    if arg is None:
+        return ()
+    if venue == "remote-sim":
+        return "remote-sim has one kind of fault (process_kill)"
+    if venue == "hl-fake":
+        from makerhive.chaos_hl import HL_FAULT_KINDS as known
+    else:
+        from makerhive.chaos import FAULT_KINDS as known
+    asked = tuple(k.strip() for k in arg.split(",") if k.strip())
+    unknown = [k for k in asked if k not in known]
+    if unknown or not asked:
+        return f"unknown fault kind(s) {', '.join(unknown) or '(none given)'} for {venue}; allowed: {', '.join(known)}"
+    return asked
 
 
 def backtest(args: argparse.Namespace) -> int:

@@ -193,3 +193,15 @@ def test_a_slow_handler_stacked_on_a_restart_is_the_faults_time_not_the_recovery
     assert sampler.recovery_ms(r) < 150, (r.requote_ms, phases)
     assert sampler.injected_ms(r) >= 200  # and shown beside it (recovery_ms_p99_with_injected_delays)
     assert sampler.seconds["injected_delay"] > 0  # reported by cause, like a stale feed
+
+
+@pytest.mark.parametrize("venue, kinds, says", [
+    ("sim", "crash_order,bogus", "unknown fault kind(s) bogus for sim; allowed: crash_book"),
+    ("hl-fake", "hang_book", "unknown fault kind(s) hang_book for hl-fake; allowed:"),
+    ("remote-sim", "crash_order", "remote-sim has one kind of fault"),
+])
+def test_chaos_refuses_fault_kinds_its_venue_does_not_have(tmp_path, venue, kinds, says):
+    proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "chaos", "--venue", venue, "--kinds", kinds,
+                           "--config", str(ROOT / "config.toml")], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr

@@ -21,6 +21,7 @@ def test_the_hyperliquid_venue_under_exchange_faults_breaks_no_invariant():
     assert REPORT_KEYS | {"recovery_ms_p99", "recovery_ms_p99_with_injected_delays", "fill_identity_mismatches",
                           "not_quoting_s_by_cause", "slowest_recoveries"} <= set(report)
     assert set(report["faults_by_kind"]) == set(HL_VENUE_FAULTS)  # seed 3: every kind at least once
+    assert report["ip_weight"]["requests"] > 0 and report["ip_weight"]["throttled"] > 0  # the 429 faults met
     ex = report["exchange"]  # the faults landed on the exchange, not only in the schedule
     assert ex["ws_drops"] > 0 and ex["answers_lost"] > 0 and ex["fills"] > 0
     assert ex["schedule_cancel_refused"] > 0 and report["dms_quoting_stops"] > 0
@@ -52,8 +53,11 @@ def test_chaos_command_on_the_hyperliquid_fake_writes_its_report_and_exits_0(tmp
     out = tmp_path / "hl.json"
     proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "chaos", "--venue", "hl-fake", "--seed", "2",
                            "--faults", "4", "--duration", "6", "--config", str(ROOT / "config.toml"),
-                           "--summary-json", str(out)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                           "--kinds", "crash_order,feed_disconnect,throttle", "--summary-json", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["venue"] == "hl-fake" and report["faults_injected"] == 4 and REPORT_KEYS <= set(report)
+    assert set(report["faults_by_kind"]) <= {"crash_order", "feed_disconnect", "throttle"}  # only those asked for
+    assert report["ip_weight"]["requests"] > 0
     assert "every invariant held" in proc.stdout and "on hl-fake" in proc.stdout
