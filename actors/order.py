@@ -207,8 +207,18 @@ class OrderActor(AssetActor):
             return  # the cancel-all is already on the wire (first act); the supervisor confirms
         try:
             gw.cancel_all(asset, timeout=self.ctx.cfg.supervision.shutdown_timeout_s)
-            missed = gw.fills(asset, self._sync_from())
-        except VenueUnavailable:
+        except VenueUnavailable as e:  # the hive's exit sweep tries again
+            self.event(self.role.ts, "failure", f"exit: cancel-all failed ({e}); the exit sweep tries again")
+            return
+        since = self._sync_from()
+        try:
+            missed = gw.fills(asset, since)
+        except VenueUnavailable as e:
+            # never silently: a fill since the last sync may be missing from this run's
+            # summary and journal (the venue has it; the next start reads it)
+            self.board.count("exit_fills_unread")
+            self.event(self.role.ts, "failure", f"exit: the fills since {since:.0f} could not be read ({e}); "
+                                                "this run's summary may miss some, the next start reads them")
             return
         self.board.quotes[asset] = (0.0, 0.0, 0)
         self.board.quote_sizes[asset] = (0.0, 0.0)

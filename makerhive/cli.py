@@ -347,6 +347,10 @@ def run(args: argparse.Namespace) -> int:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.summary_json).write_text(json.dumps(summary, indent=2))
     console.print(summary_table(summary))
+    unread = summary["portfolio"]["events"].get("exit_fills_unread", 0)
+    if unread:
+        console.print(f"[yellow]{unread} asset(s) could not read their last fills at exit: the summary may miss "
+                      "some fills; the venue has them, and the next start reads them[/yellow]")
     left = summary["portfolio"]["open_orders_at_exit"]
     if left:
         console.print(f"[red]{left} order(s) still open at exit[/red]")

@@ -123,3 +123,25 @@ def test_funding_is_paid_and_accounted_to_the_cent():
     for asset, s in summary["assets"].items():
         assert s["funding"] == pytest.approx(paid[asset], abs=1e-6), asset  # rounded to 6 decimals
         assert abs(s["net_pnl"] - s["venue_pnl"]) < 0.01, (asset, s["net_pnl"], s["venue_pnl"])
+
+
+def test_fills_that_cannot_be_read_at_exit_are_said_not_silently_dropped():
+    """The order actor's last act reads the fills since its last sync; if the venue cannot
+    answer, the summary says so (a fill there may be missing from it) instead of
+    finishing as if nothing were missing."""
+    from tests.hive_helpers import wait_for
+    from venues.runtime import VenueUnavailable
+
+    hive = Hive(sim_config(portfolio={"assets": ["BTC", "SOL"]}, run={"speed": 20.0}))
+    hive.start()
+    wait_for(lambda: all(hive.board.phase[a] == "quoting" for a in hive.assets), what="all quoting")
+
+    def unreachable(*args, **kwargs):
+        raise VenueUnavailable("venue request timed out after 5.0s")
+
+    hive.gateway.fills = unreachable
+    summary = hive.stop()
+    assert summary["portfolio"]["events"].get("exit_fills_unread") == 2
+    said = [e.text for e in hive.board.events_of("failure")]
+    assert sum("could not be read" in t for t in said) == 2
+    assert summary["portfolio"]["open_orders_at_exit"] == 0  # the cancels still went
