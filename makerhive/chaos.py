@@ -265,13 +265,7 @@ def run_chaos(cfg: Config, *, seed: int, faults: int, duration: float, speed: fl
         "requote_ms_max": _pct(requote_ms, 100),
         "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
         "fill_identity_mismatches": identity,
-        "recovery_ms_p99": _pct([sampler.recovery_ms(r) for r in recs if not sampler.deliberate(r)], 99),
-        "recovery_ms_p99_with_injected_delays": _pct([sampler.recovery_ms(r) + sampler.injected_ms(r)
-                                                      for r in recs if not sampler.deliberate(r)], 99),
-        "slowest_recoveries": _slowest(recs, injections, sampler, hive.board.events,
-                                       lookback_s=cfg.supervision.handler_budget_s + 0.1),
-        "recoveries_deliberate": sum(1 for r in recs if sampler.deliberate(r)),
-        "not_quoting_s_by_cause": sampler.by_cause(),
+        **sampler.recovery_report(recs, injections, hive.board.events, cfg.supervision.handler_budget_s + 0.1),
         "bad_input_dropped": hive.venue.edge.bad_input,
         "dms_quoting_stops": hive.board.counters["dms_quoting_stops"],
         "harness_errors": dict(harness_errors),
@@ -332,7 +326,6 @@ class _NotQuoting(threading.Thread):
         # looks that found the asset held back by a cause of its own (a stale feed, the
         # dead-man's switch, a halt): (ns, ns since the previous look)
         self.held_ns: dict[str, list[tuple[int, int]]] = {a: [] for a in hive.assets}
-        self.injected_ns: dict[str, list[tuple[int, int]]] = {a: [] for a in hive.assets}  # the injected_delay looks
         self._last_ns = time.perf_counter_ns()
         self._done = threading.Event()
         self._last = hive.sim_time()
@@ -377,8 +370,6 @@ class _NotQuoting(threading.Thread):
                     self.paused_ns[a].append(ns)
                 elif why in HELD_BACK:
                     self.held_ns[a].append((ns, ns - self._last_ns))
-                    if why == "injected_delay":
-                        self.injected_ns[a].append((ns, ns - self._last_ns))
             self._last_ns = ns
 
     def stop(self) -> None:
@@ -400,7 +391,22 @@ class _NotQuoting(threading.Thread):
 
     def injected_ms(self, r: Any) -> float:
         """The part of a recovery spent waiting on handlers the run made hang or run slow."""
-        return sum(dt for ns, dt in self.injected_ns.get(r.asset, ()) if r.fail_ns < ns <= r.quoting_ns) / 1e6
+        return sum(dt for ns, what, dt in self.looks.get(r.asset, ())
+                   if what == "injected_delay" and r.fail_ns < ns <= r.quoting_ns) / 1e6
+
+    def recovery_report(self, recs: list[Any], injections: list[tuple[int, str, str]], events: Any,
+                        lookback_s: float) -> dict[str, Any]:
+        """The summary's recovery figures, the same on every venue: recoveries that sat in
+        backoff or quarantine are left out of the p99s and counted apart."""
+        counted = [r for r in recs if not self.deliberate(r)]
+        return {
+            "recovery_ms_p99": _pct([self.recovery_ms(r) for r in counted], 99),
+            "recovery_ms_p99_with_injected_delays": _pct([self.recovery_ms(r) + self.injected_ms(r)
+                                                          for r in counted], 99),
+            "slowest_recoveries": _slowest(recs, injections, self, events, lookback_s=lookback_s),
+            "recoveries_deliberate": len(recs) - len(counted),
+            "not_quoting_s_by_cause": self.by_cause(),
+        }
 
     def phases_ms(self, r: Any) -> dict[str, float]:
         """Where a recovery's time went, by what the looks saw: the supervisor restarting the

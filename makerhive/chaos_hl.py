@@ -24,8 +24,7 @@ from eth_account import Account
 from config import Config
 from makerhive import invariants as inv
 from makerhive.app import Hive
-from makerhive.chaos import (CHAOS_KEEP_RECORD, INVARIANTS, Chaos, FaultLoop, _NotQuoting, _pct, _slowest, _wait,
-                             fault_schedule)
+from makerhive.chaos import CHAOS_KEEP_RECORD, INVARIANTS, Chaos, FaultLoop, _NotQuoting, _pct, _wait, fault_schedule
 from strategy.risk import fill_identity
 from testkit.hyperliquid_fake import FakeHyperliquid
 from venues.hyperliquid.signing import Signer
@@ -297,13 +296,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "requote_ms_max_by_kind": {k: round(max(v), 1) for k, v in sorted(by_kind.items())},
         "fill_identity_mismatches": identity,
         "position_mismatch_details": mismatch_details,
-        "recovery_ms_p99": _pct([sampler.recovery_ms(r) for r in recs if not sampler.deliberate(r)], 99),
-        "recovery_ms_p99_with_injected_delays": _pct([sampler.recovery_ms(r) + sampler.injected_ms(r)
-                                                      for r in recs if not sampler.deliberate(r)], 99),
-        "slowest_recoveries": _slowest(recs, injections, sampler, hive.board.events,
-                                       lookback_s=cfg.supervision.handler_budget_s + 0.1),
-        "recoveries_deliberate": sum(1 for r in recs if sampler.deliberate(r)),
-        "not_quoting_s_by_cause": sampler.by_cause(),
+        **sampler.recovery_report(recs, injections, hive.board.events, cfg.supervision.handler_budget_s + 0.1),
         "bad_input_dropped": venue_stats.bad_input,
         "dms_quoting_stops": hive.board.counters["dms_quoting_stops"],
         "harness_errors": dict(harness_errors),

@@ -468,6 +468,7 @@ def chaos(args: argparse.Namespace) -> int:
     if isinstance(kinds, str):
         print(f"makerhive: --kinds: {kinds}", file=sys.stderr)
         return 2
+    only = {"kinds": kinds} if kinds else {}  # none named: every kind of the venue
     pin_to_cpu(cfg.run.pin_cpu)
     console = Console(width=None if sys.stdout.isatty() else 120)
     say = lambda text: console.print(f"[dim]{text}[/dim]")  # noqa: E731
@@ -484,8 +485,7 @@ def chaos(args: argparse.Namespace) -> int:
     elif args.venue == "hl-fake":
         from makerhive.chaos_hl import run_chaos_hl
 
-        report = run_chaos_hl(cfg, seed=args.seed, faults=args.faults, duration=args.duration, progress=say,
-                              **({"kinds": kinds} if kinds else {}))
+        report = run_chaos_hl(cfg, seed=args.seed, faults=args.faults, duration=args.duration, progress=say, **only)
         table = report_table(report)
     else:
         # the bar counts simulated seconds (the faults are spread over them); its line names the faults done
@@ -494,7 +494,7 @@ def chaos(args: argparse.Namespace) -> int:
                 bar.update(sim_s, label=f"chaos ({faults_done}/{args.faults} faults)")
 
             report = run_chaos(cfg, seed=args.seed, faults=args.faults, duration=args.duration, speed=args.speed,
-                               progress=progress, **({"kinds": kinds} if kinds else {}))
+                               progress=progress, **only)
         table = report_table(report)
     if args.summary_json:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)

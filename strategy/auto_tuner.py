@@ -46,6 +46,12 @@ class AutoTuner:
         self._next_sample = -math.inf
         self._next_look = math.nan  # a period after the first observation
 
+    def keep_multipliers(self, old: "AutoTuner") -> None:
+        """After a reload with other settings: start from ``old``'s multipliers, within our bounds."""
+        c = self.cfg
+        self.spread_mult = min(max(old.spread_mult, c.min_spread_mult), c.max_spread_mult)
+        self.skew_mult = min(max(old.skew_mult, 1.0), c.max_skew_mult)
+
     def observe(self, ts: float, risk: RiskState) -> TunerChange | None:
         """Take the asset's latest risk state; once a period, maybe change the multipliers."""
         c = self.cfg

@@ -36,6 +36,8 @@ def apply_params(core: QuoterCore, params: QuotingConfig) -> list[str]:
         core.alo = alo
     if params.auto_tuner == old.auto_tuner:
         core.tuner = tuner  # its samples too, not only its multipliers
+    elif tuner is not None and core.tuner is not None:
+        core.tuner.keep_multipliers(tuner)  # new settings: what it learned, within the new bounds
     for name in _BREAKER_MEMORY:
         if hasattr(old_breakers, name):
             setattr(core.breakers, name, getattr(old_breakers, name))

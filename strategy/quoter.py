@@ -97,15 +97,7 @@ class QuoterCore:
                            or (p.toxicity.enabled and p.toxicity.markouts))
         te = p.tape_edge
         self.fill_edge = FillEdge(te.horizon_s, te.window_s, te.own_min_fills) if te.enabled and te.own_fills else None
-        # the runtime auto-tuner keeps what it learned across a parameter reload, with the new bounds
-        old = getattr(self, "tuner", None)
-        self.tuner: AutoTuner | None = None
-        if p.auto_tuner.enabled:
-            self.tuner = AutoTuner(p.auto_tuner)
-            if old is not None:
-                self.tuner.spread_mult = min(max(old.spread_mult, p.auto_tuner.min_spread_mult),
-                                             p.auto_tuner.max_spread_mult)
-                self.tuner.skew_mult = min(max(old.skew_mult, 1.0), p.auto_tuner.max_skew_mult)
+        self.tuner: AutoTuner | None = AutoTuner(p.auto_tuner) if p.auto_tuner.enabled else None
 
     # -- inputs beyond the MarketState -----------------------------------------------------
     def on_fill(self, ts: float, side: str, px: float) -> None:

@@ -19,7 +19,7 @@ import collections
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 import trio
 
@@ -182,11 +182,11 @@ class Gateway:
         self.cancel_sent_ns[asset].append(time.perf_counter_ns())
         return await known(asset)
 
-    async def _cancel_all_retrying(self, asset: str, known_only: bool = False) -> None:
+    async def _cancel_retrying(self, cancel: Callable[[str], Awaitable[int]], asset: str) -> None:
         """Money first does not give up after one failed request."""
         for attempt in range(CANCEL_RETRIES):
             try:
-                await (self._cancel_known(asset) if known_only else self._cancel_all(asset))
+                await cancel(asset)
                 return
             except Exception as e:  # logged, retried
                 log.warning("cancel-all for %s failed (attempt %d): %r", asset, attempt + 1, e)
@@ -197,14 +197,14 @@ class Gateway:
 
     def cancel_all_soon(self, asset: str) -> bool:
         """Fire-and-forget cancel-all (never blocks the caller), retried on failure."""
-        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_all_retrying, asset))
+        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_retrying, self._cancel_all, asset))
 
     def cancel_known_soon(self, asset: str) -> bool:
         """A failing actor's first act: cancel at once what the venue knows of ours on
         ``asset`` (fire-and-forget, retried). Its supervisor's confirmed ``cancel_all``
         follows and reads the venue for anything else (an order of unknown outcome):
         reading twice per failure spent Hyperliquid's IP weight when restarts came often."""
-        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_all_retrying, asset, True))
+        return self.runtime.submit(lambda: self.runtime.spawn(self._cancel_retrying, self._cancel_known, asset))
 
     def open_orders(self, asset: str, timeout: float = 5.0) -> tuple[OpenOrder, ...]:
         assert self.venue is not None
@@ -257,7 +257,7 @@ class Gateway:
                 board.count("dms_quoting_stops")
                 board.event(now, "halt", "*", f"{dms.blocked_reason}: quoting stopped, cancelling every order")
             for asset in self.teams:
-                self.runtime.spawn(self._cancel_all_retrying, asset)
+                self.runtime.spawn(self._cancel_retrying, self._cancel_all, asset)
         elif resumed and board is not None:
             board.event(now, "resume", "*", "dead-man's switch set again: quoting resumes")
 

@@ -86,3 +86,18 @@ def test_the_quoter_widens_with_the_tuner_and_says_so_in_the_event_log():
 def test_it_is_off_by_default():
     assert QuotingConfig().auto_tuner.enabled is False
     assert QuoterCore("SOL", QuotingConfig(), 2).tuner is None
+
+
+def test_a_parameter_reload_keeps_what_the_tuner_learned():
+    from strategy.params_reload import apply_params
+
+    params = msgspec.structs.replace(QuotingConfig(), auto_tuner=CFG)
+    core = QuoterCore("SOL", params, 2)
+    tuner = core.tuner
+    run(tuner, 3600, pnl=lambda t: -t / 100, fills=lambda t: int(t / 10))
+    assert tuner.spread_mult == pytest.approx(CFG.max_spread_mult)
+    apply_params(core, msgspec.structs.replace(params, gamma=0.07))  # the tuner's settings unchanged: kept whole
+    assert core.tuner is tuner
+    tighter = msgspec.structs.replace(CFG, max_spread_mult=1.5)
+    apply_params(core, msgspec.structs.replace(params, auto_tuner=tighter))  # new bounds: multipliers within them
+    assert core.tuner is not tuner and core.tuner.spread_mult == pytest.approx(1.5)

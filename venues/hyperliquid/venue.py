@@ -141,8 +141,7 @@ class HyperliquidVenue:
         self._doomed: dict[str, float] = {}
         self._unmanaged: list[tuple[str, int, str]] = []  # (asset, oid, why) to cancel now
         self._audit_wake = trio.Event()
-        self._synced_at: dict[str, float] = {}  # runtime clock of each asset's last fill sync made
-        self._audit_deferred_since: float | None = None  # when an audit was first deferred for the reserve
+        self._deferred_since: dict[str, float] = {}  # routine read -> when the reserve first put it off
         self._tid_order: collections.deque[int] = collections.deque()
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
@@ -878,13 +877,7 @@ class HyperliquidVenue:
         self.stats.audits += 1
         now = trio.current_time()
         self._doomed = {c: until for c, until in self._doomed.items() if until > now}
-        since = self._audit_deferred_since
-        try:
-            orders = await self._open_orders_all(routine=since is None or now - since < ROUTINE_MAX_DEFER_S)
-        except WeightReserved:
-            self._audit_deferred_since = now if since is None else since
-            raise
-        self._audit_deferred_since = None
+        orders = await self._routine("audit", self._open_orders_all)
         found = 0
         for o in orders:
             if o.coin in self._index and _is_ours(o) and o.cloid not in self._orders \
@@ -1057,15 +1050,22 @@ class HyperliquidVenue:
         return next((p.position.szi for p in state.assetPositions if p.position.coin == asset), 0.0)
 
     async def sync_fills(self, asset: str, since_ts: float) -> tuple[Fill, ...]:
-        """The periodic fill sync's read: routine, so it gives way to the IP weight kept for
-        cancels and recovery (a skipped sync is made at the next period, from the same
-        watermark), but never for longer than ``ROUTINE_MAX_DEFER_S``: it is the backstop
-        for fills the WebSocket lost."""
+        """The periodic fill sync's read: routine (a skipped sync is made at the next period,
+        from the same watermark). It is the backstop for fills the WebSocket lost."""
+        return await self._routine(f"fills:{asset}", lambda routine: self.fills(asset, since_ts, routine))
+
+    async def _routine(self, key: str, read: Callable[[bool], Awaitable[Any]]) -> Any:
+        """``read(routine)`` as a routine read: it gives way to the IP weight kept for cancels
+        and recovery (``WeightReserved``), but not for longer than ``ROUTINE_MAX_DEFER_S``."""
         now = trio.current_time()
-        last = self._synced_at.setdefault(asset, now)
-        fills = await self.fills(asset, since_ts, routine=now - last < ROUTINE_MAX_DEFER_S)
-        self._synced_at[asset] = trio.current_time()
-        return fills
+        since = self._deferred_since.get(key)
+        try:
+            out = await read(since is None or now - since < ROUTINE_MAX_DEFER_S)
+        except WeightReserved:
+            self._deferred_since.setdefault(key, now)
+            raise
+        self._deferred_since.pop(key, None)
+        return out
 
     async def fills(self, asset: str, since_ts: float, routine: bool = False) -> tuple[Fill, ...]:
         out = []

@@ -67,11 +67,10 @@ async def test_a_fill_sync_is_put_off_for_the_reserve_but_not_for_long():
     sent: list[str] = []
     venue = _venue_down_to_the_reserve(sent)
     now = trio.current_time()
-    venue._synced_at["ETH"] = now - 1.0
     with pytest.raises(WeightReserved):
         await venue.sync_fills("ETH", 0.0)
     assert sent == []
-    venue._synced_at["ETH"] = now - ROUTINE_MAX_DEFER_S - 1.0  # put off too long: the backstop goes anyway
+    venue._deferred_since["fills:ETH"] = now - ROUTINE_MAX_DEFER_S - 1.0  # put off too long: the backstop goes anyway
     assert await venue.sync_fills("ETH", 0.0) == ()
     assert sent == ["userFillsByTime"]
     await venue.rest.client.aclose()
@@ -83,8 +82,8 @@ async def test_an_audit_put_off_for_the_reserve_goes_anyway_after_a_while():
     now = trio.current_time()
     with pytest.raises(WeightReserved):
         await venue.audit()
-    assert sent == [] and venue._audit_deferred_since is not None and venue._audit_deferred_since >= now
-    venue._audit_deferred_since = now - ROUTINE_MAX_DEFER_S - 1.0
+    assert sent == [] and venue._deferred_since.get("audit") is not None and venue._deferred_since["audit"] >= now
+    venue._deferred_since["audit"] = now - ROUTINE_MAX_DEFER_S - 1.0
     assert await venue.audit() == 0
-    assert sent == ["frontendOpenOrders"] and venue._audit_deferred_since is None
+    assert sent == ["frontendOpenOrders"] and venue._deferred_since.get("audit") is None
     await venue.rest.client.aclose()
