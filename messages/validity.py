@@ -14,6 +14,7 @@ SIDES = ("B", "A")
 MAX_PX = 1e10  # above any perp's price
 MAX_SZ = 1e13  # above any order's size in coins
 MAX_USD = 1e15  # above any account's money
+_PLAIN = (float, int)  # not bool: a subclass of int, and no number
 
 
 def finite(x: Any) -> bool:
@@ -43,6 +44,16 @@ def _side(side: Any) -> str:
 
 def bad_fill(f: Any) -> str:
     """A Fill: known side, positive price and size, finite fee, time and remaining size."""
+    px, sz, fee, ts, rem = f.px, f.sz, f.fee, f.ts, f.remaining
+    if (f.side in SIDES and px.__class__ in _PLAIN and sz.__class__ in _PLAIN and fee.__class__ in _PLAIN
+            and ts.__class__ in _PLAIN and rem.__class__ in _PLAIN and 0.0 < px <= MAX_PX and 0.0 < sz <= MAX_SZ
+            and -MAX_USD <= fee <= MAX_USD and 0.0 <= ts <= MAX_USD and 0.0 <= rem <= MAX_SZ):
+        return ""  # the common case in one pass of comparisons (a NaN fails them all)
+    return why_fill(f)
+
+
+def why_fill(f: Any) -> str:
+    """``bad_fill``'s slow path: field by field, what is wrong ("" if nothing)."""
     return _first(
         _side(f.side),
         bad_number("price", f.px, positive=True, limit=MAX_PX),
@@ -54,6 +65,15 @@ def bad_fill(f: Any) -> str:
 
 
 def bad_trade(t: Any) -> str:
+    px, sz, ts = t.px, t.sz, t.ts
+    if (t.side in SIDES and px.__class__ in _PLAIN and sz.__class__ in _PLAIN and ts.__class__ in _PLAIN
+            and 0.0 < px <= MAX_PX and 0.0 < sz <= MAX_SZ and 0.0 <= ts <= MAX_USD):
+        return ""  # the common case in one pass of comparisons, as bad_fill's
+    return why_trade(t)
+
+
+def why_trade(t: Any) -> str:
+    """``bad_trade``'s slow path: field by field, what is wrong ("" if nothing)."""
     return _first(
         _side(t.side),
         bad_number("price", t.px, positive=True, limit=MAX_PX),
@@ -77,9 +97,6 @@ def bad_open_order(o: Any) -> str:
         bad_number("price", o.px, positive=True, limit=MAX_PX),
         bad_number("size", o.sz, non_negative=True, limit=MAX_SZ),
     )
-
-
-_PLAIN = (float, int)  # not bool: a subclass of int, and no number
 
 
 def _side_fine(levels: Any, bid: bool) -> bool:

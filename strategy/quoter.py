@@ -80,6 +80,9 @@ class QuoterCore:
         self._held_sign, self._held_since = 0, -math.inf  # the position's sign, since when (unwind_after_s)
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
+        # per side: (book, inputs, levels, note) of the last side worked out (see quote)
+        self._sides_memo: dict[str, tuple[MarketState, tuple, tuple[QuoteLevel, ...], str] | None] = {
+            "B": None, "A": None}
         self.set_params(params)
 
     def set_params(self, params: QuotingConfig) -> None:
@@ -174,8 +177,9 @@ class QuoterCore:
         if not (math.isfinite(fair) and fair > 0 and market.best_bid > 0 and market.best_ask > 0
                 and math.isfinite(risk.position) and math.isfinite(ts)):
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="no usable book")
-        if not all(math.isfinite(x) and x >= 0 for x in (risk.spread_mult_bid, risk.spread_mult_ask,
-                                                        risk.size_mult_bid, risk.size_mult_ask, risk.limit_usd)):
+        if not (0.0 <= risk.spread_mult_bid < math.inf and 0.0 <= risk.spread_mult_ask < math.inf
+                and 0.0 <= risk.size_mult_bid < math.inf and 0.0 <= risk.size_mult_ask < math.inf
+                and 0.0 <= risk.limit_usd < math.inf):  # finite and >= 0 (a NaN fails every comparison)
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="risk state unusable")
         if not (math.isfinite(market.sigma_bp) and market.sigma_bp >= 0):
             return QuoteLadder(self.asset, ts, market.seq, (), (), recv_ns=market.recv_ns, note="volatility unknown")
@@ -259,20 +263,35 @@ class QuoterCore:
         sides = {}
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
+        # a side depends only on these while no post-only clamp, unwinding or own-fill edge is
+        # in play: a requote on risk news (same book, same position) reuses it
+        reuse = not (clamp or unwind or self.fill_edge is not None)
         for s in ("B", "A"):
-            levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
+            if not allow[s]:
+                sides[s] = ()
+                continue
+            key = (p, fair, r_bp, half, spread_mult[s], size_mult[s], n)
+            memo = self._sides_memo[s]
+            if reuse and memo is not None and memo[0] is market and memo[1] == key:
+                sides[s], note = memo[2], memo[3]
+                if note:
+                    notes.append(note)
+                continue
+            levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market)
             if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
+            note = ""
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
-                kept = tuple(lv for i, lv in enumerate(levels)
-                             if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
+                kept = self._with_edge(levels, free, fair, r_bp, market)
                 if len(kept) < len(levels):
-                    notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
-                                 f"edge after the {p.maker_fee_bp:g}bp maker fee"
-                                 + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
+                    note = (f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
+                            f"edge after the {p.maker_fee_bp:g}bp maker fee"
+                            + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
+                    notes.append(note)
                 levels = kept
             sides[s] = levels
+            self._sides_memo[s] = (market, key, levels, note) if reuse else None
         return QuoteLadder(
             asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,
@@ -313,6 +332,32 @@ class QuoterCore:
                 break
             n += 1
         return n
+
+    def _with_edge(self, levels: tuple[QuoteLevel, ...], free: int, fair: float, r_bp: float,
+                   market: MarketState) -> tuple[QuoteLevel, ...]:
+        """The levels whose ``_edge_bp`` is >= 0 (the first ``free`` without the tape's move)."""
+        if free or self.fill_edge is not None or not levels:
+            return tuple(lv for i, lv in enumerate(levels)
+                         if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
+        # _edge_bp inlined, the same arithmetic: this runs for every level of every requote
+        p = self.params
+        r = fair * (1.0 + r_bp / 1e4)
+        fee = p.maker_fee_bp
+        te = p.tape_edge
+        bid = levels[0].side == "B"
+        m = market.mid
+        tails = market.tape_drift_bid if bid else market.tape_drift_ask
+        bin_bp = market.tape_bin_bp
+        out = []
+        for lv in levels:
+            px = lv.px
+            edge = ((r - px) if bid else (px - r)) / fair * 1e4 - fee
+            if te.enabled:
+                drift = expected_drift(tails, ((m - px) if bid else (px - m)) / m * 1e4, bin_bp)
+                edge += (drift if math.isfinite(drift) else te.unknown_drift_bp) - te.margin_bp
+            if edge >= 0.0:
+                out.append(lv)
+        return tuple(out)
 
     def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState, tape: bool = True) -> float:
         """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price

@@ -25,6 +25,7 @@ crossed, at the depth it reached (from the old book's mid).
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 
 from strategy.markout_window import SIDES, MarkoutWindow
 
@@ -90,20 +91,17 @@ class TapeEdge:
     def _refresh(self) -> None:
         n0 = self.min_trades
         for s in SIDES:
-            sums, ns = self._sum[s], self._n[s]
-            tail: list[tuple[float, int]] = []
-            total, count = 0.0, 0
-            for b in range(self.bins - 1, -1, -1):  # deepest first: tail sums accumulate inward
-                total += sums[b]
-                count += ns[b]
-                tail.append((total, count))
-            tail.reverse()
+            # deepest first: tail sums accumulate inward (from 0.0, as a running total would)
+            counts = list(accumulate(reversed(self._n[s])))
             out: list[float] = []
-            if tail and tail[0][1] >= n0:
+            if counts and counts[-1] >= n0:
+                totals = list(accumulate(reversed(self._sum[s]), initial=0.0))
                 prev = math.nan
-                for total, count in tail:
+                for j in range(len(counts) - 1, -1, -1):  # shallowest bin first, out to the last print
+                    count = counts[j]
                     if count == 0:
                         break
+                    total = totals[j + 1]
                     prev = total / count if count >= n0 else (total + n0 * prev) / (count + n0)
                     out.append(prev)
             self._tails[s] = tuple(out)

@@ -346,3 +346,25 @@ def test_a_sound_book_passes_the_fast_check(bids, asks, ts):
     ask_levels = [Level(px, sz) for px, sz in sorted(asks)]  # above every bid: uncrossed
     assert _side_fine(bid_levels, True) and _side_fine(ask_levels, False)
     assert bad_book(BookSnapshot("BTC", ts, 1, tuple(bid_levels), tuple(ask_levels))) == ""
+
+
+_num = st.one_of(_px, st.sampled_from([1e15, 2e15, -1e15, -2e15, 1e13, 2e13, 0, -0.0]))
+_side_any = st.sampled_from(["B", "A", "X", "", None, 1])
+
+
+@given(st.builds(Trade, asset=st.just("BTC"), ts=_num, px=_num, sz=_num, side=_side_any, tid=st.just(1)))
+@settings(max_examples=400, deadline=None)
+def test_the_trades_fast_check_refuses_exactly_what_the_field_by_field_check_refuses(trade):
+    """Every public trade is checked: the one-pass check must agree with the detailed one."""
+    from messages.validity import bad_trade, why_trade
+
+    assert bad_trade(trade) == why_trade(trade)
+
+
+@given(st.builds(Fill, asset=st.just("BTC"), cloid=st.just("c"), oid=st.just(1), tid=st.just(1), side=_side_any,
+                 px=_num, sz=_num, fee=_num, ts=_num, remaining=_num))
+@settings(max_examples=400, deadline=None)
+def test_the_fills_fast_check_refuses_exactly_what_the_field_by_field_check_refuses(fill):
+    from messages.validity import bad_fill, why_fill
+
+    assert bad_fill(fill) == why_fill(fill)

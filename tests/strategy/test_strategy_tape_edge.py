@@ -190,3 +190,24 @@ def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
     off = _quoter(unwind_free=False)
     off.quote(m, _long(0.05), 100.0)
     assert off.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0).asks == ()
+
+
+def test_a_requote_on_the_same_book_answers_as_a_fresh_quoter_would():
+    """Risk news requotes on the book already quoted: the quoter reuses a side it worked out
+    only while nothing it depends on changed. Position, size and spread multipliers and
+    halting each change the ladder exactly as a quoter that never saw the first quote."""
+    cfg = config.load("config.toml")
+    q = msgspec.structs.replace(cfg.assets["ETH"].quoting, model="as", levels=3)
+    m = _state((1.0, 0.5, 0.2), (-0.5, 0.3, 0.8))
+    risks = [_flat(), _long(0.2), _long(-0.3), msgspec.structs.replace(_flat(), size_mult_bid=0.5),
+             msgspec.structs.replace(_flat(), spread_mult_ask=3.0), msgspec.structs.replace(_flat(), allow_bid=False),
+             msgspec.structs.replace(_flat(), halted=True), _flat()]
+    seen = QuoterCore("ETH", q, 4)
+    ladders = []
+    for i, risk in enumerate(risks):
+        ts = 100.0 + i
+        got = seen.quote(m, risk, ts)
+        want = QuoterCore("ETH", q, 4).quote(m, risk, ts)
+        assert got == want
+        ladders.append((got.bids, got.asks))
+    assert len(set(ladders)) >= 5  # the risk news did change the ladder

@@ -118,6 +118,10 @@ class OrderBookMarket:
         self._ht_n = -1  # the step _ht was worked out at
         self._ht: tuple[int, float] = (1, 0.0)
         self._compiled = compiled
+        if compiled:
+            from venues.sim.orderbook_kernel import side_update_entry
+
+            self._kernel = side_update_entry()
         # the compiled update's outputs: what it pulled, cancelled and added
         self._pulled = np.zeros(_WINDOW, dtype=np.int64)
         self._cancels = np.zeros(_WINDOW, dtype=np.int64)
@@ -495,8 +499,6 @@ class OrderBookMarket:
     def _side_update_compiled(self, bid: bool, anchor: int, rate: float, order_lots: int, p_cancel: float,
                               p_stale: float) -> None:
         """``_side_update`` with the arrays' work and every draw in ``orderbook_kernel``."""
-        from venues.sim.orderbook_kernel import side_update
-
         arr, queues = (self._bids, self._q_bid) if bid else (self._asks, self._q_ask)
         n = len(arr)
         best = self._bb if bid else self._ba
@@ -505,7 +507,7 @@ class OrderBookMarket:
             self._pulled = np.zeros(s1 - s0, dtype=np.int64)
         lo, hi = (max(1, anchor - _WINDOW + 1), anchor + 1) if bid else (anchor, min(n, anchor + _WINDOW))
         pulled, cancels, adds = self._pulled, self._cancels, self._adds
-        best = side_update(self._rng_maker, arr, bid, best, s0, s1, p_stale, lo, hi, p_cancel, rate, order_lots,
+        best = self._kernel(self._rng_maker, arr, bid, best, s0, s1, p_stale, lo, hi, p_cancel, rate, order_lots,
                            pulled, cancels, adds)
         if bid:
             self._bb = best

@@ -50,3 +50,17 @@ def side_update(rng: np.random.Generator, arr: np.ndarray, bid: bool, best: int,
     while i < n and arr[i] == 0:
         i += 1
     return i
+
+
+def side_update_entry():  # type: ignore[no-untyped-def]
+    """``side_update``'s compiled entry point for the argument types the market passes.
+
+    Calling it skips numba's per-call type dispatch (resolving the types of 15 arguments,
+    a ``Generator`` among them: about 3.5 µs of a 10 µs call); the code run is the same.
+    Compiles (or loads from the disk cache) on first use with a throwaway generator and
+    empty windows, so nothing is drawn."""
+    if not side_update.signatures:
+        z = np.zeros(1, dtype=np.int64)
+        side_update(np.random.default_rng(0), z, True, 0, 0, 0, 0.0, 0, 0, 0.0, 0.0, 1, z, z, z)
+    (sig,) = side_update.signatures
+    return side_update.overloads[sig].entry_point
