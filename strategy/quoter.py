@@ -260,7 +260,7 @@ class QuoterCore:
             n = 0
         if not math.isfinite(r_bp):
             r_bp = 0.0
-        sides = {}
+        sides: dict[str, tuple[QuoteLevel, ...]] = {}
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
         # a side depends only on these while no post-only clamp, unwinding or own-fill edge is
