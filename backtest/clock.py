@@ -9,6 +9,7 @@ arrives earlier, as on one TCP connection.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from typing import Any, Callable
 
 NS = 1_000_000_000
@@ -19,26 +20,51 @@ def to_ns(seconds: float) -> int:
 
 
 class EventQueue:
-    __slots__ = ("_heap", "_seq")
+    """Events by (time, priority, order scheduled).
 
-    def __init__(self) -> None:
+    Most events are messages between the cores, sent for "now" at the last (largest)
+    priority: those wait in a plain FIFO instead of the heap. The order is the heap's
+    order: everything in the heap for this instant was scheduled before any of them
+    (anything scheduled for this instant at the last priority while it is current goes
+    to the FIFO), so it goes first; then the FIFO; then later times."""
+
+    __slots__ = ("_heap", "_seq", "_now", "_now_fifo", "last_prio")
+
+    def __init__(self, last_prio: int | None = None) -> None:
         self._heap: list[tuple[int, int, int, int, Any]] = []
         self._seq = 0
+        self._now = 0  # the time of the last event popped (start: 0)
+        self._now_fifo: deque[tuple[int, int, int, int, Any]] = deque()
+        self.last_prio = last_prio  # None: no FIFO, every event in the heap
 
     def push(self, t_ns: int, prio: int, kind: int, payload: Any) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (t_ns, prio, self._seq, kind, payload))
+        if t_ns == self._now and prio == self.last_prio:
+            self._now_fifo.append((t_ns, prio, self._seq, kind, payload))
+        else:
+            heapq.heappush(self._heap, (t_ns, prio, self._seq, kind, payload))
 
     def pop(self) -> tuple[int, int, int, int, Any]:
-        return heapq.heappop(self._heap)
+        fifo, h = self._now_fifo, self._heap
+        if fifo and not (h and h[0][0] <= self._now):
+            return fifo.popleft()
+        ev = heapq.heappop(h)
+        self._now = ev[0]
+        return ev
 
     def pop_due(self, end_ns: int) -> tuple[int, int, int, int, Any] | None:
         """The next event if it is due by ``end_ns`` (one call per event in the loop)."""
-        h = self._heap
-        return heapq.heappop(h) if h and h[0][0] <= end_ns else None
+        fifo, h = self._now_fifo, self._heap
+        if fifo and not (h and h[0][0] <= self._now):
+            return fifo.popleft() if self._now <= end_ns else None
+        if h and h[0][0] <= end_ns:
+            ev = heapq.heappop(h)
+            self._now = ev[0]
+            return ev
+        return None
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._now_fifo)
 
 
 class Wire:

@@ -153,7 +153,7 @@ class Backtest:
         self._szd = {a: self.sim.sz_decimals(a) for a in self.assets}
         self.latency = latency_summary(self.cfg)
         lm = self._lm = _latency_model(self.cfg, self.sim.seed)
-        q = self.queue = EventQueue()
+        q = self.queue = EventQueue(last_prio=max(_PRIO.values()))
         self._to_venue = {a: Wire(q, lm.order_s, _PRIO[ARRIVE], ARRIVE) for a in self.assets}
         self._to_us = {a: Wire(q, lm.ack_s, _PRIO[REPLY], REPLY) for a in self.assets}
         self._feed = {a: Wire(q, lm.feed_s, _PRIO[BOOK], BOOK) for a in self.assets}

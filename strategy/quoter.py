@@ -81,6 +81,7 @@ class QuoterCore:
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
         # per side: (book, inputs, levels, note) of the last side worked out (see quote)
+        self._notes: dict[tuple[str, int, float, bool], str] = {}  # _no_edge_note's texts
         self._sides_memo: dict[str, tuple[MarketState, tuple, tuple[QuoteLevel, ...], str] | None] = {
             "B": None, "A": None}
         self.set_params(params)
@@ -285,9 +286,7 @@ class QuoterCore:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
                 kept = self._with_edge(levels, free, fair, r_bp, market)
                 if len(kept) < len(levels):
-                    note = (f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
-                            f"edge after the {p.maker_fee_bp:g}bp maker fee"
-                            + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
+                    note = self._no_edge_note(s, len(levels) - len(kept))
                     notes.append(note)
                 levels = kept
             sides[s] = levels
@@ -332,6 +331,17 @@ class QuoterCore:
                 break
             n += 1
         return n
+
+    def _no_edge_note(self, side: str, dropped: int) -> str:
+        """Why ``dropped`` levels of ``side`` are not quoted (the same few texts, made once)."""
+        p = self.params
+        key = (side, dropped, p.maker_fee_bp, p.tape_edge.enabled)
+        note = self._notes.get(key)
+        if note is None:
+            note = self._notes[key] = (
+                f"{'bid' if side == 'B' else 'ask'}: {dropped} level(s) without edge after the "
+                f"{p.maker_fee_bp:g}bp maker fee" + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
+        return note
 
     def _with_edge(self, levels: tuple[QuoteLevel, ...], free: int, fair: float, r_bp: float,
                    market: MarketState) -> tuple[QuoteLevel, ...]:

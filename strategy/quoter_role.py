@@ -33,6 +33,7 @@ class QuoterRole:
         self.stale = False
         self.stalls = 0  # times the book went stale
         self._topic = ""  # the last ladder note without its numbers
+        self._note, self._note_topic = "", ""  # the last note read, and it without its numbers
         self.learned = _learned_guard(core)
 
     def start(self) -> Outbox:
@@ -99,7 +100,11 @@ class QuoterRole:
         out.append(("order", ladder))
         # a guard, breaker or missing edge that starts (or ends) is an event; its
         # numbers changing is not
-        topic = _NUMBERS.sub("", ladder.note) if ladder.note else ""
+        note = ladder.note
+        if note != self._note:  # most requotes carry the last note again: no need to read it
+            self._note = note
+            self._note_topic = _NUMBERS.sub("", note) if note else ""
+        topic = self._note_topic
         if topic != self._topic:
             self._topic = topic
             out.append((LOG, Note(ts, "guard", ladder.note[:110] if ladder.note else "quoting freely again")))
