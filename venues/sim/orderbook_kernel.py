@@ -52,15 +52,50 @@ def side_update(rng: np.random.Generator, arr: np.ndarray, bid: bool, best: int,
     return i
 
 
+@numba.njit(nogil=True, cache=True)
+def both_sides_update(rng: np.random.Generator, bids: np.ndarray, asks: np.ndarray, bb: int, ba: int, bid_anchor: int,
+                      ask_floor: int, ours_bid: int, ours_ask: int, window: int, p_stale: float, p_cancel: float,
+                      rate: float, order_lots: int, pulled_b: np.ndarray, cancels_b: np.ndarray, adds_b: np.ndarray,
+                      pulled_a: np.ndarray, cancels_a: np.ndarray, adds_a: np.ndarray) -> tuple[int, int, int, int]:
+    """One whole update of the makers, bids then asks, as two ``side_update`` calls with the
+    anchors the market works out between them: the bids' anchor stays under the asks (ours
+    included, ``ours_ask``; -1: none), the asks' above the bids as just updated (``ours_bid``).
+    Returns (best bid, best ask, bid anchor, ask anchor). The caller sizes the ``pulled``
+    buffers for the stale ranges (bounded before the call)."""
+    n = asks.size
+    ask_all = ba if ours_ask < 0 else min(ours_ask, ba)
+    anchor_b = min(bid_anchor, ask_all - 1)
+    bb = side_update(rng, bids, True, bb, max(anchor_b + 1, 1), bb + 1, p_stale, max(1, anchor_b - window + 1),
+                     anchor_b + 1, p_cancel, rate, order_lots, pulled_b, cancels_b, adds_b)
+    bid_all = bb if ours_bid < 0 else max(ours_bid, bb)
+    anchor_a = max(ask_floor, bid_all + 1)
+    ba = side_update(rng, asks, False, ba, ba, min(anchor_a, n), p_stale, anchor_a, min(n, anchor_a + window),
+                     p_cancel, rate, order_lots, pulled_a, cancels_a, adds_a)
+    return bb, ba, anchor_b, anchor_a
+
+
+def both_sides_entry():  # type: ignore[no-untyped-def]
+    """``both_sides_update``'s compiled entry point (see ``side_update_entry``)."""
+    z = np.zeros(1, dtype=np.int64)
+    return _entry(both_sides_update,
+                  (np.random.default_rng(0), z, z, 0, 1, 0, 1, -1, -1, 1, 0.0, 0.0, 0.0, 1, z, z, z, z, z, z))
+
+
 def side_update_entry():  # type: ignore[no-untyped-def]
     """``side_update``'s compiled entry point for the argument types the market passes.
 
     Calling it skips numba's per-call type dispatch (resolving the types of 15 arguments,
-    a ``Generator`` among them: about 3.5 µs of a 10 µs call); the code run is the same.
-    Compiles (or loads from the disk cache) on first use with a throwaway generator and
-    empty windows, so nothing is drawn."""
-    if not side_update.signatures:
-        z = np.zeros(1, dtype=np.int64)
-        side_update(np.random.default_rng(0), z, True, 0, 0, 0, 0.0, 0, 0, 0.0, 0.0, 1, z, z, z)
-    (sig,) = side_update.signatures
-    return side_update.overloads[sig].entry_point
+    a ``Generator`` among them: about 3.5 µs of a 10 µs call); the code run is the same."""
+    z = np.zeros(1, dtype=np.int64)
+    return _entry(side_update, (np.random.default_rng(0), z, True, 0, 0, 0, 0.0, 0, 0, 0.0, 0.0, 1, z, z, z))
+
+
+def _entry(kernel, sample: tuple):  # type: ignore[no-untyped-def]
+    """The entry point of ``kernel`` compiled for the types of ``sample`` (compiled, or loaded
+    from the disk cache, on first use: called once on the sample, a throwaway generator and
+    empty windows, so nothing is drawn from a real stream). Other signatures may exist (a
+    kernel called from another is compiled for it too); this one is the Python caller's."""
+    sig = tuple(numba.typeof(a) for a in sample)
+    if sig not in kernel.overloads:
+        kernel(*sample)
+    return kernel.overloads[sig].entry_point
