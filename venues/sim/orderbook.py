@@ -119,9 +119,8 @@ class OrderBookMarket:
         self._ht: tuple[int, float] = (1, 0.0)
         self._compiled = compiled
         if compiled:
-            from venues.sim.orderbook_kernel import both_sides_entry, side_update_entry
+            from venues.sim.orderbook_kernel import both_sides_entry
 
-            self._kernel = side_update_entry()
             self._kernel_both = both_sides_entry()
         # the compiled update's outputs: what it pulled, cancelled and added
         self._pulled = np.zeros(_WINDOW, dtype=np.int64)
@@ -432,9 +431,6 @@ class OrderBookMarket:
 
     def _side_update(self, bid: bool, anchor: int, rate: float, order_lots: int, p_cancel: float,
                      p_stale: float) -> None:
-        if self._compiled:
-            self._side_update_compiled(bid, anchor, rate, order_lots, p_cancel, p_stale)
-            return
         rng = self._rng_maker
         arr, queues = (self._bids, self._q_bid) if bid else (self._asks, self._q_ask)
         n = len(arr)
@@ -506,8 +502,8 @@ class OrderBookMarket:
     def _both_sides_compiled(self, bid_anchor: int, s: int, rate: float, order_lots: int, p_cancel: float,
                              p_stale: float) -> None:
         """``_side_update`` of the bids then the asks in one compiled call (one crossing into
-        numba instead of two); the same draws, in the same order, as ``_side_update_compiled``
-        twice."""
+        numba instead of two); the same draws, in the same order, as ``_side_update`` on the
+        bids then the asks."""
         qb, qa = self._q_bid, self._q_ask
         ours_bid = max(qb) if qb else -1
         ours_ask = min(qa) if qa else -1
@@ -530,26 +526,6 @@ class OrderBookMarket:
         if qa:
             self._keep_queues(qa, ba0, min(anchor_a, n), anchor_a, min(n, anchor_a + _WINDOW),
                               self._pulled_a, bufs[2], bufs[3])
-
-    def _side_update_compiled(self, bid: bool, anchor: int, rate: float, order_lots: int, p_cancel: float,
-                              p_stale: float) -> None:
-        """``_side_update`` with the arrays' work and every draw in ``orderbook_kernel``."""
-        arr, queues = (self._bids, self._q_bid) if bid else (self._asks, self._q_ask)
-        n = len(arr)
-        best = self._bb if bid else self._ba
-        s0, s1 = (max(anchor + 1, 1), best + 1) if bid else (best, min(anchor, n))
-        if s1 - s0 > len(self._pulled):
-            self._pulled = np.zeros(s1 - s0, dtype=np.int64)
-        lo, hi = (max(1, anchor - _WINDOW + 1), anchor + 1) if bid else (anchor, min(n, anchor + _WINDOW))
-        pulled, cancels, adds = self._pulled, self._cancels, self._adds
-        best = self._kernel(self._rng_maker, arr, bid, best, s0, s1, p_stale, lo, hi, p_cancel, rate, order_lots,
-                           pulled, cancels, adds)
-        if bid:
-            self._bb = best
-        else:
-            self._ba = best
-        if queues:
-            self._keep_queues(queues, s0, s1, lo, hi, pulled, cancels, adds)
 
     def _keep_queues(self, queues: dict[int, list[list]], s0: int, s1: int, lo: int, hi: int, pulled: np.ndarray,
                      cancels: np.ndarray, adds: np.ndarray) -> None:

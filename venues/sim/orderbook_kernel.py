@@ -1,4 +1,5 @@
-"""The background makers' update of one side of the order-book market, compiled (numba).
+"""The background makers' update of the order-book market, compiled (numba): one side
+(``side_update``), and both sides in one call (``both_sides_update``, what the market calls).
 
 Why: an update is some 80 random draws on 40-level slices, and as numpy calls most of
 its cost was call overhead (a binomial over an array spends ~10 µs checking its
@@ -8,7 +9,7 @@ arrival), so the market is bit-identical either way (tests/test_sim_orderbook.py
 Compiling takes a few seconds, so only the backtester, which runs long, asks for it, and
 the compiled code is cached on disk (``cache=True``: ``__pycache__``), so that only the
 first process after an install pays for it, not every backtest, worker and test. The
-generator is passed as it is (unboxing it costs ~17 µs a call, some 20 calls a simulated
+generator is passed as it is (unboxing it costs a few µs a call, some 10 calls a simulated
 second for five assets); numba cannot cache a function that takes a jitclass.
 """
 from __future__ import annotations
@@ -75,19 +76,13 @@ def both_sides_update(rng: np.random.Generator, bids: np.ndarray, asks: np.ndarr
 
 
 def both_sides_entry():  # type: ignore[no-untyped-def]
-    """``both_sides_update``'s compiled entry point (see ``side_update_entry``)."""
+    """``both_sides_update``'s compiled entry point for the argument types the market passes.
+
+    Calling it skips numba's per-call type dispatch (resolving the types of 20 arguments,
+    a ``Generator`` among them: about a third of a call's cost); the code run is the same."""
     z = np.zeros(1, dtype=np.int64)
     return _entry(both_sides_update,
                   (np.random.default_rng(0), z, z, 0, 1, 0, 1, -1, -1, 1, 0.0, 0.0, 0.0, 1, z, z, z, z, z, z))
-
-
-def side_update_entry():  # type: ignore[no-untyped-def]
-    """``side_update``'s compiled entry point for the argument types the market passes.
-
-    Calling it skips numba's per-call type dispatch (resolving the types of 15 arguments,
-    a ``Generator`` among them: about 3.5 µs of a 10 µs call); the code run is the same."""
-    z = np.zeros(1, dtype=np.int64)
-    return _entry(side_update, (np.random.default_rng(0), z, True, 0, 0, 0, 0.0, 0, 0, 0.0, 0.0, 1, z, z, z))
 
 
 def _entry(kernel, sample: tuple):  # type: ignore[no-untyped-def]
