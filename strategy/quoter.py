@@ -17,7 +17,7 @@ from config import QuotingConfig
 from messages.market import MarketState, Side
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
-from strategy import avellaneda, breakers, glft, regime, toxicity, trend
+from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
 from strategy.fill_edge import FillEdge
@@ -259,14 +259,33 @@ class QuoterCore:
         sides = {}
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
+        lot = p.order_size_usd / fair  # an L1 lot in the asset's units
+        hold_c = (hold_value.hold_cost_bp(p.glft.gamma if p.model == "glft" else p.gamma, market.sigma_bp,
+                                          p.tape_edge.hold_horizon_s) if p.tape_edge.enabled else 0.0)
         for s in ("B", "A"):
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
             if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
+            if p.position_cap_lots > 0 and levels:
+                keep = hold_value.within_lots(s, q, [lv.sz / lot for lv in levels], p.position_cap_lots)
+                if keep < len(levels):
+                    notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - keep} level(s) past the "
+                                 f"{p.position_cap_lots:g}-lot position cap")
+                    levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
-                kept = tuple(lv for i, lv in enumerate(levels)
-                             if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
+                if hold_c > 0:  # a reducing fill also earns the holding cost it saves (hold_value.py)
+                    x, held = q, []
+                    for i, lv in enumerate(levels):
+                        sz = lv.sz / lot
+                        if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) \
+                                + hold_value.saving_bp(s, x, sz, hold_c) >= 0.0:
+                            held.append(lv)
+                            x += sz if s == "B" else -sz
+                    kept = tuple(held)
+                else:
+                    kept = tuple(lv for i, lv in enumerate(levels)
+                                 if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
                 if len(kept) < len(levels):
                     notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - len(kept)} level(s) without "
                                  f"edge after the {p.maker_fee_bp:g}bp maker fee"
