@@ -329,6 +329,7 @@ class TapeEdgeConfig(_Section, frozen=True):
     # a fill that reduces the position also earns the holding cost it saves, γ·σ²·H per lot
     # of position (γ: the model's, σ: the book's, H: this); 0: off (strategy/hold_value.py)
     hold_horizon_s: float = 0.0
+    add_horizon_s: float = 0.0  # a fill that grows the position pays the holding cost it adds, over this H; 0: off
 
 
 class QuotingConfig(_Section, frozen=True):

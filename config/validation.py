@@ -79,8 +79,10 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
     if not (math.isfinite(q.position_cap_lots) and 0 <= q.position_cap_lots <= 10_000):
         reject(f"{p}.position_cap_lots", q.position_cap_lots, "must be a number of L1 lots from 0 (off) to 10000")
     te = q.tape_edge
-    if not (math.isfinite(te.hold_horizon_s) and 0 <= te.hold_horizon_s <= 86_400):
-        reject(f"{p}.tape_edge.hold_horizon_s", te.hold_horizon_s, "must be a number of seconds from 0 (off) to 86400")
+    for name in ("hold_horizon_s", "add_horizon_s"):
+        v = getattr(te, name)
+        if not (math.isfinite(v) and 0 <= v <= 86_400):
+            reject(f"{p}.tape_edge.{name}", v, "must be a number of seconds from 0 (off) to 86400")
     if not (isinstance(te.min_trades, int) and 1 <= te.min_trades <= 100_000):
         reject(f"{p}.tape_edge.min_trades", te.min_trades, "must be a whole number from 1 to 100000")
     if not (isinstance(te.own_min_fills, int) and 1 <= te.own_min_fills <= 100_000):

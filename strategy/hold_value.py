@@ -9,11 +9,14 @@ x lots held for a horizon H costs ½·γ·σ²·H·x² (γ per lot and bp, σ in
 fill of s lots that takes the position from x to x' changes that cost by
 ½·γ·σ²·H·(x'² − x²); per lot filled, that is the value added to the level's edge here.
 
-Only savings are counted (a fill that reduces |x|): charging the adding side the same
-way would price every level out of a flat book at the risk aversion the model uses, and
-the adding side already has the tape edge and the inventory caps against it. So a stuck
-position is unwound at a price justified by the risk it carries, and the larger the
-position or the wilder the market, the more of the tape's adverse move it accepts.
+Two halves, each with its own H (``tape_edge.hold_horizon_s``, ``add_horizon_s``):
+``saving_bp`` credits a fill that reduces |x| with the cost it saves, so a stuck position
+is unwound at a price justified by the risk it carries (the larger the position or the
+wilder the market, the more of the tape's adverse move it accepts); ``added_cost_bp``
+charges a fill that grows |x| with the cost it adds, so a position grows only as far as
+the tape's edge pays for its risk. Both are off by default: measured on the evaluation,
+the first loses more the larger H (its unwinding fills are picked off as the tape said
+they would be), the second trades calm and normal losses for trending gains, net ~0.
 """
 from __future__ import annotations
 
@@ -33,6 +36,16 @@ def saving_bp(side: str, position_lots: float, size_lots: float, c: float) -> fl
     if not (c > 0 and size_lots > 0 and math.isfinite(position_lots)):
         return 0.0
     v = c * (position_lots - size_lots / 2.0) if side == "A" else -c * (position_lots + size_lots / 2.0)
+    return v if v > 0 else 0.0
+
+
+def added_cost_bp(side: str, position_lots: float, size_lots: float, c: float) -> float:
+    """The holding cost a fill of ``size_lots`` on ``side`` adds, per lot filled, from a position
+    of ``position_lots``: c·(x + s/2) for a buy, c·(s/2 − x) for a sell; never below zero
+    (the mirror of ``saving_bp``: a level that grows the position must pay for its risk)."""
+    if not (c > 0 and size_lots > 0 and math.isfinite(position_lots)):
+        return 0.0
+    v = c * (position_lots + size_lots / 2.0) if side == "B" else c * (size_lots / 2.0 - position_lots)
     return v if v > 0 else 0.0
 
 

@@ -260,8 +260,9 @@ class QuoterCore:
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
         lot = p.order_size_usd / fair  # an L1 lot in the asset's units
-        hold_c = (hold_value.hold_cost_bp(p.glft.gamma if p.model == "glft" else p.gamma, market.sigma_bp,
-                                          p.tape_edge.hold_horizon_s) if p.tape_edge.enabled else 0.0)
+        gamma = p.glft.gamma if p.model == "glft" else p.gamma
+        hold_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.hold_horizon_s) if p.tape_edge.enabled else 0.0
+        add_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.add_horizon_s) if p.tape_edge.enabled else 0.0
         for s in ("B", "A"):
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market) if allow[s] else ()
             if clamp and levels:
@@ -274,12 +275,12 @@ class QuoterCore:
                     levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
-                if hold_c > 0:  # a reducing fill also earns the holding cost it saves (hold_value.py)
+                if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
                     x, held = q, []
                     for i, lv in enumerate(levels):
                         sz = lv.sz / lot
                         if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) \
-                                + hold_value.saving_bp(s, x, sz, hold_c) >= 0.0:
+                                + hold_value.saving_bp(s, x, sz, hold_c) - hold_value.added_cost_bp(s, x, sz, add_c) >= 0.0:
                             held.append(lv)
                             x += sz if s == "B" else -sz
                     kept = tuple(held)

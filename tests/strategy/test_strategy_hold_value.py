@@ -98,3 +98,23 @@ def test_out_of_range_values_are_refused(key: str, value: float):
     node[last] = value
     with pytest.raises(config.ConfigError):
         config.from_dict(raw)
+
+
+def test_the_added_cost_mirrors_the_saving():
+    c = 2.0
+    assert math.isclose(hold_value.added_cost_bp("B", 3.0, 1.0, c), 3.5 * c)  # long 3 to 4: c/2*(16-9)
+    assert math.isclose(hold_value.added_cost_bp("A", -3.0, 1.0, c), 3.5 * c)
+    assert math.isclose(hold_value.added_cost_bp("B", 0.0, 1.0, c), 0.5 * c)  # from flat
+    assert hold_value.added_cost_bp("A", 3.0, 1.0, c) == 0.0  # reducing adds nothing
+    assert hold_value.added_cost_bp("B", math.nan, 1.0, c) == 0.0
+
+
+def test_a_growing_position_must_pay_for_its_risk_out_of_the_tapes_edge():
+    m = _state((0.0,), (0.0,))  # 4 bp out, 1.5 bp fee, no adverse move: +2.5 bp each side
+    off = _quoter()
+    assert off.quote(m, _risk(3.0), 100.0).bids  # no charge: the long keeps growing
+    on = _quoter(add_horizon_s=10.0)  # c = 0.05 * 1 * 10 = 0.5 bp a lot
+    assert on.quote(m, _risk(0.0), 100.0).bids  # flat: 0.25 bp charged, still pays
+    long = on.quote(m, _risk(6.0), 100.0)  # 6 to 7 lots: 3.25 bp > 2.5
+    assert long.bids == () and long.asks
+    assert on.quote(m, _risk(-6.0), 100.0).bids  # the same bid reduces a short: no charge
