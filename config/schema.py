@@ -326,6 +326,10 @@ class TapeEdgeConfig(_Section, frozen=True):
     own_min_fills: int = 10  # ... shrunk toward 0 with this many fills' weight
     unwind_free: bool = False  # levels that only reduce the position are priced without the tape's move ...
     unwind_after_s: float = 0.0  # ... once the position has kept its sign this long
+    # a fill that reduces the position also earns the holding cost it saves, γ·σ²·H per lot
+    # of position (γ: the model's, σ: the book's, H: this); 0: off (strategy/hold_value.py)
+    hold_horizon_s: float = 0.0
+    add_horizon_s: float = 0.0  # a fill that grows the position pays the holding cost it adds, over this H; 0: off
 
 
 class QuotingConfig(_Section, frozen=True):
@@ -349,6 +353,9 @@ class QuotingConfig(_Section, frozen=True):
     # the loaded side stops once a 3-sigma 5-minute move of the inventory would cost this
     # share of the asset's capital (the cap shrinks as volatility grows); 0: off
     inventory_risk_pct: float = 0.0
+    # a side's levels stop where their fills would take |position| past this many L1 lots
+    # (order_size_usd each); 0: off
+    position_cap_lots: float = 0.0
     fee_aware: bool = False
     learned: LearnedConfig = LearnedConfig()  # the learned fill model's switch (strategy/learned.py)
     glft: GlftConfig = GlftConfig()

@@ -76,7 +76,13 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         reject(f"{p}.trend.fast_s", q.trend.fast_s, f"must be < trend.slow_s ({q.trend.slow_s})")
     if not (math.isfinite(q.inventory_risk_pct) and 0 <= q.inventory_risk_pct <= 1):
         reject(f"{p}.inventory_risk_pct", q.inventory_risk_pct, "must be from 0 (off) to 1")
+    if not (math.isfinite(q.position_cap_lots) and 0 <= q.position_cap_lots <= 10_000):
+        reject(f"{p}.position_cap_lots", q.position_cap_lots, "must be a number of L1 lots from 0 (off) to 10000")
     te = q.tape_edge
+    for name in ("hold_horizon_s", "add_horizon_s"):
+        v = getattr(te, name)
+        if not (math.isfinite(v) and 0 <= v <= 86_400):
+            reject(f"{p}.tape_edge.{name}", v, "must be a number of seconds from 0 (off) to 86400")
     if not (isinstance(te.min_trades, int) and 1 <= te.min_trades <= 100_000):
         reject(f"{p}.tape_edge.min_trades", te.min_trades, "must be a whole number from 1 to 100000")
     if not (isinstance(te.own_min_fills, int) and 1 <= te.own_min_fills <= 100_000):

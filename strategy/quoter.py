@@ -17,7 +17,7 @@ from config import QuotingConfig
 from messages.market import MarketState, Side
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
-from strategy import avellaneda, breakers, glft, regime, toxicity, trend
+from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
 from strategy.fill_edge import FillEdge
@@ -80,9 +80,9 @@ class QuoterCore:
         self._held_sign, self._held_since = 0, -math.inf  # the position's sign, since when (unwind_after_s)
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
-        # per side: (book, inputs, levels, note) of the last side worked out (see quote)
+        # per side: (book, inputs, levels, notes) of the last side worked out (see quote)
         self._notes: dict[tuple[str, int, float, bool], str] = {}  # _no_edge_note's texts
-        self._sides_memo: dict[str, tuple[MarketState, tuple, tuple[QuoteLevel, ...], str] | None] = {
+        self._sides_memo: dict[str, tuple[MarketState, tuple, tuple[QuoteLevel, ...], tuple[str, ...]] | None] = {
             "B": None, "A": None}
         self.set_params(params)
 
@@ -264,6 +264,10 @@ class QuoterCore:
         sides: dict[str, tuple[QuoteLevel, ...]] = {}
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
+        lot = p.order_size_usd / fair  # an L1 lot in the asset's units
+        gamma = p.glft.gamma if p.model == "glft" else p.gamma
+        hold_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.hold_horizon_s) if p.tape_edge.enabled else 0.0
+        add_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.add_horizon_s) if p.tape_edge.enabled else 0.0
         # a side depends only on these while no post-only clamp, unwinding or own-fill edge is
         # in play: a requote on risk news (same book, same position) reuses it
         reuse = not (clamp or unwind or self.fill_edge is not None)
@@ -271,26 +275,41 @@ class QuoterCore:
             if not allow[s]:
                 sides[s] = ()
                 continue
-            key = (p, fair, r_bp, half, spread_mult[s], size_mult[s], n)
+            key = (p, fair, q, r_bp, half, spread_mult[s], size_mult[s], n)
             memo = self._sides_memo[s]
             if reuse and memo is not None and memo[0] is market and memo[1] == key:
-                sides[s], note = memo[2], memo[3]
-                if note:
-                    notes.append(note)
+                sides[s] = memo[2]
+                notes.extend(memo[3])
                 continue
             levels = self._side(s, fair, r_bp, half, spread_mult[s], size_mult[s], n, market)
             if clamp and levels:
                 levels = self._alo_clamp(s, levels, market)
-            note = ""
+            side_notes: list[str] = []
+            if p.position_cap_lots > 0 and levels:
+                keep = hold_value.within_lots(s, q, [lv.sz / lot for lv in levels], p.position_cap_lots)
+                if keep < len(levels):
+                    side_notes.append(f"{'bid' if s == 'B' else 'ask'}: {len(levels) - keep} level(s) past the "
+                                      f"{p.position_cap_lots:g}-lot position cap")
+                    levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
-                kept = self._with_edge(levels, free, fair, r_bp, market)
+                if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
+                    x, held = q, []
+                    for i, lv in enumerate(levels):
+                        sz = lv.sz / lot
+                        if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) \
+                                + hold_value.saving_bp(s, x, sz, hold_c) - hold_value.added_cost_bp(s, x, sz, add_c) >= 0.0:
+                            held.append(lv)
+                            x += sz if s == "B" else -sz
+                    kept = tuple(held)
+                else:
+                    kept = self._with_edge(levels, free, fair, r_bp, market)
                 if len(kept) < len(levels):
-                    note = self._no_edge_note(s, len(levels) - len(kept))
-                    notes.append(note)
+                    side_notes.append(self._no_edge_note(s, len(levels) - len(kept)))
                 levels = kept
             sides[s] = levels
-            self._sides_memo[s] = (market, key, levels, note) if reuse else None
+            notes.extend(side_notes)
+            self._sides_memo[s] = (market, key, levels, tuple(side_notes)) if reuse else None
         return QuoteLadder(
             asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,

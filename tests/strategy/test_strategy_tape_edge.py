@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import msgspec
+import pytest
 
 import config
 from messages.market import MarketState
@@ -192,12 +193,18 @@ def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
     assert off.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0).asks == ()
 
 
-def test_a_requote_on_the_same_book_answers_as_a_fresh_quoter_would():
+@pytest.mark.parametrize("extra", [{}, {"position_cap_lots": 1.0},
+                                   {"tape_edge": {"add_horizon_s": 10.0, "hold_horizon_s": 10.0}}])
+def test_a_requote_on_the_same_book_answers_as_a_fresh_quoter_would(extra):
     """Risk news requotes on the book already quoted: the quoter reuses a side it worked out
     only while nothing it depends on changed. Position, size and spread multipliers and
     halting each change the ladder exactly as a quoter that never saw the first quote."""
     cfg = config.load("config.toml")
     q = msgspec.structs.replace(cfg.assets["ETH"].quoting, model="as", levels=3)
+    if "tape_edge" in extra:
+        q = msgspec.structs.replace(q, tape_edge=msgspec.structs.replace(q.tape_edge, **extra["tape_edge"]))
+    elif extra:
+        q = msgspec.structs.replace(q, **extra)
     m = _state((1.0, 0.5, 0.2), (-0.5, 0.3, 0.8))
     risks = [_flat(), _long(0.2), _long(-0.3), msgspec.structs.replace(_flat(), size_mult_bid=0.5),
              msgspec.structs.replace(_flat(), spread_mult_ask=3.0), msgspec.structs.replace(_flat(), allow_bid=False),
