@@ -45,9 +45,19 @@ def _side(side: Any) -> str:
 def bad_fill(f: Any) -> str:
     """A Fill: known side, positive price and size, finite fee, time and remaining size."""
     px, sz, fee, ts, rem = f.px, f.sz, f.fee, f.ts, f.remaining
-    if (f.side in SIDES and px.__class__ in _PLAIN and sz.__class__ in _PLAIN and fee.__class__ in _PLAIN
-            and ts.__class__ in _PLAIN and rem.__class__ in _PLAIN and 0.0 < px <= MAX_PX and 0.0 < sz <= MAX_SZ
-            and -MAX_USD <= fee <= MAX_USD and 0.0 <= ts <= MAX_USD and 0.0 <= rem <= MAX_SZ):
+    if (
+        f.side in SIDES
+        and px.__class__ in _PLAIN
+        and sz.__class__ in _PLAIN
+        and fee.__class__ in _PLAIN
+        and ts.__class__ in _PLAIN
+        and rem.__class__ in _PLAIN
+        and 0.0 < px <= MAX_PX
+        and 0.0 < sz <= MAX_SZ
+        and -MAX_USD <= fee <= MAX_USD
+        and 0.0 <= ts <= MAX_USD
+        and 0.0 <= rem <= MAX_SZ
+    ):
         return ""  # the common case in one pass of comparisons (a NaN fails them all)
     return why_fill(f)
 
@@ -66,8 +76,15 @@ def why_fill(f: Any) -> str:
 
 def bad_trade(t: Any) -> str:
     px, sz, ts = t.px, t.sz, t.ts
-    if (t.side in SIDES and px.__class__ in _PLAIN and sz.__class__ in _PLAIN and ts.__class__ in _PLAIN
-            and 0.0 < px <= MAX_PX and 0.0 < sz <= MAX_SZ and 0.0 <= ts <= MAX_USD):
+    if (
+        t.side in SIDES
+        and px.__class__ in _PLAIN
+        and sz.__class__ in _PLAIN
+        and ts.__class__ in _PLAIN
+        and 0.0 < px <= MAX_PX
+        and 0.0 < sz <= MAX_SZ
+        and 0.0 <= ts <= MAX_USD
+    ):
         return ""  # the common case in one pass of comparisons, as bad_fill's
     return why_trade(t)
 
