@@ -145,6 +145,7 @@ class Backtest:
         self.seed = cfg.run.seed if seed is None else int(seed)
         self.assets = tuple(self.cfg.portfolio.assets)
         self.sim = SimExchange(self.cfg, self.seed, compiled=self.compiled_market)
+        self.sim.fill_takers = {}  # the report breaks our fills down by the taker that made them
         self.capital = start_capital(self.cfg, self.assets)
         self._t = 0  # the instant being run (ns)
         self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital[a], post=self._post,
@@ -365,7 +366,8 @@ class Backtest:
     def _record_fill(self, t: int, f: Fill) -> None:
         rec = self.records[f.asset]
         mid = self.sim.mid(f.asset)
-        rec.fills.append(FillRecord(f.ts, f.side, f.px, f.sz, f.fee, mid))
+        takers = self.sim.fill_takers
+        rec.fills.append(FillRecord(f.ts, f.side, f.px, f.sz, f.fee, mid, takers.pop(f.tid, "") if takers else ""))
         notional = f.px * f.sz
         if f.side == "B":
             rec.cash -= notional + f.fee

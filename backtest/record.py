@@ -22,6 +22,7 @@ class FillRecord:
     sz: float
     fee: float  # paid; negative is a rebate
     mid: float  # the engine's mid when the fill happened
+    taker: str = ""  # who took our order: "uninformed", "informed", "arbitrage" ("": not known)
 
 
 @dataclass

@@ -212,6 +212,10 @@ class SimExchange:
         self.book_levels = sim.book_levels
         self.queue: QueueModel = queue_model(sim.queue_model, sim.queue_power)
         self.open_order_cap = sim.open_order_cap
+        # trade id of each fill -> the taker that made it (order-book markets); None: not kept.
+        # The backtester asks for it and takes each entry as its fill is recorded.
+        self.fill_takers: dict[int, str] | None = None
+        self._taker = ""  # the taker of the print being filled
         self.ip_weight_limit = sim.ip_weight_per_minute
         self.funding_interval = float(sim.funding_interval_s)
         self.depth_interval = float(sim.book_interval_s)
@@ -290,7 +294,10 @@ class SimExchange:
         if o.sz <= 0:
             o.sz = 0.0
             del b.orders[o.cloid]
-        f = Fill(asset=b.name, cloid=o.cloid, oid=o.oid, tid=self._tid(), side=o.side, px=o.px,  # type: ignore[arg-type]
+        tid = self._tid()
+        if self.fill_takers is not None and self._taker:
+            self.fill_takers[tid] = self._taker
+        f = Fill(asset=b.name, cloid=o.cloid, oid=o.oid, tid=tid, side=o.side, px=o.px,  # type: ignore[arg-type]
                  sz=sz, fee=fee, ts=ts, remaining=o.sz)
         b.fills.append(f)
         b.fill_count += 1
@@ -378,8 +385,11 @@ class SimExchange:
         name = b.name
         for p in prints:
             events.append(Trade(name, ts, p.px, p.sz, p.side, self._tid()))
-            for cloid, sz in p.fills:
-                self._fill(b, b.orders[cloid], sz, ts, events)
+            if p.fills:
+                self._taker = p.taker
+                for cloid, sz in p.fills:
+                    self._fill(b, b.orders[cloid], sz, ts, events)
+                self._taker = ""
 
     def _due(self, ts: float, events: list[Event]) -> None:
         """A scheduled cancel and funding payments due by ``ts``, in time order."""

@@ -61,6 +61,7 @@ class Print(NamedTuple):
     px: float
     sz: float
     fills: tuple[tuple[str, float], ...]
+    taker: str = "uninformed"  # who took: "uninformed", "informed" or "arbitrage" (latency arbitrage)
 
 
 class _Uniforms:
@@ -118,6 +119,7 @@ class OrderBookMarket:
         self._ht_n = -1  # the step _ht was worked out at
         self._ht: tuple[int, float] = (1, 0.0)
         self._compiled = compiled
+        self._informed = False  # the last _maybe_informed made its taker informed
         if compiled:
             from venues.sim.orderbook_kernel import both_sides_entry
 
@@ -275,9 +277,12 @@ class OrderBookMarket:
             self._arbitrage(out)
             for t in takers:
                 side = t.side
-                if not t.informed:
+                informed = t.informed
+                if not informed:
                     side = self._maybe_informed(side)
-                self._walk(side == "B", max(1, round(t.sz / lot)), None, out)
+                    informed = self._informed
+                self._walk(side == "B", max(1, round(t.sz / lot)), None, out,
+                           "informed" if informed else "uninformed")
         return out
 
     def _half_ticks(self) -> tuple[int, float]:
@@ -292,6 +297,8 @@ class OrderBookMarket:
         return ht
 
     def _maybe_informed(self, side: str) -> str:
+        """The taker's side: its own, or (``_informed`` set) the side the fair price favours."""
+        self._informed = False
         qb, qa = self._q_bid, self._q_ask  # _bid_all and _ask_all, inlined: this runs per taker
         bb = max(max(qb), self._bb) if qb else self._bb
         ba = min(min(qa), self._ba) if qa else self._ba
@@ -301,6 +308,7 @@ class OrderBookMarket:
         gap = x - (bb + ba) / 2
         p = self.market.informed_share * min(1.0, abs(gap) / (s / 2))
         if p > 0 and self._u_informed() < p:
+            self._informed = True
             return "B" if gap > 0 else "A"
         return side
 
@@ -313,16 +321,18 @@ class OrderBookMarket:
         qa = self._q_ask
         ask = min(min(qa), self._ba) if qa else self._ba  # _ask_all, inlined: this runs every step
         if ask <= lim and self._u_arb() < self._p_arb:
-            self._walk(True, None, lim, out)
+            self._walk(True, None, lim, out, "arbitrage")
         lim = math.ceil(fair * (1 + edge) / self._tick)
         qb = self._q_bid
         bid = max(max(qb), self._bb) if qb else self._bb
         if bid >= lim and self._u_arb() < self._p_arb:
-            self._walk(False, None, lim, out)
+            self._walk(False, None, lim, out, "arbitrage")
 
-    def _walk(self, buy: bool, lots: int | None, limit: int | None, out: list[Print]) -> None:
+    def _walk(self, buy: bool, lots: int | None, limit: int | None, out: list[Print],
+              taker: str = "uninformed") -> None:
         """A market order (``lots``; None: unlimited) walking one side from the touch up to
-        ``limit`` (None: ``_WALK_BP`` from the fair price), in price-time priority."""
+        ``limit`` (None: ``_WALK_BP`` from the fair price), in price-time priority; its
+        prints say which ``taker`` it was."""
         fair = self.process.mid
         side = "B" if buy else "A"
         if buy:
@@ -344,12 +354,12 @@ class OrderBookMarket:
                     take = q if q < left else left
                     arr[i] = q - take
                     left -= take
-                    out.append(Print(side, self._px(i), self._sz(take), ()))
+                    out.append(Print(side, self._px(i), self._sz(take), (), taker))
             else:
                 took, fills = self._eat(seg, left, arr, i)
                 if took:
                     left -= took
-                    out.append(Print(side, self._px(i), self._sz(took), tuple(fills)))
+                    out.append(Print(side, self._px(i), self._sz(took), tuple(fills), taker))
                 if not seg or all(s[0] is None for s in seg):
                     del queues[i]
             if left > 0:
