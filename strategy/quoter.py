@@ -80,8 +80,8 @@ class QuoterCore:
         self._held_sign, self._held_since = 0, -math.inf  # the position's sign, since when (unwind_after_s)
         self.guard = toxicity.CLEAR
         self.breaker = breakers.CLEAR
-        # per side: (book, inputs, levels, notes) of the last side worked out (see quote)
         self._notes: dict[tuple[str, int, float, bool], str] = {}  # _no_edge_note's texts
+        # per side: (book, inputs, levels, notes) of the last side worked out (see quote)
         self._sides_memo: dict[str, tuple[MarketState, tuple, tuple[QuoteLevel, ...], tuple[str, ...]] | None] = {
             "B": None, "A": None}
         self.set_params(params)
@@ -265,9 +265,12 @@ class QuoterCore:
         unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
         lot = p.order_size_usd / fair  # an L1 lot in the asset's units
-        gamma = p.glft.gamma if p.model == "glft" else p.gamma
-        hold_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.hold_horizon_s) if p.tape_edge.enabled else 0.0
-        add_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, p.tape_edge.add_horizon_s) if p.tape_edge.enabled else 0.0
+        hold_c = add_c = 0.0  # the holding costs (hold_value.py) of the tape edge's two experimental keys
+        te = p.tape_edge
+        if te.enabled and (te.hold_horizon_s > 0 or te.add_horizon_s > 0):
+            gamma = p.glft.gamma if p.model == "glft" else p.gamma
+            hold_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, te.hold_horizon_s)
+            add_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, te.add_horizon_s)
         # a side depends only on these while no post-only clamp, unwinding or own-fill edge is
         # in play: a requote on risk news (same book, same position) reuses it
         reuse = not (clamp or unwind or self.fill_edge is not None)
@@ -293,17 +296,17 @@ class QuoterCore:
                     levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if unwind else 0
+                edges = self._edges_bp(levels, free, fair, r_bp, market)
                 if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
                     x, held = q, []
-                    for i, lv in enumerate(levels):
+                    for lv, edge in zip(levels, edges):
                         sz = lv.sz / lot
-                        if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) \
-                                + hold_value.saving_bp(s, x, sz, hold_c) - hold_value.added_cost_bp(s, x, sz, add_c) >= 0.0:
+                        if edge + hold_value.saving_bp(s, x, sz, hold_c) - hold_value.added_cost_bp(s, x, sz, add_c) >= 0.0:
                             held.append(lv)
                             x += sz if s == "B" else -sz
                     kept = tuple(held)
                 else:
-                    kept = self._with_edge(levels, free, fair, r_bp, market)
+                    kept = tuple(lv for lv, edge in zip(levels, edges) if edge >= 0.0)
                 if len(kept) < len(levels):
                     side_notes.append(self._no_edge_note(s, len(levels) - len(kept)))
                 levels = kept
@@ -362,50 +365,36 @@ class QuoterCore:
                 f"{p.maker_fee_bp:g}bp maker fee" + (" and the tape's adverse moves" if p.tape_edge.enabled else ""))
         return note
 
-    def _with_edge(self, levels: tuple[QuoteLevel, ...], free: int, fair: float, r_bp: float,
-                   market: MarketState) -> tuple[QuoteLevel, ...]:
-        """The levels whose ``_edge_bp`` is >= 0 (the first ``free`` without the tape's move)."""
-        if free or self.fill_edge is not None or not levels:
-            return tuple(lv for i, lv in enumerate(levels)
-                         if self._edge_bp(lv, fair, r_bp, market, tape=i >= free) >= 0.0)
-        # _edge_bp inlined, the same arithmetic: this runs for every level of every requote
+    def _edges_bp(self, levels: tuple[QuoteLevel, ...], free: int, fair: float, r_bp: float,
+                  market: MarketState) -> list[float]:
+        """Expected edge of a fill at each of one side's ``levels`` after the maker fee, against
+        the reservation price (where holding the fill is a matter of indifference, so a reducing
+        order earns its risk), and with ``tape_edge`` on, after the move the tape saw follow
+        fills at that depth (all but the first ``free`` levels: see ``_unwinding``). One pass
+        with the side's constants worked out once: this runs for every level of every requote."""
+        if not levels:
+            return []
         p = self.params
+        te = p.tape_edge
         r = fair * (1.0 + r_bp / 1e4)
         fee = p.maker_fee_bp
-        te = p.tape_edge
-        bid = levels[0].side == "B"
+        side = levels[0].side
+        bid = side == "B"
         m = market.mid
         tails = market.tape_drift_bid if bid else market.tape_drift_ask
         bin_bp = market.tape_bin_bp
+        excess = self.fill_edge.excess(side) if self.fill_edge is not None else None
         out = []
-        for lv in levels:
+        for i, lv in enumerate(levels):
             px = lv.px
             edge = ((r - px) if bid else (px - r)) / fair * 1e4 - fee
-            if te.enabled:
+            if te.enabled and i >= free:
                 drift = expected_drift(tails, ((m - px) if bid else (px - m)) / m * 1e4, bin_bp)
                 edge += (drift if math.isfinite(drift) else te.unknown_drift_bp) - te.margin_bp
-            if edge >= 0.0:
-                out.append(lv)
-        return tuple(out)
-
-    def _edge_bp(self, lv: QuoteLevel, fair: float, r_bp: float, market: MarketState, tape: bool = True) -> float:
-        """Expected edge of a fill at ``lv`` after the maker fee, against the reservation price
-        (where holding the fill is a matter of indifference, so a reducing order earns its risk),
-        and with ``tape_edge`` on, after the move the tape saw follow fills at that depth."""
-        p = self.params
-        r = fair * (1.0 + r_bp / 1e4)
-        bid = lv.side == "B"
-        dist = (r - lv.px) if bid else (lv.px - r)
-        edge = dist / fair * 1e4 - p.maker_fee_bp
-        te = p.tape_edge
-        if te.enabled and tape:
-            m = market.mid
-            depth = ((m - lv.px) if bid else (lv.px - m)) / m * 1e4
-            drift = expected_drift(market.tape_drift_bid if bid else market.tape_drift_ask, depth, market.tape_bin_bp)
-            edge += (drift if math.isfinite(drift) else te.unknown_drift_bp) - te.margin_bp
-            if self.fill_edge is not None:
-                edge += self.fill_edge.excess(lv.side)
-        return edge
+                if excess is not None:
+                    edge += excess
+            out.append(edge)
+        return out
 
     def _alo_clamp(self, side: Side, levels: tuple[QuoteLevel, ...], market: MarketState) -> tuple[QuoteLevel, ...]:
         """Keep ``ticks`` extra ticks between each level and the opposite touch after post-only rejects."""

@@ -215,7 +215,6 @@ class SimExchange:
         # trade id of each fill -> the taker that made it (order-book markets); None: not kept.
         # The backtester asks for it and takes each entry as its fill is recorded.
         self.fill_takers: dict[int, str] | None = None
-        self._taker = ""  # the taker of the print being filled
         self.ip_weight_limit = sim.ip_weight_per_minute
         self.funding_interval = float(sim.funding_interval_s)
         self.depth_interval = float(sim.book_interval_s)
@@ -265,11 +264,11 @@ class SimExchange:
         if self.faults.take_failure(asset):
             raise SimRequestFailed(f"{what} for {asset} failed (injected fault)")
 
-    def _fill(self, b: _Book, o: _Resting, sz: float, ts: float, events: list[Event]) -> None:
+    def _fill(self, b: _Book, o: _Resting, sz: float, ts: float, events: list[Event], taker: str = "") -> None:
         """Fill ``sz`` of ``o``: one Fill, or several if a partial-fill fault is armed."""
         frac = self.faults.fill_fraction(b.name)
         if frac is None:
-            events.append(self._fill_piece(b, o, sz, ts))
+            events.append(self._fill_piece(b, o, sz, ts, taker))
             return
         d = b.sz_decimals
         piece = max(round_size_float(o.orig_sz * frac, d, "down"), 10.0 ** -d)
@@ -277,9 +276,10 @@ class SimExchange:
         while left > 0:
             q = min(piece, left)
             left = round(left - q, d)
-            events.append(self._fill_piece(b, o, q, ts))
+            events.append(self._fill_piece(b, o, q, ts, taker))
 
-    def _fill_piece(self, b: _Book, o: _Resting, sz: float, ts: float) -> Fill:
+    def _fill_piece(self, b: _Book, o: _Resting, sz: float, ts: float, taker: str = "") -> Fill:
+        """One Fill of ``sz`` of ``o``; ``taker``: who took it, where the market says ("": unknown)."""
         d = b.sz_decimals
         o.sz = round(o.sz - sz, d)
         notional = o.px * sz
@@ -295,8 +295,8 @@ class SimExchange:
             o.sz = 0.0
             del b.orders[o.cloid]
         tid = self._tid()
-        if self.fill_takers is not None and self._taker:
-            self.fill_takers[tid] = self._taker
+        if self.fill_takers is not None and taker:
+            self.fill_takers[tid] = taker
         f = Fill(asset=b.name, cloid=o.cloid, oid=o.oid, tid=tid, side=o.side, px=o.px,  # type: ignore[arg-type]
                  sz=sz, fee=fee, ts=ts, remaining=o.sz)
         b.fills.append(f)
@@ -385,11 +385,8 @@ class SimExchange:
         name = b.name
         for p in prints:
             events.append(Trade(name, ts, p.px, p.sz, p.side, self._tid()))
-            if p.fills:
-                self._taker = p.taker
-                for cloid, sz in p.fills:
-                    self._fill(b, b.orders[cloid], sz, ts, events)
-                self._taker = ""
+            for cloid, sz in p.fills:
+                self._fill(b, b.orders[cloid], sz, ts, events, p.taker)
 
     def _due(self, ts: float, events: list[Event]) -> None:
         """A scheduled cancel and funding payments due by ``ts``, in time order."""
