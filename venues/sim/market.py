@@ -363,7 +363,8 @@ class MarketProcess:
         off.extend(np.cumsum(per_step).tolist())
         if not off[-1]:
             return [], off
-        mids = np.exp(np.repeat(log_mids, per_step))
+        # scalar exp, like the jump sizes' log1p: the same numbers on every CPU
+        mids = np.array([math.exp(x) for x in np.repeat(log_mids, per_step).tolist()])
         mean_units = self.market.taker_size_usd / mids
         d, lot = self.sz_decimals, self._lot_f
         out: list[TakerOrder] = []
@@ -450,7 +451,11 @@ class MarketProcess:
             jr = regs[at]
             u = self._rng_jsize.random((n_total, 2))  # per jump: size, sign
             sign = np.where(u[:, 1] < _JUMP_P_DOWN[jr], -1.0, 1.0)
-            bp = sign * self.market.jump_bp * _JUMP_SIZE_MULT[jr] * -np.log1p(-u[:, 0])
+            # scalar log1p: numpy's vectorised one takes a SIMD path (AVX-512 where the CPU has
+            # it) whose last bit differs from machine to machine; a seed must give the same
+            # market on every machine
+            size = np.array([-math.log1p(-x) for x in u[:, 0].tolist()])
+            bp = sign * self.market.jump_bp * _JUMP_SIZE_MULT[jr] * size
             inc = inc + np.bincount(at, weights=bp * 1e-4, minlength=k)
             dt = self._step_s
             self._jumps.extend((n0 + j + 1, (n0 + j + 1) * dt, b) for j, b in zip(at.tolist(), bp.tolist()))
