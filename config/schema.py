@@ -309,6 +309,16 @@ class BudgetGovernorConfig(_Section, frozen=True):
     window_s: float = 300.0
 
 
+class FlowFairConfig(_Section, frozen=True):
+    """``fair_value = "flow"``: the microprice plus the mid's next move forecast from the
+    book's order flow, fitted on the market's own books (strategy/flow_fair.py)."""
+
+    horizon_s: float = 2.0  # the move forecast: the mid this long after the book
+    window_s: float = 600.0  # books of this long ago still teach the fit
+    refit_s: float = 5.0
+    min_samples: int = 200  # labelled books before the forecast is used (0 until then)
+
+
 class TapeEdgeConfig(_Section, frozen=True):
     """Quote only where the tape says a fill pays: each level's distance plus the mean move
     after the market's prints that reached its depth, less the maker fee (strategy/tape_edge.py)."""
@@ -347,7 +357,7 @@ class QuotingConfig(_Section, frozen=True):
     stale_book_s: float = 2.0  # no book for this long (a few pushes): pull every quote
     # The strategy stack (strategy/features.py names the switch of each feature).
     model: Literal["as", "glft"] = "as"  # Avellaneda–Stoikov or GLFT (calibrated A, k)
-    fair_value: Literal["auto", "mid", "microprice", "imbalance"] = "auto"  # auto: use_microprice
+    fair_value: Literal["auto", "mid", "microprice", "imbalance", "flow"] = "auto"  # auto: use_microprice
     imbalance_weight: float = 0.5  # "imbalance": mid + weight x imbalance x half the touch spread
     maker_fee_bp: float = 1.5  # base tier; a level whose edge after it is negative is not quoted
     # the loaded side stops once a 3-sigma 5-minute move of the inventory would cost this
@@ -369,6 +379,7 @@ class QuotingConfig(_Section, frozen=True):
     breakers: BreakersConfig = BreakersConfig(enabled=False)
     budget_governor: BudgetGovernorConfig = BudgetGovernorConfig(enabled=False)
     tape_edge: TapeEdgeConfig = TapeEdgeConfig(enabled=False)
+    flow_fair: FlowFairConfig = FlowFairConfig()  # used by fair_value = "flow"
 
 
 class RiskConfig(_Section, frozen=True):

@@ -61,6 +61,7 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         "breakers": ("widen_move_pct", "widen_mult", "widen_cooldown_s", "pause_move_pct", "pause_cooldown_s", "api_cooldown_s"),
         "budget_governor": ("max_cancels_per_fill", "window_s"),
         "tape_edge": ("horizon_s", "window_s", "bin_bp"),
+        "flow_fair": ("horizon_s", "window_s", "refit_s"),
         "auto_tuner": ("period_s", "window_s", "sample_s", "step", "min_spread_mult", "max_spread_mult", "max_skew_mult"),
     }
     for table, names in positive.items():
@@ -78,6 +79,11 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         reject(f"{p}.inventory_risk_pct", q.inventory_risk_pct, "must be from 0 (off) to 1")
     if not (math.isfinite(q.position_cap_lots) and 0 <= q.position_cap_lots <= 10_000):
         reject(f"{p}.position_cap_lots", q.position_cap_lots, "must be a number of L1 lots from 0 (off) to 10000")
+    ff = q.flow_fair
+    if not (isinstance(ff.min_samples, int) and 10 <= ff.min_samples <= 1_000_000):
+        reject(f"{p}.flow_fair.min_samples", ff.min_samples, "must be a whole number from 10 to 1000000")
+    if ff.horizon_s >= ff.window_s:
+        reject(f"{p}.flow_fair.horizon_s", ff.horizon_s, f"must be < flow_fair.window_s ({ff.window_s})")
     te = q.tape_edge
     for name in ("hold_horizon_s", "add_horizon_s"):
         v = getattr(te, name)

@@ -73,6 +73,8 @@ class MarketState(msgspec.Struct, frozen=True, tag=True):
     tape_drift_bid: tuple[float, ...] = ()
     tape_drift_ask: tuple[float, ...] = ()
     tape_bin_bp: float = 0.5
+    # strategy/flow_fair.py: the mid's forecast move from the microprice, bp (0: not fitted)
+    flow_shift_bp: float = 0.0
 
 
 class BookReady(msgspec.Struct, frozen=True, tag=True):

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from messages.market import BookSnapshot, Level, MarketState, Regime, Trade
 from messages.validity import bad_book, bad_trade
 from strategy.calibration import IntensityCalibrator
+from strategy.flow_fair import FlowFair
 from strategy.tape_edge import TapeEdge
 from strategy.volatility import EwmaVolatility
 from strategy.vpin import Vpin
@@ -73,7 +74,8 @@ class BookCore:
 
     def __init__(self, asset: str, *, depth_levels: int = 5, vol_halflife_s: float = 30.0,
                  initial_sigma_bp: float = 1.0, calib_window_s: float = 600.0, calib_refit_s: float = 5.0,
-                 tape_models: bool = True, tape_edge: TapeEdge | None = None) -> None:
+                 tape_models: bool = True, tape_edge: TapeEdge | None = None,
+                 flow_fair: FlowFair | None = None) -> None:
         self.asset = asset
         self.depth_levels = depth_levels
         self.vol = EwmaVolatility(vol_halflife_s, initial_sigma_bp)
@@ -87,6 +89,7 @@ class BookCore:
         self.calibrator = IntensityCalibrator(calib_window_s, calib_refit_s)
         self.vpin = Vpin()
         self.tape_edge = tape_edge  # the tape's markouts by depth (None: not measured)
+        self.flow_fair = flow_fair  # the order flow's forecast of the mid (None: not made)
 
     def _acceptable(self, snap: BookSnapshot) -> bool:
         if not snap.bids or not snap.asks:
@@ -119,6 +122,8 @@ class BookCore:
         te = self.tape_edge
         if te is not None:
             te.on_book(snap.ts, bid.px, ask.px, m)
+        ff = self.flow_fair
+        shift = ff.on_book(snap.ts, snap.bids, snap.asks, m, micro) if ff is not None else 0.0
         state = MarketState(
             asset=self.asset,
             ts=snap.ts,
@@ -140,6 +145,7 @@ class BookCore:
             tape_drift_bid=te.tails("B") if te is not None else (),
             tape_drift_ask=te.tails("A") if te is not None else (),
             tape_bin_bp=te.bin_bp if te is not None else 0.5,
+            flow_shift_bp=shift,
         )
         self.last = state
         return state

@@ -6,10 +6,19 @@ from typing import Any
 from messages.control import MarketStateRequest
 from messages.market import BookSnapshot, Trade
 from strategy.book import BookCore, tape_models_needed
+from strategy.flow_fair import FlowFair
 from strategy.outbox import Outbox
 from strategy.tape_edge import TapeEdge
 
 RISK_MARK_INTERVAL_S = 1.0  # clock seconds between marks sent to the risk actor
+
+
+def flow_fair_for(quoting: Any) -> FlowFair | None:
+    """The order-flow forecaster ``fair_value = "flow"`` reads (None for any other fair value)."""
+    if quoting.fair_value != "flow":
+        return None
+    f = quoting.flow_fair
+    return FlowFair(f.horizon_s, f.window_s, f.refit_s, f.min_samples)
 
 
 class BookRole:
@@ -24,7 +33,8 @@ class BookRole:
                                  calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting),
                                  tape_edge=TapeEdge(te.horizon_s, te.window_s, te.bin_bp, min_trades=te.min_trades,
                                                              book_through=te.book_through)
-                                 if te.enabled else None)
+                                 if te.enabled else None,
+                                 flow_fair=flow_fair_for(quoting))
         self._risk_marked = -1e18
         self._regime = ""
 

@@ -1,0 +1,119 @@
+"""Where the mid is going next, from the book's order flow: the ``fair_value = "flow"`` shift.
+
+Why: a resting quote fills mostly once the price has already moved through it. The book
+shows a move before the touch does: size added at the bid and taken from the ask (order
+flow imbalance, Cont, Kukanov and Stoikov 2014, "The price impact of order book
+events"), a heavy queue on one side. How much each of those says about the next mid is
+the market's own business, so it is fitted on the market: a ridge regression of the
+mid's move over the next ``horizon_s`` (against the microprice) on
+
+- the microprice's lean from the mid (bp),
+- the top-three-level imbalance times the spread (bp),
+- the order flow imbalance over the last second and the last three seconds, each
+  book's change of touch size in units of the mean level size,
+
+over the books of the last ``window_s``, refitted every ``refit_s``. A book's label is
+known ``horizon_s`` later; until ``min_samples`` labels are in, the forecast is 0 and
+the fair price is the microprice. The forecast never goes past the largest move seen in
+the window, so a bad fit cannot throw the ladder across the book.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Sequence
+
+import numpy as np
+
+from messages.market import Level
+
+N_FEATURES = 5  # a constant and the four above
+RIDGE = 1e-3  # keeps the fit defined on a book that never changes
+
+
+class FlowFair:
+    def __init__(self, horizon_s: float = 2.0, window_s: float = 600.0, refit_s: float = 5.0,
+                 min_samples: int = 200, depth: int = 5) -> None:
+        self.horizon_s = horizon_s
+        self.window_s = window_s
+        self.refit_s = refit_s
+        self.min_samples = min_samples
+        self.depth = depth
+        self.beta: np.ndarray | None = None
+        self._fitted_at = -math.inf
+        self._prev: tuple[float, float, float, float] | None = None
+        self._ofi: deque[tuple[float, float]] = deque()  # (ts, the book's flow imbalance)
+        self._waiting: deque[tuple[float, np.ndarray, float]] = deque()  # (ts, features, micro): no label yet
+        self._labelled: deque[tuple[float, np.ndarray, float]] = deque()  # (ts, features, move bp)
+        self._xtx = np.zeros((N_FEATURES, N_FEATURES))
+        self._xty = np.zeros(N_FEATURES)
+        self._moves: deque[float] = deque()  # |label|, for the forecast's bound (monotone max queue)
+
+    @property
+    def samples(self) -> int:
+        return len(self._labelled)
+
+    def on_book(self, ts: float, bids: Sequence[Level], asks: Sequence[Level], mid: float, micro: float) -> float:
+        """The forecast move of the mid over ``horizon_s`` from ``micro``, bp (0: not known)."""
+        x = self._features(ts, bids, asks, mid, micro)
+        self._label(ts, mid)
+        self._waiting.append((ts, x, micro))
+        if self.samples >= self.min_samples and ts - self._fitted_at >= self.refit_s:
+            self._fit(ts)
+        if self.beta is None or not self._moves:
+            return 0.0
+        f = float(x @ self.beta)
+        bound = self._moves[0]
+        return max(-bound, min(bound, f)) if math.isfinite(f) else 0.0
+
+    def _features(self, ts: float, bids: Sequence[Level], asks: Sequence[Level], mid: float,
+                  micro: float) -> np.ndarray:
+        bb, bq, ba, aq = bids[0].px, bids[0].sz, asks[0].px, asks[0].sz
+        d = self.depth
+        sizes = [lv.sz for lv in bids[:d]] + [lv.sz for lv in asks[:d]]
+        mean_level = sum(sizes) / len(sizes)
+        prev = self._prev
+        e = 0.0
+        if prev is not None and mean_level > 0:
+            pbb, pbq, pba, paq = prev
+            # the touch's size added at the bid less that added at the ask (Cont et al.)
+            e = ((bq if bb >= pbb else 0.0) - (pbq if bb <= pbb else 0.0)
+                 - (aq if ba <= pba else 0.0) + (paq if ba >= pba else 0.0)) / mean_level
+        self._prev = (bb, bq, ba, aq)
+        ofi = self._ofi
+        ofi.append((ts, e))
+        while ofi[0][0] < ts - 3.0:
+            ofi.popleft()
+        last_1s = sum(v for t, v in ofi if t >= ts - 1.0)
+        last_3s = sum(v for _, v in ofi)
+        b3 = sum(lv.sz for lv in bids[:3])
+        a3 = sum(lv.sz for lv in asks[:3])
+        spread = (ba - bb) / mid * 1e4
+        imb = (b3 - a3) / (b3 + a3) * spread if b3 + a3 > 0 else 0.0
+        return np.array((1.0, (micro - mid) / mid * 1e4, imb, last_1s, last_3s))
+
+    def _label(self, ts: float, mid: float) -> None:
+        """Books ``horizon_s`` old learn where the mid went; books past the window leave."""
+        waiting, labelled = self._waiting, self._labelled
+        while waiting and waiting[0][0] <= ts - self.horizon_s:
+            t0, x, m0 = waiting.popleft()
+            y = (mid - m0) / m0 * 1e4
+            labelled.append((t0, x, y))
+            self._xtx += np.outer(x, x)
+            self._xty += x * y
+            moves = self._moves
+            while moves and moves[-1] < abs(y):
+                moves.pop()
+            moves.append(abs(y))
+        while labelled and labelled[0][0] < ts - self.window_s:
+            _, x, y = labelled.popleft()
+            self._xtx -= np.outer(x, x)
+            self._xty -= x * y
+            if self._moves and self._moves[0] == abs(y):
+                self._moves.popleft()
+
+    def _fit(self, ts: float) -> None:
+        self._fitted_at = ts
+        n = self.samples
+        beta = np.linalg.solve(self._xtx / n + RIDGE * np.eye(N_FEATURES), self._xty / n)
+        self.beta = beta if np.all(np.isfinite(beta)) else None
