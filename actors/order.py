@@ -40,7 +40,7 @@ class OrderActor(AssetActor):
         a = ctx.acfg
         self.role = OrderRole.for_quoting(OrderTracker(ctx.asset, ctx.gateway.asset_index(ctx.asset), order_epoch,
                                                        a.market.sz_decimals, a.quoting.refresh_tolerance_bp), ts,
-                                          a.quoting)
+                                          a.quoting, a.risk)
         self.tracker = self.role.tracker
         self._last_sync = ts
         self._synced_until = ts  # init fetches the whole history

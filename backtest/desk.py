@@ -60,7 +60,7 @@ class Desk:
                                   PerformanceTracker(asset, al.sample_s, al.report_s, ts), ts,
                                   reports=report is not None)
         self.order = OrderRole.for_quoting(OrderTracker(asset, asset_index, epoch, a.market.sz_decimals,
-                                                        a.quoting.refresh_tolerance_bp), ts, a.quoting)
+                                                        a.quoting.refresh_tolerance_bp), ts, a.quoting, a.risk)
         self.money = AssetMoney()
         self._report = report
         self._handlers: dict[str, Callable[[Any], Outbox]] = {

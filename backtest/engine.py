@@ -351,6 +351,9 @@ class Backtest:
                     elif type(a) is OrderReject:
                         rec.rejects += 1
                         _count_reason(rec, a.reason)
+                    elif type(a) is Fill:  # an IOC's (the emergency unwind): it took liquidity
+                        self._record_fill(t, a)
+                        rec.ioc_fills += 1
                 answers += out
         except Exception as e:  # as the live venue: the request failed
             text = f"request failed: {e}"

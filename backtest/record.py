@@ -41,6 +41,7 @@ class AssetRecord:
     alo_rejects: int = 0  # placements refused because they would have crossed (post-only)
     budget_rejects: int = 0  # placements refused for the address action budget
     cancel_misses: int = 0  # cancels of orders that had already gone (filled or cancelled)
+    ioc_fills: int = 0  # fills of the emergency unwind's IOCs (taker fee; strategy/unwind.py)
     cancel_rejects: int = 0  # cancels the venue refused (budget, failed request)
     failed_requests: int = 0  # commands the engine failed as a whole (injected faults)
     book_events: int = 0  # book snapshots that reached the book core

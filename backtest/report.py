@@ -29,8 +29,9 @@ Per asset and for the portfolio (``"total"``):
   bp: positive = the market went our way), inventory distribution (percentiles of
   |position·mid| sampled every second, USD).
 - **fills_by_taker** (order-book markets): our fills by the taker that made them
-  (uninformed, informed, arbitrage), with their notional and capture against the engine's
-  mid at the fill, bp before fees.
+  (uninformed, informed, arbitrage; "ours" for the emergency unwind's IOC fills, where
+  we were the taker), with their notional and capture against the engine's mid at the
+  fill, bp before fees; ``ioc_fills`` counts those IOC fills.
 
 ``render_table`` draws it with rich, ``to_json`` writes it, ``plot`` draws equity and
 inventory over time to a PNG (matplotlib, Agg).
@@ -162,7 +163,7 @@ def asset_metrics(rec: AssetRecord, ts: np.ndarray) -> dict[str, Any]:
         "volume_usd": volume,
         "fills_through_mid": through,
         "fills_by_taker": fills_by_taker(rec.fills),
-        "acks": rec.acks, "rejects": rec.rejects, "cancel_misses": rec.cancel_misses,
+        "acks": rec.acks, "rejects": rec.rejects, "cancel_misses": rec.cancel_misses, "ioc_fills": rec.ioc_fills,
         "cancel_rejects": rec.cancel_rejects, "failed_requests": rec.failed_requests,
         "funding_events": rec.funding_events,
         "book_events": rec.book_events, "level_events": rec.level_events, "trade_events": rec.trade_events,
@@ -178,8 +179,8 @@ def _total(per: dict[str, dict[str, Any]], result: BacktestResult, ts: np.ndarra
     recs = list(result.records.values())
     s = {k: sum(p[k] for p in per.values()) for k in
          ("net_pnl", "spread_capture", "spread_capture_abs", "fees", "funding", "inventory_pnl", "engine_pnl",
-          "risk_core_pnl", "volume_usd", "fills_through_mid", "acks", "rejects", "cancel_misses", "cancel_rejects",
-          "failed_requests", "funding_events",
+          "risk_core_pnl", "volume_usd", "fills_through_mid", "acks", "rejects", "cancel_misses", "ioc_fills",
+          "cancel_rejects", "failed_requests", "funding_events",
           "book_events", "level_events", "trade_events", "stalls")}
     s["accounting_diff"] = s["net_pnl"] - s["engine_pnl"]
     equity = np.sum([np.asarray(r.equity, dtype=float) for r in recs], axis=0)

@@ -389,6 +389,14 @@ class RiskConfig(_Section, frozen=True):
     widen_mult: float = 1.5
     stop_at: float = 0.8  # ... beyond which the loaded side stops quoting
     reduce_only_at: float = 0.9  # ... beyond which the asset only quotes to reduce
+    # Past the hard limit (a cut of capital or score zone, a hot reload, a reconciled position
+    # larger than the limit): the reducing side joins the touch for the excess, whatever its
+    # edge (a passive unwind); past emergency_at the excess is cut with a reduce-only IOC.
+    unwind_at: float = 1.0  # inventory / limit beyond which the passive unwind works the excess
+    emergency_at: float = 1.5  # ... beyond which a reduce-only IOC takes the position back to the limit
+    emergency_ioc: bool = True  # false: past emergency_at the passive unwind only
+    emergency_slippage_bp: float = 30.0  # the IOC's limit price: at most this far through the mid
+    emergency_cooldown_s: float = 2.0  # at least this long between two IOCs of an asset
     daily_loss_pct: float = 0.05  # of the asset's capital: stop the asset for the day
     # margin (Hyperliquid): leverage set per asset at start; breakers on the account's margin
     leverage: int = 3  # updateLeverage at start (1..50, within the asset's maxLeverage)

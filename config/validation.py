@@ -134,6 +134,18 @@ def _validate_risk(p: str, r: RiskConfig) -> None:
         )
     if r.widen_mult < 1:
         reject(f"{p}.widen_mult", r.widen_mult, "must be >= 1")
+    if not (
+        math.isfinite(r.unwind_at) and math.isfinite(r.emergency_at) and r.reduce_only_at <= r.unwind_at <= r.emergency_at <= 10
+    ):
+        reject(
+            f"{p}.unwind_at/emergency_at",
+            (r.unwind_at, r.emergency_at),
+            "must satisfy reduce_only_at <= unwind_at <= emergency_at <= 10",
+        )
+    if not (math.isfinite(r.emergency_slippage_bp) and 1 <= r.emergency_slippage_bp <= 500):
+        reject(f"{p}.emergency_slippage_bp", r.emergency_slippage_bp, "must be a number of bp from 1 to 500")
+    if not (math.isfinite(r.emergency_cooldown_s) and 0.1 <= r.emergency_cooldown_s <= 3600):
+        reject(f"{p}.emergency_cooldown_s", r.emergency_cooldown_s, "must be a number of seconds from 0.1 to 3600")
     _validate_margin(p, r)
 
 

@@ -41,13 +41,17 @@ class QuoteLadder(msgspec.Struct, frozen=True, tag=True):
 
 
 class NewOrder(msgspec.Struct, frozen=True, gc=False):
-    """A post-only (ALO) limit order to place."""
+    """A limit order to place: post-only (``tif = "Alo"``), the quotes; or an immediate-or-
+    cancel, reduce-only order that takes liquidity up to ``px`` (``"Ioc"``), the emergency
+    unwind of a position past its limit (strategy/unwind.py)."""
 
     cloid: str
     side: Side
     px: float
     sz: float
     level: int = 0
+    tif: Literal["Alo", "Ioc"] = "Alo"
+    reduce_only: bool = False
 
 
 class PlaceOrders(msgspec.Struct, frozen=True, tag=True):

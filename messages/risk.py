@@ -44,6 +44,11 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     exposure_held: bool = False
     max_limit_excess_usd: float = 0.0
     fills_digest: int = 0  # the fills applied, by identity (strategy.risk.fill_identity)
+    # past the hard limit (strategy/unwind.py): the exposure (USD) beyond the limit that the
+    # reducing side works out passively at the touch, and, past the emergency level, the
+    # exposure beyond the limit to cut with a reduce-only IOC (0: nothing to do)
+    unwind_usd: float = 0.0
+    emergency_usd: float = 0.0
 
     @property
     def net_pnl(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, NamedTuple
 
 from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
+from config import RiskConfig
 from messages.risk import Liquidated, MarginState, OwnFills, RiskState
 from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
@@ -28,21 +29,26 @@ class Command(NamedTuple):
 
 
 class OrderRole:
-    def __init__(self, tracker: OrderTracker, ts: float, *, feedback: bool = False) -> None:
+    def __init__(self, tracker: OrderTracker, ts: float, *, feedback: bool = False,
+                 risk_params: RiskConfig | None = None) -> None:
         """``feedback``: the quoter reads venue news (fills, post-only rejects, errors:
-        strategy/feedback.py), so pass it on."""
+        strategy/feedback.py), so pass it on. ``risk_params``: the emergency unwind's
+        slippage and cooldown (``[risk]``)."""
         self.tracker = tracker
         self.feedback = feedback
+        self.risk_params = risk_params if risk_params is not None else RiskConfig()
         self.base_tolerance_bp = tracker.tolerance_bp
         self.risk: RiskState | None = None
         self.ts = ts
 
     @classmethod
-    def for_quoting(cls, tracker: OrderTracker, ts: float, quoting: Any) -> "OrderRole":
+    def for_quoting(cls, tracker: OrderTracker, ts: float, quoting: Any,
+                    risk: RiskConfig | None = None) -> "OrderRole":
         """The role as the asset's quoting config wants it: the tracker's queue keeping,
-        post-only safety and budget governor set, venue news passed on if read."""
+        post-only safety and budget governor set, venue news passed on if read; ``risk``:
+        the asset's ``[risk]`` (the emergency unwind)."""
         tracker.configure(quoting)
-        return cls(tracker, ts, feedback=wants_feedback(quoting))
+        return cls(tracker, ts, feedback=wants_feedback(quoting), risk_params=risk)
 
     def handle(self, msg: Any, budget_share_left: float = 1.0) -> Outbox:
         """``budget_share_left``: the venue's action budget left (0..1); a low one
@@ -52,7 +58,9 @@ class OrderRole:
             return self._on_ladder(msg, budget_share_left)
         if isinstance(msg, RiskState):
             self.risk = msg
-            return self._cancel(self.tracker.cancel_everything()) if msg.halted else []
+            if msg.halted:
+                return self._cancel(self.tracker.cancel_everything())
+            return self._take_back(msg, ())
         return self._on_venue(msg)
 
     def _on_venue(self, msg: Any) -> Outbox:
@@ -91,16 +99,36 @@ class OrderRole:
         risk = self.risk
         if risk is None:
             return []
-        if risk.halted or not (ladder.bids or ladder.asks):  # pull everything: no mid needed
+        if risk.halted:  # pull everything: no mid needed
             return self._cancel(self.tracker.cancel_everything())
+        if not (ladder.bids or ladder.asks):
+            return self._take_back(risk, self.tracker.cancel_everything())
         mid = risk.mid or ladder.reservation or ladder_mid(ladder)
         if mid <= 0:
             return []
         self.tracker.tolerance_bp = refresh_tolerance_bp(self.base_tolerance_bp, budget_share_left)
         cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
-        if not cancels and not places:
-            return []
+        out = self._take_back(risk, cancels, places, ladder.recv_ns)
+        if out or not (cancels or places):
+            return out
         return [(VENUE, Command(tuple(cancels), tuple(places), ladder.recv_ns))]
+
+    def _take_back(self, risk: RiskState, cancels: Iterable[str], places: Iterable[NewOrder] = (),
+                   recv_ns: int = 0) -> Outbox:
+        """The command with the emergency unwind's IOC added when risk says the position is
+        past its emergency level (strategy/unwind.py); without one, just the cancels and
+        placements given (or nothing)."""
+        ioc = None
+        if risk.emergency_usd > 0 and not risk.halted:
+            rp = self.risk_params
+            ioc = self.tracker.take_back(risk.mid, risk.limit_usd, risk.emergency_usd, rp.emergency_slippage_bp,
+                                         max(self.ts, risk.ts), rp.emergency_cooldown_s)
+        cancels, places = tuple(cancels), tuple(places)
+        if ioc is not None:
+            places = (ioc,) + places  # the IOC first: it must not wait behind new quotes
+        if not (cancels or places):
+            return []
+        return [(VENUE, Command(cancels, places, recv_ns))]
 
     def _cancel(self, cloids: list[str]) -> Outbox:
         return [(VENUE, Command(tuple(cloids), ()))] if cloids else []

@@ -22,6 +22,7 @@ from messages.orders import Fill, NewOrder, OpenOrder, OrderAck, OrderCancelled,
 from messages.validity import bad_fill, bad_open_order, finite
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
+from strategy import unwind
 from strategy.position import step
 from exchange_rules import ticks as rules
 from exchange_rules.cloid import make_cloid
@@ -29,6 +30,7 @@ from exchange_rules.cloid import make_cloid
 # Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
 GONE_PREFIX = "Order was never placed, already canceled, or filled"
 TRIM_TOLERANCE = 0.02  # resting size may pass a shrunk limit by this share before it is cut
+IOC_ANSWER_TIMEOUT_S = 30.0  # an IOC unanswered this long is forgotten (its outcome comes by the fills)
 
 
 class OrderTracker:
@@ -51,6 +53,11 @@ class OrderTracker:
         self.governor: CancelFillGovernor | None = None  # cancel-to-fill governor; None: off
         self.bad_input = 0  # unusable input refused (fills, positions, open orders, a NaN mid or limit)
         self.last_bad = ""
+        # the emergency unwind's IOC (strategy/unwind.py): never resting, so not in ``live``;
+        # in flight until the venue answers it, and when the last one was sent
+        self.ioc_inflight: dict[str, float] = {}
+        self.last_ioc_ts = -math.inf
+        self.iocs_sent = 0
 
     def _refuse(self, what: str, why: str) -> None:
         self.bad_input += 1
@@ -115,6 +122,29 @@ class OrderTracker:
             out.append(NewOrder(cloid, q.side, q.px, sz, q.level))
         return cancels, out
 
+    def take_back(self, mid: float, limit_usd: float, excess_usd: float, slippage_bp: float, ts: float,
+                  cooldown_s: float) -> NewOrder | None:
+        """The reduce-only IOC that takes the position back to ``limit_usd`` (at most
+        ``excess_usd``, risk's figure; the excess by this tracker's own position, which
+        risk hears of after it), or None: one in flight, the last sent less than
+        ``cooldown_s`` ago (its fills may still be on their way), or nothing past the limit."""
+        if not (finite(mid) and mid > 0 and finite(limit_usd) and finite(ts)):
+            return None
+        for cloid, sent in list(self.ioc_inflight.items()):
+            if ts - sent > IOC_ANSWER_TIMEOUT_S:  # its answer was lost: reconciling keeps the position true
+                del self.ioc_inflight[cloid]
+        if self.ioc_inflight or ts - self.last_ioc_ts < cooldown_s:
+            return None
+        excess = min(excess_usd, abs(self.held) * mid - max(limit_usd, 0.0))
+        o = unwind.ioc_order("", self.held, mid, excess, slippage_bp, self.sz_decimals)
+        if o is None:
+            return None
+        o = _replace(o, cloid=self._next_cloid())
+        self.ioc_inflight[o.cloid] = ts
+        self.last_ioc_ts = ts
+        self.iocs_sent += 1
+        return o
+
     def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
         """Resting orders to cancel, outermost first, so that worst-case inventory on each
         side fits the limit again (it only stops fitting when the limit shrinks)."""
@@ -154,6 +184,8 @@ class OrderTracker:
 
     # -- venue answers --------------------------------------------------------------------
     def on_ack(self, ack: OrderAck) -> None:
+        if self.ioc_inflight.pop(ack.cloid, None) is not None:  # an IOC's answer: done, never rests
+            return
         o = self.live.get(ack.cloid)
         if o is not None and o.state == "pending":
             self.live[ack.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
@@ -163,6 +195,9 @@ class OrderTracker:
         """A rejected placement is gone. A rejected *cancel* is not, unless the venue says
         the order is already gone: throttled or failed cancels leave it resting, so it
         stays known (and is cancelled again by the next diff)."""
+        if self.ioc_inflight.pop(rej.cloid, None) is not None:
+            self.rejects += 1
+            return
         o = self.live.get(rej.cloid)
         if o is None:
             return
@@ -175,6 +210,7 @@ class OrderTracker:
 
     def on_cancelled(self, msg: OrderCancelled) -> None:
         self.live.pop(msg.cloid, None)
+        self.ioc_inflight.pop(msg.cloid, None)
 
     def seen(self, fill: Fill) -> bool:
         """Whether the fill was applied before: its trade id is known, or it is older than
@@ -230,6 +266,7 @@ class OrderTracker:
             if not self.seen(f):
                 self._see(f)
         self.live.clear()
+        self.ioc_inflight.clear()
         return [o.cloid for o in open_orders]
 
     def resync(self, open_orders: tuple[OpenOrder, ...], position: float) -> list[str]:

@@ -17,7 +17,7 @@ from config import QuotingConfig
 from messages.market import MarketState, Side
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
-from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend
+from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend, unwind
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
 from strategy.fill_edge import FillEdge
@@ -262,7 +262,7 @@ class QuoterCore:
         if not math.isfinite(r_bp):
             r_bp = 0.0
         sides: dict[str, tuple[QuoteLevel, ...]] = {}
-        unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
+        free_unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
         clamp = p.alo_safety.enabled and self.alo.any()
         lot = p.order_size_usd / fair  # an L1 lot in the asset's units
         hold_c = add_c = 0.0  # the holding costs (hold_value.py) of the tape edge's two experimental keys
@@ -273,7 +273,7 @@ class QuoterCore:
             add_c = hold_value.hold_cost_bp(gamma, market.sigma_bp, te.add_horizon_s)
         # a side depends only on these while no post-only clamp, unwinding or own-fill edge is
         # in play: a requote on risk news (same book, same position) reuses it
-        reuse = not (clamp or unwind or self.fill_edge is not None)
+        reuse = not (clamp or free_unwind or self.fill_edge is not None)
         for s in ("B", "A"):
             if not allow[s]:
                 sides[s] = ()
@@ -295,7 +295,7 @@ class QuoterCore:
                                       f"{p.position_cap_lots:g}-lot position cap")
                     levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
-                free = self._unwinding(s, levels, risk.position) if unwind else 0
+                free = self._unwinding(s, levels, risk.position) if free_unwind else 0
                 edges = self._edges_bp(levels, free, fair, r_bp, market)
                 if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
                     x, held = q, []
@@ -313,6 +313,14 @@ class QuoterCore:
             sides[s] = levels
             notes.extend(side_notes)
             self._sides_memo[s] = (market, key, levels, tuple(side_notes)) if reuse else None
+        if risk.unwind_usd > 0 and not risk.halted and risk.position != 0:
+            # past the hard limit: the reducing side joins the touch for the excess, whatever
+            # its edge, a guard or the regime says (strategy/unwind.py)
+            s = unwind.reducing_side(risk.position)
+            sz = unwind.unwind_size(risk.unwind_usd, fair, self.sz_decimals)
+            sides[s] = unwind.join_touch(s, sides[s], market.best_bid, market.best_ask, sz)
+            notes.append(f"past the position limit by ${risk.unwind_usd:,.0f}: "
+                         f"{'buying' if s == 'B' else 'selling'} it back at the touch")
         return QuoteLadder(
             asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,

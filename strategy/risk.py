@@ -29,6 +29,7 @@ from messages.allocation import AllocationUpdate, Multipliers, PortfolioGate
 from messages.orders import Fill, Funding
 from messages.risk import Liquidated, MarginState, RiskState
 from messages.validity import bad_fill, bad_funding, bad_number, finite
+from strategy import unwind
 from strategy.position import EPS as _EPS, step
 
 DAY_S = 86_400.0
@@ -400,6 +401,12 @@ class RiskCore:
         if near_liquidation and self._position != 0:  # distance to liquidation: only reduce
             allow["B" if self._position > 0 else "A"] = False
             reason = reason or "near liquidation: reduce-only"
+        # past the hard limit: the excess to work out (strategy/unwind.py); not while halted
+        unwind_usd = emergency_usd = 0.0
+        if self._position != 0 and not (self._stopped_day == self._day or self.portfolio_halt or margin_halt):
+            unwind_usd = unwind.excess_usd(self._position, px, limit, p.unwind_at)
+            if unwind_usd > 0 and p.emergency_ioc:
+                emergency_usd = unwind.excess_usd(self._position, px, limit, p.emergency_at)
         m = self.multipliers
         spread_mult = {s: v * m.spread for s, v in spread_mult.items()}
         size = self.size_mult
@@ -439,6 +446,8 @@ class RiskCore:
             exposure_held=held,
             max_limit_excess_usd=self.max_limit_excess_usd,
             fills_digest=self.fills_digest,
+            unwind_usd=unwind_usd,
+            emergency_usd=emergency_usd,
         )
 
 

@@ -607,7 +607,7 @@ class HyperliquidVenue:
         rest_places: list[tuple[str, Any]] = []
         for asset, o in places:
             olds = free.get((asset, o.side))
-            if olds and not self._invalid(asset, o):
+            if olds and o.tif == "Alo" and not self._invalid(asset, o):  # an IOC never replaces a quote
                 modifies.append((asset, olds.pop(0), o))
             else:
                 rest_places.append((asset, o))
@@ -649,7 +649,8 @@ class HyperliquidVenue:
                 continue
             szd = self._szd[asset]
             wires.append(actions.order_wire(self._index[asset], o.side == "B", rules.to_wire(o.px),
-                                            rules.to_wire(rules.round_size(o.sz, szd)), cloid=o.cloid))
+                                            rules.to_wire(rules.round_size(o.sz, szd)), cloid=o.cloid,
+                                            tif=o.tif, reduce_only=o.reduce_only))
             sent.append((asset, o))
         if self.budget.remaining() < len(wires) and wires:
             for asset, o in sent:

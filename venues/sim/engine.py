@@ -71,7 +71,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -101,6 +101,8 @@ ERR_SIZE = "Order has invalid size."
 ERR_MIN_NOTIONAL = "Order must have minimum value of $10."
 ERR_ALO = "Post only order would have immediately matched, bbo was {bid}@{ask}. asset={i}"
 ERR_DUP_CLOID = "Duplicate cloid."
+ERR_REDUCE_ONLY = "Reduce only order would increase position. asset={i}"
+ERR_IOC = "Order could not immediately match against any resting orders. asset={i}"
 ERR_MISSING = "Order was never placed, already canceled, or filled."
 # The exact text Hyperliquid answers a request beyond the address budget with (a 3P capture).
 ERR_ADDRESS_BUDGET = ("Too many cumulative requests sent ({used} > {cap}) for cumulative volume traded ${vlm:.2f}. "
@@ -669,8 +671,9 @@ class SimExchange:
             return ERR_OPEN_ORDER_CAP.format(cap=self.open_order_cap, i=b.index)
         return None
 
-    def place(self, asset: str, orders: Sequence[NewOrder], ts: float) -> list[OrderAck | OrderReject]:
-        """Validate and rest post-only orders; one answer per order, in order. A batch
+    def place(self, asset: str, orders: Sequence[NewOrder], ts: float) -> list[Any]:
+        """Validate and rest post-only orders; one answer per order, in order (an IOC's
+        answer also carries its fills and the cancel of its rest: ``_ioc``). A batch
         beyond the address budget is refused as a whole (each order rejected with the
         budget text)."""
         b = self._book(asset)
@@ -690,6 +693,9 @@ class SimExchange:
         for o in orders:
             px, sz = _wire(o.px), _wire(o.sz)
             reason = self.faults.take_reject(asset)
+            if reason is None and o.tif == "Ioc":
+                out += self._ioc(b, market, o, px, sz, ts)
+                continue
             if reason is None:
                 reason = self._refusal(b, market, o, px, sz)
             if reason is not None:
@@ -707,6 +713,80 @@ class SimExchange:
             b.orders[o.cloid] = _Resting(o.cloid, oid, o.side, px, float(sz), ts, queue, float(sz), queue)
             out.append(OrderAck(asset=asset, cloid=o.cloid, oid=oid, ts=ts))
         return out
+
+    def _ioc(self, b: _Book, market: Market, o: NewOrder, px: float, sz: float, ts: float) -> list[Any]:
+        """An immediate-or-cancel order (the emergency unwind's, reduce-only): it takes the
+        background's displayed liquidity from the touch up to ``px`` and pays the taker
+        fee; the rest is cancelled. Our own resting orders it would cross are cancelled
+        first (Hyperliquid's self-trade prevention). Answers: an ack, then its fills and
+        the cancel of what was left, or one reject. Its trades are not printed on the
+        public tape (the sim's tape is the background's)."""
+        d = b.sz_decimals
+        if not (math.isfinite(px) and px > 0 and is_valid_price_float(px, d)):
+            return [OrderReject(b.name, o.cloid, ERR_TICK.format(i=b.index), ts)]
+        if not (math.isfinite(sz) and is_valid_size_float(sz, d) and sz > 0):
+            return [OrderReject(b.name, o.cloid, ERR_SIZE, ts)]
+        buy = o.side == "B"
+        if o.reduce_only:
+            if (b.position >= 0) if buy else (b.position <= 0):
+                return [OrderReject(b.name, o.cloid, ERR_REDUCE_ONLY.format(i=b.index), ts)]
+            sz = min(sz, abs(b.position))
+        out: list[Any] = []
+        crossed = [r.cloid for r in b.orders.values()
+                   if r.side != o.side and (r.px <= px if buy else r.px >= px)]
+        for c in crossed:
+            del b.orders[c]
+            out.append(OrderCancelled(asset=b.name, cloid=c, ts=ts, reason="selfTradeCanceled"))
+        self._unrest(b, crossed)
+        if type(market) is OrderBookMarket:
+            prints = [(p.px, p.sz) for p in market.take(buy, sz, px)]
+        else:  # the intensity market's displayed book (it keeps no queues to deplete)
+            bids, asks = market.book(self.book_levels * _DEPTH_MAX_MULT)
+            prints, left = [], sz
+            for lv in (asks if buy else bids):
+                if left <= 0 or (lv.px > px if buy else lv.px < px):
+                    break
+                q = min(left, round_size_float(lv.sz, d))
+                if q > 0:
+                    prints.append((lv.px, q))
+                    left = round(left - q, d)
+        if not prints:
+            return out + [OrderReject(b.name, o.cloid, ERR_IOC.format(i=b.index), ts)]
+        oid = self._next_oid
+        self._next_oid += 1
+        out.append(OrderAck(asset=b.name, cloid=o.cloid, oid=oid, ts=ts))
+        left = sz
+        for ppx, q in prints:
+            left = round(left - q, d)
+            out.append(self._taker_fill(b, o.cloid, oid, o.side, ppx, q, max(left, 0.0), ts))
+        if left > 0:
+            out.append(OrderCancelled(asset=b.name, cloid=o.cloid, ts=ts, reason="ioc"))
+        return out
+
+    def _taker_fill(self, b: _Book, cloid: str, oid: int, side: str, px: float, sz: float, remaining: float,
+                    ts: float) -> Fill:
+        """One fill of an order of ours that took liquidity (taker fee)."""
+        d = b.sz_decimals
+        notional = px * sz
+        fee = notional * self.taker_fee
+        self._cum_vlm += notional
+        if side == "B":
+            b.position = round(b.position + sz, d)
+            b.cash -= notional + fee
+        else:
+            b.position = round(b.position - sz, d)
+            b.cash += notional - fee
+        tid = self._tid()
+        if self.fill_takers is not None:
+            self.fill_takers[tid] = "ours"
+        f = Fill(asset=b.name, cloid=cloid, oid=oid, tid=tid, side=side, px=px,  # type: ignore[arg-type]
+                 sz=sz, fee=fee, ts=ts, remaining=remaining)
+        b.fills.append(f)
+        b.fill_count += 1
+        b.fill_digest = (b.fill_digest + fill_identity(f.tid, f.sz, f.px)) & _MASK64
+        while b.fills[0].ts < ts - FILL_HISTORY_S:
+            b.fills.popleft()
+        return f
 
     def fill_count(self, asset: str) -> int:
         """How many fills of ours there have been, including those no longer served."""

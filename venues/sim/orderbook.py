@@ -236,6 +236,17 @@ class OrderBookMarket:
         if all(s[0] is None for s in queues[i]):
             del queues[i]
 
+    def take(self, buy: bool, sz: float, limit_px: float) -> list[Print]:
+        """An order of ours that takes liquidity (IOC): ``sz`` walking the other side from
+        the touch, no further than ``limit_px``, in price-time priority; its prints."""
+        lots = round(sz / self._lot)
+        if lots <= 0:
+            return []
+        limit = self._index(limit_px, buy)  # off the grid: the level on the order's own passive side
+        out: list[Print] = []
+        self._walk(buy, lots, limit, out, "ours")
+        return out
+
     def queue_ahead(self, cloid: str) -> float:
         """Size (units) ahead of one of our orders in its level's FIFO queue."""
         bid, i = self._where[cloid]

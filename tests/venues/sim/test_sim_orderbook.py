@@ -234,3 +234,38 @@ def test_a_plain_backtest_uses_the_hyperliquid_wire_on_the_order_book(tmp_path):
                           capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(out.read_text())["latency"]["profile"] == "hyperliquid"
+
+
+def test_an_ioc_takes_the_background_from_the_touch_pays_the_taker_fee_and_reduce_only_holds():
+    from messages.orders import OrderAck, OrderCancelled, OrderReject
+    from venues.sim.engine import ERR_IOC, ERR_REDUCE_ONLY
+
+    ex = SimExchange(_cfg(("SOL",)), seed=5)
+    _run(ex, 0.0, 30.0)
+    m = ex.markets["SOL"]
+    bids, asks = m.book(5)
+    want = round(asks[0].sz + asks[1].sz / 2, 2)
+    out = ex.place("SOL", [NewOrder("ioc-buy", "B", asks[1].px, want, tif="Ioc")], 30.0)
+    assert isinstance(out[0], OrderAck)
+    got = [f for f in out if isinstance(f, Fill)]
+    assert [f.px for f in got] == [asks[0].px, asks[1].px]
+    assert sum(f.sz for f in got) == pytest.approx(want)
+    assert all(f.fee == pytest.approx(f.px * f.sz * ex.taker_fee) for f in got)
+    assert ex.position("SOL") == pytest.approx(want)
+    assert m.book(5)[1][0].px == asks[1].px  # the touch it took is gone
+    assert ex.open_orders("SOL") == ()  # an IOC never rests
+
+    refused = ex.place("SOL", [NewOrder("ro-buy", "B", asks[3].px, 1.0, tif="Ioc", reduce_only=True)], 30.0)
+    assert [type(a) for a in refused] == [OrderReject] and refused[0].reason == ERR_REDUCE_ONLY.format(i=0)
+
+    bids = m.book(5)[0]
+    ex.place("SOL", [NewOrder("our-bid", "B", bids[0].px, 0.1)], 30.0)  # ours, resting at the best bid
+    out = ex.place("SOL", [NewOrder("ro-sell", "A", bids[4].px, 10 * want, tif="Ioc", reduce_only=True)], 30.0)
+    assert isinstance(out[0], OrderCancelled) and out[0].cloid == "our-bid"  # no trade with ourselves
+    assert sum(f.sz for f in out if isinstance(f, Fill)) == pytest.approx(want)  # capped at the position
+    assert ex.position("SOL") == pytest.approx(0.0)
+
+    ask = m.book(1)[1][0].px
+    behind = ex.place("SOL", [NewOrder("short", "B", round(ask - 0.05, 2), 1.0, tif="Ioc")], 30.0)
+    assert [type(a) for a in behind] == [OrderReject] and behind[0].reason == ERR_IOC.format(i=0)
+    assert ex.pnl("SOL") == pytest.approx(ex.cash("SOL"))  # flat: the fees and the spread are all it has
