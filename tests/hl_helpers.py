@@ -66,6 +66,21 @@ class ScriptedRest:
         return tuple(self.open_orders)
 
 
+def apply_to_tracker(tracker: Any, events: list[Any]) -> None:
+    """What the order actor does with a VenueBatch's events (strategy/order_tracker.py)."""
+    from messages.orders import Fill, OrderAck, OrderCancelled, OrderReject
+
+    for ev in events:
+        if isinstance(ev, Fill):
+            tracker.on_fill(ev)
+        elif isinstance(ev, OrderAck):
+            tracker.on_ack(ev)
+        elif isinstance(ev, OrderCancelled):
+            tracker.on_cancelled(ev)
+        elif isinstance(ev, OrderReject):
+            tracker.on_reject(ev)
+
+
 def bare_venue(key: str, asset: str = "ETH") -> tuple[HyperliquidVenue, RecordingGateway, ScriptedRest]:
     gw = RecordingGateway()
     venue = HyperliquidVenue(sim_config(portfolio={"assets": [asset]}), gw, signer=Signer(key))

@@ -282,25 +282,31 @@ class SimExchange:
 
     def _fill_piece(self, b: _Book, o: _Resting, sz: float, ts: float, taker: str = "") -> Fill:
         """One Fill of ``sz`` of ``o``; ``taker``: who took it, where the market says ("": unknown)."""
+        o.sz = round(o.sz - sz, b.sz_decimals)
+        if o.sz <= 0:
+            o.sz = 0.0
+            del b.orders[o.cloid]
+        return self._book_fill(b, o.cloid, o.oid, o.side, o.px, sz, self.maker_fee, o.sz, ts, taker)
+
+    def _book_fill(self, b: _Book, cloid: str, oid: int, side: str, px: float, sz: float, fee_rate: float,
+                   remaining: float, ts: float, taker: str) -> Fill:
+        """A fill of ours on the account: position, cash and fee, the served history, the
+        running count and identity digest."""
         d = b.sz_decimals
-        o.sz = round(o.sz - sz, d)
-        notional = o.px * sz
-        fee = notional * self.maker_fee
+        notional = px * sz
+        fee = notional * fee_rate
         self._cum_vlm += notional
-        if o.side == "B":
+        if side == "B":
             b.position = round(b.position + sz, d)
             b.cash -= notional + fee
         else:
             b.position = round(b.position - sz, d)
             b.cash += notional - fee
-        if o.sz <= 0:
-            o.sz = 0.0
-            del b.orders[o.cloid]
         tid = self._tid()
         if self.fill_takers is not None and taker:
             self.fill_takers[tid] = taker
-        f = Fill(asset=b.name, cloid=o.cloid, oid=o.oid, tid=tid, side=o.side, px=o.px,  # type: ignore[arg-type]
-                 sz=sz, fee=fee, ts=ts, remaining=o.sz)
+        f = Fill(asset=b.name, cloid=cloid, oid=oid, tid=tid, side=side, px=px,  # type: ignore[arg-type]
+                 sz=sz, fee=fee, ts=ts, remaining=remaining)
         b.fills.append(f)
         b.fill_count += 1
         b.fill_digest = (b.fill_digest + fill_identity(f.tid, f.sz, f.px)) & _MASK64
@@ -758,35 +764,10 @@ class SimExchange:
         left = sz
         for ppx, q in prints:
             left = round(left - q, d)
-            out.append(self._taker_fill(b, o.cloid, oid, o.side, ppx, q, max(left, 0.0), ts))
+            out.append(self._book_fill(b, o.cloid, oid, o.side, ppx, q, self.taker_fee, max(left, 0.0), ts, "ours"))
         if left > 0:
             out.append(OrderCancelled(asset=b.name, cloid=o.cloid, ts=ts, reason="ioc"))
         return out
-
-    def _taker_fill(self, b: _Book, cloid: str, oid: int, side: str, px: float, sz: float, remaining: float,
-                    ts: float) -> Fill:
-        """One fill of an order of ours that took liquidity (taker fee)."""
-        d = b.sz_decimals
-        notional = px * sz
-        fee = notional * self.taker_fee
-        self._cum_vlm += notional
-        if side == "B":
-            b.position = round(b.position + sz, d)
-            b.cash -= notional + fee
-        else:
-            b.position = round(b.position - sz, d)
-            b.cash += notional - fee
-        tid = self._tid()
-        if self.fill_takers is not None:
-            self.fill_takers[tid] = "ours"
-        f = Fill(asset=b.name, cloid=cloid, oid=oid, tid=tid, side=side, px=px,  # type: ignore[arg-type]
-                 sz=sz, fee=fee, ts=ts, remaining=remaining)
-        b.fills.append(f)
-        b.fill_count += 1
-        b.fill_digest = (b.fill_digest + fill_identity(f.tid, f.sz, f.px)) & _MASK64
-        while b.fills[0].ts < ts - FILL_HISTORY_S:
-            b.fills.popleft()
-        return f
 
     def fill_count(self, asset: str) -> int:
         """How many fills of ours there have been, including those no longer served."""

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from messages.orders import CancelOrders, Fill, OrderAck, OrderCancelled, OrderReject, PlaceOrders
+from messages.orders import CancelOrders, PlaceOrders
 from strategy.order_diff import LiveOrder
 from strategy.order_tracker import OrderTracker
-from tests.hl_helpers import bare_venue
+from tests.hl_helpers import apply_to_tracker, bare_venue
 from venues.hyperliquid import wire
 
 KEY = "0x" + "6c" * 32
@@ -19,17 +19,6 @@ ACCOUNT = Account.from_key(KEY).address.lower()
 ASSET = "ETH"
 IOC_OID = 2001
 
-
-def _apply(tracker: OrderTracker, events: list[Any]) -> None:
-    for ev in events:
-        if isinstance(ev, Fill):
-            tracker.on_fill(ev)
-        elif isinstance(ev, OrderAck):
-            tracker.on_ack(ev)
-        elif isinstance(ev, OrderCancelled):
-            tracker.on_cancelled(ev)
-        elif isinstance(ev, OrderReject):
-            tracker.on_reject(ev)
 
 
 def _loaded() -> tuple[OrderTracker, Any, str]:
@@ -64,7 +53,7 @@ async def test_the_ioc_goes_reduce_only_alone_and_its_early_fill_lands_once():
     assert "batchModify" not in kinds and kinds == ["cancelByCloid", "order"]
     wire_order = rest.sent[1]["orders"][0]
     assert wire_order["t"] == {"limit": {"tif": "Ioc"}} and wire_order["r"] is True and wire_order["b"] is False
-    _apply(t, gw.events)
+    apply_to_tracker(t, gw.events)
     assert t.position == pytest.approx(1.0 - ioc.sz)
     assert t.live.get(quote) is None or t.live[quote].state == "cancelling"
     assert t.ioc_inflight == {}  # answered: the next may go after the cooldown
@@ -77,6 +66,6 @@ async def test_an_ioc_that_finds_nothing_is_refused_and_forgotten():
     rest.answers.append({"status": "ok", "response": {"type": "order", "data": {"statuses": [
         {"error": "Order could not immediately match against any resting orders. asset=1"}]}}})
     await venue._flush([PlaceOrders(ASSET, 1, 0.0, (ioc,))], {ASSET})
-    _apply(t, gw.events)
+    apply_to_tracker(t, gw.events)
     assert t.position == 1.0 and t.ioc_inflight == {}
     assert venue._orders == {}

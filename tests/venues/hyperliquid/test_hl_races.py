@@ -17,8 +17,8 @@ import pytest
 from eth_account import Account
 
 from tests.hive_helpers import sim_config, wait_for
-from tests.hl_helpers import bare_venue, hl_hive_config
-from messages.orders import CancelOrders, Fill, NewOrder, OrderAck, OrderCancelled, OrderReject, PlaceOrders
+from tests.hl_helpers import apply_to_tracker, bare_venue, hl_hive_config
+from messages.orders import CancelOrders, Fill, NewOrder, OrderAck, PlaceOrders
 from strategy.order_diff import LiveOrder
 from strategy.order_tracker import OrderTracker
 from exchange_rules.cloid import make_cloid
@@ -42,19 +42,6 @@ def _tracker(*orders: tuple[str, str, str]) -> OrderTracker:
     for cloid, side, state in orders:
         t.live[cloid] = LiveOrder(cloid=cloid, side=side, level=0, px=3000.0, sz=0.01, state=state)  # type: ignore[arg-type]
     return t
-
-
-def _apply(tracker: OrderTracker, events: list[Any]) -> None:
-    """What the order actor does with a VenueBatch."""
-    for ev in events:
-        if isinstance(ev, Fill):
-            tracker.on_fill(ev)
-        elif isinstance(ev, OrderAck):
-            tracker.on_ack(ev)
-        elif isinstance(ev, OrderCancelled):
-            tracker.on_cancelled(ev)
-        elif isinstance(ev, OrderReject):
-            tracker.on_reject(ev)
 
 
 def _fill(cloid: str, oid: int, tid: int, sz: float = 0.01) -> wire.UserFillsFrame:
@@ -96,7 +83,7 @@ async def test_a_placement_filled_on_the_feed_before_its_answer():
     rest.answers.append(_ok({"resting": {"oid": NEW_OID}}))
     tracker = _tracker((NEW, "B", "pending"))
     await venue._flush([_place(NEW)], {ASSET})
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert [type(e) for e in gw.events] == [Fill, OrderAck]
     assert tracker.live == {} and tracker.position == pytest.approx(0.01)
     _assert_nothing_leaks(venue)
@@ -113,7 +100,7 @@ async def test_a_modify_whose_new_order_fills_before_the_answer():
     tracker = _tracker((OLD, "B", "cancelling"), (NEW, "B", "pending"))
     await venue._flush(_modify_batch(), {ASSET})
     assert rest.sent[0]["type"] == "batchModify"
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert tracker.live == {} and tracker.position == pytest.approx(0.01)
     _assert_nothing_leaks(venue)
     assert venue.stats.internal_errors == 0 and gw.resyncs == []
@@ -126,7 +113,7 @@ async def test_a_modify_whose_new_order_is_cancelled_before_the_answer():
     rest.answers.append(_ok({"resting": {"oid": NEW_OID}}))
     tracker = _tracker((OLD, "B", "cancelling"), (NEW, "B", "pending"))
     await venue._flush(_modify_batch(), {ASSET})
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert tracker.live == {}
     _assert_nothing_leaks(venue)
 
@@ -140,7 +127,7 @@ async def test_a_modify_of_an_order_the_feed_reports_filled_before_the_answer():
     rest.answers.append(_ok({"error": "Cannot modify canceled or filled order"}))
     tracker = _tracker((OLD, "B", "cancelling"), (NEW, "B", "pending"))
     await venue._flush(_modify_batch(), {ASSET})
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert tracker.live == {} and tracker.position == pytest.approx(0.01)
     _assert_nothing_leaks(venue)
 
@@ -160,7 +147,7 @@ async def test_an_order_gone_before_its_modify_is_built_is_placed_plainly():
     await venue._flush(batch, {ASSET})
     assert [a["type"] for a in rest.sent] == ["cancelByCloid", "order"]
     tracker = _tracker((OLD, "B", "cancelling"), (other, "A", "cancelling"), (NEW, "B", "pending"))
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert set(tracker.live) == {NEW} and tracker.live[NEW].state == "resting"
     assert venue._orders == {NEW: [ASSET, NEW_OID, 0.01, "B"]}
     assert venue.stats.internal_errors == 0
@@ -172,7 +159,7 @@ async def test_an_answer_acked_twice_changes_nothing():
     tracker = _tracker((NEW, "B", "pending"))
     await venue._flush([_place(NEW)], {ASSET})
     venue._answer([(ASSET, NewOrder(NEW, "B", 3000.0, 0.01))], _ok({"resting": {"oid": NEW_OID}}), placing=True)
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert tracker.live[NEW].state == "resting"
     assert venue._orders == {NEW: [ASSET, NEW_OID, 0.01, "B"]} and venue._by_oid == {NEW_OID: NEW}
 
@@ -184,7 +171,7 @@ async def test_a_cancel_answered_after_the_feed_reported_the_fill():
     rest.answers.append(_ok({"error": "Order was never placed, already canceled, or filled. asset=1"}))
     tracker = _tracker((OLD, "B", "cancelling"))
     await venue._flush([CancelOrders(ASSET, 1, 0.0, (OLD,))], {ASSET})
-    _apply(tracker, gw.events)
+    apply_to_tracker(tracker, gw.events)
     assert tracker.live == {} and tracker.position == pytest.approx(0.01)
     _assert_nothing_leaks(venue)
 
