@@ -234,3 +234,37 @@ def test_a_new_grant_takes_effect_on_the_next_quote_without_a_restart():
         assert {r: hive.teams["ETH"].get(r) for r in refs} == refs  # the same actors: no restart
     finally:
         hive.stop()
+
+
+def test_a_cut_under_the_position_is_unwound_by_the_live_hive():
+    """The meta-supervisor's grant shrinks ETH's limit to a third of the position it holds:
+    the order actor's reduce-only IOC (and the passive unwind behind it) bring the venue's
+    position back within 1.5x the new limit within seconds (with the unwind off it stays
+    at 3x), reduced, not flipped."""
+    from messages.allocation import AllocationUpdate
+
+    cfg = sim_config(sim={"market_model": "formula"}, quoting={"tape_edge": {"enabled": False}})
+    hive = Hive(cfg, speed=20.0, seed=4)
+    hive.start()
+    try:
+        def loaded() -> bool:
+            r = hive.board.risk.get("ETH")
+            return r is not None and abs(hive.venue.engine.position("ETH")) * r.mid >= 150.0
+
+        wait_for(loaded, timeout=60, what="an ETH position of $150")
+        r = hive.board.risk["ETH"]
+        exposure = abs(hive.venue.engine.position("ETH")) * r.mid
+        limit = exposure / 3.0
+        pct = cfg.assets["ETH"].risk.max_position_pct
+        hive.contexts["ETH"].supervisor.tell(AllocationUpdate(
+            "ETH", hive.sim_time(), base=limit / pct, reference=cfg.capital_share()))
+
+        def back_within() -> bool:
+            s = hive.board.risk["ETH"]
+            return s.limit_usd == pytest.approx(limit) and abs(hive.venue.engine.position("ETH")) * s.mid <= 1.5 * limit
+
+        wait_for(back_within, timeout=20, what="the position back within 1.5x the new limit")
+        after = hive.venue.engine.position("ETH")
+        assert after * r.position > 0 or after == 0  # reduced, not flipped
+    finally:
+        hive.stop()
