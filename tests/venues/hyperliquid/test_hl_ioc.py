@@ -69,3 +69,49 @@ async def test_an_ioc_that_finds_nothing_is_refused_and_forgotten():
     apply_to_tracker(t, gw.events)
     assert t.position == 1.0 and t.ioc_inflight == {}
     assert venue._orders == {}
+
+
+def test_the_hive_on_the_fake_exchange_takes_a_cut_position_back_with_a_signed_ioc():
+    """End to end against the fake exchange (signatures checked as the exchange would):
+    a position is filled in by another user's takers, the meta-supervisor's grant cuts ETH's
+    limit to a third of it, and a reduce-only IOC (a taker fill) takes it back; the hive's
+    books equal the exchange's when it stops, and nothing is left open."""
+    from makerhive.app import Hive
+    from messages.allocation import AllocationUpdate
+    from testkit.hyperliquid_fake import FakeHyperliquid
+    from tests.hive_helpers import sim_config, wait_for
+    from tests.hl_helpers import hl_hive_config
+    from venues.hyperliquid.signing import Signer
+
+    key = "0x" + "6d" * 32
+    account = Account.from_key(key).address.lower()
+    with FakeHyperliquid(sim_config(portfolio={"assets": [ASSET]}), seed=3, account=account) as fake:
+        cfg = hl_hive_config(fake, (ASSET,))
+        m = cfg.assets[ASSET].market
+        hive = Hive(cfg, signer=Signer(key))
+        hive.start()
+        try:
+            wait_for(lambda: any(o["coin"] == ASSET and o["side"] == "B" for o in fake.open_orders()), timeout=15,
+                     what="ETH bids resting")
+            for _ in range(6):  # other users sell into our bids: we get long
+                fake.cross(ASSET, "A", round(400.0 / m.price, m.sz_decimals))
+                wait_for(lambda: any(o["coin"] == ASSET and o["side"] == "B" for o in fake.open_orders()),
+                         timeout=10, what="ETH bids again")
+            wait_for(lambda: hive.board.risk[ASSET].position == pytest.approx(fake.position(ASSET)), timeout=10,
+                     what="the hive's position caught up")
+            risk = hive.board.risk[ASSET]
+            exposure = fake.position(ASSET) * risk.mid
+            assert exposure > 100.0
+            limit = exposure / 3.0
+            hive.contexts[ASSET].supervisor.tell(AllocationUpdate(
+                ASSET, hive.sim_time(), base=limit / cfg.assets[ASSET].risk.max_position_pct,
+                reference=cfg.capital_share()))
+            wait_for(lambda: 0 <= fake.position(ASSET) * hive.board.risk[ASSET].mid <= 1.5 * limit, timeout=15,
+                     what="the position back within 1.5x the new limit")
+            takers = [f for f in fake.fills() if f["coin"] == ASSET and f["crossed"]]
+            assert takers and all(f["side"] == "A" for f in takers)  # we sold, as the taker
+        finally:
+            summary = hive.stop()
+        assert summary["assets"][ASSET]["inventory"] == pytest.approx(fake.position(ASSET), abs=1e-9)
+        assert fake.open_orders() == []
+        assert fake.stats["bad_signatures"] == 0
