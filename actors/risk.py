@@ -60,7 +60,7 @@ class RiskActor(AssetActor):
             for f in fills:
                 self.board.record_fill(f)
                 if j is not None:
-                    j.fill(f, fair)
+                    j.fill(f, fair, "taker" if f.crossed else "maker")
         elif isinstance(msg, Funding) and j is not None:
             j.funding(msg.asset, msg.ts, msg.rate, msg.position, msg.usd)
 

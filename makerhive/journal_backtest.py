@@ -54,13 +54,18 @@ def _fills_and_samples(j: Journal, asset: str, n: int, rec: Any, sample_ts: list
         while i < len(fills) and fills[i].ts <= ts:
             f = fills[i]
             j.mark(f.ts, asset, f.mid)
-            j.fill(_Fill(asset, n * _TID_BASE + i, f), fair_px=f.mid)
+            j.fill(_Fill(asset, n * _TID_BASE + i, f), fair_px=f.mid, liquidity=_liquidity(f))
             position += f.sz if f.side == "B" else -f.sz
             i += 1
         mid = inv / position if abs(position) > 1e-12 else None
         j.position(ts, asset, position=position, mid=mid, inventory_usd=inv, net_pnl=eq, capital=rec.capital)
     for k in range(i, len(fills)):
-        j.fill(_Fill(asset, n * _TID_BASE + k, fills[k]), fair_px=fills[k].mid)
+        j.fill(_Fill(asset, n * _TID_BASE + k, fills[k]), fair_px=fills[k].mid, liquidity=_liquidity(fills[k]))
+
+
+def _liquidity(f: Any) -> str:
+    """Our IOC's fills (the emergency unwind) took liquidity; every other fill of ours made it."""
+    return "taker" if f.taker == "ours" else "maker"
 
 
 class _Fill:

@@ -96,7 +96,7 @@ class OrderCancelled(msgspec.Struct, frozen=True, tag=True):
     reason: str = "cancel"
 
 
-class Fill(msgspec.Struct, frozen=True, tag=True):
+class Fill(msgspec.Struct, frozen=True, tag=True, omit_defaults=True):
     """One of our orders traded. ``tid`` is unique per fill: dedupe by it.
 
     ``fee`` is what we paid (negative = rebate), in USD. ``remaining`` is the order's
@@ -113,6 +113,7 @@ class Fill(msgspec.Struct, frozen=True, tag=True):
     fee: float
     ts: float
     remaining: float
+    crossed: bool = False  # we took liquidity (the emergency unwind's IOC): the taker fee (left out when False)
 
 
 class OpenOrder(msgspec.Struct, frozen=True, gc=False):

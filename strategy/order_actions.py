@@ -38,6 +38,10 @@ def order_actions(cancels: Iterable[str], places: Iterable[NewOrder],
     placed: list[OrderAction] = []
     for p in places:
         olds = free.get(p.side)
+        if p.tif != "Alo":  # the emergency unwind's IOC takes liquidity: it replaces no quote
+            placed.append(OrderAction("place", p.cloid, p.side, p.px, p.sz, text=f"{p.tif} reduce-only"
+                                      if p.reduce_only else p.tif))
+            continue
         if not olds:
             placed.append(OrderAction("place", p.cloid, p.side, p.px, p.sz))
             continue

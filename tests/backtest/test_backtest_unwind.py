@@ -83,3 +83,17 @@ def test_a_limit_cut_under_the_position_is_worked_back(loaded, ioc):
         assert rec.ioc_fills == 0
         # passively: the reducing side at the touch brings it down within the run
         assert held[-1] <= limit * 1.1 or held[ts >= at + 120.0].min() <= limit * 1.1
+
+
+def test_the_journal_marks_the_ioc_fills_as_taker(loaded, tmp_path):
+    from makerhive.journal import read_rows
+    from makerhive.journal_backtest import write_backtest
+
+    at, inv = loaded
+    cfg = _cfg()
+    result = _CutAt(cfg, at, base=inv / 3.0 / cfg.assets[ASSET].risk.max_position_pct).run(DURATION_S)
+    path = write_backtest(result, tmp_path)
+    rows = read_rows(path, "SELECT liquidity, count(*) FROM fills GROUP BY liquidity")
+    by = {r[0]: r[1] for r in rows}
+    assert by.get("taker") == result.records[ASSET].ioc_fills > 0
+    assert by.get("maker") == len(result.records[ASSET].fills) - by["taker"]

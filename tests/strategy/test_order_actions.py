@@ -29,3 +29,11 @@ def test_without_a_matching_level_the_oldest_cancelled_order_on_the_side_is_repl
     live = {"b0": _live("b0", "B", 0, 99.0, 1.0), "b1": _live("b1", "B", 1, 98.0, 2.0)}
     got = order_actions(["b0", "b1"], [NewOrder("n", "B", 99.5, 1.0, level=3)], live)
     assert [(a.action, a.cloid, a.old_cloid) for a in got] == [("cancel", "b1", ""), ("modify", "n", "b0")]
+
+
+def test_the_emergency_ioc_is_a_placement_of_its_own_never_a_modify():
+    live = {"a0": _live("a0", "A", 0, 101.0, 1.0)}
+    ioc = NewOrder("x", "A", 99.7, 0.5, tif="Ioc", reduce_only=True)
+    got = order_actions(["a0"], [ioc, NewOrder("n", "A", 100.5, 1.0)], live)
+    assert got == [OrderAction("place", "x", "A", 99.7, 0.5, text="Ioc reduce-only"),
+                   OrderAction("modify", "n", "A", 100.5, 1.0, "a0", 101.0, 1.0)]

@@ -406,7 +406,7 @@ class HyperliquidVenue:
             if remaining <= 0:
                 self._forget(cloid)
         side = "B" if f.side == "B" else "A"
-        return Fill(asset, cloid, f.oid, f.tid, side, f.px, f.sz, f.fee, f.time / 1000.0, remaining)
+        return Fill(asset, cloid, f.oid, f.tid, side, f.px, f.sz, f.fee, f.time / 1000.0, remaining, f.crossed)
 
     def _on_fills(self, fills: tuple[wire.WsFill, ...]) -> None:
         by_asset: dict[str, list[Any]] = {}

@@ -289,7 +289,7 @@ class SimExchange:
         return self._book_fill(b, o.cloid, o.oid, o.side, o.px, sz, self.maker_fee, o.sz, ts, taker)
 
     def _book_fill(self, b: _Book, cloid: str, oid: int, side: str, px: float, sz: float, fee_rate: float,
-                   remaining: float, ts: float, taker: str) -> Fill:
+                   remaining: float, ts: float, taker: str, crossed: bool = False) -> Fill:
         """A fill of ours on the account: position, cash and fee, the served history, the
         running count and identity digest."""
         d = b.sz_decimals
@@ -306,7 +306,7 @@ class SimExchange:
         if self.fill_takers is not None and taker:
             self.fill_takers[tid] = taker
         f = Fill(asset=b.name, cloid=cloid, oid=oid, tid=tid, side=side, px=px,  # type: ignore[arg-type]
-                 sz=sz, fee=fee, ts=ts, remaining=remaining)
+                 sz=sz, fee=fee, ts=ts, remaining=remaining, crossed=crossed)
         b.fills.append(f)
         b.fill_count += 1
         b.fill_digest = (b.fill_digest + fill_identity(f.tid, f.sz, f.px)) & _MASK64
@@ -764,7 +764,8 @@ class SimExchange:
         left = sz
         for ppx, q in prints:
             left = round(left - q, d)
-            out.append(self._book_fill(b, o.cloid, oid, o.side, ppx, q, self.taker_fee, max(left, 0.0), ts, "ours"))
+            out.append(self._book_fill(b, o.cloid, oid, o.side, ppx, q, self.taker_fee, max(left, 0.0), ts, "ours",
+                                       crossed=True))
         if left > 0:
             out.append(OrderCancelled(asset=b.name, cloid=o.cloid, ts=ts, reason="ioc"))
         return out

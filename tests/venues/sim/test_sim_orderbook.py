@@ -250,7 +250,7 @@ def test_an_ioc_takes_the_background_from_the_touch_pays_the_taker_fee_and_reduc
     got = [f for f in out if isinstance(f, Fill)]
     assert [f.px for f in got] == [asks[0].px, asks[1].px]
     assert sum(f.sz for f in got) == pytest.approx(want)
-    assert all(f.fee == pytest.approx(f.px * f.sz * ex.taker_fee) for f in got)
+    assert all(f.fee == pytest.approx(f.px * f.sz * ex.taker_fee) and f.crossed for f in got)
     assert ex.position("SOL") == pytest.approx(want)
     assert m.book(5)[1][0].px == asks[1].px  # the touch it took is gone
     assert ex.open_orders("SOL") == ()  # an IOC never rests
