@@ -493,7 +493,7 @@ class AssetConfig(_Section, frozen=True):
     compound: bool = False
 
 
-ALERT_KINDS = ("failure", "restart", "escalation", "gave_up", "halt", "quarantine", "stall", "exposure")
+ALERT_KINDS = ("failure", "restart", "escalation", "gave_up", "halt", "quarantine", "stall", "exposure", "unwind")
 
 
 class AlertsConfig(_Section, frozen=True):

@@ -66,6 +66,7 @@ EventKind = Literal[
     "margin",
     "params",  # quoting parameters changed in a running hive (re-optimiser, rollback)
     "tune",  # the runtime auto-tuner moved the spread or the skew (strategy/auto_tuner.py)
+    "unwind",  # a position past its emergency level: a reduce-only IOC sent (strategy/unwind.py)
 ]
 
 

@@ -17,7 +17,7 @@ from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp
 from strategy.feedback import feedback, wants_feedback
 from strategy.order_tracker import OrderTracker
-from strategy.outbox import VENUE, Outbox
+from strategy.outbox import LOG, VENUE, Note, Outbox
 
 
 class Command(NamedTuple):
@@ -108,10 +108,7 @@ class OrderRole:
             return []
         self.tracker.tolerance_bp = refresh_tolerance_bp(self.base_tolerance_bp, budget_share_left)
         cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
-        out = self._take_back(risk, cancels, places, ladder.recv_ns)
-        if out or not (cancels or places):
-            return out
-        return [(VENUE, Command(tuple(cancels), tuple(places), ladder.recv_ns))]
+        return self._take_back(risk, cancels, places, ladder.recv_ns)
 
     def _take_back(self, risk: RiskState, cancels: Iterable[str], places: Iterable[NewOrder] = (),
                    recv_ns: int = 0) -> Outbox:
@@ -124,11 +121,16 @@ class OrderRole:
             ioc = self.tracker.take_back(risk.mid, risk.limit_usd, risk.emergency_usd, rp.emergency_slippage_bp,
                                          max(self.ts, risk.ts), rp.emergency_cooldown_s)
         cancels, places = tuple(cancels), tuple(places)
+        out: Outbox = []
         if ioc is not None:
             places = (ioc,) + places  # the IOC first: it must not wait behind new quotes
+            out.append((LOG, Note(self.tracker.last_ioc_ts, "unwind",
+                                  f"position ${abs(self.tracker.held) * risk.mid:,.0f} past its ${risk.limit_usd:,.0f} "
+                                  f"limit: reduce-only IOC {'sell' if ioc.side == 'A' else 'buy'} {ioc.sz:g} "
+                                  f"at {ioc.px:g} at worst")))
         if not (cancels or places):
-            return []
-        return [(VENUE, Command(cancels, places, recv_ns))]
+            return out
+        return [(VENUE, Command(cancels, places, recv_ns)), *out]
 
     def _cancel(self, cloids: list[str]) -> Outbox:
         return [(VENUE, Command(tuple(cloids), ()))] if cloids else []

@@ -264,6 +264,7 @@ def test_a_cut_under_the_position_is_unwound_by_the_live_hive():
             return s.limit_usd == pytest.approx(limit) and abs(hive.venue.engine.position("ETH")) * s.mid <= 1.5 * limit
 
         wait_for(back_within, timeout=20, what="the position back within 1.5x the new limit")
+        assert "reduce-only IOC" in hive.board.events_of("unwind", "ETH")[0].text  # the operator sees it
         after = hive.venue.engine.position("ETH")
         assert after * r.position > 0 or after == 0  # reduced, not flipped
     finally:

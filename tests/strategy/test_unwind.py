@@ -132,8 +132,11 @@ def _iocs(out) -> list:
 def test_past_the_emergency_level_one_ioc_goes_at_a_time_and_not_within_the_cooldown():
     role = _role(1.0)  # $3,000 long against a $1,000 limit
     risk = _risk(1.0, unwind_usd=2000.0, emergency_usd=2000.0, limit_usd=1000.0)
-    first = _iocs(role.handle(risk))
+    out = role.handle(risk)
+    first = _iocs(out)
     assert len(first) == 1
+    notes = [m for to, m in out if to == "log"]
+    assert [n.kind for n in notes] == ["unwind"] and "reduce-only IOC sell" in notes[0].text
     o = first[0]
     assert o.side == "A" and o.reduce_only and o.sz == pytest.approx(0.6667)
     assert o.cloid not in role.tracker.live  # it never rests
