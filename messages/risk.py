@@ -49,6 +49,9 @@ class RiskState(msgspec.Struct, frozen=True, tag=True):
     # exposure beyond the limit to cut with a reduce-only IOC (0: nothing to do)
     unwind_usd: float = 0.0
     emergency_usd: float = 0.0
+    # past reduce_only_at (or near liquidation): only orders that reduce the position, and
+    # no more of them than closes it
+    reduce_only: bool = False
 
     @property
     def net_pnl(self) -> float:

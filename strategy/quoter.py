@@ -321,6 +321,11 @@ class QuoterCore:
             sides[s] = unwind.join_touch(s, sides[s], market.best_bid, market.best_ask, sz)
             notes.append(f"past the position limit by ${risk.unwind_usd:,.0f}: "
                          f"{'buying' if s == 'B' else 'selling'} it back at the touch")
+        if risk.reduce_only and risk.position != 0:
+            # only orders that reduce the position, and no more of them than closes it
+            s = unwind.reducing_side(risk.position)
+            sides["B" if s == "A" else "A"] = ()
+            sides[s] = unwind.within_position(sides[s], risk.position, self.sz_decimals)
         return QuoteLadder(
             asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,

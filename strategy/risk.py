@@ -382,6 +382,7 @@ class RiskCore:
         allow = {"B": True, "A": True}
         spread_mult = {"B": 1.0, "A": 1.0}
         reason = ""
+        reduce_only = False
         if self._position != 0:
             loaded = "B" if self._position > 0 else "A"
             if u > p.widen_at:
@@ -390,6 +391,7 @@ class RiskCore:
                 allow[loaded] = False
             if u > p.reduce_only_at:
                 reason = "reduce-only"
+                reduce_only = True
         held = self.max_inventory_usd is not None and self.max_inventory_usd - exposure < MIN_ADD_USD
         if held:  # the portfolio's exposure cap: no quote may add to |inventory|
             if self._position >= 0:
@@ -401,6 +403,7 @@ class RiskCore:
         if near_liquidation and self._position != 0:  # distance to liquidation: only reduce
             allow["B" if self._position > 0 else "A"] = False
             reason = reason or "near liquidation: reduce-only"
+            reduce_only = True
         # past the hard limit: the excess to work out (strategy/unwind.py); not while halted
         unwind_usd = emergency_usd = 0.0
         if self._position != 0 and not (self._stopped_day == self._day or self.portfolio_halt or margin_halt):
@@ -448,6 +451,7 @@ class RiskCore:
             fills_digest=self.fills_digest,
             unwind_usd=unwind_usd,
             emergency_usd=emergency_usd,
+            reduce_only=reduce_only,
         )
 
 

@@ -1,4 +1,4 @@
-"""Past the hard limit: work the excess out, passively, then with an IOC.
+"""Past the hard limit: work the excess out, passively, then with an IOC; and reduce-only.
 
 Why: the order tracker never lets resting size take the position past its limit, so a
 position ends up past it only when the limit shrinks under it (the meta-supervisor cuts
@@ -14,6 +14,10 @@ hold it for as long as the market takes to come back. Two steps (``[risk]``):
   position back to the limit at once, paying the taker fee and at most
   ``emergency_slippage_bp`` through the mid (``emergency_ioc``; one per
   ``emergency_cooldown_s``, since the fills of the last one may still be on their way).
+
+Before that, past ``reduce_only_at`` (or near liquidation), the asset is reduce-only: the
+loaded side is not quoted and the reducing side no more than closes the position
+(``within_position``), so no run of fills can carry a long through zero into a short.
 """
 from __future__ import annotations
 
@@ -58,6 +62,26 @@ def join_touch(side: Side, levels: tuple[QuoteLevel, ...], best_bid: float, best
         px = first.px if inside else touch
         return (QuoteLevel(side, 0, px, max(first.sz, sz)),) + levels[1:]
     return (QuoteLevel(side, 0, touch, sz),)
+
+
+def within_position(levels: tuple[QuoteLevel, ...], position: float, sz_decimals: int) -> tuple[QuoteLevel, ...]:
+    """The reducing side's levels cut so that all of them filling at most closes the
+    position (reduce-only: no fill may take it through zero); the level that would cross
+    it shrinks to what is left, if that still meets the minimum order value."""
+    left = abs(position)
+    out: list[QuoteLevel] = []
+    for lv in levels:
+        if left <= 0:
+            break
+        if lv.sz <= left + 1e-12:
+            out.append(lv)
+            left -= lv.sz
+            continue
+        sz = rules.round_size_float(left, sz_decimals)
+        if sz > 0 and rules.meets_min_notional_float(lv.px, sz):
+            out.append(QuoteLevel(lv.side, lv.level, lv.px, sz))
+        break
+    return tuple(out)
 
 
 def unwind_size(excess: float, mid: float, sz_decimals: int) -> float:

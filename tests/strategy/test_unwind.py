@@ -174,3 +174,33 @@ def test_no_ioc_while_halted_or_without_emergency():
     assert _iocs(role.handle(calm)) == []
     halted = _risk(1.0, unwind_usd=0.0, emergency_usd=0.0, limit_usd=1000.0, halted=True)
     assert _iocs(role.handle(halted)) == []
+
+
+# -- reduce-only ----------------------------------------------------------------------------
+def test_within_position_cuts_the_reducing_side_to_what_closes_the_position():
+    lv = (QuoteLevel("A", 0, 3000.0, 0.02), QuoteLevel("A", 1, 3001.0, 0.02), QuoteLevel("A", 2, 3002.0, 0.02))
+    assert unwind.within_position(lv, 0.05, 4) == lv[:2] + (QuoteLevel("A", 2, 3002.0, 0.01),)
+    assert unwind.within_position(lv, 0.041, 4) == lv[:2]  # 0.001 left: under the $10 minimum
+    assert unwind.within_position(lv, -0.02, 4) == lv[:1]
+
+
+def test_risk_turns_reduce_only_past_its_threshold():
+    def state(units: float) -> RiskState:
+        c = RiskCore("ETH", RiskConfig(), 10_000.0, ts=T0)  # limit $2,500; reduce-only past 0.9
+        c.on_fill(Fill("ETH", "c", 1, 1, "B" if units > 0 else "A", 100.0, abs(units), 0.0, T0 + 1, 0.0), units)
+        c.mark(100.0, T0 + 2)
+        return c.state(T0 + 3)
+
+    assert not state(21.0).reduce_only and state(23.0).reduce_only and state(-23.0).reduce_only
+
+
+def test_reduce_only_quotes_no_more_than_closes_the_position():
+    q = config.load("config.toml").assets["ETH"].quoting
+    q = msgspec.structs.replace(q, model="as", fee_aware=False, levels=3, tape_edge=msgspec.structs.replace(
+        q.tape_edge, enabled=False), inventory_risk_pct=0.0, toxicity=msgspec.structs.replace(q.toxicity, enabled=False))
+    quoter = QuoterCore("ETH", q, 4)
+    free = quoter.quote(_market(), _risk(0.03, limit_usd=100_000.0), 100.0)
+    assert sum(lv.sz for lv in free.asks) > 0.03 and free.bids  # plenty either way
+    ladder = quoter.quote(_market(), _risk(0.03, limit_usd=100_000.0, reduce_only=True), 100.0)
+    assert ladder.bids == () and ladder.asks
+    assert sum(lv.sz for lv in ladder.asks) <= 0.03 + 1e-12
