@@ -121,6 +121,8 @@ class OrderRole:
             ioc = self.tracker.take_back(risk.mid, risk.limit_usd, risk.emergency_usd, rp.emergency_slippage_bp,
                                          max(self.ts, risk.ts), rp.emergency_cooldown_s)
         cancels, places = tuple(cancels), tuple(places)
+        if self.tracker.ioc_inflight and places:
+            places = self.tracker.hold_back_reducing(places)
         out: Outbox = []
         if ioc is not None:
             places = (ioc,) + places  # the IOC first: it must not wait behind new quotes

@@ -145,6 +145,22 @@ class OrderTracker:
         self.iocs_sent += 1
         return o
 
+    def hold_back_reducing(self, places: tuple[NewOrder, ...]) -> tuple[NewOrder, ...]:
+        """While an IOC is in flight it owns the reducing side: new quotes there wait for
+        its answer (the next ladder places them, sized by the position its fills leave),
+        so the IOC and a quote sized for the same excess cannot both fill and carry the
+        position through zero. The quotes held back are forgotten here."""
+        if self.held == 0:
+            return places
+        reducing = "A" if self.held > 0 else "B"
+        kept = []
+        for o in places:
+            if o.side == reducing and o.tif == "Alo":
+                self.live.pop(o.cloid, None)
+            else:
+                kept.append(o)
+        return tuple(kept)
+
     def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
         """Resting orders to cancel, outermost first, so that worst-case inventory on each
         side fits the limit again (it only stops fitting when the limit shrinks)."""

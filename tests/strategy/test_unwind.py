@@ -12,7 +12,7 @@ import config
 from config import RiskConfig
 from exchange_rules import ticks as rules
 from messages.market import MarketState
-from messages.orders import Fill, OrderAck, OrderReject, QuoteLevel
+from messages.orders import Fill, OrderAck, OrderReject, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
 from strategy import unwind
 from strategy.order_role import Command, OrderRole
@@ -204,3 +204,19 @@ def test_reduce_only_quotes_no_more_than_closes_the_position():
     ladder = quoter.quote(_market(), _risk(0.03, limit_usd=100_000.0, reduce_only=True), 100.0)
     assert ladder.bids == () and ladder.asks
     assert sum(lv.sz for lv in ladder.asks) <= 0.03 + 1e-12
+
+
+def test_while_the_ioc_is_in_flight_no_new_quote_on_the_reducing_side_goes_out():
+    role = _role(1.0)
+    risk = _risk(1.0, unwind_usd=2000.0, emergency_usd=2000.0, limit_usd=1000.0)
+    role.handle(risk)  # the IOC
+    ladder = QuoteLadder("ETH", 100.1, 2, bids=(QuoteLevel("B", 0, 2999.0, 0.01),),
+                         asks=(QuoteLevel("A", 0, 3000.1, 0.6667),))
+    out = role.handle(ladder)
+    placed = [o for _, cmd in out if isinstance(cmd, Command) for o in cmd.places]
+    assert placed == []  # the ask waits for the IOC's answer (and a bid would add past the limit)
+    assert role.tracker.live == {}  # nothing phantom left behind
+    (cloid,) = role.tracker.ioc_inflight
+    role.handle(OrderReject("ETH", cloid, "Order could not immediately match against any resting orders.", 100.2))
+    out = role.handle(msgspec.structs.replace(ladder, ts=100.3))
+    assert [o.side for _, cmd in out if isinstance(cmd, Command) for o in cmd.places] == ["A"]
