@@ -40,6 +40,7 @@ class OrderRole:
         self.base_tolerance_bp = tracker.tolerance_bp
         self.risk: RiskState | None = None
         self.ts = ts
+        self.mid = 0.0  # the last mid a ladder was planned at (risk's, else the ladder's own)
 
     @classmethod
     def for_quoting(cls, tracker: OrderTracker, ts: float, quoting: Any,
@@ -106,8 +107,9 @@ class OrderRole:
         mid = risk.mid or ladder.reservation or ladder_mid(ladder)
         if mid <= 0:
             return []
+        self.mid = mid
         self.tracker.tolerance_bp = refresh_tolerance_bp(self.base_tolerance_bp, budget_share_left)
-        cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd)
+        cancels, places = self.tracker.plan(ladder, mid, risk.limit_usd, risk.reduce_only)
         return self._take_back(risk, cancels, places, ladder.recv_ns)
 
     def _take_back(self, risk: RiskState, cancels: Iterable[str], places: Iterable[NewOrder] = (),
@@ -118,8 +120,9 @@ class OrderRole:
         ioc = None
         if risk.emergency_usd > 0 and not risk.halted:
             rp = self.risk_params
-            ioc = self.tracker.take_back(risk.mid, risk.limit_usd, risk.emergency_usd, rp.emergency_slippage_bp,
-                                         max(self.ts, risk.ts), rp.emergency_cooldown_s)
+            # priced from risk's mark, or before risk has one (a hive just started) the ladder's
+            ioc = self.tracker.take_back(risk.mid or self.mid, risk.limit_usd, risk.emergency_usd,
+                                         rp.emergency_slippage_bp, max(self.ts, risk.ts), rp.emergency_cooldown_s)
         cancels, places = tuple(cancels), tuple(places)
         if self.tracker.ioc_inflight and places:
             places = self.tracker.hold_back_reducing(places)
@@ -127,7 +130,8 @@ class OrderRole:
         if ioc is not None:
             places = (ioc,) + places  # the IOC first: it must not wait behind new quotes
             out.append((LOG, Note(self.tracker.last_ioc_ts, "unwind",
-                                  f"position ${abs(self.tracker.held) * risk.mid:,.0f} past its ${risk.limit_usd:,.0f} "
+                                  f"position ${abs(self.tracker.held) * (risk.mid or self.mid):,.0f} past its "
+                                  f"${risk.limit_usd:,.0f} "
                                   f"limit: reduce-only IOC {'sell' if ioc.side == 'A' else 'buy'} {ioc.sz:g} "
                                   f"at {ioc.px:g} at worst")))
         if not (cancels or places):

@@ -54,8 +54,9 @@ class OrderTracker:
         self.bad_input = 0  # unusable input refused (fills, positions, open orders, a NaN mid or limit)
         self.last_bad = ""
         # the emergency unwind's IOC (strategy/unwind.py): never resting, so not in ``live``;
-        # in flight until the venue answers it, and when the last one was sent
-        self.ioc_inflight: dict[str, float] = {}
+        # cloid -> [sent ts, side, size not yet filled], from sending until its fills (or a
+        # refusal, or the cancel of its rest) are in; and when the last one was sent
+        self.ioc_inflight: dict[str, list] = {}
         self.last_ioc_ts = -math.inf
         self.iocs_sent = 0
 
@@ -80,14 +81,19 @@ class OrderTracker:
         return round(self.position, self.sz_decimals)
 
     def exposure(self, side: str) -> float:
-        """Worst-case inventory on one side: position plus all open size on that side."""
+        """Worst-case inventory on one side: position plus all open size on that side (an
+        IOC whose fills are not in yet counts as open)."""
+        ioc = sum(v[2] for v in self.ioc_inflight.values() if v[1] == side) if self.ioc_inflight else 0.0
         if side == "B":
-            return self.held + sum(o.sz for o in self.live.values() if o.side == "B")
-        return -self.held + sum(o.sz for o in self.live.values() if o.side == "A")
+            return self.held + sum(o.sz for o in self.live.values() if o.side == "B") + ioc
+        return -self.held + sum(o.sz for o in self.live.values() if o.side == "A") + ioc
 
-    def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float) -> tuple[list[str], list[NewOrder]]:
+    def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float,
+             reduce_only: bool = False) -> tuple[list[str], list[NewOrder]]:
         """Cancels and placements that move the live orders to ``ladder``. Without a
-        finite positive mid and limit nothing new is placed; what rests is cancelled."""
+        finite positive mid and limit nothing new is placed; what rests is cancelled.
+        ``reduce_only`` (risk's): on the reducing side, resting size, new size and an IOC in
+        flight together at most close the position, never carry it through zero."""
         if not (finite(mid) and mid > 0 and finite(limit_usd)):
             self._refuse("plan", f"mid {mid!r} or limit {limit_usd!r} is not a finite number")
             return self.cancel_everything(), []
@@ -98,7 +104,8 @@ class OrderTracker:
             tolerance = gov.tolerance_bp(tolerance, ladder.ts)
         cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=tolerance,
                                       keep_bp=self.keep_bp, now=ladder.ts, max_age_s=self.max_age_s)
-        cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd)
+        closing = ("A" if self.held > 0 else "B" if self.held < 0 else "") if reduce_only else ""
+        cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd, closing)
         if gov is not None and cancels:
             gov.on_cancels(ladder.ts, len(cancels))
         for cloid in cancels:
@@ -111,7 +118,7 @@ class OrderTracker:
         for q in places:
             r = room[q.side]
             used = r if r is not None else self.exposure(q.side)
-            allowed = limit_usd / q.px - used
+            allowed = (0.0 if q.side == closing else limit_usd / q.px) - used
             sz = rules.round_size_float(min(q.sz, max(0.0, allowed)), szd)  # = float(rules.round_size(...))
             if sz <= 0 or not rules.meets_min_notional_float(q.px, sz):
                 room[q.side] = used
@@ -130,7 +137,7 @@ class OrderTracker:
         ``cooldown_s`` ago (its fills may still be on their way), or nothing past the limit."""
         if not (finite(mid) and mid > 0 and finite(limit_usd) and finite(ts)):
             return None
-        for cloid, sent in list(self.ioc_inflight.items()):
+        for cloid, (sent, _, _) in list(self.ioc_inflight.items()):
             if ts - sent > IOC_ANSWER_TIMEOUT_S:  # its answer was lost: reconciling keeps the position true
                 del self.ioc_inflight[cloid]
         if self.ioc_inflight or ts - self.last_ioc_ts < cooldown_s:
@@ -140,7 +147,7 @@ class OrderTracker:
         if o is None:
             return None
         o = _replace(o, cloid=self._next_cloid())
-        self.ioc_inflight[o.cloid] = ts
+        self.ioc_inflight[o.cloid] = [ts, o.side, o.sz]
         self.last_ioc_ts = ts
         self.iocs_sent += 1
         return o
@@ -161,12 +168,13 @@ class OrderTracker:
                 kept.append(o)
         return tuple(kept)
 
-    def _trim(self, leaving: set[str], mid: float, limit_usd: float) -> list[str]:
+    def _trim(self, leaving: set[str], mid: float, limit_usd: float, closing: str = "") -> list[str]:
         """Resting orders to cancel, outermost first, so that worst-case inventory on each
-        side fits the limit again (it only stops fitting when the limit shrinks)."""
+        side fits the limit again (it only stops fitting when the limit shrinks), and on the
+        ``closing`` side (reduce-only) at most closes the position."""
         if mid <= 0:
             return []
-        cap = limit_usd / mid * (1.0 + TRIM_TOLERANCE)
+        limit_cap = limit_usd / mid * (1.0 + TRIM_TOLERANCE)
         out: list[str] = []
         keeps: dict[str, list[LiveOrder]] = {"B": [], "A": []}
         for o in self.live.values():
@@ -178,6 +186,10 @@ class OrderTracker:
             keep = keeps[side]
             held = self.held if side == "B" else -self.held
             worst = held + sum(o.sz for o in keep)
+            cap = limit_cap
+            if side == closing:
+                cap = 1e-12
+                worst += sum(v[2] for v in self.ioc_inflight.values() if v[1] == side)
             if worst <= cap:
                 continue
             keep.sort(key=lambda o: o.px if side == "B" else -o.px)  # outermost first
@@ -200,7 +212,7 @@ class OrderTracker:
 
     # -- venue answers --------------------------------------------------------------------
     def on_ack(self, ack: OrderAck) -> None:
-        if self.ioc_inflight.pop(ack.cloid, None) is not None:  # an IOC's answer: done, never rests
+        if ack.cloid in self.ioc_inflight:  # an IOC taking liquidity: it never rests; its fills follow
             return
         o = self.live.get(ack.cloid)
         if o is not None and o.state == "pending":
@@ -245,6 +257,11 @@ class OrderTracker:
         if self.governor is not None:
             self.governor.on_fill(fill.ts)
         self.position = step(self.position, fill.sz if fill.side == "B" else -fill.sz)
+        ioc = self.ioc_inflight.get(fill.cloid)
+        if ioc is not None:
+            ioc[2] = max(0.0, min(ioc[2] - fill.sz, fill.remaining))
+            if ioc[2] <= 0:
+                del self.ioc_inflight[fill.cloid]
         o = self.live.get(fill.cloid)
         if o is not None:
             if fill.remaining <= 0:

@@ -220,3 +220,12 @@ def test_while_the_ioc_is_in_flight_no_new_quote_on_the_reducing_side_goes_out()
     role.handle(OrderReject("ETH", cloid, "Order could not immediately match against any resting orders.", 100.2))
     out = role.handle(msgspec.structs.replace(ladder, ts=100.3))
     assert [o.side for _, cmd in out if isinstance(cmd, Command) for o in cmd.places] == ["A"]
+
+
+def test_before_risk_has_a_mark_the_ioc_is_priced_from_the_last_ladder():
+    role = _role(1.0)
+    unmarked = msgspec.structs.replace(_risk(1.0, unwind_usd=2000.0, emergency_usd=2000.0, limit_usd=1000.0), mid=0.0)
+    assert _iocs(role.handle(unmarked)) == []  # no price to cap it with yet
+    ladder = QuoteLadder("ETH", 100.1, 2, bids=(), asks=(QuoteLevel("A", 0, 3000.1, 0.01),), reservation=3000.0)
+    (o,) = _iocs(role.handle(ladder))
+    assert o.side == "A" and 3000.0 * (1 - 30e-4) <= o.px < 3000.0

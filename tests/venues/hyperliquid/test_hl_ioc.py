@@ -3,8 +3,10 @@ into a batchModify with a quote's cancel, and its fill (before or after the answ
 the order tracker with the position reduced and nothing live."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import msgspec
 import pytest
 from eth_account import Account
 
@@ -36,6 +38,18 @@ def _loaded() -> tuple[OrderTracker, Any, str]:
 def _fill(cloid: str, sz: float) -> wire.UserFillsFrame:
     f = wire.WsFill(ASSET, 2995.0, sz, "A", 1_700_000_000_000, IOC_OID, 77, 0.9, True, cloid)
     return wire.UserFillsFrame(wire.WsUserFills(ACCOUNT, (f,)))
+
+
+def _cut(cfg: Any, hive: Any, limit_usd: float) -> Any:
+    """The meta-supervisor's grant that leaves ``limit_usd`` of position limit: a max-position
+    multiplier, the asset's capital unchanged (a capital this small would trip the daily
+    loss stop, and a halted asset takes no action, the unwind included)."""
+    from messages.allocation import AllocationUpdate, Multipliers
+
+    capital = hive.board.risk[ASSET].capital
+    mult = limit_usd / (cfg.assets[ASSET].risk.max_position_pct * capital)
+    return AllocationUpdate(ASSET, hive.sim_time(), base=capital, reference=capital,
+                            multipliers=Multipliers(max_position=mult), zone="punish")
 
 
 async def test_the_ioc_goes_reduce_only_alone_and_its_early_fill_lands_once():
@@ -77,7 +91,6 @@ def test_the_hive_on_the_fake_exchange_takes_a_cut_position_back_with_a_signed_i
     limit to a third of it, and a reduce-only IOC (a taker fill) takes it back; the hive's
     books equal the exchange's when it stops, and nothing is left open."""
     from makerhive.app import Hive
-    from messages.allocation import AllocationUpdate
     from testkit.hyperliquid_fake import FakeHyperliquid
     from tests.hive_helpers import sim_config, wait_for
     from tests.hl_helpers import hl_hive_config
@@ -85,7 +98,13 @@ def test_the_hive_on_the_fake_exchange_takes_a_cut_position_back_with_a_signed_i
 
     key = "0x" + "6d" * 32
     account = Account.from_key(key).address.lower()
-    with FakeHyperliquid(sim_config(portfolio={"assets": [ASSET]}), seed=3, account=account) as fake:
+    base = sim_config(portfolio={"assets": [ASSET]})
+    a = base.assets[ASSET]
+    # a market with (almost) no takers or arbitrageurs of its own: the position moves only by
+    # the test's crosses and our own orders, so the IOC (not a quote at the touch) takes it back
+    quiet = msgspec.structs.replace(a.market, taker_rate=1e-4, trade_rate=1e-4, arb_edge_bp=1000.0)
+    base = msgspec.structs.replace(base, assets={**base.assets, ASSET: msgspec.structs.replace(a, market=quiet)})
+    with FakeHyperliquid(base, seed=3, account=account) as fake:
         cfg = hl_hive_config(fake, (ASSET,))
         m = cfg.assets[ASSET].market
         hive = Hive(cfg, signer=Signer(key))
@@ -93,21 +112,30 @@ def test_the_hive_on_the_fake_exchange_takes_a_cut_position_back_with_a_signed_i
         try:
             wait_for(lambda: any(o["coin"] == ASSET and o["side"] == "B" for o in fake.open_orders()), timeout=15,
                      what="ETH bids resting")
-            for _ in range(6):  # other users sell into our bids: we get long
-                fake.cross(ASSET, "A", round(400.0 / m.price, m.sz_decimals))
-                wait_for(lambda: any(o["coin"] == ASSET and o["side"] == "B" for o in fake.open_orders()),
-                         timeout=10, what="ETH bids again")
+
+            def build_long() -> float:
+                """Other users sell into our bids until we hold $300 (bounded); the exposure."""
+                for _ in range(40):
+                    if fake.position(ASSET) * m.price >= 300.0:
+                        break
+                    wait_for(lambda: any(o["coin"] == ASSET and o["side"] == "B" for o in fake.open_orders()),
+                             timeout=10, what="ETH bids resting")
+                    fake.cross(ASSET, "A", round(400.0 / m.price, m.sz_decimals))
+                    time.sleep(0.05)
+                return fake.position(ASSET) * m.price
+
+            exposure = build_long()
+            assert exposure > 100.0, exposure
             wait_for(lambda: hive.board.risk[ASSET].position == pytest.approx(fake.position(ASSET)), timeout=10,
-                     what="the hive's position caught up")
-            risk = hive.board.risk[ASSET]
-            exposure = fake.position(ASSET) * risk.mid
-            assert exposure > 100.0
-            limit = exposure / 3.0
-            hive.contexts[ASSET].supervisor.tell(AllocationUpdate(
-                ASSET, hive.sim_time(), base=limit / cfg.assets[ASSET].risk.max_position_pct,
-                reference=cfg.capital_share()))
-            wait_for(lambda: 0 <= fake.position(ASSET) * hive.board.risk[ASSET].mid <= 1.5 * limit, timeout=15,
+                     what="the hive's position caught up with the exchange's")
+            limit = exposure / 3.0  # 3x: past the emergency level
+            hive.contexts[ASSET].supervisor.tell(_cut(cfg, hive, limit))
+            wait_for(lambda: any(f["coin"] == ASSET and f["crossed"] for f in fake.fills()), timeout=15,
+                     what="the IOC's taker fill")
+            # back within the emergency level (then quoting goes on as usual, within the limit)
+            wait_for(lambda: abs(fake.position(ASSET)) * hive.board.risk[ASSET].mid <= 1.5 * limit, timeout=15,
                      what="the position back within 1.5x the new limit")
+            assert hive.board.risk[ASSET].limit_usd == pytest.approx(limit)
             takers = [f for f in fake.fills() if f["coin"] == ASSET and f["crossed"]]
             assert takers and all(f["side"] == "A" for f in takers)  # we sold, as the taker
         finally:
