@@ -229,3 +229,19 @@ def test_before_risk_has_a_mark_the_ioc_is_priced_from_the_last_ladder():
     ladder = QuoteLadder("ETH", 100.1, 2, bids=(), asks=(QuoteLevel("A", 0, 3000.1, 0.01),), reservation=3000.0)
     (o,) = _iocs(role.handle(ladder))
     assert o.side == "A" and 3000.0 * (1 - 30e-4) <= o.px < 3000.0
+
+
+def test_reduce_only_at_the_order_layer_never_rests_more_than_closes_the_position():
+    from strategy.order_diff import LiveOrder
+
+    t = OrderTracker("ETH", 1, 1, 4, 0.5)
+    t.position = 0.05
+    t.live["old"] = LiveOrder(cloid="old", side="A", level=1, px=3002.0, sz=0.04, state="resting")
+    ladder = QuoteLadder("ETH", 100.0, 1, bids=(), asks=(QuoteLevel("A", 0, 3000.1, 0.04),))
+    cancels, places = t.plan(ladder, 3000.0, 1000.0, reduce_only=True)
+    resting = sum(o.sz for o in t.live.values() if o.state != "cancelling")
+    assert resting <= 0.05 + 1e-12 and places  # the new level shrank or the old one went
+    free = OrderTracker("ETH", 1, 1, 4, 0.5)
+    free.position = 0.05
+    _, more = free.plan(QuoteLadder("ETH", 100.0, 1, bids=(), asks=(QuoteLevel("A", 0, 3000.1, 0.08),)), 3000.0, 1000.0)
+    assert sum(o.sz for o in more) == pytest.approx(0.08)  # without it, only the limit caps the side
