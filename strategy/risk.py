@@ -391,7 +391,10 @@ class RiskCore:
                 allow[loaded] = False
             if u > p.reduce_only_at:
                 reason = "reduce-only"
-                reduce_only = True
+                # the flag (quote no more than closes the position) by the asset's own limit:
+                # the portfolio's allowance only holds adds back (see the unwind below)
+                own = self.own_limit_usd
+                reduce_only = own <= 0 or exposure > p.reduce_only_at * own
         held = self.max_inventory_usd is not None and self.max_inventory_usd - exposure < MIN_ADD_USD
         if held:  # the portfolio's exposure cap: no quote may add to |inventory|
             if self._position >= 0:
@@ -404,12 +407,16 @@ class RiskCore:
             allow["B" if self._position > 0 else "A"] = False
             reason = reason or "near liquidation: reduce-only"
             reduce_only = True
-        # past the hard limit: the excess to work out (strategy/unwind.py); not while halted
+        # past the asset's own hard limit: the excess to work out (strategy/unwind.py); not
+        # while halted. The portfolio's exposure allowance is not such a limit: it shrinks
+        # as other assets load, and only holds adds back (dumping this asset's inventory
+        # would hand the room to the others, who would fill it)
         unwind_usd = emergency_usd = 0.0
         if self._position != 0 and not (self._stopped_day == self._day or self.portfolio_halt or margin_halt):
-            unwind_usd = unwind.excess_usd(self._position, px, limit, p.unwind_at)
+            own = self.own_limit_usd
+            unwind_usd = unwind.excess_usd(self._position, px, own, p.unwind_at)
             if unwind_usd > 0 and p.emergency_ioc:
-                emergency_usd = unwind.excess_usd(self._position, px, limit, p.emergency_at)
+                emergency_usd = unwind.excess_usd(self._position, px, own, p.emergency_at)
         m = self.multipliers
         spread_mult = {s: v * m.spread for s, v in spread_mult.items()}
         size = self.size_mult
