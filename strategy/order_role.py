@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, NamedTuple
 
-from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from config import RiskConfig
+from messages.orders import Fill, Funding, NewOrder, OrderAck, OrderCancelled, OrderReject, QuoteLadder
 from messages.risk import Liquidated, MarginState, OwnFills, RiskState
 from messages.validity import bad_fill
 from strategy.budget_policy import refresh_tolerance_bp

@@ -104,7 +104,7 @@ class OrderTracker:
             tolerance = gov.tolerance_bp(tolerance, ladder.ts)
         cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=tolerance,
                                       keep_bp=self.keep_bp, now=ladder.ts, max_age_s=self.max_age_s)
-        closing = ("A" if self.held > 0 else "B" if self.held < 0 else "") if reduce_only else ""
+        closing = unwind.reducing_side(self.held) if reduce_only and self.held != 0 else ""
         cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd, closing)
         if gov is not None and cancels:
             gov.on_cancels(ladder.ts, len(cancels))
@@ -159,7 +159,7 @@ class OrderTracker:
         position through zero. The quotes held back are forgotten here."""
         if self.held == 0:
             return places
-        reducing = "A" if self.held > 0 else "B"
+        reducing = unwind.reducing_side(self.held)
         kept = []
         for o in places:
             if o.side == reducing and o.tif == "Alo":

@@ -313,19 +313,19 @@ class QuoterCore:
             sides[s] = levels
             notes.extend(side_notes)
             self._sides_memo[s] = (market, key, levels, tuple(side_notes)) if reuse else None
-        if risk.unwind_usd > 0 and not risk.halted and risk.position != 0:
-            # past the hard limit: the reducing side joins the touch for the excess, whatever
-            # its edge, a guard or the regime says (strategy/unwind.py)
+        if risk.position != 0 and (risk.reduce_only or risk.unwind_usd > 0):
             s = unwind.reducing_side(risk.position)
-            sz = unwind.unwind_size(risk.unwind_usd, fair, self.sz_decimals)
-            sides[s] = unwind.join_touch(s, sides[s], market.best_bid, market.best_ask, sz)
-            notes.append(f"past the position limit by ${risk.unwind_usd:,.0f}: "
-                         f"{'buying' if s == 'B' else 'selling'} it back at the touch")
-        if risk.reduce_only and risk.position != 0:
-            # only orders that reduce the position, and no more of them than closes it
-            s = unwind.reducing_side(risk.position)
-            sides["B" if s == "A" else "A"] = ()
-            sides[s] = unwind.within_position(sides[s], risk.position, self.sz_decimals)
+            if risk.unwind_usd > 0 and not risk.halted:
+                # past the hard limit: the reducing side joins the touch for the excess,
+                # whatever its edge, a guard or the regime says (strategy/unwind.py)
+                sz = unwind.unwind_size(risk.unwind_usd, fair, self.sz_decimals)
+                sides[s] = unwind.join_touch(s, sides[s], market.best_bid, market.best_ask, sz)
+                notes.append(f"past the position limit by ${risk.unwind_usd:,.0f}: "
+                             f"{'buying' if s == 'B' else 'selling'} it back at the touch")
+            if risk.reduce_only:
+                # only orders that reduce the position, and no more of them than closes it
+                sides["B" if s == "A" else "A"] = ()
+                sides[s] = unwind.within_position(sides[s], risk.position, self.sz_decimals)
         return QuoteLadder(
             asset=self.asset, ts=ts, seq=market.seq, bids=sides["B"], asks=sides["A"],
             reservation=fair * (1.0 + r_bp / 1e4), half_spread_bp=half, recv_ns=market.recv_ns,
