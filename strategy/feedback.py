@@ -7,7 +7,7 @@ was applied, and forwards the result to the quoter.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from messages.orders import Fill, Funding, OrderAck, OrderReject, QuoteFeedback
 from strategy.order_diff import LiveOrder
@@ -21,13 +21,16 @@ def feedback(ev: Any, order: LiveOrder | None) -> QuoteFeedback | None:
         return QuoteFeedback(ev.asset, ev.ts, "fill", ev.side, order.level if order else -1, ev.px)
     if isinstance(ev, Funding):
         return QuoteFeedback(ev.asset, ev.ts, "funding", value=ev.rate)
-    if order is None or order.state != "pending":
-        return None  # a cancel's answer, or an order we no longer track
-    if isinstance(ev, OrderAck):
+    if order is None:
+        return None  # an order we no longer track
+    if isinstance(ev, OrderAck) and order.state != "resting":  # pending, or cancelled before its ack
         return QuoteFeedback(ev.asset, ev.ts, "placed", order.side, order.level)
-    if isinstance(ev, OrderReject):
-        kind: Literal["alo_reject", "error"] = "alo_reject" if ev.reason.startswith(ALO_PREFIX) else "error"
-        return QuoteFeedback(ev.asset, ev.ts, kind, order.side, order.level)
+    if isinstance(ev, OrderReject) and ev.reason.startswith(ALO_PREFIX):
+        # a placement's answer, also when a cancel followed it before the answer came (a
+        # requote racing the book): those are the rejects the safety ticks are for
+        return QuoteFeedback(ev.asset, ev.ts, "alo_reject", order.side, order.level)
+    if isinstance(ev, OrderReject) and order.state == "pending":  # not a cancel's answer
+        return QuoteFeedback(ev.asset, ev.ts, "error", order.side, order.level)
     return None
 
 

@@ -26,6 +26,7 @@ from strategy import unwind
 from strategy.position import step
 from exchange_rules import ticks as rules
 from exchange_rules.cloid import make_cloid
+from strategy.feedback import ALO_PREFIX
 
 # Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
 GONE_PREFIX = "Order was never placed, already canceled, or filled"
@@ -222,7 +223,8 @@ class OrderTracker:
     def on_reject(self, rej: OrderReject) -> None:
         """A rejected placement is gone. A rejected *cancel* is not, unless the venue says
         the order is already gone: throttled or failed cancels leave it resting, so it
-        stays known (and is cancelled again by the next diff)."""
+        stays known (and is cancelled again by the next diff). A post-only refusal is a
+        placement's answer even when a cancel was sent after it: that order never rested."""
         if self.ioc_inflight.pop(rej.cloid, None) is not None:
             self.rejects += 1
             return
@@ -230,7 +232,7 @@ class OrderTracker:
         if o is None:
             return
         self.rejects += 1
-        if o.state == "cancelling" and not rej.reason.startswith(GONE_PREFIX):
+        if o.state == "cancelling" and not rej.reason.startswith((GONE_PREFIX, ALO_PREFIX)):
             self.live[rej.cloid] = LiveOrder(cloid=o.cloid, side=o.side, level=o.level, px=o.px,
                                              sz=o.sz, state="resting", placed_ts=o.placed_ts)
         else:

@@ -76,6 +76,30 @@ def test_rejected_orders_are_forgotten():
     assert places[0].cloid not in t.live and t.rejects == 1
 
 
+def test_a_post_only_refusal_of_an_order_already_being_cancelled_leaves_nothing_resting():
+    # a requote cancels an order before its answer came; the answer is a post-only refusal:
+    # the order never rested, so it must not be counted open (nor kept as a level) until
+    # the cancel's own "never placed" answer arrives
+    t = tracker()
+    _, places = t.plan(ladder(3500.0), 3500.0, 5000.0)
+    c = places[0].cloid
+    assert c in t.cancel_everything()
+    t.on_reject(OrderReject("ETH", c, "Post only order would have immediately matched, bbo was 1@2", 0.1))
+    assert c not in t.live
+    t.on_reject(OrderReject("ETH", c, "Order was never placed, already canceled, or filled. asset=1", 0.2))
+    assert c not in t.live
+
+
+def test_a_failed_cancel_leaves_the_order_known_as_resting():
+    t = tracker()
+    _, places = t.plan(ladder(3500.0), 3500.0, 5000.0)
+    c = places[0].cloid
+    t.on_ack(OrderAck("ETH", c, 9, 0.05))
+    t.cancel_everything()
+    t.on_reject(OrderReject("ETH", c, "Too many cumulative requests sent", 0.1))
+    assert t.live[c].state == "resting"
+
+
 def test_reconcile_adopts_venue_position_and_returns_stale_orders():
     t = tracker(epoch=9)
     t.plan(ladder(3500.0), 3500.0, 5000.0)

@@ -42,6 +42,20 @@ def test_feedback_names_the_level_of_the_order():
     assert (fill.kind, fill.value) == ("fill", 101.0)
 
 
+def test_feedback_counts_post_only_answers_of_orders_cancelled_before_they_came():
+    # a requote may cancel an order before the venue answered its placement; the answer
+    # still says where the book was, so the post-only safety must hear it
+    o = LiveOrder("c", "B", 1, 99.0, 1.0, "cancelling")
+    rej = feedback(OrderReject("ETH", "c", "Post only order would have immediately matched", 3.0), o)
+    assert (rej.kind, rej.side, rej.level) == ("alo_reject", "B", 1)
+    assert feedback(OrderAck("ETH", "c", 9, 3.0), o).kind == "placed"
+    # a cancel's own refusal is no news for the quoter; a resting order's ack is not a new placement
+    assert feedback(OrderReject("ETH", "c", "Too many cumulative requests sent", 3.0), o) is None
+    assert feedback(OrderAck("ETH", "c", 9, 3.0), LiveOrder("c", "B", 1, 99.0, 1.0, "resting")) is None
+    pending = LiveOrder("c", "B", 1, 99.0, 1.0, "pending")
+    assert feedback(OrderReject("ETH", "c", "Insufficient margin to place order.", 3.0), pending).kind == "error"
+
+
 def _run(overrides, seed):
     raw = F.apply(RAW, overrides)
     # the stack was tuned on the formula market; on the order-book market it does not
