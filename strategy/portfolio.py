@@ -51,18 +51,40 @@ class PortfolioGuard:
         """Σ |inventory| over every asset (a stopped asset's position still counts)."""
         return sum(abs(v) for v in self.inventory.values())
 
-    def allowances(self, trading: Iterable[str], own_limits: dict[str, float]) -> dict[str, float | None]:
+    def allowances(self, trading: Iterable[str], own_limits: dict[str, float],
+                   granted: dict[str, float | None] | None = None) -> dict[str, float | None]:
         """Per trading asset, the most |inventory| it may hold (None: the cap cannot bind,
-        its own limit is tighter)."""
+        its own limit is tighter).
+
+        ``granted``: the allowances the assets were last sent (an asset missing from it, or
+        None, was held to its own limit only). With it, no allowance rises into room that
+        another asset may still fill up to: an asset hears of a cut only after it is sent,
+        and its resting orders may fill up to the old allowance until then (one asset's
+        fills raise its own allowance and cut the others', all at once)."""
         trading = list(trading)
         if not trading:
             return {}
         headroom = max(0.0, self.cap_usd - self.gross) / len(trading)
-        out: dict[str, float | None] = {}
-        for a in trading:
-            allow = abs(self.inventory.get(a, 0.0)) + headroom
-            out[a] = None if allow >= own_limits.get(a, math.inf) else allow
-        return out
+        want = {a: abs(self.inventory.get(a, 0.0)) + headroom for a in trading}
+        if granted is not None:
+            want = self._no_overlap(want, own_limits, granted)
+        return {a: None if w >= own_limits.get(a, math.inf) else w for a, w in want.items()}
+
+    def _no_overlap(self, want: dict[str, float], own_limits: dict[str, float],
+                    granted: dict[str, float | None]) -> dict[str, float]:
+        """Cuts at once; raises share only what the cap leaves beyond every allowance still
+        out (the old one of each asset, what a stopped asset holds), pro rata."""
+        old = {}
+        for a in want:
+            g, own = granted.get(a), own_limits.get(a, math.inf)
+            old[a] = own if g is None else min(g, own)
+        out_there = sum(old.values()) + sum(abs(v) for a, v in self.inventory.items() if a not in want)
+        raises = {a: w - old[a] for a, w in want.items() if w > old[a]}
+        asked = sum(raises.values())
+        if not raises or asked <= self.cap_usd - out_there:
+            return want
+        share = max(0.0, self.cap_usd - out_there) / asked
+        return {a: (old[a] + raises[a] * share if a in raises else w) for a, w in want.items()}
 
     # -- equity and the drawdown stop ---------------------------------------------------------
     @property

@@ -19,6 +19,10 @@ from strategy.portfolio import MIN_ROOM_USD, PortfolioGuard
 from supervisor.allocation import Allocator, Change
 
 GATE_CHANGE = 0.02  # an allowance is sent again when it moved by this share (or MIN_ROOM_USD)
+# A cut allowance counts as still out this long after it was sent: the asset's orders may
+# fill up to the old one until the cut has gone through its risk core, quoter and order
+# core (threads that lag under load), so nobody else's raise may use that room before.
+CUT_GRACE_S = 5.0
 
 
 @dataclass
@@ -86,6 +90,7 @@ class CapitalCore:
         self.period_s = a.period_s
         self._next_period = now + a.period_s
         self._gates: dict[str, PortfolioGate] = {}
+        self._cuts: dict[str, list[tuple[float, float | None]]] = {}  # allowances replaced within CUT_GRACE_S
         self._at_cap = False
         self._start_capital = {x: self.alloc.books[x].capital for x in self.assets}
         self._min_capital = dict(self._start_capital)
@@ -177,7 +182,7 @@ class CapitalCore:
     def _gate_changes(self, now: float, out: Decisions) -> list[PortfolioGate]:
         g = self.guard
         trading = self.alloc.active()
-        allow = g.allowances(trading, self.own_limit)
+        allow = g.allowances(trading, self.own_limit, self._still_out(now))
         binding = any(v is not None for v in allow.values())
         if binding != self._at_cap:
             self._at_cap = binding
@@ -196,9 +201,25 @@ class CapitalCore:
                     continue  # nothing to say yet: the default gate
             elif not _gate_moved(old, new):
                 continue
+            if old is not None:
+                self._cuts.setdefault(a, []).append((now, old.max_inventory_usd))
             self._gates[a] = new
             sent.append(new)
         return sent
+
+    def _still_out(self, now: float) -> dict[str, float | None]:
+        """Per asset, the largest allowance it may still be going by (None: its own limit):
+        the last one sent, or one it replaced less than CUT_GRACE_S ago."""
+        out: dict[str, float | None] = {}
+        for a, gate in self._gates.items():
+            cuts = self._cuts.get(a)
+            if cuts:
+                cuts[:] = [c for c in cuts if now - c[0] < CUT_GRACE_S]
+            best = gate.max_inventory_usd
+            for _, v in cuts or ():
+                best = None if best is None or v is None else max(best, v)
+            out[a] = best
+        return out
 
     # -- for the view and the summary -------------------------------------------------------------
     def portfolio_view(self) -> PortfolioView:

@@ -8,6 +8,8 @@ reports (strategy.performance) and the sim's scheduled market episodes.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import RiskConfig
 from messages.allocation import AllocationUpdate, ExposureReport, Multipliers, PortfolioGate
@@ -35,6 +37,42 @@ def test_allowances_split_the_headroom_so_they_never_add_up_past_the_cap():
     assert sum(allow.values()) == pytest.approx(g.cap_usd)  # all of them together: the cap
     g.on_exposure("XRP", 2500.0, 0.0)  # over the cap: nobody may add
     assert all(v == pytest.approx(abs(g.inventory[a])) for a, v in g.allowances(ASSETS, limits).items())
+
+
+def test_one_assets_fills_raise_its_allowance_only_once_the_others_cuts_are_out():
+    # flat, $1,000 cap: $200 each. BTC fills $150: it may now hold $320, the others $170.
+    # Their cut goes out now but their orders may fill up to $200 until it arrives, so
+    # BTC's raise waits for the next round: at no moment may the assets hold past the cap
+    g = PortfolioGuard(100_000.0, max_exposure_pct=0.01, drawdown_stop_pct=0.05, assets=ASSETS, now=0.0)
+    limits = {a: 5_000.0 for a in ASSETS}
+    first = g.allowances(ASSETS, limits, {})
+    assert all(v == pytest.approx(200.0) for v in first.values())
+    g.on_exposure("BTC", -150.0, 0.0)
+    assert g.allowances(ASSETS, limits) == pytest.approx({"BTC": 320.0, **{a: 170.0 for a in ASSETS[1:]}})
+    second = g.allowances(ASSETS, limits, first)
+    assert second == pytest.approx({"BTC": 200.0, **{a: 170.0 for a in ASSETS[1:]}})
+    third = g.allowances(ASSETS, limits, second)
+    assert third == pytest.approx({"BTC": 320.0, **{a: 170.0 for a in ASSETS[1:]}})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(ASSETS), st.floats(0.0, 1.0)), min_size=1, max_size=40))
+def test_property_old_and_new_allowances_together_stay_under_the_cap(fills):
+    # each round an asset fills part of what its allowance leaves (it may still go by the
+    # old allowance or already by the new one): the larger of the two, summed over the
+    # assets, never passes the cap, nor does what they hold
+    g = PortfolioGuard(100_000.0, max_exposure_pct=0.01, drawdown_stop_pct=0.05, assets=ASSETS, now=0.0)
+    limits = {a: 5_000.0 for a in ASSETS}
+    granted = g.allowances(ASSETS, limits, {})  # the first gates, sent before any quote
+    for asset, frac in fills:
+        new = g.allowances(ASSETS, limits, granted)
+        wider = {a: max(granted[a] if granted[a] is not None else limits[a],
+                        new[a] if new[a] is not None else limits[a]) for a in ASSETS}
+        assert sum(wider.values()) <= g.cap_usd + 1e-6
+        room = wider[asset] - abs(g.inventory[asset])  # the worst case: it still goes by the larger
+        g.on_exposure(asset, g.inventory[asset] - max(0.0, room) * frac, 0.0)
+        granted = new
+        assert g.gross <= g.cap_usd + 1e-6
 
 
 def test_risk_core_holds_back_only_the_quotes_that_add_exposure():
@@ -79,6 +117,20 @@ def test_drawdown_stop_trips_latches_and_lifts_on_resume_or_a_new_day():
     g.on_exposure("BTC", 0.0, -6000.0)
     assert g.check(60.0) is not None
     assert g.check(DAY_S + 1.0) is None and not g.halted  # the day rolled
+
+
+def test_capital_core_gives_no_asset_the_room_another_was_cut_from_until_the_cut_has_gone_through():
+    from supervisor.capital import CUT_GRACE_S
+
+    cfg = sim_config(portfolio={"max_exposure_pct": 0.01})  # $1,000: $200 each
+    core = CapitalCore(cfg, 0.0)
+    assert {a: core.gate(a, 0.0).max_inventory_usd for a in ASSETS} == pytest.approx({a: 200.0 for a in ASSETS})
+    core.on_exposure(ExposureReport("BTC", 1.0, -150.0, 0.0))  # BTC sold $150
+    cut = {g.asset: g.max_inventory_usd for g in core.on_tick(1.0).gates}
+    assert cut == pytest.approx({a: 170.0 for a in ASSETS[1:]})  # the others cut at once; BTC waits
+    assert not core.on_tick(1.0 + CUT_GRACE_S / 2).gates  # their old $200 may still be filling
+    raised = {g.asset: g.max_inventory_usd for g in core.on_tick(1.0 + CUT_GRACE_S).gates}
+    assert raised == pytest.approx({"BTC": 320.0})
 
 
 def test_capital_core_halts_every_asset_cancels_every_order_and_resumes_on_command():
