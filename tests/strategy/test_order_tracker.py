@@ -90,6 +90,22 @@ def test_a_post_only_refusal_of_an_order_already_being_cancelled_leaves_nothing_
     assert c not in t.live
 
 
+def test_a_modify_refused_for_post_only_leaves_the_old_order_resting():
+    # Hyperliquid's venue answers a refused batchModify twice: the new cloid is refused
+    # with the exchange's text, the old one with "modify refused: <text>" (it still rests)
+    t = tracker()
+    _, places = t.plan(ladder(3500.0), 3500.0, 5000.0)
+    old = places[0].cloid
+    t.on_ack(OrderAck("ETH", old, 9, 0.05))
+    _, moved = t.plan(ladder(3510.0), 3510.0, 5000.0)
+    assert t.live[old].state == "cancelling"
+    new = next(p.cloid for p in moved if p.side == places[0].side and p.level == places[0].level)
+    alo = "Post only order would have immediately matched, bbo was 3509.9@3510.1. asset=1"
+    t.on_reject(OrderReject("ETH", new, alo, 0.1))
+    t.on_reject(OrderReject("ETH", old, f"modify refused: {alo}", 0.1))
+    assert new not in t.live and t.live[old].state == "resting"
+
+
 def test_a_failed_cancel_leaves_the_order_known_as_resting():
     t = tracker()
     _, places = t.plan(ladder(3500.0), 3500.0, 5000.0)
