@@ -6,8 +6,8 @@
                        --paths N --seed S [--json PATH]
     makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
                        [--workers N] [--out PATH.csv|PATH.jsonl] [--assets ...] [--duration S]
-    makerhive backtest --compare-allocation [--duration S] [--seed N | --seeds N] [--workers N] [--json PATH]
-    makerhive backtest --evaluate [--seeds N] [--duration S] [--workers N] [--json PATH]
+    makerhive backtest --compare-allocation [--duration S] [--seed N | --seeds N [--first-seed K]] [--workers N] [--json PATH]
+    makerhive backtest --evaluate [--seeds N] [--first-seed K] [--duration S] [--workers N] [--json PATH]
                        [--scenarios calm,toxic] [--variants as,full]
     makerhive backtest --replay DIR [--assets BTC,ETH] [--duration S] [--zero-latency]
                        [--json PATH] [--plot PNG]      (a recording of ``makerhive record``)
@@ -80,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          "stack with each feature off, in parallel workers, as one table (--json for the rows)")
     ev.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                     help="seeds 1..N (--evaluate: default 3; --compare-allocation: instead of --seed)")
+    ev.add_argument("--first-seed", type=positive_int, default=None, metavar="K",
+                    help="with --seeds N: seeds K..K+N-1 instead of 1..N (judge on seeds you did not tune on)")
     ev.add_argument("--scenarios", default=None, metavar="calm,toxic", help="--evaluate: only these scenarios")
     ev.add_argument("--variants", default=None, metavar="as,full", help="--evaluate: only these variants")
 
@@ -95,6 +97,12 @@ def _write_json(path: str, doc: dict) -> None:
     p.write_text(json.dumps(doc, indent=2))
 
 
+def _seed_range(args: argparse.Namespace, n: int) -> list[int]:
+    """``n`` seeds from ``--first-seed`` (default 1)."""
+    first = args.first_seed or 1
+    return list(range(first, first + n))
+
+
 def _assets(args: argparse.Namespace) -> list[str] | None:
     return [a for a in args.assets.split(",") if a.strip()] if args.assets else None
 
@@ -108,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         return _compare_allocation(args)
     if getattr(args, "evaluate", False):
         return _evaluate(args)
-    if getattr(args, "seeds", None) is not None:
-        return _fail("--seeds works with --evaluate or --compare-allocation")
+    if getattr(args, "seeds", None) is not None or getattr(args, "first_seed", None) is not None:
+        return _fail("--seeds and --first-seed work with --evaluate or --compare-allocation")
     if getattr(args, "against_live", False):
         if args.scenario != "sim" or args.sweep:
             return _fail("--against-live works on the sim scenario on its own (no --scenario as-paper, no --sweep)")
@@ -277,6 +285,8 @@ def _compare_allocation(args: argparse.Namespace) -> int:
         if args.seed is not None:
             return _fail("--seed or --seeds, not both")
         return _compare_allocation_seeds(cfg, args, duration)
+    if args.first_seed is not None:
+        return _fail("--first-seed goes with --seeds N (one seed: --seed K)")
     seed = cfg.run.seed if args.seed is None else args.seed
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
@@ -302,7 +312,7 @@ def _compare_allocation_seeds(cfg, args: argparse.Namespace, duration: float) ->
     from backtest.allocation import compare_seeds, render_compare, render_seeds, seeds_summary
     from config.scenarios import allocation_set
 
-    seeds = list(range(1, args.seeds + 1))
+    seeds = _seed_range(args, args.seeds)
     console = Console(width=None if sys.stdout.isatty() else 160)
     t0 = time.perf_counter()
     scenarios = allocation_set(cfg)
@@ -347,7 +357,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         return _fail(f"unknown scenario or variant {unknown[0]!r}; scenarios {list(SCENARIOS)}, "
                      f"variants {list(all_variants)}")
     duration = args.duration or EVAL_DURATION_S
-    seeds = list(range(1, (args.seeds or DEFAULT_SEEDS) + 1))
+    seeds = _seed_range(args, args.seeds or DEFAULT_SEEDS)
     console = Console(width=None if sys.stdout.isatty() else 170)
     t0 = time.perf_counter()
     try:

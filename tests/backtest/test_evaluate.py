@@ -91,8 +91,24 @@ def test_overrides_reach_every_asset_and_refuse_unknown_paths(cfg):
         override(cfg, {"risk.max_position_pct": 7.0})
 
 
+def test_first_seed_runs_the_seeds_after_it(cfg, tmp_path):
+    out = tmp_path / "eval.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "makerhive.cli", "backtest", "--config", str(ROOT / "config.toml"), "--evaluate",
+         "--scenarios", "calm", "--variants", "full", "--seeds", "2", "--first-seed", "7", "--duration", "60",
+         "--workers", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["seed"] for r in rows] == [7, 8]
+    alone = ev.evaluate(cfg, seeds=[8], duration_s=60, workers=1, scenarios=["calm"],
+                        variant_overrides={"full": {}})["rows"]
+    assert json.loads(json.dumps(alone)) == rows[1:]
+
+
 def test_cli_refuses_unknown_variants_and_stray_seeds():
-    for extra in (["--evaluate", "--variants", "full-no-magic"], ["--seeds", "3"]):
+    for extra in (["--evaluate", "--variants", "full-no-magic"], ["--seeds", "3"], ["--first-seed", "3"],
+                  ["--compare-allocation", "--first-seed", "3"]):
         proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--config",
                                str(ROOT / "config.toml"), *extra], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 2, proc.stderr

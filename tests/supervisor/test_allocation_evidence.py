@@ -100,13 +100,13 @@ def test_compare_allocation_over_seeds_reports_each_seeds_difference_and_its_sta
 
     out = tmp_path / "cmp.json"
     proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--compare-allocation", "--seeds", "2",
-                           "--duration", "30", "--workers", "2", "--json", str(out), "--config",
+                           "--first-seed", "4", "--duration", "30", "--workers", "2", "--json", str(out), "--config",
                            str(ROOT / "config.toml")], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(out.read_text())
-    assert data["seeds"] == [1, 2] and set(data["by_seed"]) == {"1", "2"}
+    assert data["seeds"] == [4, 5] and set(data["by_seed"]) == {"4", "5"}
     total = data["summary"]["total"]
-    for i, seed in enumerate(("1", "2")):
+    for i, seed in enumerate(("4", "5")):
         one = data["by_seed"][seed]["total"]
         assert total["difference"][i] == pytest.approx(one["supervisor"]["net_pnl"] - one["static"]["net_pnl"])
     assert total["difference_mean"] == pytest.approx(sum(total["difference"]) / 2)
