@@ -1,7 +1,7 @@
 """makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
 and what each maker earns (issues 12 and 15).
 
-    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR] [--set KEY=VALUE ...]
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR | --stream DIR] [--set KEY=VALUE ...]
 
 One recorded-format stream (``bench.stream``: BTC from the order-book simulator, 20+20
 levels every 0.5 s plus trades; 1 hour by default, ``--hours`` for more) is
@@ -54,18 +54,28 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSET = "BTC"
 LATENCY_MS = 20.0
 MAKER_FEE, TAKER_FEE = 0.00015, 0.00045  # Hyperliquid's base tier
+STREAM_INFO = "stream.json"  # what --keep wrote (asset, hours, seed, tick, ...), for --stream
 
 
 def parse_args(argv: list[str]) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench compare")
-    p.add_argument("--hours", type=float, default=1.0, help="hours of BTC to generate (default 1)")
-    p.add_argument("--seed", type=int, default=7, help="the generated market's seed (default 7)")
+    p.add_argument("--hours", type=float, default=None, help="hours of BTC to generate (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="the generated market's seed (default 7)")
     p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
+    p.add_argument("--stream", default=None, metavar="DIR",
+                   help="replay the stream an earlier --keep DIR wrote instead of generating one (its hours and "
+                        "seed are its own): the very same market, even after the simulator's code has changed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for makerhive (dotted key, TOML value), e.g. "
                         "quoting.tape_edge.enabled=false; repeatable")
     a = p.parse_args(argv)
-    if not (a.hours > 0 and a.hours <= 48):
+    if a.stream is not None:
+        if a.keep is not None or a.hours is not None or a.seed is not None:
+            p.error("--stream replays a kept stream as it is: no --keep, --hours or --seed with it")
+        if not (Path(a.stream) / STREAM_INFO).is_file():
+            p.error(f"--stream {a.stream}: no {STREAM_INFO} there (write the stream with --keep DIR first)")
+    hours = 1.0 if a.hours is None else a.hours
+    if not (hours > 0 and hours <= 48):
         p.error(f"--hours {a.hours}: must be in (0, 48]")
     sets: dict[str, Any] = {}
     for item in a.set:
@@ -80,7 +90,8 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         override(config_mod.load(ROOT / "config.toml"), sets)
     except config_mod.ConfigError as e:
         p.error(f"--set: {e}")
-    return {"hours": a.hours, "seed": a.seed, "keep": a.keep, "sets": sets}
+    return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
+            "sets": sets}
 
 
 def _makerhive_config(sets: dict[str, Any] | None = None) -> config_mod.Config:
@@ -238,14 +249,26 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
     }
 
 
+def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool) -> tuple[dict[str, Any], float | None]:
+    """The stream under ``root`` and the seconds it took to generate: read back (``reuse``:
+    one that ``keep`` wrote earlier), or generated now (with ``keep``, its description is
+    written beside it for a later ``--stream``)."""
+    if reuse:
+        return json.loads((root / STREAM_INFO).read_text()), None
+    t0 = time.perf_counter()
+    info = generate(root, hours=hours, seed=seed, asset=ASSET)
+    gen_s = time.perf_counter() - t0
+    if keep:
+        (root / STREAM_INFO).write_text(json.dumps(info, indent=2))
+    return info, gen_s
+
+
 def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None,
-        sets: dict[str, Any] | None = None) -> dict[str, Any]:
+        sets: dict[str, Any] | None = None, stream_dir: str | None = None) -> dict[str, Any]:
     hours = min(hours, 0.25) if quick else hours
     with tempfile.TemporaryDirectory(prefix="makerhive-compare-") as tmp:
-        root = Path(keep) if keep else Path(tmp)
-        t0 = time.perf_counter()
-        info = generate(root, hours=hours, seed=seed, asset=ASSET)
-        gen_s = time.perf_counter() - t0
+        root = Path(stream_dir or keep or tmp)
+        info, gen_s = load_stream(root, hours=hours, seed=seed, keep=bool(keep), reuse=stream_dir is not None)
         mh = run_makerhive(root, info["tick"], sets)
         order_usd = _makerhive_config(sets).assets[ASSET].quoting.order_size_usd
         hb = run_hftbacktest(root, info, order_usd)
@@ -255,7 +278,7 @@ def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None
         "speed_ratio": round(hb["events_per_s"] / mh["events_per_s"], 2),
         "makerhive_fills": mh["fills"], "hftbacktest_fills": hb["fills"],
         "makerhive_bp_per_notional": mh["bp_per_notional"], "hftbacktest_bp_per_notional": hb["bp_per_notional"],
-        "stream": {**info, "generated_in_s": round(gen_s, 1), "dir": keep},
+        "stream": {**info, "generated_in_s": None if gen_s is None else round(gen_s, 1), "dir": stream_dir or keep},
         "setup": {"latency_ms": LATENCY_MS, "maker_fee": MAKER_FEE, "taker_fee": TAKER_FEE,
                   "hftbacktest_queue_model": "power_prob_queue_model3(3.0)", "order_usd": order_usd,
                   "makerhive": "backtest --replay with config.toml (fixed 20 ms latencies)",

@@ -53,3 +53,22 @@ def test_compare_splits_makerhive_pnl_and_counts_fills_the_book_made(tmp_path):
     assert mh["fills"] > 0 and 0 <= mh["fills_book_through"] <= mh["fills"]
     parts = mh["capture_bp"] + mh["fees_bp"] + mh["inventory_bp"]
     assert abs(parts - mh["bp_per_notional"]) < 1e-3  # the parts add up to the net
+
+
+def test_compare_replays_a_kept_stream_instead_of_generating_one(tmp_path):
+    import pytest
+
+    from bench.compare import STREAM_INFO, load_stream, parse_args
+
+    kept = tmp_path / "kept"
+    info, gen_s = load_stream(kept, hours=60 / 3600, seed=3, keep=True, reuse=False)
+    assert gen_s is not None and (kept / STREAM_INFO).is_file()
+    files = sorted(p.relative_to(kept) for p in kept.rglob("*"))
+    again, gen_s = load_stream(kept, hours=5.0, seed=99, keep=False, reuse=True)
+    assert again == info and gen_s is None  # read back as written: the stream's own hours and seed
+    assert sorted(p.relative_to(kept) for p in kept.rglob("*")) == files  # nothing generated again
+    assert parse_args(["--stream", str(kept)])["stream_dir"] == str(kept)
+    for bad in (["--stream", str(tmp_path / "nothing")], ["--stream", str(kept), "--seed", "3"],
+                ["--stream", str(kept), "--keep", str(tmp_path / "k2")]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
