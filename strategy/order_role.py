@@ -118,10 +118,10 @@ class OrderRole:
         past its emergency level (strategy/unwind.py); without one, just the cancels and
         placements given (or nothing)."""
         ioc = None
+        mid = risk.mid or self.mid  # risk's mark, or before risk has one (a hive just started) the ladder's
         if risk.emergency_usd > 0 and not risk.halted:
             rp = self.risk_params
-            # priced from risk's mark, or before risk has one (a hive just started) the ladder's
-            ioc = self.tracker.take_back(risk.mid or self.mid, risk.limit_usd, risk.emergency_usd,
+            ioc = self.tracker.take_back(mid, risk.limit_usd, risk.emergency_usd,
                                          rp.emergency_slippage_bp, max(self.ts, risk.ts), rp.emergency_cooldown_s)
         cancels, places = tuple(cancels), tuple(places)
         if self.tracker.ioc_inflight and places:
@@ -130,8 +130,7 @@ class OrderRole:
         if ioc is not None:
             places = (ioc,) + places  # the IOC first: it must not wait behind new quotes
             out.append((LOG, Note(self.tracker.last_ioc_ts, "unwind",
-                                  f"position ${abs(self.tracker.held) * (risk.mid or self.mid):,.0f} past its "
-                                  f"${risk.limit_usd:,.0f} "
+                                  f"position ${abs(self.tracker.held) * mid:,.0f} past its ${risk.limit_usd:,.0f} "
                                   f"limit: reduce-only IOC {'sell' if ioc.side == 'A' else 'buy'} {ioc.sz:g} "
                                   f"at {ioc.px:g} at worst")))
         if not (cancels or places):

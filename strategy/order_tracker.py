@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from msgspec.structs import replace as _replace
@@ -27,6 +28,16 @@ from strategy.position import step
 from exchange_rules import ticks as rules
 from exchange_rules.cloid import make_cloid
 from strategy.feedback import ALO_PREFIX
+
+@dataclass
+class InflightIoc:
+    """The emergency unwind's IOC from sending until its fills (or a refusal, or the cancel
+    of its rest) are in: it never rests, so it is not in ``live``."""
+
+    sent_ts: float
+    side: str
+    left: float  # size not yet filled
+
 
 # Hyperliquid's answer to cancelling an order that no longer rests (filled or cancelled)
 GONE_PREFIX = "Order was never placed, already canceled, or filled"
@@ -54,10 +65,8 @@ class OrderTracker:
         self.governor: CancelFillGovernor | None = None  # cancel-to-fill governor; None: off
         self.bad_input = 0  # unusable input refused (fills, positions, open orders, a NaN mid or limit)
         self.last_bad = ""
-        # the emergency unwind's IOC (strategy/unwind.py): never resting, so not in ``live``;
-        # cloid -> [sent ts, side, size not yet filled], from sending until its fills (or a
-        # refusal, or the cancel of its rest) are in; and when the last one was sent
-        self.ioc_inflight: dict[str, list] = {}
+        # the emergency unwind's IOCs in flight (strategy/unwind.py), and when the last was sent
+        self.ioc_inflight: dict[str, InflightIoc] = {}
         self.last_ioc_ts = -math.inf
         self.iocs_sent = 0
 
@@ -84,10 +93,14 @@ class OrderTracker:
     def exposure(self, side: str) -> float:
         """Worst-case inventory on one side: position plus all open size on that side (an
         IOC whose fills are not in yet counts as open)."""
-        ioc = sum(v[2] for v in self.ioc_inflight.values() if v[1] == side) if self.ioc_inflight else 0.0
+        ioc = self._ioc_open(side) if self.ioc_inflight else 0.0
         if side == "B":
             return self.held + sum(o.sz for o in self.live.values() if o.side == "B") + ioc
         return -self.held + sum(o.sz for o in self.live.values() if o.side == "A") + ioc
+
+    def _ioc_open(self, side: str) -> float:
+        """Size of IOCs in flight on ``side`` whose fills are not in yet."""
+        return sum(i.left for i in self.ioc_inflight.values() if i.side == side)
 
     def plan(self, ladder: QuoteLadder, mid: float, limit_usd: float,
              reduce_only: bool = False) -> tuple[list[str], list[NewOrder]]:
@@ -138,8 +151,8 @@ class OrderTracker:
         ``cooldown_s`` ago (its fills may still be on their way), or nothing past the limit."""
         if not (finite(mid) and mid > 0 and finite(limit_usd) and finite(ts)):
             return None
-        for cloid, (sent, _, _) in list(self.ioc_inflight.items()):
-            if ts - sent > IOC_ANSWER_TIMEOUT_S:  # its answer was lost: reconciling keeps the position true
+        for cloid, ioc in list(self.ioc_inflight.items()):
+            if ts - ioc.sent_ts > IOC_ANSWER_TIMEOUT_S:  # its answer was lost: reconciling keeps the position true
                 del self.ioc_inflight[cloid]
         if self.ioc_inflight or ts - self.last_ioc_ts < cooldown_s:
             return None
@@ -148,7 +161,7 @@ class OrderTracker:
         if o is None:
             return None
         o = _replace(o, cloid=self._next_cloid())
-        self.ioc_inflight[o.cloid] = [ts, o.side, o.sz]
+        self.ioc_inflight[o.cloid] = InflightIoc(ts, o.side, o.sz)
         self.last_ioc_ts = ts
         self.iocs_sent += 1
         return o
@@ -190,7 +203,7 @@ class OrderTracker:
             cap = limit_cap
             if side == closing:
                 cap = 1e-12
-                worst += sum(v[2] for v in self.ioc_inflight.values() if v[1] == side)
+                worst += self._ioc_open(side)
             if worst <= cap:
                 continue
             keep.sort(key=lambda o: o.px if side == "B" else -o.px)  # outermost first
@@ -261,8 +274,8 @@ class OrderTracker:
         self.position = step(self.position, fill.sz if fill.side == "B" else -fill.sz)
         ioc = self.ioc_inflight.get(fill.cloid)
         if ioc is not None:
-            ioc[2] = max(0.0, min(ioc[2] - fill.sz, fill.remaining))
-            if ioc[2] <= 0:
+            ioc.left = max(0.0, min(ioc.left - fill.sz, fill.remaining))
+            if ioc.left <= 0:
                 del self.ioc_inflight[fill.cloid]
         o = self.live.get(fill.cloid)
         if o is not None:
