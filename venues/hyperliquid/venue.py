@@ -37,7 +37,7 @@ import trio
 
 from config import Config
 from messages.market import BookSnapshot, Level, Trade
-from messages.risk import Liquidated, MarginState
+from messages.risk import FillHistory, Liquidated, MarginState
 from messages.orders import (AccountSnapshot, CancelOrders, Fill, Funding, OpenOrder, OrderAck, OrderCancelled,
                              OrderReject, PlaceOrders, VenueBatch)
 from exchange_rules import ticks as rules
@@ -91,6 +91,7 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     bad_input: int = 0  # feed items that failed the edge checks (NaN, crossed, another user, ...): dropped
     leverage_set: int = 0  # assets whose updateLeverage the exchange accepted at start
     liquidations: int = 0  # liquidation events of ours seen (userEvents or a fill's liquidation field)
+    fill_gaps: int = 0  # a feed fill's startPosition did not follow on from the last: fills were missed
 
 
 class _Shared:
@@ -143,6 +144,12 @@ class HyperliquidVenue:
         self._audit_wake = trio.Event()
         self._deferred_since: dict[str, float] = {}  # routine read -> when the reserve first put it off
         self._tid_order: collections.deque[int] = collections.deque()
+        # per coin: the position after the last fill the feed brought, and that fill's time
+        # (ms); the next fill's startPosition must start there (_follow_on)
+        self._fill_chain: dict[str, tuple[float, int]] = {}
+        self._catching_up: set[str] = set()  # coins with a catch-up read of their fills in flight
+        self._catch_again: dict[str, int] = {}  # ... and a gap seen meanwhile: read again from then
+        self._nursery: trio.Nursery | None = None
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
         self._dms_day = -1
@@ -168,6 +175,7 @@ class HyperliquidVenue:
                              ping_every_s=self.hl.ping_every_s, stall_s=self.hl.stall_s,
                              on_lost=self._on_lost)
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 await nursery.start(self.feed.run)
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._budget_loop)
@@ -316,6 +324,7 @@ class HyperliquidVenue:
     def _on_connected(self, first: bool) -> None:
         self._publish_status()
         if not first:
+            self._fill_chain.clear()  # what was missed while down, the reconcile reads
             now = trio.current_time()
             for asset in self.assets:  # each order actor reconciles before it trusts its map
                 self.gateway.reconnected(asset, now)
@@ -340,7 +349,8 @@ class HyperliquidVenue:
             if why:
                 self._bad_input("userFills", "*", why)
             else:
-                self._on_fills(tuple(self._checked("userFills", frame.data.fills, checks.fill, now_ms)))
+                self._on_fills(tuple(self._checked("userFills", frame.data.fills, checks.fill, now_ms)),
+                               chain=not frame.data.isSnapshot)
         elif isinstance(frame, wire.OrderUpdatesFrame):
             self._on_order_updates(tuple(self._checked("orderUpdates", frame.data, checks.order_update, now_ms)))
         elif isinstance(frame, wire.UserEventFrame):
@@ -408,7 +418,7 @@ class HyperliquidVenue:
         side = "B" if f.side == "B" else "A"
         return Fill(asset, cloid, f.oid, f.tid, side, f.px, f.sz, f.fee, f.time / 1000.0, remaining, f.crossed)
 
-    def _on_fills(self, fills: tuple[wire.WsFill, ...]) -> None:
+    def _on_fills(self, fills: tuple[wire.WsFill, ...], chain: bool = True) -> None:
         by_asset: dict[str, list[Any]] = {}
         for f in fills:
             fill = self._fill(f)
@@ -417,6 +427,8 @@ class HyperliquidVenue:
             if f.tid in self._seen_tids:
                 self.stats.duplicate_fills += 1  # the order actor dedupes too; this only counts
             else:
+                if chain:
+                    self._follow_on(f)
                 self._remember_tid(f.tid)
                 self.stats.fills += 1
                 liq = f.liquidation
@@ -424,6 +436,53 @@ class HyperliquidVenue:
                     self._on_liquidation(liq, f.coin)  # our own position taken over by the liquidator
             by_asset.setdefault(fill.asset, []).append(fill)
         self._deliver(by_asset)
+
+    def _follow_on(self, f: wire.WsFill) -> None:
+        """Check that a new feed fill starts where the last one left the position. If not, the
+        feed lost fills in between (a dropped push, another client trading the coin): read the
+        coin's fills at once rather than trade on a wrong position until the next fill sync,
+        which a busy IP weight can put off for half a minute."""
+        last = self._fill_chain.get(f.coin)
+        if last is not None and f.time < last[1]:
+            return  # older than what we chained: history, not news
+        if last is not None and abs(f.startPosition - last[0]) > 0.5 * 10.0 ** -self._szd[f.coin]:
+            self.stats.fill_gaps += 1
+            self._catch_up(f.coin, last[1])
+        self._fill_chain[f.coin] = (f.startPosition + (f.sz if f.side == "B" else -f.sz), f.time)
+
+    def _catch_up(self, asset: str, since_ms: int) -> None:
+        if self._nursery is None:
+            return
+        if asset in self._catching_up:  # the read in flight may have left before this gap: again after it
+            self._catch_again[asset] = min(since_ms, self._catch_again.get(asset, since_ms))
+            return
+        self._catching_up.add(asset)
+        self._nursery.start_soon(self._catch_up_read, asset, since_ms)
+
+    async def _catch_up_read(self, asset: str, since_ms: int) -> None:
+        """The coin's fills since the last one chained (not a routine read: the position is
+        wrong now), handed to the order actor as a fill sync's would be."""
+        try:
+            fills = [f for f in await self._fills_since(since_ms) if f.coin == asset]
+            out = []
+            for f in fills:
+                fill = self._fill(f)
+                if fill is not None and f.tid not in self._seen_tids:
+                    self._remember_tid(f.tid)
+                    self.stats.fills += 1
+                    out.append(fill)
+            if out:
+                self.gateway.deliver(asset, FillHistory(asset, trio.current_time(), tuple(out)))
+        except VenueRequestFailed as e:  # the periodic fill sync is still the backstop
+            log.warning("catching up %s's missed fills failed: %s", asset, e)
+        except Exception:
+            self.stats.internal_errors += 1
+            log.exception("catching up %s's missed fills failed", asset)
+        finally:
+            self._catching_up.discard(asset)
+            again = self._catch_again.pop(asset, None)
+            if again is not None:
+                self._catch_up(asset, again)
 
     def _remember_tid(self, tid: int) -> None:
         self._seen_tids.add(tid)
