@@ -34,6 +34,10 @@ class RiskActor(AssetActor):
         self.role = RiskRole(RiskCore(ctx.asset, ctx.acfg.risk, capital, ts=ts),
                              PerformanceTracker(ctx.asset, a.sample_s, a.report_s, ts), ts)
         self.core = self.role.core
+        # the board shows this actor's books only once they hold the venue's history (the
+        # order actor's start-up fills): an actor that fails before that knows nothing, and
+        # must not replace what its predecessor showed (the summary and the view read it)
+        self._has_history = False
 
     def init(self) -> None:
         # the fill history comes from the order actor's start-up snapshot (read once): it
@@ -46,7 +50,9 @@ class RiskActor(AssetActor):
             return
         out = self.role.handle(msg)
         self._record(msg)
-        if self.role.state is not None:
+        if isinstance(msg, OwnFills) and msg.start:
+            self._has_history = True
+        if self.role.state is not None and self._has_history:
             self.board.risk[self.ctx.asset] = self.role.state
         self.deliver(out)
 
@@ -65,4 +71,5 @@ class RiskActor(AssetActor):
             j.funding(msg.asset, msg.ts, msg.rate, msg.position, msg.usd)
 
     def cleanup(self, reason: str) -> None:
-        self.board.risk[self.ctx.asset] = self.core.state(self.role.ts)
+        if self._has_history:
+            self.board.risk[self.ctx.asset] = self.core.state(self.role.ts)

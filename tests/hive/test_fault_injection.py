@@ -239,3 +239,38 @@ def test_venue_refusals_failures_and_partial_fills(hive, fault, arm):
     wait_for(consumed, timeout=RECOVERY_S * 2, what=f"{fault} consumed")
     hive.wait_until(hive.sim_time() + 10.0)
     assert_invariants(hive, others=others)
+
+
+def test_a_risk_actor_that_never_starts_leaves_the_last_known_books_on_show():
+    """The tree is restarted, but its new risk actor fails to start, again and again. What
+    the board shows of the asset (the summary's and the view's fills and position) must
+    stay the books of the last risk actor that knew the venue's history, not the empty
+    books of one that never read it. Found by a 500-fault chaos run (seed 23): an asset
+    quarantined so showed 0 fills and no position while the venue had 254 fills and a
+    position. (A fill that lands while no risk actor runs is booked when one starts.)"""
+    h = Hive(chaos_config(busy=True, intensity=0, tree_backoff_s=0.5))
+    h.start()
+    engine = h.venue.engine
+
+    def counted() -> int:
+        r = h.board.risk.get(ASSET)
+        return r.fills_buy + r.fills_sell if r is not None else -1
+
+    try:
+        wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
+        wait_for(lambda: len(engine.fills(ASSET)) >= 3 and counted() == len(engine.fills(ASSET)), timeout=30,
+                 what=f"fills on {ASSET}, all booked")
+        before = h.board.risk[ASSET]
+        h.faults.arm(ASSET, "risk", "start", count=100)
+        h.teams[ASSET].get("risk").tell(Crash(detail="test: risk raises, and never starts again"))
+        wait_for(lambda: h.faults.fired.count((ASSET, "risk", "start")) >= 2, timeout=RECOVERY_S,
+                 what="two restarts whose risk actor failed to start")
+        assert h.board.phase[ASSET] == "failed" and h.gateway.open_orders(ASSET) == ()
+        shown = h.board.risk[ASSET]
+        assert shown.fills_digest != 0 and counted() >= before.fills_buy + before.fills_sell
+        assert shown.ts >= before.ts
+    finally:
+        summary = h.stop()
+    s = summary["assets"][ASSET]
+    assert s["fills_buy"] + s["fills_sell"] >= before.fills_buy + before.fills_sell, "the summary lost the fills"
+    assert s["inventory"] == shown.position
