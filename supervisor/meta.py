@@ -122,6 +122,11 @@ class MetaSupervisor(Supervisor):
             except Exception:  # the venue thread is down: nothing can trade anyway
                 log.exception("could not fence %s", cid)
         gateway.cancel_all_soon(cid)
+        self._tree_failed(cid, reason)
+
+    def _tree_failed(self, cid: str, reason: str) -> None:
+        """A tree failure (one that gave up, or a restart that could not start) counts toward
+        quarantine: an asset that cannot start is not retried for ever on capital it holds."""
         sup = self.cfg.supervision
         times = [t for t in self.failure_times[cid] if t > self.now - sup.quarantine_window_s] + [self.now]
         self.failure_times[cid] = times
@@ -237,4 +242,4 @@ class MetaSupervisor(Supervisor):
                     self.board.restarts[cid] = self.board.restarts.get(cid, 0) + 1
                     self.board.event(self.now, "restart", cid, "asset tree restarted")
                 except StartFailed as e:
-                    self._schedule(cid, f"restart failed: {e}")
+                    self._tree_failed(cid, f"restart failed: {e}")

@@ -248,7 +248,7 @@ def test_a_risk_actor_that_never_starts_leaves_the_last_known_books_on_show():
     books of one that never read it. Found by a 500-fault chaos run (seed 23): an asset
     quarantined so showed 0 fills and no position while the venue had 254 fills and a
     position. (A fill that lands while no risk actor runs is booked when one starts.)"""
-    h = Hive(chaos_config(busy=True, intensity=0, tree_backoff_s=0.5))
+    h = Hive(chaos_config(busy=True, intensity=0, quarantine_after=10, tree_backoff_s=0.5))
     h.start()
     engine = h.venue.engine
 
@@ -274,3 +274,26 @@ def test_a_risk_actor_that_never_starts_leaves_the_last_known_books_on_show():
     s = summary["assets"][ASSET]
     assert s["fills_buy"] + s["fills_sell"] >= before.fills_buy + before.fills_sell, "the summary lost the fills"
     assert s["inventory"] == shown.position
+
+
+def test_a_tree_that_cannot_start_again_is_quarantined_and_its_capital_released():
+    """Restarts that fail to start are tree failures too: after ``quarantine_after`` of
+    them the asset is quarantined (its capital goes to the others) instead of being
+    retried for ever on capital it cannot use."""
+    h = Hive(chaos_config(intensity=0, quarantine_after=3, tree_backoff_s=0.5))
+    h.start()
+    try:
+        wait_for(lambda: all(h.board.phase[a] == "quoting" for a in h.assets), what="all quoting")
+        others = others_of(h)
+        h.faults.arm(ASSET, "risk", "start", count=100)
+        h.teams[ASSET].get("risk").tell(Crash(detail="test: risk raises, and never starts again"))
+        wait_for(lambda: h.board.phase[ASSET] == "quarantined", timeout=RECOVERY_S, what="quarantined")
+        # the crash, then two restarts whose risk actor could not start
+        assert h.faults.fired.count((ASSET, "risk", "start")) == 2
+        assert h.gateway.open_orders(ASSET) == ()
+        assert h.allocation[ASSET] == 0.0
+        assert all(h.allocation[a] == pytest.approx(h.cfg.portfolio.capital_usd / 4) for a in others)
+        assert "3 tree failures" in h.board.events_of("quarantine", ASSET)[-1].text
+    finally:
+        summary = h.stop()
+    assert summary["portfolio"]["open_orders_at_exit"] == 0
