@@ -29,6 +29,7 @@ from exchange_rules import ticks as rules
 from exchange_rules.cloid import make_cloid
 from strategy.feedback import ALO_PREFIX
 
+
 @dataclass
 class InflightIoc:
     """The emergency unwind's IOC from sending until its fills (or a refusal, or the cancel
