@@ -440,6 +440,7 @@ class FakeExchange:
         self._reject_n = 0
         self._reject_text = ""
         self._drop_fills = 0
+        self._drop_keeps_updates = False  # a dropped fill's order update is still pushed
         self._dms_refuse_n = 0
         self._dms_refuse_text = ""
         # what the server pushes: (routing key, channel, data)
@@ -571,6 +572,8 @@ class FakeExchange:
             if self._drop_fills > 0:
                 self._drop_fills -= 1
                 self.stats["fill_pushes_dropped"] += 1
+                if self._drop_keeps_updates and update is not None:
+                    updates.append(update)
                 continue
             fills.append(fill)
             if update is not None:
@@ -762,8 +765,9 @@ class FakeExchange:
         self._reject_n = max(0, int(n))
         self._reject_text = str(text)
 
-    def drop_fill_pushes(self, n: int) -> None:
+    def drop_fill_pushes(self, n: int, keep_updates: bool = False) -> None:
         self._drop_fills = max(0, int(n))
+        self._drop_keeps_updates = bool(keep_updates)
 
     def exchange_cancel(self, asset: int | str, status: str, t: float) -> int:
         """The exchange cancels our resting orders in ``asset`` on its own (margin,

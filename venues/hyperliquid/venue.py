@@ -63,6 +63,9 @@ ROUTINE_MAX_DEFER_S = 30.0  # a fill sync or an audit deferred this long goes an
 AUDIT_RETRY_S = 5.0  # an audit deferred for the IP weight reserve is tried again this soon
 AUDIT_EVERY_S = 30.0  # open orders read this often (weight 20: 40 of the minute's 1200)
 AUDIT_GRACE_S = 3.0  # an order this young may still be on its way into our map
+CATCH_UP_TRIES = 4  # a read of missed fills that fails is tried this often in all, ...
+CATCH_UP_RETRY_S = 0.5  # ... after this long, doubling (0.5 + 1 + 2 s: well before the fill sync)
+FILL_OWED_GRACE_S = 1.0  # an order update and its fills race on two channels: wait this long for the fills
 DOOMED_EXTRA_S = 30.0  # an order whose placement outcome is unknown is watched this long past its expiry
 
 
@@ -92,6 +95,7 @@ class HyperliquidStats(msgspec.Struct, kw_only=True):
     leverage_set: int = 0  # assets whose updateLeverage the exchange accepted at start
     liquidations: int = 0  # liquidation events of ours seen (userEvents or a fill's liquidation field)
     fill_gaps: int = 0  # a feed fill's startPosition did not follow on from the last: fills were missed
+    fills_owed: int = 0  # an order update showed more filled than the feed brought, and it stayed so
 
 
 class _Shared:
@@ -149,6 +153,8 @@ class HyperliquidVenue:
         self._fill_chain: dict[str, tuple[float, int]] = {}
         self._catching_up: set[str] = set()  # coins with a catch-up read of their fills in flight
         self._catch_again: dict[str, int] = {}  # ... and a gap seen meanwhile: read again from then
+        # cloid -> [size its order update is ahead of its fills by, the update's time (ms)]
+        self._owed: dict[str, list[Any]] = {}
         self._nursery: trio.Nursery | None = None
         self._shared: dict[str, _Shared] = {}
         self._seq = 0
@@ -324,7 +330,8 @@ class HyperliquidVenue:
     def _on_connected(self, first: bool) -> None:
         self._publish_status()
         if not first:
-            self._fill_chain.clear()  # what was missed while down, the reconcile reads
+            # The fill chain is kept: the reconcile's read moves it past what was missed
+            # while down, and if that read fails, the first fill after it shows the gap.
             now = trio.current_time()
             for asset in self.assets:  # each order actor reconciles before it trusts its map
                 self.gateway.reconnected(asset, now)
@@ -408,6 +415,9 @@ class HyperliquidVenue:
         remaining = 0.0
         if cloid in self._doomed:
             self._cancel_unmanaged(asset, f.oid, "filled after its placement's outcome was unknown")
+        owed = self._owed.get(cloid)
+        if owed is not None and f.tid not in self._seen_tids and f.time <= owed[1]:
+            owed[0] -= f.sz  # a fill the update counted; later ones are not what it is owed
         known = self._orders.get(cloid)
         if known is not None:
             if f.tid not in self._seen_tids:
@@ -461,9 +471,10 @@ class HyperliquidVenue:
 
     async def _catch_up_read(self, asset: str, since_ms: int) -> None:
         """The coin's fills since the last one chained (not a routine read: the position is
-        wrong now), handed to the order actor as a fill sync's would be."""
+        wrong now), handed to the order actor as a fill sync's would be. A failed read is
+        tried again a few times, sooner than the periodic fill sync would come."""
         try:
-            fills = [f for f in await self._fills_since(since_ms) if f.coin == asset]
+            fills = [f for f in await self._fills_retried(since_ms) if f.coin == asset]
             out = []
             for f in fills:
                 fill = self._fill(f)
@@ -483,6 +494,27 @@ class HyperliquidVenue:
             again = self._catch_again.pop(asset, None)
             if again is not None:
                 self._catch_up(asset, again)
+
+    async def _fills_retried(self, since_ms: int) -> tuple[wire.WsFill, ...]:
+        delay = CATCH_UP_RETRY_S
+        for _ in range(CATCH_UP_TRIES - 1):
+            try:
+                return await self._fills_since(since_ms)
+            except VenueRequestFailed as e:
+                log.info("reading missed fills failed (%s); again in %.1f s", e, delay)
+                await trio.sleep(delay)
+                delay *= 2
+        return await self._fills_since(since_ms)  # the last try: its failure is the caller's
+
+    def _chain_read(self, asset: str, fills: list[wire.WsFill]) -> None:
+        """Move the chain on to the newest fill a read brought (every read of fills), so the
+        next feed fill is not taken for a gap the read has already filled."""
+        if not fills:
+            return
+        newest_ms = max(f.time for f in fills)
+        last = self._fill_chain.get(asset)
+        if last is None or newest_ms > last[1]:
+            self._fill_chain[asset] = (_position_after(fills), newest_ms)
 
     def _remember_tid(self, tid: int) -> None:
         self._seen_tids.add(tid)
@@ -510,13 +542,38 @@ class HyperliquidVenue:
                     by_asset.setdefault(o.coin, []).append(OrderReject(o.coin, cloid, status, now))
                 self._forget(cloid)
             elif status == "filled":
+                self._owes_fills(o, cloid, u.statusTimestamp)
                 self._forget(cloid)  # the fill itself comes on userFills
-            elif status == "open" and cloid not in self._orders and o.cloid and parse_cloid(o.cloid) is not None:
+            elif status == "open" and cloid in self._orders:
+                self._owes_fills(o, cloid, u.statusTimestamp)
+            elif status == "open" and o.cloid and parse_cloid(o.cloid) is not None:
                 # ours, resting, and tracked by nobody: an unknown outcome that landed, an
                 # answer that was lost, another process of ours
                 self._cancel_unmanaged(o.coin, o.oid, "an orderUpdate showed it resting untracked")
                 self.gateway.reconnected(o.coin, now)
         self._deliver(by_asset)
+
+    def _owes_fills(self, o: wire.WsBasicOrder, cloid: str, status_ms: int) -> None:
+        """An order update that leaves less of the order than the feed's fills say means a
+        fill is on its way or lost. The two channels race, so the fill gets a grace period;
+        one still missing after it is read back at once (_fills_owed). This is the only sign
+        of a lost fill that no later fill on the coin follows."""
+        known = self._orders.get(cloid)
+        if known is None or cloid in self._owed or self._nursery is None:
+            return
+        owed = known[2] - o.sz
+        if owed > 0.5 * 10.0 ** -self._szd[o.coin]:
+            self._owed[cloid] = [owed, status_ms]
+            self._nursery.start_soon(self._fills_owed, o.coin, cloid, o.timestamp)
+
+    async def _fills_owed(self, asset: str, cloid: str, placed_ms: int) -> None:
+        try:
+            await trio.sleep(FILL_OWED_GRACE_S)
+            if self._owed[cloid][0] > 0.5 * 10.0 ** -self._szd[asset]:
+                self.stats.fills_owed += 1
+                self._catch_up(asset, placed_ms)
+        finally:
+            self._owed.pop(cloid, None)
 
     def _on_gone(self, coin: str, oid: int, reason: str) -> None:
         cloid = self._by_oid.get(oid, "")
@@ -1011,7 +1068,13 @@ class HyperliquidVenue:
                 break
             start = page[-1].time  # inclusive: the overlap is deduped below
         seen: set[int] = set()
-        return tuple(f for f in out if not (f.tid in seen or seen.add(f.tid)))
+        fills = tuple(f for f in out if not (f.tid in seen or seen.add(f.tid)))
+        by_coin: dict[str, list[wire.WsFill]] = {}
+        for f in fills:
+            by_coin.setdefault(f.coin, []).append(f)
+        for coin, mine in by_coin.items():
+            self._chain_read(coin, mine)
+        return fills
 
     async def _fills_shared(self, since_s: float, routine: bool = False) -> tuple[wire.WsFill, ...]:
         """Fills since ``since_s``: assets asking at about the same time share a request
