@@ -44,6 +44,7 @@ class OrderActor(AssetActor):
         self.tracker = self.role.tracker
         self._last_sync = ts
         self._synced_until = ts  # init fetches the whole history
+        self._sync_urgent = False  # a resync failed: the next fill syncs are recovery, not routine
         self._reject_window_start = -1e18
         self._rejects_in_window = 0
 
@@ -82,12 +83,13 @@ class OrderActor(AssetActor):
         elif isinstance(msg, FillHistory):  # the answer to a fill sync
             self._apply_fills(msg.fills)
             self._synced_until = max(self._synced_until, msg.ts)
+            self._sync_urgent = False
             self._prune_at_watermark()
         elif isinstance(msg, Tick):
             if msg.now - self._last_sync >= FILL_SYNC_S:
                 # a fill message the wire lost is found here, at the latest one period later
                 self._last_sync = msg.now
-                self.ctx.gateway.fetch_fills(self.ctx.asset, self._sync_from())
+                self.ctx.gateway.fetch_fills(self.ctx.asset, self._sync_from(), urgent=self._sync_urgent)
         elif isinstance(msg, Resync):
             self._resync(msg)
         elif isinstance(msg, QueryLiveOrders):
@@ -135,6 +137,7 @@ class OrderActor(AssetActor):
         except VenueUnavailable as e:
             self.event(self.role.ts, "failure", f"resync ({msg.reason}) failed: {e}; retrying at the next sync")
             self._last_sync = -1e18
+            self._sync_urgent = True
             return
         self._apply_fills(snap.fills)
         self._synced_until = max(self._synced_until, self.role.ts)

@@ -277,11 +277,13 @@ class Gateway:
         assert self.venue is not None
         return self.runtime.call_async(self.venue.snapshot, asset, since_ts, timeout=timeout)
 
-    def fetch_fills(self, asset: str, since_ts: float) -> bool:
+    def fetch_fills(self, asset: str, since_ts: float, urgent: bool = False) -> bool:
         """Ask the venue for fills since ``since_ts`` without waiting: the answer reaches
-        the asset's order actor as a ``FillHistory`` message."""
+        the asset's order actor as a ``FillHistory`` message. A routine read where the venue
+        has one (it gives way to the request weight kept for recovery), unless ``urgent``:
+        the position is known to be in doubt (a reconcile that failed)."""
         assert self.venue is not None
-        read = getattr(self.venue, "sync_fills", self.venue.fills)  # a routine read where the venue has one
+        read = self.venue.fills if urgent else getattr(self.venue, "sync_fills", self.venue.fills)
 
         async def fetch() -> None:
             try:

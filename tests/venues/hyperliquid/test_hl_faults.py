@@ -16,6 +16,7 @@ from makerhive.app import Hive
 from makerhive.invariants import orphan_orders
 from testkit.hyperliquid_fake import FakeHyperliquid
 from venues.hyperliquid.signing import Signer
+from venues.runtime import VenueRequestFailed
 
 KEY = "0x" + "5e" * 32
 ACCOUNT = Account.from_key(KEY).address.lower()
@@ -185,3 +186,82 @@ def test_a_fill_the_feed_lost_is_read_back_as_soon_as_the_next_fill_shows_the_ga
     wait_for(agrees, timeout=5, what="risk's SOL position and fill count equal the exchange's")
     assert hive.venue.stats.fill_gaps >= 1
     _check_books_agree(hive, fake)
+
+
+def test_a_lost_fill_no_later_fill_follows_is_read_back_when_its_order_update_shows_it(monkeypatch):
+    """The feed loses a fill but not the order update it caused, and nothing trades on the
+    coin after it (SOL has no takers here but ours): no later fill's startPosition can show
+    the gap. The update leaves less of the order than the fills the feed brought say, so
+    once the fill's grace period is over the hive reads it back, without waiting for the
+    periodic fill sync (pushed past the test)."""
+    import actors.order
+
+    monkeypatch.setattr(actors.order, "FILL_SYNC_S", 1e9)
+    cfg = sim_config(portfolio={"assets": list(ASSETS)})
+    sol = cfg.assets["SOL"]
+    quiet = msgspec.structs.replace(sol, market=msgspec.structs.replace(sol.market, taker_rate=1e-9, trade_rate=1e-9))
+    cfg = msgspec.structs.replace(cfg, assets={**cfg.assets, "SOL": quiet})
+    with FakeHyperliquid(cfg, seed=5, account=ACCOUNT) as fake:
+        hive = Hive(_hl_config(fake), signer=Signer(KEY))
+        hive.start()
+        try:
+            wait_for(lambda: any(o["coin"] == "SOL" and o["side"] == "A" for o in fake.open_orders()), timeout=15,
+                     what="an ask of ours on SOL")
+            fake.drop_fill_pushes(1, keep_updates=True)
+            assert fake.cross("SOL", "B", _lot("SOL")), "the taker met our ask"
+            assert fake.stats["fill_pushes_dropped"] == 1
+
+            def agrees() -> bool:
+                risk = hive.board.risk.get("SOL")
+                n = sum(f["coin"] == "SOL" for f in fake.fills())
+                return risk is not None and risk.fills_buy + risk.fills_sell == n == 1 \
+                    and abs(risk.position - fake.position("SOL")) < 1e-9
+
+            wait_for(agrees, timeout=5, what="risk's SOL position and fill count equal the exchange's")
+            assert hive.venue.stats.fills_owed == 1
+            assert hive.venue.stats.fill_gaps == 0
+            _check_books_agree(hive, fake)
+        finally:
+            hive.stop()
+
+
+def test_after_a_failed_reconcile_the_fill_sync_is_a_recovery_read_not_a_routine_one(hive_on, fake, monkeypatch):
+    """A reconnect's reconcile that fails (a 429, a timeout) leaves the position in doubt:
+    the next fill sync must not give way to the request weight kept for recovery (a routine
+    read can be put off for half a minute), and once it has answered, syncs are routine again."""
+    import actors.order
+
+    monkeypatch.setattr(actors.order, "FILL_SYNC_S", 0.3)
+    hive = hive_on()
+    wait_for(lambda: _quoting(fake), timeout=15, what="quoting")
+    venue = hive.venue
+    reads: list[str] = []
+    fills, sync_fills, snapshot = venue.fills, venue.sync_fills, venue.snapshot
+    failed: list[str] = []
+
+    async def recovery_read(asset: str, since_ts: float, routine: bool = False):  # type: ignore[no-untyped-def]
+        if asset == "SOL":
+            reads.append("recovery")
+        return await fills(asset, since_ts, routine)
+
+    async def routine_read(asset: str, since_ts: float):  # type: ignore[no-untyped-def]
+        if asset == "SOL":
+            reads.append("routine")
+        return await sync_fills(asset, since_ts)
+
+    async def failing_snapshot(asset: str, since_ts: float):  # type: ignore[no-untyped-def]
+        if asset == "SOL" and not failed:
+            failed.append(asset)
+            raise VenueRequestFailed("info userFillsByTime: HTTP 429")
+        return await snapshot(asset, since_ts)
+
+    monkeypatch.setattr(venue, "fills", recovery_read)
+    monkeypatch.setattr(venue, "sync_fills", routine_read)
+    monkeypatch.setattr(venue, "snapshot", failing_snapshot)
+    wait_for(lambda: "routine" in reads, timeout=5, what="a routine fill sync")
+    fake.drop_connections()
+    wait_for(lambda: failed, timeout=10, what="the reconcile after the reconnect failed")
+    reads.clear()
+    wait_for(lambda: reads.count("routine") >= 1, timeout=5, what="routine syncs again")
+    assert reads[0] == "recovery", reads  # the first sync after the failure
+    assert reads.index("routine") > reads.index("recovery")
