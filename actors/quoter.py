@@ -41,8 +41,14 @@ class QuoterActor(AssetActor):
         for to, m in out:  # the status board's phase follows what was sent
             if to == LOG and m.kind in ("stall", "resume"):
                 self.quoting = False
-                if m.kind == "stall":
+                if m.kind == "stall" and not self._being_replaced():
                     self.board.set_phase(self.ctx.asset, "stalled")
-            elif to == "order" and not self.quoting and not self.role.stale:
+            elif to == "order" and not self.quoting and not self.role.stale and not self._being_replaced():
                 self.quoting = True
                 self.board.set_phase(self.ctx.asset, "quoting")
+
+    def _being_replaced(self) -> bool:
+        """The supervisor is restarting the team (it cancels first, which can take seconds
+        while the venue is slow): this quoter is on its way out and its ladders are fenced,
+        so "restarting" stands until the new order actor reconciles and a new quoter quotes."""
+        return self.board.phase.get(self.ctx.asset) == "restarting"

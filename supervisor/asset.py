@@ -78,6 +78,11 @@ class AssetSupervisor(Supervisor):
 
     def child_started(self, cid: str, ref: pykka.ActorRef) -> None:
         self.ctx.team.set(cid, ref)
+        board, asset = self.ctx.board, self.ctx.asset
+        if board.phase.get(asset) == "restarting":
+            # the old members are stopped (or fenced) by now: the new ones report from here
+            # on (a quoter on its way out must not, see QuoterActor._being_replaced)
+            board.set_phase(asset, "starting")
         if cid == "risk":  # before the order actor and the quoter exist, so before any quote
             for _, msg in self.money.risk_started():
                 ref.tell(msg)

@@ -170,3 +170,36 @@ def test_dead_mans_switch_is_renewed_while_healthy_and_fires_when_renewals_stop(
         h.faults.release.set()
         h.stop()
     assert h.venue.engine.schedule_cancel_state()[0] is None  # a clean stop clears it
+
+
+def test_a_quoter_on_its_way_out_does_not_show_the_asset_quoting_while_the_team_restarts(hive, monkeypatch):
+    """Cancel first can take seconds on a slow venue, and the old quoter runs on meanwhile
+    (its ladders are fenced). Found by the Hyperliquid chaos run: it marked the asset
+    "quoting" while the team was still restarting, so the view (and the harness) took an
+    asset that had not reconciled for one that had recovered."""
+    import time
+
+    from supervisor.asset import AssetSupervisor
+
+    asset = "ETH"
+    slow = AssetSupervisor._cancel_all_confirmed
+
+    def slow_cancel(self, attempts=3):  # type: ignore[no-untyped-def]
+        if self.ctx.asset == asset:
+            time.sleep(1.5)  # the venue answering slowly: the old quoter quotes on meanwhile
+        return slow(self, attempts)
+
+    monkeypatch.setattr(AssetSupervisor, "_cancel_all_confirmed", slow_cancel)
+    n_events = len(hive.board.events)
+    old_quoter = refs(hive, asset)["quoter"]
+    refs(hive, asset)["risk"].tell(Crash(detail="test kills risk"))
+    wait_for(lambda: hive.board.phase[asset] == "restarting", timeout=5, what="restarting")
+    old_quoter.proxy().quoting = False  # as after a feed stall and its resume in the window (the chaos run's case)
+    seen = set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            e.kind == "restart" and e.asset == asset for e in hive.board.events[n_events:]):
+        seen.add(hive.board.phase[asset])
+        time.sleep(0.005)
+    assert "quoting" not in seen, seen  # not until the new order actor has reconciled
+    wait_for(lambda: hive.board.phase[asset] == "quoting", what="quoting again")
