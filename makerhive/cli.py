@@ -351,9 +351,13 @@ def run(args: argparse.Namespace) -> int:
     if unread:
         console.print(f"[yellow]{unread} asset(s) could not read their last fills at exit: the summary may miss "
                       "some fills; the venue has them, and the next start reads them[/yellow]")
-    left = summary["portfolio"]["open_orders_at_exit"]
+    left, unconfirmed = summary["portfolio"]["open_orders_at_exit"], summary["portfolio"]["open_orders_unconfirmed"]
     if left:
         console.print(f"[red]{left} order(s) still open at exit[/red]")
+    if unconfirmed:
+        console.print(f"[red]the venue did not answer at exit for {', '.join(unconfirmed)}: no one has confirmed "
+                      "that nothing is left open there; look at the venue[/red]")
+    if left or unconfirmed:
         return 1
     console.print("all orders cancelled; venue confirmed 0 open orders.")
     return 0

@@ -8,6 +8,8 @@ Allocation, per asset: ``capital_start``, ``capital_min``, ``capital_end`` (the 
 traded with: its base, plus its own PnL in compound mode), ``score_end`` (None: too little
 data), ``zone_end`` and ``reallocations`` (how often the supervisor moved its capital);
 ``limit_excess_usd`` is the most a fill ever took |inventory| past the limit in force.
+``open_orders_at_exit`` is -1 for an asset whose venue did not answer at exit; the
+portfolio's counts the known ones and names the others in ``open_orders_unconfirmed``.
 """
 from __future__ import annotations
 
@@ -67,7 +69,9 @@ def build_summary(cfg: Config, board: StatusBoard, venue: dict[str, dict[str, fl
         "portfolio": {
             "capital": round(cfg.portfolio.capital_usd, 2),
             "net_pnl": round(sum(x["net_pnl"] for x in assets.values()), 6),
-            "open_orders_at_exit": sum(x["open_orders_at_exit"] for x in assets.values()),
+            "open_orders_at_exit": sum(max(0, x["open_orders_at_exit"]) for x in assets.values()),
+            # assets whose venue did not answer at exit (-1 above): nobody knows what is open there
+            "open_orders_unconfirmed": [a for a, x in assets.items() if x["open_orders_at_exit"] < 0],
             "fills": sum(x["fills_buy"] + x["fills_sell"] for x in assets.values()),
             "restarts": sum(x["restarts"] for x in assets.values()),
             "sim_seconds": round(sim_seconds, 3),

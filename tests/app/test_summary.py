@@ -7,7 +7,9 @@ import io
 import pytest
 from rich.console import Console
 
-from makerhive.summary import summary_table
+from actors.status import StatusBoard
+from makerhive.summary import build_summary, summary_table
+from tests.hive_helpers import sim_config
 
 ASSETS = ("BTC", "ETH", "SOL", "XRP", "HYPE")
 
@@ -35,3 +37,14 @@ def test_the_summary_fits_the_width_without_cutting_a_cell(width):
         assert header in text
     assert "journal: /srv/makerhive/runs/journal.sqlite" in text
     assert ("makerhive summary: PnL" in text) == (width < 160)  # split in two where one would not fit
+
+
+def test_an_asset_whose_venue_did_not_answer_at_exit_is_named_not_counted_as_minus_one():
+    """-1 is "unknown" for one asset; summed, two of them read "-2 orders open"."""
+    cfg = sim_config()
+    board = StatusBoard(cfg.portfolio.assets)
+    venue = {a: {"open_orders": n} for a, n in zip(cfg.portfolio.assets, (0, -1, 2, -1, 0))}
+    summary = build_summary(cfg, board, venue, {}, sim_seconds=1.0, wall_seconds=1.0)
+    assert summary["assets"]["ETH"]["open_orders_at_exit"] == -1
+    assert summary["portfolio"]["open_orders_at_exit"] == 2
+    assert summary["portfolio"]["open_orders_unconfirmed"] == ["ETH", "XRP"]
