@@ -4,7 +4,7 @@ reconciliation) against the project's local fake exchange (``testkit``), in real
 ``makerhive chaos --venue hl-fake --seed N --faults K --duration S`` starts the fake on
 127.0.0.1 with a throwaway key (made for the run, never written or printed), runs the
 hive on it, and lands K faults of the kinds the exchange itself can cause: a dropped
-WebSocket (fill pushes lost with it), a stalled feed, answers that race the feed, answers
+WebSocket (fill pushes lost with it, or lost alone), a stalled feed, answers that race the feed, answers
 lost after the action executed, rejected orders, HTTP 429s and 500s, exchange-side
 cancels, a refused dead-man's-switch renewal, an exhausted address budget, takers
 trading through our quotes, and crashes of each actor. The exchange's own books are the
@@ -101,12 +101,16 @@ class HlChaos(Chaos):
         self.fake.fail_requests(self.rng.randint(1, 4))
 
     def _hl_drop_fills(self, asset: str) -> None:
-        """Fill pushes lost with the connection that carried them: a taker hits us, the
-        WebSocket dies before its fills reach us; they are only in REST userFills."""
-        self.fake.drop_fill_pushes(self.rng.randint(1, 3))
+        """Fill pushes lost: a taker hits us and its fills are only in REST userFills. Half
+        the time the WebSocket dies with them; otherwise it lives on and only the fills'
+        own pushes are lost, their order updates still come (the feed's fault, not the
+        connection's: only the fill chain or the updates can tell)."""
+        with_connection = self.rng.random() < 0.5
+        self.fake.drop_fill_pushes(self.rng.randint(1, 3), keep_updates=not with_connection)
         self._hl_taker_sweep(asset)
-        self.fake.drop_connections()
-        self.fake.drop_fill_pushes(0)  # no later fill is lost without its connection
+        if with_connection:
+            self.fake.drop_connections()
+        self.fake.drop_fill_pushes(0)  # no later fill is lost
 
     def _hl_taker_sweep(self, asset: str) -> None:
         """Another user's taker order trading through our quotes on one side."""
@@ -304,6 +308,9 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "fills": summary["portfolio"]["fills"],
         "net_pnl": summary["portfolio"]["net_pnl"],
         "venue_unknown_outcomes": venue_stats.unknown_outcomes,
+        # fills the feed lost, found by the fill chain (a later fill's startPosition) or by
+        # an order update ahead of its fills, and read back at once
+        "fills_read_back": {"fill_gaps": venue_stats.fill_gaps, "fills_owed": venue_stats.fills_owed},
         # the account's IP weight as our client spent it: requests sent, 429s met, seconds
         # requests waited for weight (summed over concurrent waiters), routine reads held back
         "ip_weight": {"requests": rest.requests, "throttled": rest.throttled,
@@ -311,7 +318,7 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
         "exchange": {k: fake_stats[k] for k in (
             "ws_connections", "ws_drops", "raced_answers", "answers_lost", "failed_requests", "throttled",
             "orders_rejected", "exchange_cancels", "schedule_cancel_refused", "budget_refusals", "schedule_cancel_fired",
-            "fills", "orders_placed", "cancels")},
+            "fills", "fill_pushes_dropped", "orders_placed", "cancels")},
     })
     report["invariants_ok"] = all(report[k] == 0 for k in INVARIANTS)
     return report
