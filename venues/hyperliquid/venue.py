@@ -455,10 +455,14 @@ class HyperliquidVenue:
         last = self._fill_chain.get(f.coin)
         if last is not None and f.time < last[1]:
             return  # older than what we chained: history, not news
-        if last is not None and abs(f.startPosition - last[0]) > 0.5 * 10.0 ** -self._szd[f.coin]:
+        if last is not None and abs(f.startPosition - last[0]) > self._half_lot(f.coin):
             self.stats.fill_gaps += 1
             self._catch_up(f.coin, last[1])
-        self._fill_chain[f.coin] = (f.startPosition + (f.sz if f.side == "B" else -f.sz), f.time)
+        self._fill_chain[f.coin] = (_end_position(f), f.time)
+
+    def _half_lot(self, coin: str) -> float:
+        """Sizes closer than this are the same size on the coin's lot grid."""
+        return 0.5 * 10.0 ** -self._szd[coin]
 
     def _catch_up(self, asset: str, since_ms: int) -> None:
         if self._nursery is None:
@@ -470,8 +474,8 @@ class HyperliquidVenue:
         self._nursery.start_soon(self._catch_up_read, asset, since_ms)
 
     async def _catch_up_read(self, asset: str, since_ms: int) -> None:
-        """The coin's fills since the last one chained (not a routine read: the position is
-        wrong now), handed to the order actor as a fill sync's would be. A failed read is
+        """The coin's fills since ``since_ms`` (not a routine read: the position is wrong
+        now), handed to the order actor as a fill sync's would be. A failed read is
         tried again a few times, sooner than the periodic fill sync would come."""
         try:
             fills = [f for f in await self._fills_retried(since_ms) if f.coin == asset]
@@ -562,14 +566,14 @@ class HyperliquidVenue:
         if known is None or cloid in self._owed or self._nursery is None:
             return
         owed = known[2] - o.sz
-        if owed > 0.5 * 10.0 ** -self._szd[o.coin]:
+        if owed > self._half_lot(o.coin):
             self._owed[cloid] = [owed, status_ms]
             self._nursery.start_soon(self._fills_owed, o.coin, cloid, o.timestamp)
 
     async def _fills_owed(self, asset: str, cloid: str, placed_ms: int) -> None:
         try:
             await trio.sleep(FILL_OWED_GRACE_S)
-            if self._owed[cloid][0] > 0.5 * 10.0 ** -self._szd[asset]:
+            if self._owed[cloid][0] > self._half_lot(asset):
                 self.stats.fills_owed += 1
                 self._catch_up(asset, placed_ms)
         finally:
@@ -1285,15 +1289,16 @@ def _position_after(fills: list[wire.WsFill]) -> float:
     whose resulting position no other fill of that millisecond starts from."""
     newest = max(f.time for f in fills)
     last = [f for f in fills if f.time == newest]
-
-    def after(f: wire.WsFill) -> float:
-        return f.startPosition + (f.sz if f.side == "B" else -f.sz)
-
     starts = [f.startPosition for f in last]
     for f in last:
-        if not any(abs(after(f) - s) < 1e-12 for s in starts):
-            return after(f)
-    return after(last[-1])
+        if not any(abs(_end_position(f) - s) < 1e-12 for s in starts):
+            return _end_position(f)
+    return _end_position(last[-1])
+
+
+def _end_position(f: wire.WsFill) -> float:
+    """The position a fill left: where it started, plus its own size."""
+    return f.startPosition + (f.sz if f.side == "B" else -f.sz)
 
 
 def _order_status(st: Any) -> tuple[wire.OrderStatus | None, int]:
