@@ -1,7 +1,7 @@
 """Training rows for the learned fill and adverse-selection model, from backtests.
 
 ``LabelledBacktest`` is the backtester with a notebook: every ladder the quoter sends
-gives one row per side (its L1 quote, ``strategy.learned.features`` on the MarketState
+gives one row per side (its L1 quote; a retreat-only ladder places nothing, so none, ``strategy.learned.features`` on the MarketState
 the quoter saw), and after the run each row is labelled from what the engine did:
 
 - ``filled``: one of our orders on that side filled within ``horizon_s`` at a price
@@ -38,8 +38,8 @@ class LabelledBacktest(Backtest):
     def _deliver(self, asset: str, role: str, msg: Any) -> None:
         if role == "quoter" and type(msg) is MarketState:
             self._market[asset] = msg
-        elif role == "order" and type(msg) is QuoteLadder:
-            m = self._market.get(asset)
+        elif role == "order" and type(msg) is QuoteLadder and not msg.retreat_only:
+            m = self._market.get(asset)  # (a retreat-only ladder places nothing: it is no quote)
             if m is not None and m.mid > 0:
                 for side, levels in (("B", msg.bids), ("A", msg.asks)):
                     if levels:

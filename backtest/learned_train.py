@@ -43,7 +43,19 @@ def _fit(X: list, y: list) -> Any:
 
     if len(set(y)) < 2:
         raise ValueError(f"cannot train on one class only ({len(y)} rows, all {y[0] if y else '-'})")
-    return HistGradientBoostingClassifier(**PARAMS).fit(X, y)
+    return HistGradientBoostingClassifier(**PARAMS).fit(_known_columns(X), y)
+
+
+def _known_columns(X: list) -> Any:
+    """``X`` with each feature never known in it (VPIN early in a short run: NaN in every
+    row) set to 0: it cannot split a tree either way, and scikit-learn's binning fails
+    on a column with no value at all."""
+    import numpy as np
+
+    a = np.asarray(X, dtype=float)
+    if a.ndim == 2 and len(a):
+        a[:, np.isnan(a).all(axis=0)] = 0.0
+    return a
 
 
 def _auc(clf: Any, X: list, y: list) -> float | None:

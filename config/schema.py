@@ -228,6 +228,10 @@ class AloSafetyConfig(_Section, frozen=True):
     enabled: bool = True
     max_ticks: int = 5
     decay_after: int = 20  # successful placements that take one safety tick back
+    # a requote on risk news (a fill) whose book is older than this may pull or retreat
+    # quotes but places nothing: the book has moved since, and an order priced on it
+    # lands rejected or picked off; the next book places (0: off)
+    max_book_age_s: float = 0.15
 
 
 class RegimeConfig(_Section, frozen=True):

@@ -116,6 +116,9 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
     r = q.regime
     if not r.calm_bp < r.elevated_bp < r.extreme_bp:
         reject(f"{p}.regime.elevated_bp", r.elevated_bp, "must lie between regime.calm_bp and regime.extreme_bp")
+    age = q.alo_safety.max_book_age_s
+    if not (math.isfinite(age) and 0 <= age <= 60):
+        reject(f"{p}.alo_safety.max_book_age_s", age, "must be a number of seconds from 0 (off) to 60")
     for table, name in (("alo_safety", "max_ticks"), ("alo_safety", "decay_after"), ("breakers", "api_errors")):
         v = getattr(getattr(q, table), name)
         if not (isinstance(v, int) and 1 <= v <= 1000):

@@ -38,6 +38,8 @@ class QuoteLadder(msgspec.Struct, frozen=True, tag=True):
     half_spread_bp: float = 0.0
     recv_ns: int = 0  # from the book snapshot that caused it (latency only)
     note: str = ""  # why a side is thin or empty (no edge, a guard, a breaker), for the view
+    # priced on an old book: the order actor cancels and shrinks toward it but places nothing
+    retreat_only: bool = False
 
 
 class NewOrder(msgspec.Struct, frozen=True, gc=False):

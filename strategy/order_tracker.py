@@ -119,6 +119,8 @@ class OrderTracker:
             tolerance = gov.tolerance_bp(tolerance, ladder.ts)
         cancels, places = diff_orders(wanted, list(live.values()), mid=mid, tolerance_bp=tolerance,
                                       keep_bp=self.keep_bp, now=ladder.ts, max_age_s=self.max_age_s)
+        if ladder.retreat_only:
+            cancels, places = retreats(cancels, wanted, live), []
         closing = unwind.reducing_side(self.held) if reduce_only and self.held != 0 else ""
         cancels = list(cancels) + self._trim(set(cancels), mid, limit_usd, closing)
         if gov is not None and cancels:
@@ -351,3 +353,20 @@ class OrderTracker:
         bids = [o.px for o in self.live.values() if o.side == "B" and o.state != "cancelling"]
         asks = [o.px for o in self.live.values() if o.side == "A" and o.state != "cancelling"]
         return (max(bids) if bids else 0.0, min(asks) if asks else 0.0, len(self.live))
+
+
+def retreats(cancels: list[str], wanted: list[Any], live: dict[str, LiveOrder]) -> list[str]:
+    """Of ``cancels``, those that pull or retreat: the order's slot is no longer wanted,
+    or it rests closer to the other side, or larger, than its slot now wants. An order
+    that would only move toward the touch stays where it is: a ladder priced on an old
+    book may take risk off, never put it on (``QuoteLadder.retreat_only``)."""
+    want = {}
+    for w in wanted:
+        want.setdefault((w.side, w.level), w)
+    out = []
+    for cloid in cancels:
+        o = live.get(cloid)
+        w = want.get((o.side, o.level)) if o is not None else None
+        if w is None or o.sz > w.sz or (o.px > w.px if o.side == "B" else o.px < w.px):
+            out.append(cloid)
+    return out

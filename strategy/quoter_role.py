@@ -81,6 +81,11 @@ class QuoterRole:
         return [("order", QuoteLadder(self.asset, now, -1, (), ())),
                 (LOG, Note(now, "stall", f"no book for {now - last:.1f}s: all quotes pulled"))]
 
+    def _book_too_old(self, market: MarketState, now: float) -> bool:
+        """Whether risk news finds the book too old to place orders on (alo_safety)."""
+        a = self.core.params.alo_safety
+        return a.enabled and a.max_book_age_s > 0 and now - market.ts > a.max_book_age_s
+
     def _quote(self, ts: float, from_book: bool) -> Outbox:
         market, risk = self.market, self.risk
         if market is None or risk is None:
@@ -91,7 +96,10 @@ class QuoterRole:
                 return []  # stay out until a fresh book arrives
             self.stale = False
             out.append((LOG, Note(ts, "resume", "book feed back: quoting again")))
-        ladder = self.core.quote(market, risk, max(ts, market.ts))
+        now = max(ts, market.ts)
+        ladder = self.core.quote(market, risk, now)
+        if not from_book and self._book_too_old(market, now):
+            ladder = msgspec.structs.replace(ladder, retreat_only=True)
         if self.learned is not None:
             ladder = self.learned.adjust(market, ladder, self.core.sz_decimals)
         if not from_book and ladder.recv_ns:

@@ -144,3 +144,20 @@ def test_a_backtest_with_the_switch_on_runs_and_differs(tmp_path):
     b = build_report(run_backtest(on, duration_s=60, seed=1))["total"]
     assert a["fills"] > 0 and (a["net_pnl"], a["fills"]) != (b["net_pnl"], b["fills"])
     assert QuotingConfig().learned.enabled is False  # off by default
+
+
+def test_a_feature_never_known_in_a_short_run_does_not_stop_training():
+    import random
+
+    rng = random.Random(3)
+    n = len(FEATURES)
+
+    def part(seed):
+        X = [[rng.random() for _ in range(n)] for _ in range(200)]
+        for x in X:
+            x[7] = math.nan  # VPIN: not known yet in any row
+        y = [int(x[0] < 0.5) for x in X]
+        return {"seed": seed, "X": X, "filled": y, "adverse_X": X[:100], "adverse": y[:100]}
+
+    doc = train([part(1), part(2)], [2], {})
+    assert doc["auc"]["fill"] > 0.9  # the known feature still carries the signal

@@ -48,6 +48,8 @@ def test_per_asset_section_overrides_portfolio_default(config_path):
     (lambda r: r["quoting"].update(auto_tuner={"enabled": True, "max_spread_mult": 0.5}),
      "quoting.auto_tuner.max_spread_mult", "at least 1"),
     (lambda r: r["quoting"].update(auto_tuner={"step": 1.5}), "quoting.auto_tuner.step", "below 1"),
+    (lambda r: r["quoting"]["alo_safety"].update(max_book_age_s=float("nan")), "quoting.alo_safety.max_book_age_s",
+     "from 0 (off) to 60"),
 ])
 def test_bad_config_names_field_value_and_allowed(config_path, mutate, path, hint):
     r = raw(config_path)

@@ -57,3 +57,48 @@ def test_quoter_keeps_rejected_levels_further_from_the_touch():
     after = core.quote(m, risk(position=-30.0), 51.0)
     assert after.bids[0].px == 99.993  # two safety ticks more
     assert [lv.px for lv in after.bids] == sorted({lv.px for lv in after.bids}, reverse=True)
+
+
+def _ladder(bids, asks, retreat_only):
+    from messages.orders import QuoteLadder
+    return QuoteLadder("ETH", 60.0, 1, tuple(bids), tuple(asks), retreat_only=retreat_only)
+
+
+def _tracker_with(*orders):
+    from strategy.order_tracker import OrderTracker
+    t = OrderTracker("ETH", 1, 1, 2, tolerance_bp=0.5)
+    for o in orders:
+        t.live[o.cloid] = o
+    return t
+
+
+def test_a_ladder_priced_on_an_old_book_pulls_and_retreats_but_places_nothing():
+    bid0 = LiveOrder("b0", "B", 0, 99.95, 1.0, "resting")  # the new ladder wants it further out: retreats
+    bid1 = LiveOrder("b1", "B", 1, 99.80, 1.0, "resting")  # wanted closer to the touch: stays as it is
+    ask0 = LiveOrder("a0", "A", 0, 100.05, 2.0, "resting")  # wanted smaller: shrinks (cancelled)
+    ask1 = LiveOrder("a1", "A", 1, 100.20, 1.0, "resting")  # its slot is no longer wanted: pulled
+    want_b = [QuoteLevel("B", 0, 99.90, 1.0), QuoteLevel("B", 1, 99.85, 1.0), QuoteLevel("B", 2, 99.75, 1.0)]
+    want_a = [QuoteLevel("A", 0, 100.05, 1.0)]
+    fresh = _tracker_with(bid0, bid1, ask0, ask1).plan(_ladder(want_b, want_a, False), 100.0, 5_000.0)
+    assert sorted(fresh[0]) == ["a0", "a1", "b0", "b1"] and len(fresh[1]) == 4  # a fresh book moves them all
+    cancels, places = _tracker_with(bid0, bid1, ask0, ask1).plan(_ladder(want_b, want_a, True), 100.0, 5_000.0)
+    assert sorted(cancels) == ["a0", "a1", "b0"]
+    assert places == []
+
+
+def test_risk_news_on_a_book_older_than_the_limit_gives_a_retreat_only_ladder():
+    from strategy.quoter_role import QuoterRole
+    p = QuotingConfig(alo_safety=AloSafetyConfig(enabled=True, max_book_age_s=0.15))
+    role = QuoterRole(QuoterCore("ETH", p, 2), 0.0)
+    role.handle(risk(ts=50.0))
+    [(_, on_book)] = [o for o in role.handle(market(ts=50.0)) if o[0] == "order"]
+    [(_, soon)] = [o for o in role.handle(risk(ts=50.1, position=1.0)) if o[0] == "order"]
+    [(_, late)] = [o for o in role.handle(risk(ts=50.4, position=2.0)) if o[0] == "order"]
+    assert not on_book.retreat_only and not soon.retreat_only
+    assert late.retreat_only and late.bids and late.asks  # the ladder is still the one wanted
+    [(_, next_book)] = [o for o in role.handle(market(ts=50.5)) if o[0] == "order"]
+    assert not next_book.retreat_only  # the next book places
+    off = QuoterRole(QuoterCore("ETH", QuotingConfig(alo_safety=AloSafetyConfig(enabled=False)), 2), 0.0)
+    off.handle(risk(ts=50.0))
+    off.handle(market(ts=50.0))
+    assert not [o for o in off.handle(risk(ts=50.4, position=2.0)) if o[0] == "order"][0][1].retreat_only
