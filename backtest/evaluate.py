@@ -12,8 +12,10 @@ to spawned worker processes and come back in job order, so the rows do not depen
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
+import statistics
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable, Iterable
 
@@ -34,6 +36,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "toxic": TOXIC,
 }
 DEFAULT_SEEDS = 3
+BASELINE = "full"  # what each variant is paired with in the summary's ``vs_full``
 # Measured: 7 scenarios x 3 seeds x 4 variants of 5 assets at 900 s finish in about N min on
 # two busy cores (see the README); more features mean more variants, so re-measure then.
 DEFAULT_DURATION_S = 600.0
@@ -145,10 +148,55 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _stratified_se(by_scenario: dict[str, list[float]]) -> float | None:
+    """Standard error of the sum of the values, from their spread between seeds within each
+    scenario (scenarios differ by design, not by chance). None: a scenario with one seed."""
+    var = 0.0
+    for xs in by_scenario.values():
+        if len(xs) < 2:
+            return None
+        var += len(xs) * statistics.variance(xs)
+    return math.sqrt(var) if by_scenario else None
+
+
+def pnl_se(rows: list[dict[str, Any]]) -> float | None:
+    """Standard error of the rows' summed net PnL (``_stratified_se``)."""
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        by.setdefault(r["scenario"], []).append(r["net_pnl"])
+    return _stratified_se(by)
+
+
+def versus(rows: list[dict[str, Any]], variant: str, base: str = BASELINE) -> dict[str, Any] | None:
+    """``variant`` against ``base`` on the same scenarios and seeds (the same markets): the
+    summed difference of net PnL, its standard error from the spread of the paired
+    differences between seeds, and their ratio ``t`` (|t| < 2: within the seed-to-seed
+    noise). None: no pairs, or ``variant`` is ``base``."""
+    if variant == base:
+        return None
+    theirs = {(r["scenario"], r["seed"]): r["net_pnl"] for r in rows if r["variant"] == base}
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        key = (r["scenario"], r["seed"])
+        if r["variant"] == variant and key in theirs:
+            by.setdefault(r["scenario"], []).append(r["net_pnl"] - theirs[key])
+    if not by:
+        return None
+    diffs = [d for ds in by.values() for d in ds]
+    se, total = _stratified_se(by), sum(diffs)
+    return {"base": base, "pairs": len(diffs), "net_pnl_diff": total, "diff_se": se,
+            "t": total / se if se else None, "wins": sum(d > 0 for d in diffs)}
+
+
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per variant over every scenario and seed."""
+    """Per variant over every scenario and seed, with the noise of its PnL and how it
+    compares with the full stack on the same markets."""
     names = list(dict.fromkeys(r["variant"] for r in rows))
-    return {v: aggregate([r for r in rows if r["variant"] == v]) for v in names}
+    out = {}
+    for v in names:
+        mine = [r for r in rows if r["variant"] == v]
+        out[v] = {**aggregate(mine), "net_pnl_se": pnl_se(mine), "vs_full": versus(rows, v)}
+    return out
 
 
 def evaluate(cfg: Config, *, seeds: Iterable[int], duration_s: float, workers: int | None = None,
@@ -175,23 +223,33 @@ def render(doc: dict[str, Any]):  # -> rich.table.Table
     rows = doc["rows"]
     t = Table(title=f"evaluation: {doc['duration_s']:g} s x seeds {doc['seeds']}, {doc['latency_profile']} "
                     f"latency, fees {doc['maker_fee'] * 1e4:g}/{doc['taker_fee'] * 1e4:g} bp maker/taker "
-                    f"(PnL and fills summed over seeds)")
+                    f"(PnL and fills summed over seeds; ± its standard error between seeds; "
+                    f"vs full: the paired difference on the same markets, t = it / its standard error)")
     t.add_column("scenario")
     t.add_column("variant")
     for label, _, _ in _COLUMNS:
         t.add_column(label, justify="right")
+        if label == "net PnL $":
+            t.add_column("± $", justify="right")
+    t.add_column("vs full $ (t)", justify="right")
 
-    def cells(m: dict[str, Any]) -> list[str]:
+    def cells(m: dict[str, Any], se: float | None, vs: dict[str, Any] | None) -> list[str]:
         out = []
-        for _, key, digits in _COLUMNS:
+        for label, key, digits in _COLUMNS:
             v = m[key]
             out.append("-" if v is None else f"{v:,.{digits}f}" if digits else f"{v:,}")
+            if label == "net PnL $":
+                out.append("-" if se is None else f"{se:,.0f}")
+        out.append("" if vs is None else f"{vs['net_pnl_diff']:+,.0f}" + ("" if vs["t"] is None else f" ({vs['t']:+.1f})"))
         return out
 
+    variants_run = list(dict.fromkeys(r["variant"] for r in rows))
     for name in dict.fromkeys(r["scenario"] for r in rows):
-        for v in dict.fromkeys(r["variant"] for r in rows):
-            t.add_row(name, v, *cells(aggregate([r for r in rows if r["scenario"] == name and r["variant"] == v])))
+        here = [r for r in rows if r["scenario"] == name]
+        for v in variants_run:
+            mine = [r for r in here if r["variant"] == v]
+            t.add_row(name, v, *cells(aggregate(mine), pnl_se(mine), versus(here, v)))
         t.add_section()
     for v, m in doc["summary"].items():
-        t.add_row("all", v, *cells(m), style="bold")
+        t.add_row("all", v, *cells(m, m["net_pnl_se"], m["vs_full"]), style="bold")
     return t

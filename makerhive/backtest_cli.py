@@ -380,7 +380,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     doc["wall_s"] = round(wall, 1)
     console.print(render(doc))
     console.print(f"{len(doc['rows'])} runs in {wall:.0f} s wall; markouts: mean mid move after a fill in our "
-                  f"favour (bp); ALO rej: post-only rejects / placements.")
+                  f"favour (bp); ALO rej: post-only rejects / placements; |t| < 2: the difference is within "
+                  f"the seed-to-seed noise.")
     if args.json:
         _write_json(args.json, doc)
     return 0

@@ -112,3 +112,31 @@ def test_cli_refuses_unknown_variants_and_stray_seeds():
         proc = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--config",
                                str(ROOT / "config.toml"), *extra], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 2, proc.stderr
+
+
+def _row(scenario, seed, variant, pnl):
+    return {"scenario": scenario, "seed": seed, "variant": variant, "net_pnl": pnl}
+
+
+def test_a_variant_is_compared_with_the_full_stack_on_the_same_markets_with_its_noise():
+    rows = [_row("calm", 1, "full", 10.0), _row("calm", 2, "full", 20.0),
+            _row("crash", 1, "full", -100.0), _row("crash", 2, "full", 300.0),
+            _row("calm", 1, "x", 12.0), _row("calm", 2, "x", 24.0),  # +2, +4
+            _row("crash", 1, "x", -90.0), _row("crash", 2, "x", 306.0)]  # +10, +6
+    vs = ev.versus(rows, "x")
+    assert vs["pairs"] == 4 and vs["wins"] == 4 and vs["net_pnl_diff"] == pytest.approx(22.0)
+    # the seeds' spread within each scenario: var(+2, +4) = 2, var(+10, +6) = 8; 2 x (2 + 8) = 20
+    assert vs["diff_se"] == pytest.approx(20 ** 0.5) and vs["t"] == pytest.approx(22.0 / 20 ** 0.5)
+    # crash's +-200 between seeds would swamp the 22 if the runs were not paired
+    assert ev.pnl_se([r for r in rows if r["variant"] == "full"]) == pytest.approx((2 * (50 + 80_000)) ** 0.5)
+    assert ev.versus(rows, "full") is None
+    assert ev.versus([_row("calm", 1, "full", 1.0), _row("calm", 1, "x", 2.0)], "x")["t"] is None  # one seed
+
+
+def test_the_summary_and_table_carry_the_comparison(cli_doc):
+    doc, stdout, _ = cli_doc
+    vs = doc["summary"]["as"]["vs_full"]
+    assert vs["pairs"] == 2 and vs["net_pnl_diff"] == pytest.approx(
+        sum(r["net_pnl"] * (1 if r["variant"] == "as" else -1) for r in doc["rows"]))
+    assert vs["diff_se"] is None and doc["summary"]["full"]["vs_full"] is None  # one seed: no spread to measure
+    assert "vs full" in stdout
