@@ -225,13 +225,14 @@ def render(doc: dict[str, Any]):  # -> rich.table.Table
                     f"latency, fees {doc['maker_fee'] * 1e4:g}/{doc['taker_fee'] * 1e4:g} bp maker/taker "
                     f"(PnL and fills summed over seeds; ± its standard error between seeds; "
                     f"vs full: the paired difference on the same markets, t = it / its standard error)")
-    t.add_column("scenario")
-    t.add_column("variant")
+    t.add_column("scenario", no_wrap=True, min_width=13)
+    t.add_column("variant", no_wrap=True, min_width=max(len(r["variant"]) for r in rows) if rows else 7)
     for label, _, _ in _COLUMNS:
         t.add_column(label, justify="right")
         if label == "net PnL $":
             t.add_column("± $", justify="right")
-    t.add_column("vs full $ (t)", justify="right")
+    t.add_column("vs full $", justify="right")
+    t.add_column("t", justify="right")
 
     def cells(m: dict[str, Any], se: float | None, vs: dict[str, Any] | None) -> list[str]:
         out = []
@@ -240,7 +241,8 @@ def render(doc: dict[str, Any]):  # -> rich.table.Table
             out.append("-" if v is None else f"{v:,.{digits}f}" if digits else f"{v:,}")
             if label == "net PnL $":
                 out.append("-" if se is None else f"{se:,.0f}")
-        out.append("" if vs is None else f"{vs['net_pnl_diff']:+,.0f}" + ("" if vs["t"] is None else f" ({vs['t']:+.1f})"))
+        out.append("" if vs is None else f"{vs['net_pnl_diff']:+,.0f}")
+        out.append("" if vs is None or vs["t"] is None else f"{vs['t']:+.1f}")
         return out
 
     variants_run = list(dict.fromkeys(r["variant"] for r in rows))

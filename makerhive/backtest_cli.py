@@ -358,7 +358,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                      f"variants {list(all_variants)}")
     duration = args.duration or EVAL_DURATION_S
     seeds = _seed_range(args, args.seeds or DEFAULT_SEEDS)
-    console = Console(width=None if sys.stdout.isatty() else 170)
+    console = Console(width=None if sys.stdout.isatty() else 200)  # piped: wide enough for every column and variant name
     t0 = time.perf_counter()
     try:
         executor = _executor(args, cfg)
