@@ -75,7 +75,9 @@ def apply(raw: dict, overrides: dict[str, Any]) -> dict:
 
 # The quoter as it was before the stack (A–S on the microprice): what recorded golden
 # results and tests of other parts (allocation, sim) pin, so they keep testing those parts.
-LEGACY: dict[str, Any] = {**PLAIN_AS, "quoting.fair_value": "auto"}
+# Its ladder too: three levels of 1, 2 and 4 lots, the default until 2026-12-07.
+LEGACY: dict[str, Any] = {**PLAIN_AS, "quoting.fair_value": "auto", "quoting.levels": 3,
+                          "quoting.level_size_mult": [1.0, 2.0, 4.0]}
 
 
 def load_legacy(path: Any) -> Any:

@@ -33,7 +33,9 @@ def _quoter(levels: int = 1, cap_lots: float = 0.0, **tape: object) -> QuoterCor
     q = config.load("config.toml").assets["ETH"].quoting
     # A-S with a negligible horizon: the reservation price barely moves with inventory, as
     # with the default GLFT's damped skew, so only the holding cost can credit an unwind
+    # and levels of 1, 2 and 4 lots, which the tests below count on
     q = msgspec.structs.replace(q, model="as", horizon_s=1e-6, fee_aware=True, min_spread_bp=8.0, levels=levels,
+                                level_size_mult=(1.0, 2.0, 4.0),
                                 inventory_risk_pct=0.0, position_cap_lots=cap_lots,
                                 tape_edge=msgspec.structs.replace(q.tape_edge, enabled=True, **tape))
     return QuoterCore("ETH", q, 4)
