@@ -1,8 +1,9 @@
 """Training rows for the learned fill and adverse-selection model, from backtests.
 
 ``LabelledBacktest`` is the backtester with a notebook: every ladder the quoter sends
-gives one row per side (its L1 quote; a retreat-only ladder places nothing, so none, ``strategy.learned.features`` on the MarketState
-the quoter saw), and after the run each row is labelled from what the engine did:
+gives one row per side (its L1 quote, ``strategy.learned.features`` on the MarketState
+the quoter saw; a retreat-only ladder places nothing, so it gives none), and after the
+run each row is labelled from what the engine did:
 
 - ``filled``: one of our orders on that side filled within ``horizon_s`` at a price
   at least as aggressive as the L1 quote (a bid at or above it, an ask at or below it);

@@ -360,13 +360,16 @@ def retreats(cancels: list[str], wanted: list[Any], live: dict[str, LiveOrder]) 
     or it rests closer to the other side, or larger, than its slot now wants. An order
     that would only move toward the touch stays where it is: a ladder priced on an old
     book may take risk off, never put it on (``QuoteLadder.retreat_only``)."""
-    want = {}
+    want: dict[tuple[str, int], Any] = {}
     for w in wanted:
         want.setdefault((w.side, w.level), w)
     out = []
     for cloid in cancels:
         o = live.get(cloid)
-        w = want.get((o.side, o.level)) if o is not None else None
+        if o is None:
+            out.append(cloid)
+            continue
+        w = want.get((o.side, o.level))
         if w is None or o.sz > w.sz or (o.px > w.px if o.side == "B" else o.px < w.px):
             out.append(cloid)
     return out
