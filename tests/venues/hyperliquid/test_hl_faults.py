@@ -252,6 +252,7 @@ def test_after_a_failed_reconcile_the_fill_sync_is_a_recovery_read_not_a_routine
     async def failing_snapshot(asset: str, since_ts: float):  # type: ignore[no-untyped-def]
         if asset == "SOL" and not failed:
             failed.append(asset)
+            reads.append("failed")  # in order with the reads: the test's poll may wake late
             raise VenueRequestFailed("info userFillsByTime: HTTP 429")
         return await snapshot(asset, since_ts)
 
@@ -261,6 +262,12 @@ def test_after_a_failed_reconcile_the_fill_sync_is_a_recovery_read_not_a_routine
     wait_for(lambda: "routine" in reads, timeout=5, what="a routine fill sync")
     fake.drop_connections()
     wait_for(lambda: failed, timeout=10, what="the reconcile after the reconnect failed")
-    reads.clear()  # a routine sync sent just before the failure may still land after this
-    wait_for(lambda: "recovery" in reads, timeout=5, what="a recovery read after the failure")
-    wait_for(lambda: "routine" in reads[reads.index("recovery"):], timeout=5, what="routine syncs again")
+
+    def since(mark: str, then: str) -> list[str]:
+        """The reads after ``mark``'s first entry and from ``then``'s first one after it."""
+        rest = reads[reads.index(mark):] if mark in reads else []
+        return rest[rest.index(then):] if then in rest else []
+
+    # (a routine sync sent just before the failure may still land after it)
+    wait_for(lambda: since("failed", "recovery"), timeout=5, what="a recovery read after the failure")
+    wait_for(lambda: "routine" in since("failed", "recovery"), timeout=5, what="routine syncs again")
