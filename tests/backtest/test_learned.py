@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import pathlib
+import random
 
 import pytest
 
@@ -147,8 +148,6 @@ def test_a_backtest_with_the_switch_on_runs_and_differs(tmp_path):
 
 
 def test_a_feature_never_known_in_a_short_run_does_not_stop_training():
-    import random
-
     rng = random.Random(3)
     n = len(FEATURES)
 

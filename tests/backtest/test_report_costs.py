@@ -6,6 +6,7 @@ import pytest
 from rich.console import Console
 
 from backtest.engine import run_backtest
+from backtest.evaluate import BASE, scenario_config
 from backtest.overrides import override
 from strategy import features
 from backtest.report import build_report, render_table
@@ -53,8 +54,6 @@ def test_fills_on_an_old_book_no_longer_send_quotes_that_arrive_crossed(cfg):
     """alo_safety.max_book_age_s: a requote on a fill whose book is older than 0.15 s
     places nothing. In a crash, with Hyperliquid's latencies, such quotes were a
     large share of the post-only rejects (README, "Post-only rejects")."""
-    from backtest.evaluate import BASE, scenario_config
-
     def rejects(age):
         n = sent = 0
         for seed in range(1, 9):  # a few seeds: one seed's rejects are a handful

@@ -1,10 +1,12 @@
 """Queue keeping, max order age, the cancel-to-fill governor and post-only safety ticks."""
 from config import AloSafetyConfig, QuotingConfig
-from messages.orders import QuoteFeedback, QuoteLevel
+from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from strategy.alo_safety import AloSafety
 from strategy.budget_policy import CancelFillGovernor
 from strategy.order_diff import LiveOrder, diff_orders
+from strategy.order_tracker import OrderTracker
 from strategy.quoter import QuoterCore
+from strategy.quoter_role import QuoterRole
 from tests.strategy.test_quoter_core import market, risk
 
 
@@ -60,12 +62,10 @@ def test_quoter_keeps_rejected_levels_further_from_the_touch():
 
 
 def _ladder(bids, asks, retreat_only):
-    from messages.orders import QuoteLadder
     return QuoteLadder("ETH", 60.0, 1, tuple(bids), tuple(asks), retreat_only=retreat_only)
 
 
 def _tracker_with(*orders):
-    from strategy.order_tracker import OrderTracker
     t = OrderTracker("ETH", 1, 1, 2, tolerance_bp=0.5)
     for o in orders:
         t.live[o.cloid] = o
@@ -87,7 +87,6 @@ def test_a_ladder_priced_on_an_old_book_pulls_and_retreats_but_places_nothing():
 
 
 def test_risk_news_on_a_book_older_than_the_limit_gives_a_retreat_only_ladder():
-    from strategy.quoter_role import QuoterRole
     p = QuotingConfig(alo_safety=AloSafetyConfig(enabled=True, max_book_age_s=0.15))
     role = QuoterRole(QuoterCore("ETH", p, 2), 0.0)
     role.handle(risk(ts=50.0))
