@@ -22,9 +22,11 @@ the same scenario there (zero or fixed latencies) makes the same fills
 (tests/hive/test_lockstep.py).
 
 Latencies come from the live venue's own ``venues.sim.latency.LatencyModel`` (seeded
-from the run's seed): with ``sim.latency_profile = "fixed"`` (the default) the config's
-fixed order/ack/feed latencies, ``"zero"`` none (``zero_latency`` makes such a config:
-the tests' default), ``"hyperliquid"`` drawn like Hyperliquid's. Each wire stays FIFO.
+from the run's seed, one wire per asset: an asset's latencies do not depend on the
+others', so ``backtest.parallel`` can run the assets in separate processes): with
+``sim.latency_profile = "fixed"`` (the default) the config's fixed order/ack/feed
+latencies, ``"zero"`` none (``zero_latency`` makes such a config: the tests' default),
+``"hyperliquid"`` drawn like Hyperliquid's. Each wire stays FIFO.
 Each asset starts with the capital the meta-supervisor's allocator gives it at start
 (equal shares, at most ``allocation.cap_pct`` of the capital each). The same config,
 seed and duration give bit-identical results. A request the engine fails (an injected
@@ -112,12 +114,21 @@ class _FixedLatency:
         return self._i
 
 
-def _latency_model(cfg: Config, seed: int) -> Any:
+def _latency_model(cfg: Config, seed: int, stream: int = 0) -> Any:
     try:
         from venues.sim.latency import LatencyModel
     except ImportError:
         return _FixedLatency(cfg)
-    return LatencyModel(cfg.sim, seed)
+    return LatencyModel(cfg.sim, seed, stream)
+
+
+def _only(portfolio: tuple[str, ...], only: Iterable[str]) -> tuple[str, ...]:
+    """``only``'s assets in the portfolio's order; an unknown or empty list is an error."""
+    names = {a.strip().upper() for a in only if a.strip()}
+    unknown = sorted(names - set(portfolio))
+    if not names or unknown:
+        raise ConfigError(f"only = {sorted(names)}: unknown {unknown or 'none given'}; have {list(portfolio)}")
+    return tuple(a for a in portfolio if a in names)
 
 
 ALO_REJECT = ERR_ALO.split("{")[0]
@@ -140,24 +151,33 @@ class Backtest:
     # then faster): off for a subclass whose markets are not simulated
     compiled_market = True
 
-    def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None) -> None:
+    def __init__(self, cfg: Config, *, seed: int | None = None, assets: Iterable[str] | None = None,
+                 only: Iterable[str] | None = None) -> None:
+        """``assets``: the config restricted to these (a smaller portfolio). ``only``: run just
+        these of the portfolio's assets, each exactly as it runs in the whole backtest (its
+        market, wire, push beat and capital are the whole's): one process's share of a
+        parallel backtest (``backtest/parallel.py``)."""
         self.cfg = select_assets(cfg, assets)
         self.seed = cfg.run.seed if seed is None else int(seed)
-        self.assets = tuple(self.cfg.portfolio.assets)
-        self.sim = SimExchange(self.cfg, self.seed, compiled=self.compiled_market)
+        self.portfolio = tuple(self.cfg.portfolio.assets)
+        self.assets = self.portfolio if only is None else _only(self.portfolio, only)
+        self.sim = SimExchange(self.cfg, self.seed, compiled=self.compiled_market,
+                               only=None if only is None else self.assets)
         self.sim.fill_takers = {}  # the report breaks our fills down by the taker that made them
-        self.capital = start_capital(self.cfg, self.assets)
+        capital = start_capital(self.cfg, self.portfolio)
+        self.capital = {a: capital[a] for a in self.assets}
         self._t = 0  # the instant being run (ns)
         self.desks = {a: Desk(self.cfg, a, self.sim.asset_index(a), self.capital[a], post=self._post,
                               send=self._send_one) for a in self.assets}
         self.records = {a: AssetRecord(a, self.capital[a]) for a in self.assets}
         self._szd = {a: self.sim.sz_decimals(a) for a in self.assets}
         self.latency = latency_summary(self.cfg)
-        lm = self._lm = _latency_model(self.cfg, self.sim.seed)
+        # each asset has its own wire, so its latencies do not depend on the other assets
+        lm = self._lm = {a: _latency_model(self.cfg, self.sim.seed, self.sim.asset_index(a)) for a in self.assets}
         q = self.queue = EventQueue(last_prio=max(_PRIO.values()))
-        self._to_venue = {a: Wire(q, lm.order_s, _PRIO[ARRIVE], ARRIVE) for a in self.assets}
-        self._to_us = {a: Wire(q, lm.ack_s, _PRIO[REPLY], REPLY) for a in self.assets}
-        self._feed = {a: Wire(q, lm.feed_s, _PRIO[BOOK], BOOK) for a in self.assets}
+        self._to_venue = {a: Wire(q, lm[a].order_s, _PRIO[ARRIVE], ARRIVE) for a in self.assets}
+        self._to_us = {a: Wire(q, lm[a].ack_s, _PRIO[REPLY], REPLY) for a in self.assets}
+        self._feed = {a: Wire(q, lm[a].feed_s, _PRIO[BOOK], BOOK) for a in self.assets}
         self._step_ns = to_ns(self.cfg.sim.step_s)
         self._tick_ns = to_ns(self.cfg.supervision.tick_s)
         self._book_ns = to_ns(self.cfg.sim.book_interval_s)
@@ -191,14 +211,15 @@ class Backtest:
         self._ran = True
         end = to_ns(duration_s)
         q = self.queue
-        n = len(self.assets)
+        n = len(self.portfolio)
         self.sim.advance(0.0)
         self._sample(0)
         for a in self.assets:
             self.desks[a].start()
         while len(q):  # start-up settles before the first books (the live hive: before time starts)
             self._dispatch(*q.pop()[3:])
-        for i, a in enumerate(self.assets):
+        for a in self.assets:
+            i = self.portfolio.index(a)
             self._push_book(a, 0)  # the venue's first push, at start
             if self.timed_pushes:
                 # each coin's l2Book pushes on its own beat: offset i/n of the interval
@@ -233,7 +254,7 @@ class Backtest:
             self._arrive(t, *payload)
         elif kind == PUSH:
             self._push_book(payload, t)
-            self.queue.push(t + to_ns(self._lm.book_interval_s()), _PRIO[PUSH], PUSH, payload)
+            self.queue.push(t + to_ns(self._lm[payload].book_interval_s()), _PRIO[PUSH], PUSH, payload)
         elif kind == TICK:
             self._tick(t)
             self.queue.push(t + self._tick_ns, _PRIO[TICK], TICK, None)

@@ -93,8 +93,11 @@ EXPECTED_BACKTESTS: dict[str, tuple[str, int, int]] = {
     "BTC,ETH,SOL-s3-fixed": ("846c6f9256d6693192b7", 855, 1910),
     "BTC,ETH,SOL-s3-zero": ("b0928b3f2a78882d640e", 852, 1911),
     # re-recorded 2026-12-06: a post-only refusal of an order whose cancel was already on its
-    # way no longer leaves it counted as resting until the cancel's answer (same fills and trades)
-    "BTC,ETH-s4-hyperliquid": ("6a7386483baffe620b31", 632, 1343),
+    # way no longer leaves it counted as resting until the cancel's answer (same fills and trades);
+    # re-recorded 2026-12-07: each asset draws its latencies from its own wire, not one shared
+    # by all, so assets can run in parallel processes (backtest/parallel.py); a one-asset run
+    # keeps its draws (wire 0 is the old single wire)
+    "BTC,ETH-s4-hyperliquid": ("2f4a2daceee4e0bccec2", 669, 1357),
     "BTC,HYPE-s6-risk_averse": ("e701fcfe48af6f424639", 510, 1273),
     "BTC-s1-fixed": ("5c717ca095935a3e4ba6", 623, 1207),
     "BTC-s1-zero": ("90d804afb48b0ba99f14", 623, 1207),

@@ -22,7 +22,7 @@ def cfg():
 
 def test_bp_per_notional_and_alo_reject_rate_follow_from_the_run(cfg):
     hl = override(cfg, {"sim.latency_profile": "hyperliquid"})
-    report = build_report(run_backtest(hl, duration_s=120, assets=["BTC", "SOL"]))
+    report = build_report(run_backtest(hl, duration_s=300, assets=["BTC", "SOL"]))
     for m in [*report["per_asset"].values(), report["total"]]:
         assert m["volume_usd"] > 0 and m["fills"] > 0
         assert m["bp_per_notional"] == pytest.approx(m["net_pnl"] / m["volume_usd"] * 1e4)

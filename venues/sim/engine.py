@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -113,6 +113,10 @@ ERR_SCHEDULE_TOO_SOON = "Scheduled cancel time must be at least {min_s:g} second
 ERR_SCHEDULE_TRIGGERS = "Too many scheduled cancel triggers today: {used} of {limit} used."
 
 SCHEDULED_CANCEL_REASON = "scheduledCancel"
+# kinds of ``SimExchange.account_log`` entries (ts, kind, amount): actions spent within the
+# cap (placements; cancels, whose cap is higher), spent without a check (cancel_all),
+# asked for beyond the cap (throttled or refused), and notional traded
+SPEND, SPEND_CANCEL, SPEND_ANYWAY, OVER, VOLUME = range(5)
 THROTTLED_EVERY_S = 10.0  # an address beyond its budget may still send one request this often
 CANCEL_CAP_EXTRA = 100_000  # cancels' cap: min(cap + 100000, 2 * cap)
 IP_WINDOW_S = 60.0  # the IP weight limit is per minute
@@ -204,9 +208,12 @@ def _day(ts: float) -> int:
 
 
 class SimExchange:
-    def __init__(self, cfg: Config, seed: int | None = None, *, compiled: bool = False) -> None:
+    def __init__(self, cfg: Config, seed: int | None = None, *, compiled: bool = False,
+                 only: Iterable[str] | None = None) -> None:
         """``compiled``: order-book markets compile their makers' update (same results,
-        faster after a few seconds of compiling: for backtests)."""
+        faster after a few seconds of compiling: for backtests). ``only``: trade just these
+        of the config's assets, each exactly as in the whole (its index, so its market's
+        seed, from the config's list): one process's share of a parallel backtest."""
         self.cfg = cfg
         self.seed = cfg.run.seed if seed is None else seed
         sim = cfg.sim
@@ -222,7 +229,10 @@ class SimExchange:
         self.depth_interval = float(sim.book_interval_s)
         self.markets: dict[str, Market] = {}
         self._books: dict[str, _Book] = {}
+        keep = None if only is None else set(only)
         for i, name in enumerate(cfg.portfolio.assets):
+            if keep is not None and name not in keep:
+                continue
             market = cfg.assets[name].market
             seed = _asset_seed(self.seed, i)
             self.markets[name] = (OrderBookMarket(name, market, sim, seed, compiled=compiled)
@@ -236,6 +246,10 @@ class SimExchange:
         self._cum_vlm = 0.0
         self._n_used = 0
         self._last_action_ts = -math.inf
+        # what the address spent and traded, kept when set to a list: how a parallel backtest
+        # checks that its shares of one account never met the account's shared limits
+        self.account_log: list[tuple[float, int, float]] | None = None
+        self.peak_open_orders = 0  # the most open orders the account could have had at once
         # the IP's request weight: (ts, weight), oldest first
         self._ip: deque[tuple[float, int]] = deque()
         self._ip_total = 0
@@ -296,6 +310,8 @@ class SimExchange:
         notional = px * sz
         fee = notional * fee_rate
         self._cum_vlm += notional
+        if self.account_log is not None:
+            self.account_log.append((ts, VOLUME, notional))
         if side == "B":
             b.position = round(b.position + sz, d)
             b.cash -= notional + fee
@@ -546,6 +562,8 @@ class SimExchange:
     def _spend(self, n: int, ts: float, cancel: bool) -> str | None:
         """Spend ``n`` address actions; None if allowed, else the refusal text."""
         cap = self._cancel_cap() if cancel else self._request_cap()
+        if self.account_log is not None:
+            self.account_log.append((ts, (SPEND_CANCEL if cancel else SPEND) if self._n_used + n <= cap else OVER, n))
         if self._n_used + n <= cap or ts - self._last_action_ts >= THROTTLED_EVERY_S:
             self._n_used += n
             self._last_action_ts = max(self._last_action_ts, ts)
@@ -673,7 +691,10 @@ class SimExchange:
             return ERR_ALO.format(bid=_bbo_text(bid), ask=_bbo_text(ask), i=b.index)
         if o.cloid in b.orders:
             return ERR_DUP_CLOID
-        if self.open_order_count() >= self.open_order_cap:
+        n_open = self.open_order_count()
+        if n_open >= self.peak_open_orders:
+            self.peak_open_orders = n_open + 1  # if this one rests
+        if n_open >= self.open_order_cap:
             return ERR_OPEN_ORDER_CAP.format(cap=self.open_order_cap, i=b.index)
         return None
 
@@ -810,6 +831,8 @@ class SimExchange:
         if n:
             self.charge_ip_weight(ts, exchange_weight(n))
             self._n_used += n
+            if self.account_log is not None:
+                self.account_log.append((ts, SPEND_ANYWAY, n))
             self._last_action_ts = max(self._last_action_ts, ts)
         out = [OrderCancelled(asset=asset, cloid=c, ts=ts, reason="cancel_all") for c in b.orders]
         self._unrest(b, list(b.orders))

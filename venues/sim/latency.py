@@ -22,7 +22,11 @@ Profiles (``sim.latency_profile``):
 
 Seeded and deterministic: each kind of draw has its own stream, so the sequence of,
 say, ack delays depends only on the seed and how many acks came before, not on how
-they interleave with orders or pushes.
+they interleave with orders or pushes. ``LatencyModel(sim, seed, stream=i)`` is the
+i-th wire of the same seed: the backtester gives each asset its own (its index in the
+config), so an asset's latencies do not depend on what the other assets do, and the
+assets of one backtest can run in separate processes with the same results
+(``backtest/parallel.py``). Wire 0 draws exactly what the single wire drew before.
 """
 from __future__ import annotations
 
@@ -73,7 +77,9 @@ def _lognormal(median: float, sigma: float) -> _Draw:
 
 
 class LatencyModel:
-    def __init__(self, sim: SimConfig, seed: int) -> None:
+    def __init__(self, sim: SimConfig, seed: int, stream: int = 0) -> None:
+        if stream < 0:
+            raise ValueError(f"stream must be >= 0, got {stream}")
         self.profile = sim.latency_profile
         self._interval = float(sim.book_interval_s)
         self._order = sim.order_latency_ms / 1000.0
@@ -82,8 +88,10 @@ class LatencyModel:
         if self.profile == "zero":
             self._order = self._ack = self._feed = 0.0
         elif self.profile == "hyperliquid":
-            ss = np.random.SeedSequence([seed_entropy(seed), _STREAM_TAG])
-            o, a, f, b = ss.spawn(4)
+            # wire i's four streams are children 4i..4i+3 of the seed's sequence, so wire 0's
+            # are what ``spawn(4)`` gave the single wire
+            entropy = [seed_entropy(seed), _STREAM_TAG]
+            o, a, f, b = (np.random.SeedSequence(entropy, spawn_key=(4 * stream + k,)) for k in range(4))
             self._s_order = _Stream(o, _lognormal(*HL_ORDER))
             self._s_ack = _Stream(a, _lognormal(*HL_ACK))
             self._s_feed = _Stream(f, _lognormal(*HL_FEED))
