@@ -14,6 +14,10 @@ time but the fill list).
 
 A second, short run under cProfile says where the time goes (``profile_share``:
 fractions of the profiled time, inflated for code made of many small calls).
+
+``parallel``: the whole portfolio (five assets, the same latencies) for half an hour, in
+one process and with its assets spread over the cores (``backtest/parallel.py``): both
+wall times, both events per second, and whether the two results are identical.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ import time
 from pathlib import Path
 
 from backtest.engine import Backtest
+from backtest.parallel import run_parallel
 import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +97,29 @@ def _profile(duration_s: float) -> dict[str, float]:
     return out
 
 
+PARALLEL_SIM_S = 1800.0
+
+
+def _parallel() -> dict:
+    """The portfolio's assets in one process, then spread over the cores: the same result?"""
+    import os
+
+    cfg = _config()
+    t0 = time.perf_counter()
+    serial = Backtest(cfg).run(PARALLEL_SIM_S)
+    t1 = time.perf_counter()
+    par = run_parallel(cfg, duration_s=PARALLEL_SIM_S)
+    t2 = time.perf_counter()
+    info = par.meta.pop("parallel")
+    same = all(repr(vars(par.records[a])) == repr(vars(serial.records[a])) for a in serial.assets)
+    events = serial.market_events
+    return {"assets": len(serial.assets), "sim_seconds": PARALLEL_SIM_S, "cores": os.cpu_count(),
+            "workers": info["workers"], "serial_rerun": info["serial_rerun"],
+            "serial_wall_seconds": round(t1 - t0, 2), "parallel_wall_seconds": round(t2 - t1, 2),
+            "serial_events_per_s": round(events / (t1 - t0)), "parallel_events_per_s": round(events / (t2 - t1)),
+            "speedup": round((t1 - t0) / (t2 - t1), 2), "identical": same and par.sample_ts == serial.sample_ts}
+
+
 def run(quick: bool = False) -> dict:
     duration = 600.0 if quick else DAY_S
     runs = [_timed(duration) for _ in range(QUICK_RUNS if quick else 1)]
@@ -127,6 +155,7 @@ def run(quick: bool = False) -> dict:
         "cancels_sent": n["cancels_sent"],
         "wall_us_per_sim_second": round(wall / duration * 1e6, 1),
         "profile_share": share,
+        "parallel": _parallel(),
         "limited_by": (
             f"pure-Python work per simulated second, spread over many small calls (no part above "
             f"{max(share[k] for k in _PARTS.values()):.0%} of the profile): a simulated second of BTC carries "

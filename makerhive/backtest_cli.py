@@ -1,7 +1,7 @@
 """``makerhive backtest``: the deterministic backtester from the command line.
 
     makerhive backtest [--config PATH] [--assets BTC,ETH] [--duration S] [--seed N]
-                       [--zero-latency] [--json PATH] [--plot PNG]
+                       [--zero-latency] [--workers N] [--json PATH] [--plot PNG]
     makerhive backtest --scenario as-paper --strategy inventory|symmetric --gamma G
                        --paths N --seed S [--json PATH]
     makerhive backtest --sweep --grid quoting.gamma=0.02,0.05 [--grid KEY=V,...]
@@ -63,7 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                        help="a config key and its values, e.g. quoting.gamma=0.02,0.05 (repeatable)")
     sweep.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                       help="worker processes (default: all cores)")
+                       help="worker processes (default: all cores); a plain backtest runs its assets in up to N "
+                            "processes with the same result (default: all cores once the run is long enough to "
+                            "pay for starting them, 1 = one process)")
     sweep.add_argument("--out", default=None, metavar="PATH", help="rows as CSV (.csv) or JSON lines (other)")
     sweep.add_argument("--ray", default=None, metavar="ADDRESS",
                        help="--sweep / --evaluate: run on a Ray cluster (\"local\": start one here); "
@@ -169,7 +171,8 @@ def _load(path: str):  # -> Config | None
 def _sim(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from backtest.engine import Backtest
+    from backtest.engine import Backtest, select_assets
+    from backtest.parallel import auto_workers, run_parallel
     from backtest.report import build_report, render_table
     from config import ConfigError
 
@@ -185,20 +188,39 @@ def _sim(args: argparse.Namespace) -> int:
         cfg = zero_latency(cfg) if profile == "zero" else msgspec.structs.replace(
             cfg, sim=msgspec.structs.replace(cfg.sim, latency_profile=profile))
     try:
-        bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
-        if getattr(args, "journal", None):  # the journal lists every order, as a live run's
-            bt.keep_orders()
+        select_assets(cfg, _assets(args))  # an unknown asset fails here, before any process starts
     except ConfigError as e:
         return _fail(str(e))
+    n_assets = len(_assets(args) or cfg.portfolio.assets)
+    workers = args.workers or auto_workers(n_assets, args.duration)
+    keep = bool(getattr(args, "journal", None))  # the journal lists every order, as a live run's
     console = Console(width=None if sys.stdout.isatty() else 140)
     t0 = time.perf_counter()
-    result = _run_with_progress(bt, args.duration, "backtest")
+    try:
+        if workers > 1:  # the assets in parallel processes: the same result (backtest/parallel.py)
+            from makerhive.progress import JobProgress
+
+            with JobProgress("backtest", args.duration, unit="simulated s") as bar:
+                result = run_parallel(cfg, duration_s=args.duration, seed=args.seed, assets=_assets(args),
+                                      workers=workers, keep_orders=keep, progress=bar.update)
+        else:
+            bt = Backtest(cfg, seed=args.seed, assets=_assets(args))
+            if keep:
+                bt.keep_orders()
+            result = _run_with_progress(bt, args.duration, "backtest")
+    except ConfigError as e:
+        return _fail(str(e))
     wall = time.perf_counter() - t0
     report = build_report(result)
+    par = result.meta.get("parallel")
+    if par is not None:
+        report["parallel"] = par
+    how = "" if par is None else (f" in {par['workers']} processes" if par["workers"] > 1 and not par["serial_rerun"]
+                                  else f" in one process ({par.get('why_one') or par['serial_rerun']})")
     console.print(render_table(report))
     console.print(f"{result.market_events:,} market-data events (price level updates + trades; "
                   f"{result.events:,} book snapshots + trades) and {result.steps:,} engine steps in {wall:.2f} s "
-                  f"wall ({result.market_events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
+                  f"wall{how} ({result.market_events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
                   f"{report['sharpe_method']}.")
     return _write_outputs(console, report, result, args)
 
