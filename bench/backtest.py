@@ -15,7 +15,7 @@ time but the fill list).
 A second, short run under cProfile says where the time goes (``profile_share``:
 fractions of the profiled time, inflated for code made of many small calls).
 
-``parallel``: the whole portfolio (five assets, the same latencies) for half an hour, in
+``parallel``: the whole portfolio (five assets, the same latencies) for an hour, in
 one process and with its assets spread over the cores (``backtest/parallel.py``): both
 wall times, both events per second, and whether the two results are identical.
 """
@@ -97,7 +97,7 @@ def _profile(duration_s: float) -> dict[str, float]:
     return out
 
 
-PARALLEL_SIM_S = 1800.0
+PARALLEL_SIM_S = 3600.0
 
 
 def _parallel() -> dict:
