@@ -52,10 +52,18 @@ def shares(assets: Sequence[str], workers: int) -> list[tuple[str, ...]]:
 AUTO_MIN_ASSET_SECONDS = 10_000.0
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (``taskset`` and cgroup pinning count), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def auto_workers(n_assets: int, duration_s: float, cores: int | None = None) -> int:
     """How many processes a backtest of ``n_assets`` over ``duration_s`` should use when
     the user did not say: the cores (at most one per asset) once the split pays, else 1."""
-    cores = cores or os.cpu_count() or 1
+    cores = cores or usable_cores()
     if n_assets < 2 or cores < 2 or n_assets * duration_s < AUTO_MIN_ASSET_SECONDS:
         return 1
     return min(cores, n_assets)
@@ -146,7 +154,7 @@ def run_parallel(cfg: Config, *, duration_s: float, seed: int | None = None, ass
     cfg = select_assets(cfg, assets)
     seed = cfg.run.seed if seed is None else int(seed)
     portfolio = tuple(cfg.portfolio.assets)
-    n = int(workers or os.cpu_count() or 1)
+    n = int(workers or usable_cores())
     reason = split_reason(Backtest, cfg, portfolio, n)
     groups = shares(portfolio, n) if reason is None else [portfolio]
     info: dict[str, Any] = {"workers": len(groups), "shares": [list(g) for g in groups], "serial_rerun": None}

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from backtest.engine import Backtest
-from backtest.parallel import run_parallel
+from backtest.parallel import run_parallel, usable_cores
 import config as config_mod
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,8 +102,6 @@ PARALLEL_SIM_S = 3600.0
 
 def _parallel() -> dict:
     """The portfolio's assets in one process, then spread over the cores: the same result?"""
-    import os
-
     cfg = _config()
     t0 = time.perf_counter()
     serial = Backtest(cfg).run(PARALLEL_SIM_S)
@@ -113,7 +111,7 @@ def _parallel() -> dict:
     info = par.meta.pop("parallel")
     same = all(repr(vars(par.records[a])) == repr(vars(serial.records[a])) for a in serial.assets)
     events = serial.market_events
-    return {"assets": len(serial.assets), "sim_seconds": PARALLEL_SIM_S, "cores": os.cpu_count(),
+    return {"assets": len(serial.assets), "sim_seconds": PARALLEL_SIM_S, "cores": usable_cores(),
             "workers": info["workers"], "serial_rerun": info["serial_rerun"],
             "serial_wall_seconds": round(t1 - t0, 2), "parallel_wall_seconds": round(t2 - t1, 2),
             "serial_events_per_s": round(events / (t1 - t0)), "parallel_events_per_s": round(events / (t2 - t1)),

@@ -4,6 +4,7 @@ and when the shares together might have met the account's shared limits (the add
 budget, the open-order cap) the backtest runs again in one process rather than give a
 result the serial run would not."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 import config as c
 from backtest.engine import Backtest
-from backtest.parallel import account_conflict, auto_workers, merge, run_parallel, shares
+from backtest.parallel import account_conflict, auto_workers, merge, run_parallel, shares, usable_cores
 from tests.backtest.test_backtest_golden import _result_digest
 from venues.sim.engine import OVER, SPEND, SPEND_ANYWAY, SPEND_CANCEL, VOLUME
 from venues.sim.latency import LatencyModel
@@ -124,6 +125,7 @@ def test_shares_deal_the_assets_round_and_auto_splits_only_when_it_pays():
     assert auto_workers(5, 600.0, cores=2) == 1  # starting processes would cost more than it saves
     assert auto_workers(1, 86400.0, cores=8) == 1
     assert auto_workers(3, 86400.0, cores=8) == 3
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)  # pinning counts: never more than the machine
 
 
 def test_merge_refuses_shares_that_ran_on_different_clocks(cfg):
