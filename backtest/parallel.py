@@ -19,8 +19,11 @@ If that cannot be shown, the backtest runs again in one process, and says so
 (``meta["parallel"]["serial_rerun"]``): a parallel result is never one the serial run
 would not give.
 
+A replay (``replay=DIR``) splits the same way: each share reads its own assets'
+recordings and starts and ends where the whole does.
+
 Not split: ``AllocationBacktest`` (the meta-supervisor reads every asset to move
-capital), replays and every other subclass (``split_reason`` says why).
+capital) and every other subclass (``split_reason`` says why).
 """
 from __future__ import annotations
 
@@ -28,10 +31,13 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from backtest.engine import Backtest, select_assets
 from backtest.record import BacktestResult
+from backtest.replay import SUMMED_KEYS, ReplayBacktest
+from venues.replay import recorded_assets
 from config import Config
 from venues.sim.engine import CANCEL_CAP_EXTRA, OVER, SPEND_ANYWAY, SPEND_CANCEL, VOLUME
 
@@ -71,7 +77,7 @@ def auto_workers(n_assets: int, duration_s: float, cores: int | None = None) -> 
 
 def split_reason(bt_class: type, cfg: Config, assets: Sequence[str], workers: int) -> str | None:
     """Why this backtest runs in one process (None: it can be split)."""
-    if bt_class is not Backtest:
+    if bt_class is not Backtest and bt_class is not ReplayBacktest:
         return f"{bt_class.__name__} runs in one process"
     if workers < 2:
         return "one worker"
@@ -111,12 +117,20 @@ def _init_worker(progress: Any) -> None:
     _progress = progress
 
 
-def _run_share(job: tuple[Config, int, tuple[str, ...], float, bool, int],
-               tell: Callable[[float], None] | None = None) -> tuple[BacktestResult, list, int]:
+Job = tuple[Config, int, "tuple[str, ...] | None", "float | None", bool, int, "str | None"]
+
+
+def _backtest(cfg: Config, seed: int, only: Iterable[str] | None, replay: str | None) -> Backtest:
+    if replay is None:
+        return Backtest(cfg, seed=seed, only=only)
+    return ReplayBacktest(cfg, replay, seed=seed, assets=cfg.portfolio.assets, only=only)
+
+
+def _run_share(job: Job, tell: Callable[[float], None] | None = None) -> tuple[BacktestResult, list, int]:
     """One share of the assets, as they run in the whole (top level: a spawned worker calls
     it); ``tell``: told the simulated time (else the worker's slot of the shared array is)."""
-    cfg, seed, only, duration_s, keep_orders, slot = job
-    bt = Backtest(cfg, seed=seed, only=only)
+    cfg, seed, only, duration_s, keep_orders, slot, replay = job
+    bt = _backtest(cfg, seed, only, replay)
     bt.sim.account_log = []
     if keep_orders:
         bt.keep_orders()
@@ -125,13 +139,14 @@ def _run_share(job: tuple[Config, int, tuple[str, ...], float, bool, int],
     elif _progress is not None:
         shared = _progress
         bt.progress = lambda t: shared.__setitem__(slot, t)
-    result = bt.run(duration_s)
+    result = bt.run(duration_s)  # type: ignore[arg-type]  # a replay's None: the whole recording
     return result, bt.sim.account_log, bt.sim.peak_open_orders
 
 
 def merge(portfolio: Sequence[str], parts: Sequence[BacktestResult]) -> BacktestResult:
     """One result from the shares' results: the records in the portfolio's order, the
-    order log in time order (one instant's entries by asset, each asset's in its order)."""
+    order log in time order (one instant's entries by asset, each asset's in its order),
+    a replay's counts summed."""
     first = parts[0]
     for p in parts[1:]:
         if p.sample_ts != first.sample_ts or p.steps != first.steps:
@@ -139,34 +154,41 @@ def merge(portfolio: Sequence[str], parts: Sequence[BacktestResult]) -> Backtest
     records = {a: r for p in parts for a, r in p.records.items()}
     index = {a: i for i, a in enumerate(portfolio)}
     orders = sorted((o for p in parts for o in p.orders), key=lambda o: (o[0], index[o[1]]))
+    meta = dict(first.meta)
+    if "replay" in meta:
+        meta["replay"] = {**meta["replay"], **{k: sum(p.meta["replay"][k] for p in parts) for k in SUMMED_KEYS}}
     return BacktestResult(seed=first.seed, duration_s=first.duration_s, assets=tuple(portfolio),
                           capital_usd=first.capital_usd, latency=dict(first.latency), sample_ts=first.sample_ts,
-                          records={a: records[a] for a in portfolio}, steps=first.steps, meta=dict(first.meta),
+                          records={a: records[a] for a in portfolio}, steps=first.steps, meta=meta,
                           orders=orders)
 
 
-def run_parallel(cfg: Config, *, duration_s: float, seed: int | None = None, assets: Iterable[str] | None = None,
-                 workers: int | None = None, keep_orders: bool = False,
-                 progress: Callable[[float], None] | None = None) -> BacktestResult:
-    """``Backtest(cfg, seed=seed, assets=assets).run(duration_s)``, its assets spread over
-    up to ``workers`` processes (default: the cores); the same result, bit for bit.
-    ``meta["parallel"]`` says how it ran."""
+def run_parallel(cfg: Config, *, duration_s: float | None, seed: int | None = None,
+                 assets: Iterable[str] | None = None, workers: int | None = None, keep_orders: bool = False,
+                 progress: Callable[[float], None] | None = None, replay: str | None = None) -> BacktestResult:
+    """``Backtest(cfg, seed=seed, assets=assets).run(duration_s)`` (with ``replay``: the
+    ``ReplayBacktest`` of that recording, ``duration_s`` None for all of it), its assets
+    spread over up to ``workers`` processes (default: the usable cores); the same result,
+    bit for bit. ``meta["parallel"]`` says how it ran."""
+    if replay is not None and assets is None:
+        assets = recorded_assets(Path(replay))
     cfg = select_assets(cfg, assets)
     seed = cfg.run.seed if seed is None else int(seed)
     portfolio = tuple(cfg.portfolio.assets)
     n = int(workers or usable_cores())
-    reason = split_reason(Backtest, cfg, portfolio, n)
+    reason = split_reason(Backtest if replay is None else ReplayBacktest, cfg, portfolio, n)
     groups = shares(portfolio, n) if reason is None else [portfolio]
     info: dict[str, Any] = {"workers": len(groups), "shares": [list(g) for g in groups], "serial_rerun": None}
+    d = None if duration_s is None else float(duration_s)
     if reason is not None:
-        result = _serial(cfg, seed, duration_s, keep_orders, progress)
+        result = _serial(cfg, seed, d, keep_orders, progress, replay)
         result.meta["parallel"] = {**info, "workers": 1, "why_one": reason}
         return result
     # this process runs the first (largest) share itself while spawned workers start and
     # run the others: it has everything imported and compiled already, they do not
     ctx = multiprocessing.get_context("spawn")
     shared = ctx.Array("d", len(groups), lock=False)
-    jobs = [(cfg, seed, g, float(duration_s), keep_orders, i) for i, g in enumerate(groups)]
+    jobs: list[Job] = [(cfg, seed, g, d, keep_orders, i, replay) for i, g in enumerate(groups)]
     with ProcessPoolExecutor(max_workers=len(groups) - 1, mp_context=ctx, initializer=_init_worker,
                              initargs=(shared,)) as pool:
         futures = [pool.submit(_run_share, j) for j in jobs[1:]]
@@ -185,7 +207,7 @@ def run_parallel(cfg: Config, *, duration_s: float, seed: int | None = None, ass
         outs = [own] + [f.result() for f in futures]
     conflict = account_conflict(cfg, (o[1] for o in outs), (o[2] for o in outs))
     if conflict is not None:
-        result = _serial(cfg, seed, duration_s, keep_orders, progress)
+        result = _serial(cfg, seed, d, keep_orders, progress, replay)
         result.meta["parallel"] = {**info, "serial_rerun": conflict}
         return result
     result = merge(portfolio, [o[0] for o in outs])
@@ -193,10 +215,10 @@ def run_parallel(cfg: Config, *, duration_s: float, seed: int | None = None, ass
     return result
 
 
-def _serial(cfg: Config, seed: int, duration_s: float, keep_orders: bool,
-            progress: Callable[[float], None] | None) -> BacktestResult:
-    bt = Backtest(cfg, seed=seed)
+def _serial(cfg: Config, seed: int, duration_s: float | None, keep_orders: bool,
+            progress: Callable[[float], None] | None, replay: str | None) -> BacktestResult:
+    bt = _backtest(cfg, seed, None, replay)
     if keep_orders:
         bt.keep_orders()
     bt.progress = progress
-    return bt.run(duration_s)
+    return bt.run(duration_s)  # type: ignore[arg-type]

@@ -146,25 +146,30 @@ class ReplayBacktest(Backtest):
     compiled_market = False  # its markets are recordings: nothing to compile
 
     def __init__(self, cfg: Config, root: str | Path, *, seed: int | None = None,
-                 assets: Iterable[str] | None = None) -> None:
+                 assets: Iterable[str] | None = None, only: Iterable[str] | None = None) -> None:
+        """``only``: replay just these of the recorded assets, as they replay in the whole
+        (the whole's start and end; ``backtest/parallel.py``)."""
         self.root = Path(root)
         if not self.root.is_dir():
             raise ReplayError(f"no recording at {self.root}")
         names = list(assets) if assets is not None else recorded_assets(self.root)
         if not names:
             raise ReplayError(f"{self.root} holds no recorded coin")
-        super().__init__(cfg, seed=seed, assets=names)  # ConfigError for a coin the config lacks
-        missing = [a for a in self.assets if not asset_files(self.root, a)]
+        super().__init__(cfg, seed=seed, assets=names, only=only)  # ConfigError for a coin the config lacks
+        missing = [a for a in self.portfolio if not asset_files(self.root, a)]
         if missing:
             raise ReplayError(f"{self.root} has no recording of {missing}; it has {recorded_assets(self.root)}")
         self.replay_stats = ReplayStats()
         markets = {a: ReplayMarket(a, asset_events(self.root, a, self.replay_stats)) for a in self.assets}
         first = {a: m.first_book_ms() for a, m in markets.items()}
-        no_book = [a for a, t in first.items() if t is None]
+        for a in self.portfolio:  # the others' first books, read aside: t = 0 is the whole's
+            if a not in markets:
+                first[a] = ReplayMarket(a, asset_events(self.root, a, ReplayStats())).first_book_ms()
+        no_book = [a for a in self.portfolio if first[a] is None]
         if no_book:
             raise ReplayError(f"no readable l2Book recorded for {no_book}")
         self.t0_ms = max(t for t in first.values() if t is not None)
-        self.end_ms = max(t for t in (last_time_ms(self.root, a) for a in self.assets) if t is not None)
+        self.end_ms = max(t for t in (last_time_ms(self.root, a) for a in self.portfolio) if t is not None)
         for a, m in markets.items():
             m.start(self.t0_ms)
             self.sim.markets[a] = m
@@ -199,6 +204,11 @@ class ReplayBacktest(Backtest):
             if m.fresh:  # type: ignore[attr-defined]
                 m.fresh = False  # type: ignore[attr-defined]
                 self._push_book(a, t)
+
+
+# the summary's counts: a parallel replay's are its shares' summed
+SUMMED_KEYS = ("files", "lines", "malformed_lines", "truncated_files", "books_replayed", "trades_replayed",
+               "trades_dropped")
 
 
 def run_replay(cfg: Config, root: str | Path, *, duration_s: float | None = None, seed: int | None = None,

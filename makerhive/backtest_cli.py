@@ -212,17 +212,25 @@ def _sim(args: argparse.Namespace) -> int:
         return _fail(str(e))
     wall = time.perf_counter() - t0
     report = build_report(result)
-    par = result.meta.get("parallel")
-    if par is not None:
-        report["parallel"] = par
-    how = "" if par is None else (f" in {par['workers']} processes" if par["workers"] > 1 and not par["serial_rerun"]
-                                  else f" in one process ({par.get('why_one') or par['serial_rerun']})")
+    how = _processes(result, report)
     console.print(render_table(report))
     console.print(f"{result.market_events:,} market-data events (price level updates + trades; "
                   f"{result.events:,} book snapshots + trades) and {result.steps:,} engine steps in {wall:.2f} s "
                   f"wall{how} ({result.market_events / wall:,.0f} events/s, x{args.duration / wall:,.0f} real time); "
                   f"{report['sharpe_method']}.")
     return _write_outputs(console, report, result, args)
+
+
+def _processes(result: Any, report: dict) -> str:
+    """How a backtest ran (" in N processes", or why in one), for its closing line; a
+    parallel run's ``parallel`` goes into the report."""
+    par = result.meta.get("parallel")
+    if par is None:
+        return ""
+    report["parallel"] = par
+    if par["workers"] > 1 and not par["serial_rerun"]:
+        return f" in {par['workers']} processes"
+    return f" in one process ({par.get('why_one') or par['serial_rerun']})"
 
 
 class _RunsProgress:
@@ -262,6 +270,7 @@ def _replay(args: argparse.Namespace) -> int:
     (``report["replay"]``)."""
     from rich.console import Console
 
+    from backtest.parallel import auto_workers, run_parallel
     from backtest.replay import ReplayBacktest, ReplayError
     from backtest.report import build_report, render_table
     from config import ConfigError
@@ -269,23 +278,34 @@ def _replay(args: argparse.Namespace) -> int:
     cfg = _backtest_config(args)
     if cfg is None:
         return 2
+    keep = bool(getattr(args, "journal", None))
     try:
-        bt = ReplayBacktest(cfg, args.replay, seed=args.seed, assets=_assets(args))
-        if getattr(args, "journal", None):
-            bt.keep_orders()
+        bt = ReplayBacktest(cfg, args.replay, seed=args.seed, assets=_assets(args))  # checks the recording
+        span = bt.span_s if args.duration is None else min(args.duration, bt.span_s)
+        workers = args.workers or auto_workers(len(bt.assets), span)
         t0 = time.perf_counter()
-        result = _run_with_progress(bt, args.duration, "replay")
+        if workers > 1:  # each process replays some of the coins: the same result (backtest/parallel.py)
+            from makerhive.progress import JobProgress
+
+            with JobProgress("replay", span, unit="simulated s") as bar:
+                result = run_parallel(cfg, duration_s=args.duration, seed=args.seed, assets=bt.assets,
+                                      workers=workers, keep_orders=keep, progress=bar.update, replay=args.replay)
+        else:
+            if keep:
+                bt.keep_orders()
+            result = _run_with_progress(bt, args.duration, "replay")
     except (ConfigError, ReplayError) as e:
         return _fail(str(e))
     wall = time.perf_counter() - t0
     report = build_report(result)
     report["replay"] = result.meta["replay"]
+    how = _processes(result, report)
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(render_table(report))
     r = report["replay"]
     console.print(f"replayed {args.replay}: {r['span_s']:,.1f} s recorded, {r['books_replayed']:,} books and "
                   f"{r['trades_replayed']:,} trades from {r['files']} files ({r['malformed_lines']} malformed lines, "
-                  f"{r['truncated_files']} truncated files) in {wall:.2f} s wall; {report['sharpe_method']}.")
+                  f"{r['truncated_files']} truncated files) in {wall:.2f} s wall{how}; {report['sharpe_method']}.")
     return _write_outputs(console, report, result, args)
 
 

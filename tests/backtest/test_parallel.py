@@ -148,3 +148,52 @@ def test_the_cli_runs_a_backtest_in_processes_and_writes_what_one_process_writes
     assert "in 2 processes" in text2
     assert two.pop("parallel")["shares"] == [["BTC"], ["XRP"]]
     assert two == one
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    from tests.backtest.test_replay_backtest import write_recording
+
+    root = tmp_path_factory.mktemp("rec3")
+    write_recording(root, seconds=120)  # BTC and ETH
+    return root
+
+
+def test_a_parallel_replay_is_the_serial_replay_counts_included(cfg, recording):
+    from backtest.replay import ReplayBacktest
+
+    serial = ReplayBacktest(cfg, recording, seed=3).keep_orders().run()
+    par = run_parallel(cfg, duration_s=None, seed=3, workers=2, keep_orders=True, replay=str(recording))
+    info = par.meta["parallel"]
+    assert info["workers"] == 2 and info["serial_rerun"] is None and info["shares"] == [["BTC"], ["ETH"]]
+    assert par.meta["replay"] == serial.meta["replay"]  # books, trades, files and lines read: summed over shares
+    assert par.meta["replay"]["books_replayed"] > 0 and sum(len(r.fills) for r in par.records.values()) > 0
+    assert _digest_without_parallel(par) == _result_digest(serial)
+    for a in serial.assets:
+        assert [o for o in par.orders if o[1] == a] == [o for o in serial.orders if o[1] == a]
+
+
+def test_a_share_of_a_replay_starts_and_ends_where_the_whole_does(cfg, recording):
+    from backtest.replay import ReplayBacktest
+
+    whole = ReplayBacktest(cfg, recording, seed=3)
+    share = ReplayBacktest(cfg, recording, seed=3, only=["BTC"])  # ETH's first book comes 130 ms later
+    alone = ReplayBacktest(cfg, recording, seed=3, assets=["BTC"])
+    assert (share.t0_ms, share.end_ms, share.span_s) == (whole.t0_ms, whole.end_ms, whole.span_s)
+    assert alone.t0_ms < whole.t0_ms  # a BTC-only replay starts at BTC's first book; the share does not
+    assert share.assets == ("BTC",) and whole.assets == ("BTC", "ETH")
+
+
+def test_the_cli_replays_in_processes_as_in_one(tmp_path, recording):
+    outs = {}
+    for workers in ("2", "1"):
+        path = tmp_path / f"r{workers}.json"
+        p = subprocess.run([sys.executable, "-m", "makerhive.cli", "backtest", "--replay", str(recording),
+                            "--workers", workers, "--json", str(path)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        outs[workers] = (json.loads(path.read_text()), p.stdout)
+    (two, text2), (one, _) = outs["2"], outs["1"]
+    assert "in 2 processes" in text2
+    two.pop("parallel")
+    assert two == one
