@@ -15,9 +15,9 @@ serial run saw it) and with one action of margin for the order of a float sum, t
 whole account was within its budget, no share ever asked beyond its own, and the
 shares' peak open orders summed stay below the cap. Then no share's run could have gone
 otherwise than in the serial run, and the merged result is the serial one, bit for bit.
-If that cannot be shown, the backtest runs again in one process, and says so
-(``meta["parallel"]["serial_rerun"]``): a parallel result is never one the serial run
-would not give.
+If that cannot be shown, or a worker process died (killed for memory, say), the backtest
+runs again in one process, and says so (``meta["parallel"]["serial_rerun"]``): a parallel
+result is never one the serial run would not give.
 
 A replay (``replay=DIR``) splits the same way: each share reads its own assets'
 recordings and starts and ends where the whole does.
@@ -31,6 +31,7 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -204,7 +205,15 @@ def run_parallel(cfg: Config, *, duration_s: float | None, seed: int | None = No
             _, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             if progress is not None:
                 progress(min(shared))
-        outs = [own] + [f.result() for f in futures]
+        outs: list[tuple[BacktestResult, list, int]] | None
+        try:
+            outs = [own] + [f.result() for f in futures]
+        except BrokenProcessPool:  # a worker was killed (out of memory, a signal): its share is lost
+            outs = None
+    if outs is None:
+        result = _serial(cfg, seed, d, keep_orders, progress, replay)
+        result.meta["parallel"] = {**info, "serial_rerun": "a worker process died"}
+        return result
     conflict = account_conflict(cfg, (o[1] for o in outs), (o[2] for o in outs))
     if conflict is not None:
         result = _serial(cfg, seed, d, keep_orders, progress, replay)

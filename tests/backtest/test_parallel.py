@@ -197,3 +197,29 @@ def test_the_cli_replays_in_processes_as_in_one(tmp_path, recording):
     assert "in 2 processes" in text2
     two.pop("parallel")
     assert two == one
+
+
+def test_a_worker_killed_mid_run_costs_time_not_the_result(cfg):
+    import multiprocessing
+    import signal
+    import threading
+    import time
+
+    two = msgspec.structs.replace(cfg, portfolio=msgspec.structs.replace(cfg.portfolio, assets=("BTC", "XRP")))
+    out: dict = {}
+    runner = threading.Thread(target=lambda: out.update(r=run_parallel(two, duration_s=1200.0, seed=5, workers=2)))
+    runner.start()
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and time.monotonic() < deadline and runner.is_alive():
+        for child in multiprocessing.active_children():  # the spawned worker running XRP
+            time.sleep(0.5)  # let it start its share
+            os.kill(child.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.05)
+    runner.join(timeout=120)
+    assert killed and not runner.is_alive()
+    par = out["r"]
+    assert par.meta["parallel"]["serial_rerun"] == "a worker process died"
+    assert _digest_without_parallel(par) == _result_digest(Backtest(two, seed=5).run(1200.0))
