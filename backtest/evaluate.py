@@ -94,27 +94,60 @@ def jobs(cfg: Config, *, seeds: Iterable[int], duration_s: float, scenarios: Ite
     return out
 
 
+def _same_runs(todo: list[Job]) -> tuple[list[Job], list[int]]:
+    """The jobs that differ, and for each job the index of the one it is among them. A
+    variant whose switch is already off in the config (regime, toxicity, trend, ...) is the
+    full stack itself, run for run: it is run once and its row copied, not run again."""
+    unique: list[Job] = []
+    where: dict[tuple[str, int, bytes, float], int] = {}
+    index: list[int] = []
+    for name, seed, _variant, cfg, duration_s in todo:
+        key = (name, seed, msgspec.json.encode(cfg), duration_s)
+        if key not in where:
+            where[key] = len(unique)
+            unique.append(todo[len(index)])
+        index.append(where[key])
+    return unique, index
+
+
 def run_jobs(todo: list[Job], *, workers: int | None = None,
              on_row: Callable[[dict[str, Any]], None] | None = None, executor: Any = None) -> list[dict[str, Any]]:
+    """A row per job, in job order; jobs whose runs are the same run once (``_same_runs``).
+    ``on_row`` sees each row as its run lands (a copied row with its original)."""
+    unique, index = _same_runs(todo)
+    copies: dict[int, list[int]] = {}
+    for j, u in enumerate(index):
+        copies.setdefault(u, []).append(j)
+    rows: list[dict[str, Any] | None] = [None] * len(todo)
+    landed = 0
+
+    def land(row: dict[str, Any]) -> None:
+        nonlocal landed
+        for j in copies[landed]:
+            rows[j] = out = row if todo[j][2] == row["variant"] else {**row, "variant": todo[j][2]}
+            if on_row:
+                on_row(out)
+        landed += 1
+
+    _run_unique(unique, workers=workers, on_row=land, executor=executor)
+    return [r for r in rows if r is not None]
+
+
+def _run_unique(todo: list[Job], *, workers: int | None, on_row: Callable[[dict[str, Any]], None],
+                executor: Any) -> None:
     if executor is not None:  # backtest.compute: local processes or a Ray cluster, rows in job order
         from backtest.compute import run_all
 
-        return run_all(executor, run_one, todo, on_row)
+        run_all(executor, run_one, todo, on_row)
+        return
     n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    rows: list[dict[str, Any]] = []
     if n == 1:
-        done: Iterable[dict[str, Any]] = map(run_one, todo)
-        for row in done:
-            rows.append(row)
-            if on_row:
-                on_row(row)
-        return rows
+        for row in map(run_one, todo):
+            on_row(row)
+        return
     with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
         for row in pool.map(run_one, todo):
-            rows.append(row)
-            if on_row:
-                on_row(row)
-    return rows
+            on_row(row)
 
 
 def _ratio(a: float, b: float) -> float | None:

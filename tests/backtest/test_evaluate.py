@@ -140,3 +140,29 @@ def test_the_summary_and_table_carry_the_comparison(cli_doc):
         sum(r["net_pnl"] * (1 if r["variant"] == "as" else -1) for r in doc["rows"]))
     assert vs["diff_se"] is None and doc["summary"]["full"]["vs_full"] is None  # one seed: no spread to measure
     assert "vs full" in stdout
+
+
+def test_a_variant_that_is_the_full_stack_run_for_run_is_run_once_and_its_rows_copied(cfg, monkeypatch):
+    # the trend and regime switches are off in config.toml: their "off" variants are the full stack
+    assert not cfg.quoting.trend.enabled and not cfg.quoting.regime.enabled
+    vs = {v: ev.variants()[v] for v in ("full", "full-no-trend", "full-no-regime", "full-no-tape_edge")}
+    todo = ev.jobs(cfg, seeds=[1, 2], duration_s=60, scenarios=["calm", "toxic"], variant_overrides=vs)
+    ran = []
+
+    def fake_run_one(job):
+        name, seed, variant, _cfg, _d = job
+        ran.append((name, seed, variant))
+        return {"scenario": name, "seed": seed, "variant": variant, "net_pnl": float(len(ran))}
+
+    monkeypatch.setattr(ev, "run_one", fake_run_one)
+    seen = []
+    rows = ev.run_jobs(todo, workers=1, on_row=seen.append)
+    assert sorted(ran) == sorted((n, s, v) for n in ("calm", "toxic") for s in (1, 2)
+                                 for v in ("full", "full-no-tape_edge"))  # 8 runs, not 16
+    assert [(r["scenario"], r["seed"], r["variant"]) for r in rows] == [(j[0], j[1], j[2]) for j in todo]
+    by = {(r["scenario"], r["seed"], r["variant"]): r["net_pnl"] for r in rows}
+    for n in ("calm", "toxic"):
+        for s in (1, 2):
+            assert by[(n, s, "full-no-trend")] == by[(n, s, "full-no-regime")] == by[(n, s, "full")]
+            assert by[(n, s, "full-no-tape_edge")] != by[(n, s, "full")]
+    assert len(seen) == len(todo)  # the progress sees every row, copied ones too
