@@ -10,7 +10,7 @@ from typing import Any
 from actors.asset_actor import AssetActor
 from actors.context import AssetContext
 from messages.control import MarketStateRequest, Tick
-from messages.market import MarketState
+from messages.market import MarketState, Sweep
 from messages.orders import QuoteFeedback
 from messages.params import SetQuotingParams
 from messages.risk import RiskState
@@ -33,7 +33,7 @@ class QuoterActor(AssetActor):
         self.send("book", MarketStateRequest(self.ctx.asset))  # quote without waiting a push
 
     def handle(self, msg: Any) -> None:
-        if not isinstance(msg, (MarketState, RiskState, Tick, QuoteFeedback, SetQuotingParams)):
+        if not isinstance(msg, (MarketState, Sweep, RiskState, Tick, QuoteFeedback, SetQuotingParams)):
             super().handle(msg)
             return
         out = self.role.handle(msg)

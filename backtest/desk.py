@@ -93,9 +93,9 @@ class Desk:
         self._deliver(self._handlers[role](msg))
 
     def on_trade(self, trade: Trade) -> None:
-        """The book takes a trade and tells nobody, so the backtester calls it directly
-        when the trade prints."""
-        self.book.handle(trade)
+        """The backtester hands the book each trade as it prints; a print beyond the touch
+        goes on to the quoter (its sweep guard)."""
+        self._deliver(self.book.handle(trade))
 
     def _deliver(self, out: Outbox) -> None:
         for to, msg in out:

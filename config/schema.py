@@ -234,6 +234,15 @@ class AloSafetyConfig(_Section, frozen=True):
     max_book_age_s: float = 0.15
 
 
+class SweepGuardConfig(_Section, frozen=True):
+    """A print through the touch and far from the mid pulls the side it hit for a moment
+    (strategy/sweep_guard.py): what rests there was priced before the sweep."""
+
+    enabled: bool = True
+    depth_bp: float = 1.5  # the print's distance from the last book's mid, beyond its touch
+    hold_s: float = 1.0  # venue seconds after the print before the side is quoted again
+
+
 class RegimeConfig(_Section, frozen=True):
     """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
 
@@ -375,6 +384,7 @@ class QuotingConfig(_Section, frozen=True):
     glft: GlftConfig = GlftConfig()
     queue: QueueConfig = QueueConfig(enabled=False)
     alo_safety: AloSafetyConfig = AloSafetyConfig(enabled=False)
+    sweep_guard: SweepGuardConfig = SweepGuardConfig(enabled=False)
     regime: RegimeConfig = RegimeConfig(enabled=False)
     toxicity: ToxicityConfig = ToxicityConfig(enabled=False)
     trend: TrendConfig = TrendConfig()

@@ -116,6 +116,11 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
     r = q.regime
     if not r.calm_bp < r.elevated_bp < r.extreme_bp:
         reject(f"{p}.regime.elevated_bp", r.elevated_bp, "must lie between regime.calm_bp and regime.extreme_bp")
+    sg = q.sweep_guard
+    if not (math.isfinite(sg.depth_bp) and 0 < sg.depth_bp <= 1000):
+        reject(f"{p}.sweep_guard.depth_bp", sg.depth_bp, "must be a number of bp above 0, at most 1000")
+    if not (math.isfinite(sg.hold_s) and 0 < sg.hold_s <= 3600):
+        reject(f"{p}.sweep_guard.hold_s", sg.hold_s, "must be a number of seconds above 0, at most 3600")
     age = q.alo_safety.max_book_age_s
     if not (math.isfinite(age) and 0 <= age <= 60):
         reject(f"{p}.alo_safety.max_book_age_s", age, "must be a number of seconds from 0 (off) to 60")

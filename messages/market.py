@@ -77,6 +77,16 @@ class MarketState(msgspec.Struct, frozen=True, tag=True):
     flow_shift_bp: float = 0.0
 
 
+class Sweep(msgspec.Struct, frozen=True, tag=True):
+    """From the book actor to the quoter: a print went beyond the touch on the maker ``side``
+    (strategy/sweep_guard.py); the quoter's sweep guard judges its depth."""
+
+    asset: str
+    ts: float  # the print's venue time
+    side: Side  # the maker side it went through: "A" for a buy
+    depth_bp: float  # the print's distance from the mid of the book before it
+
+
 class BookReady(msgspec.Struct, frozen=True, tag=True):
     """Wake-up for the book actor: a new snapshot waits in its latest-wins slot.
 

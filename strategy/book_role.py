@@ -8,6 +8,7 @@ from messages.market import BookSnapshot, Trade
 from strategy.book import BookCore, tape_models_needed
 from strategy.flow_fair import FlowFair
 from strategy.outbox import Outbox
+from strategy.sweep_guard import sweep_of
 from strategy.tape_edge import TapeEdge
 
 RISK_MARK_INTERVAL_S = 1.0  # clock seconds between marks sent to the risk actor
@@ -51,8 +52,10 @@ class BookRole:
                 out.append(("risk", state))
             return out
         if isinstance(msg, Trade):
+            book = self.core.last  # the book the print is judged against: before it took effect
             self.core.on_trade(msg)
-            return []
+            sweep = sweep_of(msg, book)  # the quoter's sweep guard judges it (quoting.sweep_guard)
+            return [] if sweep is None else [("quoter", sweep)]
         if isinstance(msg, MarketStateRequest) and self.core.last is not None:
             return [("quoter", self.core.last)]
         return []

@@ -14,7 +14,7 @@ import math
 from decimal import Decimal
 
 from config import QuotingConfig
-from messages.market import MarketState, Side
+from messages.market import MarketState, Side, Sweep
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
 from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend, unwind
@@ -75,6 +75,8 @@ class QuoterCore:
         self._seq = -1
         self.funding_rate = math.nan  # per hour, last reported
         self.filled_at = {"B": -math.inf, "A": -math.inf}  # the last fill of each of our sides (venue time)
+        self.swept_until = {"B": -math.inf, "A": -math.inf}  # a side a sweep hit is pulled until (sweep_guard)
+        self.sweeps = 0  # sweeps that pulled a side
         self.fill_edge: FillEdge | None = None  # our fills against the tape (tape_edge.own_fills)
         self._market: MarketState | None = None  # the last book quoted from
         self._held_sign, self._held_since = 0, -math.inf  # the position's sign, since when (unwind_after_s)
@@ -114,6 +116,17 @@ class QuoterCore:
                 depth = ((m.mid - px) if side == "B" else (px - m.mid)) / m.mid * 1e4
                 drift = expected_drift(m.tape_drift_bid if side == "B" else m.tape_drift_ask, depth, m.tape_bin_bp)
                 fe.on_fill(ts, side, m.mid, drift if math.isfinite(drift) else self.params.tape_edge.unknown_drift_bp)
+
+    def on_sweep(self, sweep: Sweep) -> bool:
+        """A print beyond the touch: when it reached ``sweep_guard.depth_bp`` from the mid, pull
+        the side it hit for ``hold_s`` (venue time). True when the ladder should be rebuilt now."""
+        sg = self.params.sweep_guard
+        if not (sg.enabled and sweep.side in self.swept_until and math.isfinite(sweep.ts)
+                and sweep.depth_bp >= sg.depth_bp):  # NaN depth: no sweep
+            return False
+        self.swept_until[sweep.side] = max(self.swept_until[sweep.side], sweep.ts + sg.hold_s)
+        self.sweeps += 1
+        return True
 
     def on_funding(self, rate_per_h: float) -> None:
         self.funding_rate = rate_per_h
@@ -233,6 +246,9 @@ class QuoterCore:
             r_bp += max(-half, min(half, trend.funding_shift_bp(self.funding_rate, p.funding_skew.horizon_h)))
         spread_mult = {"B": risk.spread_mult_bid, "A": risk.spread_mult_ask}
         allow = {"B": risk.allow_bid, "A": risk.allow_ask}
+        if p.sweep_guard.enabled:
+            for swept in ("B", "A"):
+                allow[swept] = allow[swept] and ts >= self.swept_until[swept]
         if p.inventory_risk_pct > 0:
             loaded = self._over_inventory_risk(risk, fair, market.sigma_bp)
             if loaded:

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from messages.control import Tick
-from messages.market import MarketState
+from messages.market import MarketState, Sweep
 from messages.orders import QuoteFeedback, QuoteLadder
 from messages.params import SetQuotingParams
 from messages.risk import RiskState, RiskStateRequest
@@ -52,6 +52,9 @@ class QuoterRole:
             note = Note(msg.ts, "tune", f"auto-tuner: spread x{tuned.spread_mult:.2f}, skew x{tuned.skew_mult:.2f}: "
                                         f"{tuned.why}"[:200])
             return [(LOG, note), *self._quote(msg.ts, from_book=False)]
+        if isinstance(msg, Sweep):
+            # the swept side comes out now, not at the next book
+            return self._quote(msg.ts, from_book=False) if self.core.on_sweep(msg) else []
         if isinstance(msg, QuoteFeedback):
             self.core.on_feedback(msg)
             return []

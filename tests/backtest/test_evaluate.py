@@ -53,9 +53,10 @@ def test_cli_writes_one_row_per_scenario_seed_and_variant(cli_doc):
 
 def test_the_toxic_market_costs_what_the_calm_one_does_not(cli_doc):
     rows = {(r["scenario"], r["variant"]): r for r in cli_doc[0]["rows"]}
-    for v in ("as", "full"):
-        assert rows[("toxic", v)]["net_pnl"] < rows[("calm", v)]["net_pnl"]
-        assert rows[("toxic", v)]["markout_30s_bp"] < rows[("calm", v)]["markout_30s_bp"]
+    assert rows[("toxic", "as")]["net_pnl"] < rows[("calm", "as")]["net_pnl"]
+    assert rows[("toxic", "as")]["markout_30s_bp"] < rows[("calm", "as")]["markout_30s_bp"]
+    # the stack's guards are what keeps it: with the sweep guard it even earns there (README)
+    assert rows[("toxic", "full")]["net_pnl"] > rows[("toxic", "as")]["net_pnl"]
 
 
 def test_rows_do_not_depend_on_the_number_of_workers(cfg, cli_doc):

@@ -54,7 +54,9 @@ def test_tree_walk_follows_thresholds_and_missing_values():
 @pytest.fixture(scope="module")
 def parts():
     cfg = override(c.load(CONFIG), BASE)
-    return [rows_for((cfg, "toxic", seed, 120.0, 5.0, 5.0)) for seed in (1, 2)]
+    # three seeds to learn from: with one (about 700 rows) the held-out fill AUC wandered from
+    # 0.51 to 0.65 by scenario once the sweep guard pulled quotes; with three, 0.61 to 0.79
+    return [rows_for((cfg, "toxic", seed, 120.0, 5.0, 5.0)) for seed in (1, 2, 3, 4)]
 
 
 def test_rows_are_labelled_from_what_the_engine_did(parts):
@@ -66,18 +68,18 @@ def test_rows_are_labelled_from_what_the_engine_did(parts):
 
 
 def test_trained_model_matches_sklearn_and_reports_out_of_sample_auc(parts, tmp_path):
-    doc = train(parts, [2], {"seeds": [1, 2]})
-    assert doc["rows"]["test"] == len(parts[1]["X"])
+    doc = train(parts, [4], {"seeds": [1, 2, 3, 4]})
+    assert doc["rows"]["test"] == len(parts[3]["X"])
     for k in ("fill", "adverse"):
         assert doc["auc"][k] is None or 0.0 <= doc["auc"][k] <= 1.0
     assert doc["auc"]["fill"] > 0.6  # distance to the touch tells a lot about fills
-    assert parity(doc, parts[1]["X"][:500]) < 1e-9
+    assert parity(doc, parts[3]["X"][:500]) < 1e-9
     assert next_path(tmp_path) == tmp_path / "fill-v1.json"
     path = write_model(doc, next_path(tmp_path))
     assert next_path(tmp_path) == tmp_path / "fill-v2.json"  # versioned: never overwritten
     model = load_model(str(path))
     assert json.loads(path.read_text())["format"] == "makerhive-learned/1"
-    x = parts[1]["X"][0]
+    x = parts[3]["X"][0]
     assert model.fill.proba(x) == pytest.approx(doc["_sklearn"][0].predict_proba([x])[0, 1], abs=1e-12)
 
 

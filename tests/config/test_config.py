@@ -50,6 +50,9 @@ def test_per_asset_section_overrides_portfolio_default(config_path):
     (lambda r: r["quoting"].update(auto_tuner={"step": 1.5}), "quoting.auto_tuner.step", "below 1"),
     (lambda r: r["quoting"]["alo_safety"].update(max_book_age_s=float("nan")), "quoting.alo_safety.max_book_age_s",
      "from 0 (off) to 60"),
+    (lambda r: r["quoting"]["sweep_guard"].update(depth_bp=float("nan")), "quoting.sweep_guard.depth_bp",
+     "above 0, at most 1000"),
+    (lambda r: r["quoting"]["sweep_guard"].update(hold_s=0.0), "quoting.sweep_guard.hold_s", "above 0, at most 3600"),
 ])
 def test_bad_config_names_field_value_and_allowed(config_path, mutate, path, hint):
     r = raw(config_path)

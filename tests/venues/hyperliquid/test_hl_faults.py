@@ -12,6 +12,7 @@ from eth_account import Account
 
 from tests.hive_helpers import sim_config, wait_for
 import config as config_mod
+from backtest.overrides import override
 from makerhive.app import Hive
 from makerhive.invariants import orphan_orders
 from testkit.hyperliquid_fake import FakeHyperliquid
@@ -42,8 +43,9 @@ def fake():
 def hive_on(fake):
     hives: list[Hive] = []
 
-    def start(**hl: object) -> Hive:
-        hive = Hive(_hl_config(fake, **hl), signer=Signer(KEY))
+    def start(overrides: dict[str, object] | None = None, **hl: object) -> Hive:
+        """``overrides``: dotted config keys for this hive (backtest.overrides)."""
+        hive = Hive(override(_hl_config(fake, **hl), overrides or {}), signer=Signer(KEY))
         hives.append(hive)
         hive.start()
         return hive
@@ -61,6 +63,17 @@ def _lot(asset: str, usd: float = 40.0) -> float:
     m = sim_config().assets[asset].market
     lot = 10 ** -m.sz_decimals
     return max(lot, round(usd / m.price / lot) * lot)
+
+
+def _lift_our_ask(fake: FakeHyperliquid) -> None:
+    """A taker lifts an ask of ours on SOL. The sweep that lifts it pulls our asks for a
+    moment (quoting.sweep_guard), so an ask seen open may be cancelled before the taker
+    arrives: then it waits for the next one."""
+    def lifted() -> bool:
+        ours = any(o["coin"] == "SOL" and o["side"] == "A" for o in fake.open_orders())
+        return ours and bool(fake.cross("SOL", "B", _lot("SOL")))
+
+    wait_for(lifted, timeout=15, what="a taker meeting an ask of ours on SOL")
 
 
 def _check_books_agree(hive: Hive, fake: FakeHyperliquid) -> None:
@@ -160,22 +173,18 @@ async def test_each_firing_of_the_dead_mans_switch_counts_once_per_utc_day():
 def test_a_fill_the_feed_lost_is_read_back_as_soon_as_the_next_fill_shows_the_gap(hive_on, fake, monkeypatch):
     """The periodic fill sync is pushed past the test (live, a busy IP weight can put it
     off for half a minute): only the next fill's startPosition, which does not follow on
-    from the last fill the feed brought, tells the hive that one was lost."""
+    from the last fill the feed brought, tells the hive that one was lost. The sweep guard
+    is off: its cancel of what is left of our asks after a lift can find the lost fill first."""
     import actors.order
 
     monkeypatch.setattr(actors.order, "FILL_SYNC_S", 1e9)
-    hive = hive_on()
+    hive = hive_on({"quoting.sweep_guard.enabled": False})
 
-    def lift_our_ask() -> None:
-        wait_for(lambda: any(o["coin"] == "SOL" and o["side"] == "A" for o in fake.open_orders()), timeout=15,
-                 what="an ask of ours on SOL")
-        assert fake.cross("SOL", "B", _lot("SOL")), "the taker met our ask"
-
-    lift_our_ask()  # a fill on the feed first: the chain starts there
+    _lift_our_ask(fake)  # a fill on the feed first: the chain starts there
     fake.drop_fill_pushes(1)
-    lift_our_ask()  # reaches the account, not the feed
+    _lift_our_ask(fake)  # reaches the account, not the feed
     assert fake.stats["fill_pushes_dropped"] == 1
-    lift_our_ask()
+    _lift_our_ask(fake)
 
     def agrees() -> bool:
         risk = hive.board.risk.get("SOL")
@@ -205,10 +214,8 @@ def test_a_lost_fill_no_later_fill_follows_is_read_back_when_its_order_update_sh
         hive = Hive(_hl_config(fake), signer=Signer(KEY))
         hive.start()
         try:
-            wait_for(lambda: any(o["coin"] == "SOL" and o["side"] == "A" for o in fake.open_orders()), timeout=15,
-                     what="an ask of ours on SOL")
             fake.drop_fill_pushes(1, keep_updates=True)
-            assert fake.cross("SOL", "B", _lot("SOL")), "the taker met our ask"
+            _lift_our_ask(fake)
             assert fake.stats["fill_pushes_dropped"] == 1
 
             def agrees() -> bool:
