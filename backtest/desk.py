@@ -76,6 +76,10 @@ class Desk:
         return self.quoter.stalls
 
     @property
+    def sweeps(self) -> int:
+        return self.quoter.core.sweeps
+
+    @property
     def report(self) -> Callable[[Any], None] | None:
         return self._report
 

@@ -436,6 +436,7 @@ class Backtest:
             rec.risk_fills = desk.risk.fills_buy + desk.risk.fills_sell
             rec.risk_position = desk.risk.position
             rec.stalls = desk.stalls
+            rec.sweeps = desk.sweeps
         return BacktestResult(seed=self.seed, duration_s=float(duration_s), assets=self.assets,
                               capital_usd=self.cfg.portfolio.capital_usd, latency=dict(self.latency),
                               sample_ts=self._sample_ts, records=self.records, steps=self._steps,

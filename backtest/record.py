@@ -62,6 +62,7 @@ class AssetRecord:
     risk_fills: int = 0  # fills the RiskCore applied (each once)
     risk_position: float = 0.0
     stalls: int = 0
+    sweeps: int = 0  # prints that pulled a side of ours (quoting.sweep_guard)
 
 
 @dataclass

@@ -22,7 +22,8 @@ Per asset and for the portfolio (``"total"``):
 - **costs**: ``bp_per_notional`` = net PnL / traded notional × 1e4 (after fees),
   ``actions_per_usd`` = (orders + cancels) / traded notional, ``alo_reject_rate`` =
   post-only rejects / placements sent, ``budget_rejects`` = placements refused for the
-  address action budget.
+  address action budget; ``sweeps``: prints beyond the touch that pulled a side of ours
+  for a moment (``quoting.sweep_guard``).
 - **execution**: fills per side, fill rate (fills / orders sent), cancel-to-fill
   ratio, actions per fill ((orders + cancels sent) / fills, Hyperliquid's address
   budget), markouts at 1 / 5 / 30 s (mean mid move after a fill in our favour's sign,
@@ -167,7 +168,7 @@ def asset_metrics(rec: AssetRecord, ts: np.ndarray) -> dict[str, Any]:
         "cancel_rejects": rec.cancel_rejects, "failed_requests": rec.failed_requests,
         "funding_events": rec.funding_events,
         "book_events": rec.book_events, "level_events": rec.level_events, "trade_events": rec.trade_events,
-        "stalls": rec.stalls,
+        "stalls": rec.stalls, "sweeps": rec.sweeps,
     }
     out.update(_costs(net, volume, rec.orders_sent, rec.cancels_sent, rec.alo_rejects, rec.budget_rejects))
     if rec.other_events:
@@ -181,7 +182,7 @@ def _total(per: dict[str, dict[str, Any]], result: BacktestResult, ts: np.ndarra
          ("net_pnl", "spread_capture", "spread_capture_abs", "fees", "funding", "inventory_pnl", "engine_pnl",
           "risk_core_pnl", "volume_usd", "fills_through_mid", "acks", "rejects", "cancel_misses", "ioc_fills",
           "cancel_rejects", "failed_requests", "funding_events",
-          "book_events", "level_events", "trade_events", "stalls")}
+          "book_events", "level_events", "trade_events", "stalls", "sweeps")}
     s["accounting_diff"] = s["net_pnl"] - s["engine_pnl"]
     equity = np.sum([np.asarray(r.equity, dtype=float) for r in recs], axis=0)
     gross = np.sum([np.abs(np.asarray(r.inventory_usd, dtype=float)) for r in recs], axis=0)
@@ -267,6 +268,7 @@ _ROWS: tuple[tuple[str, Any, int], ...] = (
     ("rejects", "rejects", 0),
     ("ALO reject rate", "alo_reject_rate", 3),
     ("budget rejects", "budget_rejects", 0),
+    ("sweeps pulled", "sweeps", 0),
 )
 
 

@@ -23,14 +23,15 @@ def test_the_sweep_guard_is_on_by_default_and_earns_in_a_toxic_market(cfg):
     assert cfg.quoting.sweep_guard.enabled
 
     def run(on):
-        pnl = fills = 0.0
+        pnl = fills = sweeps = 0.0
         for seed in range(1, 5):  # one seed is noise; these four sum the effect
             res = run_backtest(scenario_config(override(cfg, {**BASE, "quoting.sweep_guard.enabled": on}),
                                                "toxic", 600.0), duration_s=600.0, seed=seed)
             t = build_report(res)["total"]
-            pnl, fills = pnl + t["net_pnl"], fills + t["fills"]
-        return pnl, fills
+            pnl, fills, sweeps = pnl + t["net_pnl"], fills + t["fills"], sweeps + t["sweeps"]
+        return pnl, fills, sweeps
 
-    (off, off_fills), (on, on_fills) = run(False), run(True)
+    (off, off_fills, off_sweeps), (on, on_fills, on_sweeps) = run(False), run(True)
     assert on > off + 20.0, (on, off)  # measured: +$81.50 against +$2.10
     assert 0 < on_fills < off_fills  # it earns by not filling behind a sweep, and still trades
+    assert off_sweeps == 0 < on_sweeps  # the report counts the sweeps that pulled a side

@@ -3,6 +3,8 @@ import math
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import QuotingConfig, SweepGuardConfig
 from messages.market import BookSnapshot, Level, Sweep, Trade
@@ -83,3 +85,17 @@ def test_the_book_role_sends_prints_beyond_the_touch_to_the_quoter_and_nothing_e
     sweep = out[0][1]
     assert isinstance(sweep, Sweep) and sweep.side == "A" and sweep.depth_bp == pytest.approx(4.0)
     assert msgspec.json.decode(msgspec.json.encode(sweep), type=Sweep) == sweep  # it crosses threads as a message
+
+
+@settings(max_examples=300, deadline=None)
+@given(mid=st.floats(1.0, 1e5), half_bp=st.floats(0.01, 50.0), off_bp=st.floats(-100.0, 100.0),
+       side=st.sampled_from(["B", "A"]))
+def test_only_a_print_beyond_the_touch_is_a_sweep_and_its_depth_is_past_the_half_spread(mid, half_bp, off_bp, side):
+    bid, ask = mid * (1 - half_bp / 1e4), mid * (1 + half_bp / 1e4)
+    px = mid * (1 + off_bp / 1e4)
+    sweep = sweep_of(_trade(px, side), market(mid=mid, best_bid=bid, best_ask=ask))
+    beyond = px > ask if side == "B" else px < bid
+    assert (sweep is not None) == beyond
+    if sweep is not None:
+        assert sweep.side == ("A" if side == "B" else "B")  # a buy sweeps the asks
+        assert sweep.depth_bp > half_bp * (1 - 1e-9) and sweep.depth_bp == pytest.approx(abs(off_bp), rel=1e-9)
