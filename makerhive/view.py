@@ -49,6 +49,7 @@ EVENT_STYLE = {
     "exposure": "yellow",
     "guard": "yellow",  # a toxicity guard, breaker or missing edge (the quoter's ladder note)
     "tune": "cyan",  # the runtime auto-tuner moved the spread or the skew
+    "sweep": "yellow",  # the sweep guard pulled a side for a moment
 }
 
 

@@ -61,6 +61,7 @@ EventKind = Literal[
     "exposure",
     "standby",
     "guard",
+    "sweep",  # the sweep guard pulled a side (strategy/sweep_guard.py); at most one a minute an asset
     "bad_input",
     "liquidation",
     "margin",

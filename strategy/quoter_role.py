@@ -21,6 +21,9 @@ from strategy.params_reload import apply_params
 from strategy.quoter import QuoterCore
 
 _NUMBERS = re.compile(r"[-+0-9.%]+")  # a note less its numbers: what the guard is about
+# the sweep guard can pull a side every second in a fast market: the event log hears of it
+# at most once in this long, with the count of sweeps since
+SWEEP_NOTE_EVERY_S = 60.0
 
 
 class QuoterRole:
@@ -35,6 +38,7 @@ class QuoterRole:
         self._topic = ""  # the last ladder note without its numbers
         self._note, self._note_topic = "", ""  # the last note read, and it without its numbers
         self.learned = _learned_guard(core)
+        self._sweep_noted_at, self._sweeps_unnoted = -float("inf"), 0
 
     def start(self) -> Outbox:
         """Ask risk to state its view once (it has no reason to speak otherwise)."""
@@ -53,8 +57,9 @@ class QuoterRole:
                                         f"{tuned.why}"[:200])
             return [(LOG, note), *self._quote(msg.ts, from_book=False)]
         if isinstance(msg, Sweep):
-            # the swept side comes out now, not at the next book
-            return self._quote(msg.ts, from_book=False) if self.core.on_sweep(msg) else []
+            if not self.core.on_sweep(msg):
+                return []
+            return [*self._sweep_note(msg), *self._quote(msg.ts, from_book=False)]  # out now, not at the next book
         if isinstance(msg, QuoteFeedback):
             self.core.on_feedback(msg)
             return []
@@ -63,6 +68,19 @@ class QuoterRole:
         if isinstance(msg, SetQuotingParams):
             return self._set_params(msg)
         return []
+
+    def _sweep_note(self, sweep: Sweep) -> Outbox:
+        """The event that a sweep pulled a side, at most once a ``SWEEP_NOTE_EVERY_S``."""
+        if sweep.ts - self._sweep_noted_at < SWEEP_NOTE_EVERY_S:
+            self._sweeps_unnoted += 1
+            return []
+        since = f" ({self._sweeps_unnoted} more since the last note)" if self._sweeps_unnoted else ""
+        self._sweep_noted_at, self._sweeps_unnoted = sweep.ts, 0
+        side = "asks" if sweep.side == "A" else "bids"
+        taker = "buy" if sweep.side == "A" else "sell"
+        hold = self.core.params.sweep_guard.hold_s
+        return [(LOG, Note(sweep.ts, "sweep", f"sweep guard: a {taker} {sweep.depth_bp:.1f} bp from the mid "
+                                              f"pulled the {side} for {hold:g} s{since}"))]
 
     def _set_params(self, msg: SetQuotingParams) -> Outbox:
         """New parameters (hot reload): noted, then a requote on them at once."""

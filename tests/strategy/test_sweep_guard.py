@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from config import QuotingConfig, SweepGuardConfig
 from messages.market import BookSnapshot, Level, Sweep, Trade
 from strategy.book_role import BookRole
+from strategy.outbox import LOG
 from strategy.quoter import QuoterCore
 from strategy.quoter_role import QuoterRole
 from strategy.sweep_guard import sweep_of
@@ -99,3 +100,20 @@ def test_only_a_print_beyond_the_touch_is_a_sweep_and_its_depth_is_past_the_half
     if sweep is not None:
         assert sweep.side == ("A" if side == "B" else "B")  # a buy sweeps the asks
         assert sweep.depth_bp > half_bp * (1 - 1e-9) and sweep.depth_bp == pytest.approx(abs(off_bp), rel=1e-9)
+
+
+def test_the_event_log_hears_of_sweeps_at_most_once_a_minute_with_the_count_since():
+    role = QuoterRole(QuoterCore("ETH", GUARD, 2), 0.0)
+    role.handle(risk())
+    role.handle(market())
+
+    def notes(out):
+        return [m for to, m in out if to == LOG]
+
+    (first,) = notes(role.handle(Sweep("ETH", 50.1, "A", 3.0)))
+    assert first.kind == "sweep" and "a buy 3.0 bp from the mid pulled the asks for 1 s" in first.text
+    quiet = [notes(role.handle(Sweep("ETH", 50.1 + i, "B", 2.0))) for i in range(1, 11)]
+    assert quiet == [[]] * 10  # still within the minute: counted, not logged
+    (later,) = notes(role.handle(Sweep("ETH", 111.0, "B", 2.5)))
+    assert "pulled the bids" in later.text and "(10 more since the last note)" in later.text
+    assert role.core.sweeps == 12
