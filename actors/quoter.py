@@ -36,8 +36,11 @@ class QuoterActor(AssetActor):
         if not isinstance(msg, (MarketState, Sweep, RiskState, Tick, QuoteFeedback, SetQuotingParams)):
             super().handle(msg)
             return
+        swept = self.core.sweeps
         out = self.role.handle(msg)
         self.deliver(out)
+        if self.core.sweeps != swept:  # counted on the board across restarts of this quoter
+            self.board.sweeps[self.ctx.asset] = self.board.sweeps.get(self.ctx.asset, 0) + self.core.sweeps - swept
         for to, m in out:  # the status board's phase follows what was sent
             if to == LOG and m.kind in ("stall", "resume"):
                 self.quoting = False

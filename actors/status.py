@@ -79,6 +79,7 @@ class StatusBoard:
         self.journal_path = ""
         self.quote_sizes: dict[str, tuple[float, float]] = {}  # our best bid's and ask's sizes
         self.guards: dict[str, str] = {}  # the quoter's latest guard note per asset ("" = none)
+        self.sweeps: dict[str, int] = {}  # prints that pulled a side of ours, per asset (the sweep guard)
         self._fills: collections.deque[FillRow] = collections.deque(maxlen=200)
         self._fill_ts: dict[str, collections.deque[float]] = {a: collections.deque(maxlen=1000) for a in self.assets}
         self._seen_tids: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
@@ -208,6 +209,7 @@ class StatusBoard:
             bid_size=self.quote_sizes.get(asset, (0.0, 0.0))[0],
             ask_size=self.quote_sizes.get(asset, (0.0, 0.0))[1],
             guard=self.guards.get(asset, ""),
+            sweeps=self.sweeps.get(asset, 0),
             markout_bp=_mean(self._markouts.get(asset, ())),
         )
 

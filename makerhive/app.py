@@ -286,7 +286,8 @@ class Hive:
                                          "inventory_usd": r.inventory_usd, "limit_usd": r.limit_usd,
                                          "our_bid": r.our_bid, "our_ask": r.our_ask,
                                          "own_spread_bp": r.own_spread_bp, "open_orders": r.open_orders,
-                                         "fills": r.fills_buy + r.fills_sell, "guard": r.guard}
+                                         "fills": r.fills_buy + r.fills_sell, "guard": r.guard,
+                                         "sweeps": r.sweeps}
                                for r in snap.assets}}
         if verb == "unquarantine" and len(args) == 1:
             asset = args[0].upper()

@@ -201,10 +201,11 @@ COLUMNS = {
     "fpm": (("fills/min", "f/m"), lambda r: f"{r.fills_per_min:.1f}" if r.fills_per_min else "", True),
     "mo": (("mo 5s bp", "mo"), _markout, True),
     "rst": (("rst", "rst"), lambda r: Text(str(r.restarts), style="yellow" if r.restarts else ""), True),
+    "swept": (("swept", "swp"), lambda r: _blank0(str(r.sweeps), r.sweeps), True),
 }
 LAYOUTS = (  # widest first; the first that fits the width is drawn: (columns, short headers, state width)
     (("state", "regime", "mid", "mkt_bp", "bid", "ask", "our_bp", "sizes", "open", "inv", "inv_usd", "pct",
-      "net", "real", "unreal", "fees", "fills", "fpm", "mo", "rst"), False, 32),
+      "net", "real", "unreal", "fees", "fills", "fpm", "mo", "swept", "rst"), False, 32),
     (("state", "regime", "mid", "mkt_bp", "bid", "ask", "our_bp", "sizes", "open", "inv", "inv_usd", "pct",
       "net", "real", "unreal", "fees", "fills", "fpm", "mo", "rst"), True, 24),
     (("state", "mid", "bid", "ask", "our_bp", "open", "inv_usd", "pct", "net", "real", "unreal", "fees",

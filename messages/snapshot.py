@@ -38,6 +38,7 @@ class AssetRow(msgspec.Struct, frozen=True, kw_only=True):
     guard: str = ""  # the quoter's note while a guard, breaker or missing edge thins its quotes
     fills_per_min: float = 0.0  # over the last minute of the runtime clock
     markout_bp: float | None = None  # mean 5 s markout of the recent fills (None: not known yet)
+    sweeps: int = 0  # prints that pulled a side of ours for a moment (quoting.sweep_guard), this run
 
     @property
     def own_spread_bp(self) -> float | None:

@@ -443,3 +443,18 @@ def test_rejects_differing_only_in_numbers_fold_into_one_line_with_their_count()
     assert [(e.kind, e.asset, e.count) for e in lines] == [("info", "BTC", 1), ("reject", "ETH", 1),
                                                             ("reject", "BTC", 10)]
     assert lines[-1].ts == 9.0 and "(+8 more" not in lines[-1].text
+
+
+def test_a_wide_desk_shows_how_often_the_sweep_guard_pulled_a_side():
+    import msgspec
+
+    snap = desk_snapshot()
+    rows = list(snap.assets)
+    rows[0] = msgspec.structs.replace(rows[0], sweeps=37)
+    snap = msgspec.structs.replace(snap, assets=tuple(rows))
+    console = Console(record=True, width=260, height=60, file=io.StringIO(), color_system=None)
+    console.print(render(snap))
+    text = console.export_text()
+    assert "swept" in text
+    line = row_line(text, rows[0].asset)
+    assert line.rstrip("│ ").split()[-2:] == ["37", "0"]  # the count, then the restarts

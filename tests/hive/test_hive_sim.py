@@ -145,3 +145,18 @@ def test_fills_that_cannot_be_read_at_exit_are_said_not_silently_dropped():
     said = [e.text for e in hive.board.events_of("failure")]
     assert sum("could not be read" in t for t in said) == 2
     assert summary["portfolio"]["open_orders_at_exit"] == 0  # the cancels still went
+
+
+def test_the_view_and_status_count_the_sweeps_that_pulled_a_side():
+    """The sweep guard acts within a second, too fast to watch: the board counts it."""
+    hive = Hive(sim_config(portfolio={"assets": ["HYPE"]}, run={"speed": 20.0}))
+    hive.start()
+    try:
+        hive.wait_until(60.0)
+        (row,) = hive.snapshot().assets
+        status = hive.command(["status"])
+    finally:
+        hive.stop()
+    assert row.sweeps > 0  # HYPE's book is thin: takers walk it every few seconds
+    assert status["assets"]["HYPE"]["sweeps"] >= row.sweeps
+    assert hive.board.events_of("sweep", "HYPE")  # and the log heard of it
