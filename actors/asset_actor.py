@@ -73,7 +73,7 @@ class _MutedBoard:
     def market(self) -> dict:
         return {}
 
-    risk = quotes = quote_sizes = phase = market
+    risk = quotes = quote_sizes = phase = sweeps = market
 
     def set_phase(self, *args: Any) -> None:
         pass
