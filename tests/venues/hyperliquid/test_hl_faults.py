@@ -278,3 +278,12 @@ def test_after_a_failed_reconcile_the_fill_sync_is_a_recovery_read_not_a_routine
     # (a routine sync sent just before the failure may still land after it)
     wait_for(lambda: since("failed", "recovery"), timeout=5, what="a recovery read after the failure")
     wait_for(lambda: "routine" in since("failed", "recovery"), timeout=5, what="routine syncs again")
+
+
+def test_the_sweep_guard_reads_the_exchanges_trade_feed(hive_on, fake):
+    """On Hyperliquid the prints come on the trades channel (side: the aggressor's): a print
+    through our side's touch pulls that side, as in the backtester."""
+    hive = hive_on()
+    wait_for(lambda: sum(hive.board.sweeps.values()) > 0, timeout=30, what="a sweep read from the feed")
+    (first, *_) = hive.board.events_of("sweep")
+    assert first.asset in ASSETS and "pulled the" in first.text
