@@ -61,6 +61,8 @@ DEFAULT_SPACE: tuple[Param, ...] = (
     Param("quoting.queue.keep_tolerance_bp", 0.5, 4.0),
     Param("quoting.breakers.widen_move_pct", 0.3, 3.0),
     Param("quoting.breakers.widen_mult", 1.5, 5.0),
+    Param("quoting.sweep_guard.depth_bp", 0.5, 8.0, log=True),
+    Param("quoting.sweep_guard.hold_s", 0.25, 5.0, log=True),
 )
 
 
