@@ -1,10 +1,12 @@
 """makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
 and what each maker earns (issues 12 and 15).
 
-    python -m bench compare [--json PATH] [--hours H] [--seed N] [--keep DIR | --stream DIR] [--set KEY=VALUE ...]
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--keep DIR | --stream DIR]
+                            [--set KEY=VALUE ...]
 
-One recorded-format stream (``bench.stream``: BTC from the order-book simulator, 20+20
-levels every 0.5 s plus trades; 1 hour by default, ``--hours`` for more) is
+One recorded-format stream (``bench.stream``: BTC from the order-book simulator, or the
+config's ``--asset``, 20+20 levels every 0.5 s plus trades; 1 hour by default, ``--hours``
+for more) is
 - replayed by makerhive exactly as ``makerhive backtest --replay DIR`` does (the
   config's full strategy stack for BTC), with fixed 20 ms order and ack latencies and no
   extra feed latency (the stream carries its own receive times);
@@ -51,7 +53,7 @@ from bench.stream import generate
 from venues.replay import asset_files, read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSET = "BTC"
+ASSET = "BTC"  # the default stream's coin
 LATENCY_MS = 20.0
 MAKER_FEE, TAKER_FEE = 0.00015, 0.00045  # Hyperliquid's base tier
 STREAM_INFO = "stream.json"  # what --keep wrote (asset, hours, seed, tick, ...), for --stream
@@ -61,6 +63,9 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m bench compare")
     p.add_argument("--hours", type=float, default=None, help="hours of BTC to generate (default 1)")
     p.add_argument("--seed", type=int, default=None, help="the generated market's seed (default 7)")
+    p.add_argument("--asset", default=None, metavar="NAME",
+                   help="the coin to generate, one of config.toml's assets (default BTC); its own market: "
+                        "HYPE's book is wider and thinner than BTC's")
     p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
     p.add_argument("--stream", default=None, metavar="DIR",
                    help="replay the stream an earlier --keep DIR wrote instead of generating one (its hours and "
@@ -70,8 +75,8 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
                         "quoting.tape_edge.enabled=false; repeatable")
     a = p.parse_args(argv)
     if a.stream is not None:
-        if a.keep is not None or a.hours is not None or a.seed is not None:
-            p.error("--stream replays a kept stream as it is: no --keep, --hours or --seed with it")
+        if a.keep is not None or a.hours is not None or a.seed is not None or a.asset is not None:
+            p.error("--stream replays a kept stream as it is: no --keep, --hours, --seed or --asset with it")
         if not (Path(a.stream) / STREAM_INFO).is_file():
             p.error(f"--stream {a.stream}: no {STREAM_INFO} there (write the stream with --keep DIR first)")
     hours = 1.0 if a.hours is None else a.hours
@@ -87,11 +92,14 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         except (ValueError, tomllib.TOMLDecodeError) as e:
             p.error(f"--set {item}: {e}")
     try:
-        override(config_mod.load(ROOT / "config.toml"), sets)
+        cfg = override(config_mod.load(ROOT / "config.toml"), sets)
     except config_mod.ConfigError as e:
         p.error(f"--set: {e}")
+    asset = ASSET if a.asset is None else a.asset.upper()
+    if asset not in cfg.assets:
+        p.error(f"--asset {a.asset}: not an asset of config.toml ({', '.join(cfg.assets)})")
     return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
-            "sets": sets}
+            "sets": sets, "asset": asset}
 
 
 def _makerhive_config(sets: dict[str, Any] | None = None) -> config_mod.Config:
@@ -142,15 +150,15 @@ def _split(rec: Any, through: set[tuple[float, float, str]]) -> dict[str, Any]:
             "fills_book_through": sum((f.ts, f.px, f.side) in through for f in rec.fills)}
 
 
-def run_makerhive(root: Path, tick: float, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_makerhive(root: Path, tick: float, sets: dict[str, Any] | None = None, asset: str = ASSET) -> dict[str, Any]:
     cfg = _makerhive_config(sets)
-    bt = _WatchedReplay(cfg, root, assets=[ASSET], tick=tick)
+    bt = _WatchedReplay(cfg, root, assets=[asset], tick=tick)
     t0, c0 = time.perf_counter(), time.process_time()
     result = bt.run()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    rec = result.records[ASSET]
+    rec = result.records[asset]
     events = rec.level_events + rec.trade_events
-    rep = build_report(result)["per_asset"][ASSET]
+    rep = build_report(result)["per_asset"][asset]
     minutes = result.duration_s / 60
     return {
         "events": events, "level_events": rec.level_events, "trade_events": rec.trade_events,
@@ -181,11 +189,11 @@ def _round(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(x, nd)
 
 
-def _hft_feed(root: Path, out: Path) -> None:
+def _hft_feed(root: Path, out: Path, asset: str) -> None:
     """The recording as hftbacktest's Hyperliquid collector writes it: one line per frame,
     the local receive time in ns, a space, ``{"channel": ..., "data": ...}``."""
     with gzip.open(out, "wb") as f:
-        for path in asset_files(root, ASSET):
+        for path in asset_files(root, asset):
             for line in read_lines(path):
                 fr = json.loads(line)
                 f.write(b"%d " % (fr["t"] * 1_000_000))
@@ -203,7 +211,7 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
 
     tick, lot = info["tick"], info["lot"]
     feed = root / "hftbacktest_feed.gz"
-    _hft_feed(root, feed)
+    _hft_feed(root, feed, info.get("asset", ASSET))
     rows = (info["books"] * 2 * 20 * 2 + info["trades"]) + 1000
     with contextlib.redirect_stdout(io.StringIO()):  # the converter reports its steps on stdout
         data = hyperliquid.convert(str(feed), tick_size=tick, lot_size=lot, num_levels=20, buffer_size=rows)
@@ -249,14 +257,15 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
     }
 
 
-def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool) -> tuple[dict[str, Any], float | None]:
+def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool,
+                asset: str = ASSET) -> tuple[dict[str, Any], float | None]:
     """The stream under ``root`` and the seconds it took to generate: read back (``reuse``:
     one that ``keep`` wrote earlier), or generated now (with ``keep``, its description is
     written beside it for a later ``--stream``)."""
     if reuse:
         return json.loads((root / STREAM_INFO).read_text()), None
     t0 = time.perf_counter()
-    info = generate(root, hours=hours, seed=seed, asset=ASSET)
+    info = generate(root, hours=hours, seed=seed, asset=asset)
     gen_s = time.perf_counter() - t0
     if keep:
         (root / STREAM_INFO).write_text(json.dumps(info, indent=2))
@@ -264,13 +273,15 @@ def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool)
 
 
 def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None,
-        sets: dict[str, Any] | None = None, stream_dir: str | None = None) -> dict[str, Any]:
+        sets: dict[str, Any] | None = None, stream_dir: str | None = None, asset: str = ASSET) -> dict[str, Any]:
     hours = min(hours, 0.25) if quick else hours
     with tempfile.TemporaryDirectory(prefix="makerhive-compare-") as tmp:
         root = Path(stream_dir or keep or tmp)
-        info, gen_s = load_stream(root, hours=hours, seed=seed, keep=bool(keep), reuse=stream_dir is not None)
-        mh = run_makerhive(root, info["tick"], sets)
-        order_usd = _makerhive_config(sets).assets[ASSET].quoting.order_size_usd
+        info, gen_s = load_stream(root, hours=hours, seed=seed, keep=bool(keep), reuse=stream_dir is not None,
+                                  asset=asset)
+        asset = info.get("asset", ASSET)  # a kept stream's own coin
+        mh = run_makerhive(root, info["tick"], sets, asset)
+        order_usd = _makerhive_config(sets).assets[asset].quoting.order_size_usd
         hb = run_hftbacktest(root, info, order_usd)
     return {
         "makerhive_events_per_s": mh["events_per_s"],

@@ -72,3 +72,23 @@ def test_compare_replays_a_kept_stream_instead_of_generating_one(tmp_path):
                 ["--stream", str(kept), "--keep", str(tmp_path / "k2")]):
         with pytest.raises(SystemExit):
             parse_args(bad)
+
+
+def test_compare_generates_and_replays_another_coins_market(tmp_path):
+    import pytest
+
+    from bench.compare import STREAM_INFO, load_stream, parse_args, run_makerhive
+
+    assert parse_args([])["asset"] == "BTC"
+    assert parse_args(["--asset", "hype"])["asset"] == "HYPE"
+    for bad in (["--asset", "DOGE"], ["--stream", str(tmp_path), "--asset", "HYPE"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+    kept = tmp_path / "hype"
+    info, _ = load_stream(kept, hours=300 / 3600, seed=2, keep=True, reuse=False, asset="HYPE")
+    assert info["asset"] == "HYPE" and json.loads((kept / STREAM_INFO).read_text())["asset"] == "HYPE"
+    assert list(asset_files(kept, "HYPE")) and not list(asset_files(kept, "BTC"))
+    btc_tick = generate(tmp_path / "btc", hours=60 / 3600, seed=2)["tick"]
+    assert info["tick"] != btc_tick  # HYPE's own price grid, not BTC's
+    mh = run_makerhive(kept, info["tick"], {"quoting.tape_edge.enabled": False}, "HYPE")
+    assert mh["events"] > 0 and mh["fills"] > 0
