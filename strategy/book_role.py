@@ -1,4 +1,5 @@
-"""The book actor's logic: a book in, the MarketState out to the quoter, marks to risk."""
+"""The book actor's logic: a book in, the MarketState out to the quoter, marks to risk;
+a print beyond the touch on to the quoter (its sweep guard)."""
 from __future__ import annotations
 
 from typing import Any
