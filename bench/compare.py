@@ -211,7 +211,7 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
 
     tick, lot = info["tick"], info["lot"]
     feed = root / "hftbacktest_feed.gz"
-    _hft_feed(root, feed, info.get("asset", ASSET))
+    _hft_feed(root, feed, info["asset"])
     rows = (info["books"] * 2 * 20 * 2 + info["trades"]) + 1000
     with contextlib.redirect_stdout(io.StringIO()):  # the converter reports its steps on stdout
         data = hyperliquid.convert(str(feed), tick_size=tick, lot_size=lot, num_levels=20, buffer_size=rows)
@@ -279,7 +279,7 @@ def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None
         root = Path(stream_dir or keep or tmp)
         info, gen_s = load_stream(root, hours=hours, seed=seed, keep=bool(keep), reuse=stream_dir is not None,
                                   asset=asset)
-        asset = info.get("asset", ASSET)  # a kept stream's own coin
+        asset = info["asset"]  # a kept stream's own coin
         mh = run_makerhive(root, info["tick"], sets, asset)
         order_usd = _makerhive_config(sets).assets[asset].quoting.order_size_usd
         hb = run_hftbacktest(root, info, order_usd)
