@@ -18,6 +18,9 @@ class BreakerState(NamedTuple):
     paused: bool
     reason: str
     until: float
+    # paused for the price alone: the venue answers, so orders that only reduce the
+    # position may still go (strategy/pause_exit.py); not during an API-error pause
+    price_pause: bool = False
 
 
 CLEAR = BreakerState(1.0, False, "", 0.0)
@@ -32,7 +35,7 @@ class Breakers:
         self.api_errors, self.api_cool = api_errors, api_cooldown_s
         self._win1, self._win5 = _Window(60.0), _Window(300.0)
         self._errors: deque[float] = deque()
-        self._widen_until = self._pause_until = -math.inf
+        self._widen_until = self._pause_until = self._api_until = -math.inf
         self._widen_reason = self._pause_reason = ""
 
     def on_price(self, ts: float, mid: float) -> None:
@@ -57,11 +60,12 @@ class Breakers:
             self._errors.popleft()
         if len(self._errors) > self.api_errors:
             self._pause_until = max(self._pause_until, ts + self.api_cool)
+            self._api_until = ts + self.api_cool
             self._pause_reason = f"{len(self._errors)} API errors in 1 min"
 
     def state(self, ts: float) -> BreakerState:
         if ts < self._pause_until:
-            return BreakerState(1.0, True, self._pause_reason, self._pause_until)
+            return BreakerState(1.0, True, self._pause_reason, self._pause_until, ts >= self._api_until)
         if ts < self._widen_until:
             return BreakerState(self.widen_mult, False, self._widen_reason, self._widen_until)
         return CLEAR
