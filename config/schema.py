@@ -243,6 +243,14 @@ class SweepGuardConfig(_Section, frozen=True):
     hold_s: float = 1.0  # venue seconds after the print before the side is quoted again
 
 
+class PauseExitConfig(_Section, frozen=True):
+    """While quotes are pulled for the market (a price breaker, EXTREME volatility), the
+    position is offered back at the touch, reduce-only (strategy/pause_exit.py)."""
+
+    enabled: bool = True
+    losing_only: bool = True  # only a position worth less than it cost (unrealized PnL < 0)
+
+
 class RegimeConfig(_Section, frozen=True):
     """Volatility at 1, 5 and 15 minutes classified CALM..EXTREME (strategy.md)."""
 
@@ -385,6 +393,7 @@ class QuotingConfig(_Section, frozen=True):
     queue: QueueConfig = QueueConfig(enabled=False)
     alo_safety: AloSafetyConfig = AloSafetyConfig(enabled=False)
     sweep_guard: SweepGuardConfig = SweepGuardConfig(enabled=False)
+    pause_exit: PauseExitConfig = PauseExitConfig(enabled=False)
     regime: RegimeConfig = RegimeConfig(enabled=False)
     toxicity: ToxicityConfig = ToxicityConfig(enabled=False)
     trend: TrendConfig = TrendConfig()

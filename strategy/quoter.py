@@ -17,7 +17,7 @@ from config import QuotingConfig
 from messages.market import MarketState, Side, Sweep
 from messages.orders import QuoteFeedback, QuoteLadder, QuoteLevel
 from messages.risk import RiskState
-from strategy import avellaneda, breakers, glft, hold_value, regime, toxicity, trend, unwind
+from strategy import avellaneda, breakers, glft, hold_value, pause_exit, regime, toxicity, trend, unwind
 from strategy.alo_safety import AloSafety
 from strategy.fair_value import fair_price
 from strategy.fill_edge import FillEdge
@@ -329,6 +329,15 @@ class QuoterCore:
             sides[s] = levels
             notes.extend(side_notes)
             self._sides_memo[s] = (market, key, levels, tuple(side_notes)) if reuse else None
+        if (p.pause_exit.enabled and risk.position != 0 and not risk.halted
+                and (reg == "EXTREME" or (self.breaker.paused and self.breaker.price_pause))
+                and (risk.unrealized_pnl < 0 or not p.pause_exit.losing_only)):
+            # pulled for the market, not for the venue: offer the position back at the touch
+            s, exit_levels = pause_exit.exit_level(risk.position, market.best_bid, market.best_ask, self.sz_decimals)
+            if exit_levels and (risk.allow_bid if s == "B" else risk.allow_ask):
+                sides[s] = exit_levels
+                # first, so the event (the note's first 110 characters) says it
+                notes.insert(0, f"paused: {'buying' if s == 'B' else 'selling'} the position back at the touch")
         if risk.position != 0 and (risk.reduce_only or risk.unwind_usd > 0):
             s = unwind.reducing_side(risk.position)
             if risk.unwind_usd > 0 and not risk.halted:
