@@ -6,7 +6,7 @@ market is moving too fast to price a spread in. Pulling both sides also pulls th
 order that would close what the hive already holds, so a maker caught long at the start
 of a crash holds the whole long through it: measured on the simulated HYPE toxic
 episode, $1,185 bought in the first minutes, a pause renewed for 35 minutes as the price
-kept falling, and the whole $147 loss was that one position. A reduce-only order at the
+kept falling, and the whole $144 HYPE lost was that one position. A reduce-only order at the
 touch adds no exposure; it waits for a taker (post-only, the maker fee) and closes the
 position when one comes.
 
