@@ -21,18 +21,19 @@ import math
 from exchange_rules import ticks as rules
 from messages.market import Side
 from messages.orders import QuoteLevel
-from strategy.unwind import reducing_side
+from strategy.unwind import join_touch, reducing_side
 
 
 def exit_level(position: float, best_bid: float, best_ask: float, sz_decimals: int) -> tuple[Side, tuple[QuoteLevel, ...]]:
-    """(the reducing side, its one level): the whole position, in whole lots, at the touch
-    of its own side of the book (a sell at the best ask, a buy at the best bid); no level
-    when the position is smaller than a lot or than the minimum order value."""
+    """(the reducing side, its one level): the whole position, in whole lots, joining the
+    touch of its own side of the book as the past-the-limit unwind does (a sell at the best
+    ask, a buy at the best bid); no level when the position is smaller than a lot or than
+    the minimum order value."""
     side = reducing_side(position)
-    touch = best_ask if side == "A" else best_bid
-    if not (math.isfinite(position) and position != 0 and math.isfinite(touch) and touch > 0):
+    if not (math.isfinite(position) and math.isfinite(best_bid) and math.isfinite(best_ask)):
         return side, ()
     sz = rules.round_size_float(abs(position), sz_decimals)  # down: never more than is held
-    if not (sz > 0 and rules.meets_min_notional_float(touch, sz)):
+    levels = join_touch(side, (), best_bid, best_ask, sz)
+    if not (levels and rules.meets_min_notional_float(levels[0].px, sz)):
         return side, ()
-    return side, (QuoteLevel(side, 0, touch, sz),)
+    return side, levels

@@ -330,7 +330,7 @@ class QuoterCore:
             notes.extend(side_notes)
             self._sides_memo[s] = (market, key, levels, tuple(side_notes)) if reuse else None
         if (p.pause_exit.enabled and risk.position != 0 and not risk.halted
-                and (reg == "EXTREME" or (self.breaker.paused and self.breaker.price_pause))
+                and (reg == "EXTREME" or self.breaker.price_pause)
                 and (risk.unrealized_pnl < 0 or not p.pause_exit.losing_only)):
             # pulled for the market, not for the venue: offer the position back at the touch
             s, exit_levels = pause_exit.exit_level(risk.position, market.best_bid, market.best_ask, self.sz_decimals)
