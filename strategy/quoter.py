@@ -278,7 +278,8 @@ class QuoterCore:
         if not math.isfinite(r_bp):
             r_bp = 0.0
         sides: dict[str, tuple[QuoteLevel, ...]] = {}
-        free_unwind = p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
+        free_unwind = (p.tape_edge.enabled and p.tape_edge.unwind_free and self._held_long(ts, risk.position)
+                       and (risk.unrealized_pnl < 0 or not p.tape_edge.unwind_losing_only))
         clamp = p.alo_safety.enabled and self.alo.any()
         lot = p.order_size_usd / fair  # an L1 lot in the asset's units
         hold_c = add_c = 0.0  # the holding costs (hold_value.py) of the tape edge's two experimental keys
@@ -312,6 +313,8 @@ class QuoterCore:
                     levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if free_unwind else 0
+                if free:
+                    side_notes.append(self._held_exit_note(s))
                 edges = self._edges_bp(levels, free, fair, r_bp, market)
                 if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
                     x, held = q, []
@@ -378,6 +381,13 @@ class QuoterCore:
         if sign != self._held_sign:
             self._held_sign, self._held_since = sign, ts
         return sign != 0 and ts - self._held_since >= self.params.tape_edge.unwind_after_s
+
+    def _held_exit_note(self, side: str) -> str:
+        """Why ``side`` quotes where the tape may see no edge: the view says the position is
+        being closed, not that the tape changed its mind."""
+        te = self.params.tape_edge
+        return (f"{'bid' if side == 'B' else 'ask'}: the position, held {te.unwind_after_s:g}s"
+                f"{' at a loss' if te.unwind_losing_only else ''}, is priced to close without the tape's move")
 
     @staticmethod
     def _unwinding(side: str, levels: tuple[QuoteLevel, ...], position: float) -> int:

@@ -183,7 +183,7 @@ def _long(position: float) -> RiskState:
 
 def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
     m = _state((-6.0,), (-6.0,))  # the tape says no depth pays on either side
-    q = _quoter(unwind_free=True, unwind_after_s=60.0)
+    q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=False)  # every held position
     assert q.quote(m, _long(0.05), 100.0).asks == ()  # just became long: the tape still decides
     held = q.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0)
     assert len(held.asks) == 1 and held.bids == ()  # 70 s long: the selling level is quoted, not the buying one
@@ -191,6 +191,20 @@ def test_levels_that_only_unwind_a_position_held_long_enough_ignore_the_tape():
     off = _quoter(unwind_free=False)
     off.quote(m, _long(0.05), 100.0)
     assert off.quote(msgspec.structs.replace(m, ts=170.0), _long(0.05), 170.0).asks == ()
+
+
+def test_with_losing_only_a_held_position_the_market_pays_keeps_the_tape_deciding():
+    """``unwind_losing_only``: a position held long enough is offered back past the tape only
+    while it loses; one the move is paying (a trend it caught) stays with the tape's verdict."""
+    m = _state((-6.0,), (-6.0,))
+    q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=True)
+    winning = msgspec.structs.replace(_long(0.05), unrealized_pnl=+2.0)
+    losing = msgspec.structs.replace(_long(0.05), unrealized_pnl=-2.0)
+    q.quote(m, winning, 100.0)
+    assert q.quote(msgspec.structs.replace(m, ts=170.0), winning, 170.0).asks == ()  # paid: held
+    unwound = q.quote(msgspec.structs.replace(m, ts=175.0), losing, 175.0)  # the same long, now losing
+    assert len(unwound.asks) == 1 and unwound.bids == ()
+    assert q.quote(msgspec.structs.replace(m, ts=180.0), winning, 180.0).asks == ()  # paying again: held
 
 
 @pytest.mark.parametrize("extra", [{}, {"position_cap_lots": 1.0},
