@@ -313,9 +313,9 @@ class QuoterCore:
                     levels = levels[:keep]
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if free_unwind else 0
-                if free:
-                    side_notes.append(self._held_exit_note(s))
                 edges = self._edges_bp(levels, free, fair, r_bp, market)
+                if free and max(edges[:free]) >= 0.0:  # said only when a closing level is out
+                    side_notes.append(self._held_exit_note(s))
                 if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
                     x, held = q, []
                     for lv, edge in zip(levels, edges):

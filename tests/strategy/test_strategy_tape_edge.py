@@ -204,7 +204,18 @@ def test_with_losing_only_a_held_position_the_market_pays_keeps_the_tape_decidin
     assert q.quote(msgspec.structs.replace(m, ts=170.0), winning, 170.0).asks == ()  # paid: held
     unwound = q.quote(msgspec.structs.replace(m, ts=175.0), losing, 175.0)  # the same long, now losing
     assert len(unwound.asks) == 1 and unwound.bids == ()
+    assert "ask: the position, held 60s at a loss, is priced to close" in unwound.note  # the view says why
     assert q.quote(msgspec.structs.replace(m, ts=180.0), winning, 180.0).asks == ()  # paying again: held
+
+
+def test_the_held_exit_is_not_announced_when_its_level_does_not_pay_the_fee_either():
+    m = _state((-6.0,), (-6.0,))
+    q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=True)
+    q = QuoterCore("ETH", msgspec.structs.replace(q.params, maker_fee_bp=50.0), 4)  # no level pays this fee
+    losing = msgspec.structs.replace(_long(0.05), unrealized_pnl=-2.0)
+    q.quote(m, losing, 100.0)
+    ladder = q.quote(msgspec.structs.replace(m, ts=170.0), losing, 170.0)
+    assert ladder.asks == () and "priced to close" not in ladder.note
 
 
 @pytest.mark.parametrize("extra", [{}, {"position_cap_lots": 1.0},
