@@ -358,6 +358,7 @@ class TapeEdgeConfig(_Section, frozen=True):
     unwind_free: bool = False  # levels that only reduce the position are priced without the tape's move ...
     unwind_after_s: float = 0.0  # ... once the position has kept its sign this long
     unwind_losing_only: bool = False  # ... and only while it is losing (unrealized PnL < 0)
+    unwind_at_fee: bool = False  # ... a closing level inside the fee of the reservation price moves out to it
     # a fill that reduces the position also earns the holding cost it saves, γ·σ²·H per lot
     # of position (γ: the model's, σ: the book's, H: this); 0: off (strategy/hold_value.py)
     hold_horizon_s: float = 0.0

@@ -314,6 +314,8 @@ class QuoterCore:
             if (p.fee_aware or p.tape_edge.enabled) and levels:
                 free = self._unwinding(s, levels, risk.position) if free_unwind else 0
                 edges = self._edges_bp(levels, free, fair, r_bp, market)
+                if free and te.unwind_at_fee and min(edges[:free]) < 0.0:
+                    levels, edges = self._closing_at_fee(levels, edges, free, fair * (1.0 + r_bp / 1e4))
                 if free and max(edges[:free]) >= 0.0:  # said only when a closing level is out
                     side_notes.append(self._held_exit_note(s))
                 if hold_c > 0 or add_c > 0:  # what a fill saves or adds in holding cost (hold_value.py)
@@ -388,6 +390,28 @@ class QuoterCore:
         te = self.params.tape_edge
         return (f"{'bid' if side == 'B' else 'ask'}: the position, held {te.unwind_after_s:g}s"
                 f"{' at a loss' if te.unwind_losing_only else ''}, is priced to close without the tape's move")
+
+    def _closing_at_fee(self, levels: tuple[QuoteLevel, ...], edges: list[float], free: int,
+                        r: float) -> tuple[tuple[QuoteLevel, ...], list[float]]:
+        """The held exit's closing levels that would not pay the maker fee against the
+        reservation price ``r`` moved out to where they do (away from the other side, so no
+        nearer to crossing); a level pushed onto or past the next one's price goes."""
+        bid = levels[0].side == "B"
+        target = r * (1.0 - self.params.maker_fee_bp / 1e4) if bid else r * (1.0 + self.params.maker_fee_bp / 1e4)
+        try:
+            at_fee = rules.round_price_float(float(f"{target:.10g}"), self.sz_decimals, "down" if bid else "up")
+        except ValueError:
+            return levels, edges
+        out: list[QuoteLevel] = []
+        out_edges: list[float] = []
+        for i, (lv, e) in enumerate(zip(levels, edges)):
+            if i < free and e < 0.0:
+                lv, e = QuoteLevel(lv.side, lv.level, at_fee, lv.sz), 0.0
+            if out and (lv.px >= out[-1].px if bid else lv.px <= out[-1].px):
+                continue
+            out.append(lv)
+            out_edges.append(e)
+        return tuple(out), out_edges
 
     @staticmethod
     def _unwinding(side: str, levels: tuple[QuoteLevel, ...], position: float) -> int:

@@ -48,7 +48,7 @@ def test_chaos_command_writes_its_report_and_exits_0(tmp_path):
     # the tail of recovery_ms_p99 explained: the slowest recoveries with the faults behind them
     slow = report["slowest_recoveries"]
     assert slow and [r["ms"] for r in slow] == sorted((r["ms"] for r in slow), reverse=True)
-    assert all(r["ms"] <= r["not_quoting_ms"] and r["faults"] and r["events"] for r in slow)
+    assert all(r["ms"] <= r["not_quoting_ms"] and r["faults"] and r["events"] for r in slow), slow
     assert all(r["sim_s"][0] <= r["sim_s"][1] and isinstance(r["phases_ms"], dict) for r in slow)
     assert report["recovery_ms_p99"] <= slow[0]["ms"]
     assert "chaos (40/40 faults): 80/80 simulated s (100%)" in proc.stderr

@@ -208,9 +208,29 @@ def test_with_losing_only_a_held_position_the_market_pays_keeps_the_tape_decidin
     assert q.quote(msgspec.structs.replace(m, ts=180.0), winning, 180.0).asks == ()  # paying again: held
 
 
+def test_with_at_fee_a_closing_level_inside_the_fee_moves_out_to_where_it_pays():
+    """``unwind_at_fee``: the held exit's closing level that would not pay the maker fee
+    against the reservation price is quoted at reservation + fee (rounded away from the
+    bids), not dropped; without it the level goes."""
+    m = _state((-6.0,), (-6.0,))
+    losing = msgspec.structs.replace(_long(0.05), unrealized_pnl=-2.0)
+    ladders = {}
+    for at_fee in (False, True):
+        q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=True, unwind_at_fee=at_fee)
+        q = QuoterCore("ETH", msgspec.structs.replace(q.params, maker_fee_bp=12.0), 4)  # more than the 4 bp half spread
+        q.quote(m, losing, 100.0)
+        ladders[at_fee] = q.quote(msgspec.structs.replace(m, ts=170.0), losing, 170.0)
+    assert ladders[False].asks == ()
+    (ask,) = ladders[True].asks
+    r = ladders[True].reservation
+    assert ask.px >= r * (1 + 12.0 / 1e4) and ask.px - r * (1 + 12.0 / 1e4) < 0.1  # at the fee, one tick at most out
+    assert ask.px > m.best_bid and ladders[True].bids == ()
+    assert "priced to close" in ladders[True].note
+
+
 def test_the_held_exit_is_not_announced_when_its_level_does_not_pay_the_fee_either():
     m = _state((-6.0,), (-6.0,))
-    q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=True)
+    q = _quoter(unwind_free=True, unwind_after_s=60.0, unwind_losing_only=True, unwind_at_fee=False)
     q = QuoterCore("ETH", msgspec.structs.replace(q.params, maker_fee_bp=50.0), 4)  # no level pays this fee
     losing = msgspec.structs.replace(_long(0.05), unrealized_pnl=-2.0)
     q.quote(m, losing, 100.0)
