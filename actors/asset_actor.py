@@ -78,6 +78,9 @@ class _MutedBoard:
     def set_phase(self, *args: Any) -> None:
         pass
 
+    def set_guard(self, *args: Any) -> None:
+        pass
+
     def count(self, *args: Any) -> None:
         pass
 

@@ -46,9 +46,12 @@ class QuoterActor(AssetActor):
                 self.quoting = False
                 if m.kind == "stall" and not self._being_replaced():
                     self.board.set_phase(self.ctx.asset, "stalled")
-            elif to == "order" and not self.quoting and not self.role.stale and not self._being_replaced():
-                self.quoting = True
-                self.board.set_phase(self.ctx.asset, "quoting")
+            elif to == "order":
+                # the guards in force follow every ladder (the log hears of them once settled)
+                self.board.set_guard(self.ctx.asset, m.note)
+                if not self.quoting and not self.role.stale and not self._being_replaced():
+                    self.quoting = True
+                    self.board.set_phase(self.ctx.asset, "quoting")
 
     def _being_replaced(self) -> bool:
         """The supervisor is restarting the team (it cancels first, which can take seconds

@@ -108,6 +108,10 @@ class StatusBoard:
         if fail_ns and not cancel_ns:
             self._recovering[asset] = (fail_ns, sent_ns)
 
+    def set_guard(self, asset: str, note: str) -> None:
+        """The quoter's guard in force now: its ladder's note ("" = none), as its event would say it."""
+        self.guards[asset] = note[:110]
+
     def event(self, ts: float, kind: EventKind, asset: str, text: str) -> None:
         ev = Event(ts=ts, kind=kind, asset=asset, text=text)
         with self._lock:
@@ -117,8 +121,6 @@ class StatusBoard:
             self.counters[kind] += 1
             if self.event_sink is not None:
                 self.event_sink(ev)
-        if kind == "guard":
-            self.guards[asset] = "" if text.startswith("quoting freely") else text
         log.info("%8.2f %-10s %-5s %s", ts, kind, asset, text)
         if self.journal is not None:
             self.journal.event(ts, kind, asset, text)

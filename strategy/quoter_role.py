@@ -24,6 +24,10 @@ _NUMBERS = re.compile(r"[-+0-9.%]+")  # a note less its numbers: what the guard 
 # the sweep guard can pull a side every second in a fast market: the event log hears of it
 # at most once in this long, with the count of sweeps since
 SWEEP_NOTE_EVERY_S = 60.0
+# a level gaining and losing its edge flips the ladder's note about once a second: the
+# event log hears of a guard once its topic has held this long (the view's "guards in
+# force" follows every ladder, not the log)
+GUARD_SETTLE_S = 3.0
 
 
 class QuoterRole:
@@ -35,7 +39,8 @@ class QuoterRole:
         self.risk: RiskState | None = None
         self.stale = False
         self.stalls = 0  # times the book went stale
-        self._topic = ""  # the last ladder note without its numbers
+        self._topic = ""  # the topic of the last guard event written
+        self._pending, self._pending_since = "", -float("inf")  # the ladder's topic now, since when
         self._note, self._note_topic = "", ""  # the last note read, and it without its numbers
         self.learned = _learned_guard(core)
         self._sweep_noted_at, self._sweeps_unnoted = -float("inf"), 0
@@ -127,17 +132,24 @@ class QuoterRole:
             # tick-to-action is measured from book updates only, not from risk news
             ladder = msgspec.structs.replace(ladder, recv_ns=0)
         out.append(("order", ladder))
-        # a guard, breaker or missing edge that starts (or ends) is an event; its
-        # numbers changing is not
+        # a guard, breaker or missing edge that starts (or ends) and holds GUARD_SETTLE_S is
+        # an event; its numbers changing is not, nor a flap shorter than that
         note = ladder.note
         if note != self._note:  # most requotes carry the last note again: no need to read it
             self._note = note
             self._note_topic = _NUMBERS.sub("", note) if note else ""
         topic = self._note_topic
-        if topic != self._topic:
+        if topic != self._pending:
+            self._pending, self._pending_since = topic, ts
+        if topic != self._topic and ts - self._pending_since >= GUARD_SETTLE_S:
             self._topic = topic
-            out.append((LOG, Note(ts, "guard", ladder.note[:110] if ladder.note else "quoting freely again")))
+            out.append((LOG, Note(ts, "guard", guard_text(note))))
         return out
+
+
+def guard_text(note: str) -> str:
+    """What a ladder's note says as a guard: its first 110 characters, or that none holds."""
+    return note[:110] if note else "quoting freely again"
 
 
 def _learned_guard(core: QuoterCore):

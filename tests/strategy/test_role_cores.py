@@ -103,3 +103,28 @@ def test_asset_money_keeps_the_latest_grant_and_gate_for_a_new_risk_actor():
     assert money.capital == 12_000.0 and money.risk_started() == [("risk", second), ("risk", gate)]
     report = ExposureReport("ETH", 3.0, 500.0, 1.0)
     assert money.handle(report) == [(META, report)]
+
+
+def test_a_flapping_guard_note_reaches_the_log_only_once_it_holds():
+    """A level gaining and losing its edge flips the ladder's note every second; the event
+    log hears of a guard (or of its end) only once its topic has held GUARD_SETTLE_S, with
+    the note as it reads then, and never twice running for the same topic."""
+    from messages.orders import QuoteLadder
+    from strategy.quoter_role import GUARD_SETTLE_S
+
+    role = QuoterRole(QuoterCore("ETH", QuotingConfig(), 4), start_ts=0.0)
+    notes: list[str] = []
+    role.core.quote = lambda m, r, now: QuoteLadder("ETH", now, 1, (), (), note=notes[-1])
+    role.handle(risk(0.0))
+
+    def guards(ts: float, note: str) -> list[str]:
+        notes.append(note)
+        return [m.text for dest, m in role.handle(market(ts)) if dest == LOG and m.kind == "guard"]
+
+    flaps = [guards(1.0 + 0.5 * i, f"bid: {i} level(s) without edge" if i % 2 else "") for i in range(13)]
+    assert flaps == [[]] * 13  # half a second on, half a second off: nothing logged
+    held = [guards(10.0 + 0.5 * i, f"bid: {i + 1} level(s) without edge") for i in range(8)]
+    assert [x for x in held if x] == [["bid: 7 level(s) without edge"]]  # once, after 3 s, as it reads then
+    assert held.index(["bid: 7 level(s) without edge"]) == int(GUARD_SETTLE_S / 0.5)
+    freed = [guards(14.0 + 0.5 * i, "") for i in range(8)]
+    assert [x for x in freed if x] == [["quoting freely again"]]
