@@ -397,11 +397,11 @@ class QuoterCore:
         reservation price ``r`` moved out to where they do (away from the other side, so no
         nearer to crossing); a level pushed onto or past the next one's price goes."""
         bid = levels[0].side == "B"
-        target = r * (1.0 - self.params.maker_fee_bp / 1e4) if bid else r * (1.0 + self.params.maker_fee_bp / 1e4)
-        try:
-            at_fee = rules.round_price_float(float(f"{target:.10g}"), self.sz_decimals, "down" if bid else "up")
-        except ValueError:
+        fee = self.params.maker_fee_bp / 1e4
+        snapped = _snap(r * (1.0 - fee) if bid else r * (1.0 + fee), self.sz_decimals, "down" if bid else "up")
+        if snapped is None:
             return levels, edges
+        at_fee = float(snapped)
         out: list[QuoteLevel] = []
         out_edges: list[float] = []
         for i, (lv, e) in enumerate(zip(levels, edges)):

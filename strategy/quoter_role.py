@@ -143,13 +143,8 @@ class QuoterRole:
             self._pending, self._pending_since = topic, ts
         if topic != self._topic and ts - self._pending_since >= GUARD_SETTLE_S:
             self._topic = topic
-            out.append((LOG, Note(ts, "guard", guard_text(note))))
+            out.append((LOG, Note(ts, "guard", note[:110] if note else "quoting freely again")))
         return out
-
-
-def guard_text(note: str) -> str:
-    """What a ladder's note says as a guard: its first 110 characters, or that none holds."""
-    return note[:110] if note else "quoting freely again"
 
 
 def _learned_guard(core: QuoterCore):
