@@ -236,9 +236,11 @@ def run_chaos_hl(cfg: Config, *, seed: int, faults: int, duration: float,
 
             loop.run(schedule, t0, before=lambda: chaos.due(time.monotonic()), after=say)
             hive.wait_until(t0 + duration)
+            # the faults still waiting to end end now (a spent address budget is granted back:
+            # while it is spent the exchange refuses a renewal before the armed refusal can)
+            chaos.due(time.monotonic(), everything=True)
             # a refusal armed late waits for the next renewals: let them come before the last look
             _wait(lambda: fake.refusals_armed() == 0, 2 * cfg.dead_mans_switch.renew_every_s + 1.0)
-            chaos.due(time.monotonic(), everything=True)
             _wait(lambda: all(hive.board.phase[a] in ("quoting", "quarantined") for a in assets), 60.0)
             for a in assets:
                 pending[a] = "final"
