@@ -440,6 +440,7 @@ class FakeExchange:
         self._reject_n = 0
         self._reject_text = ""
         self._drop_fills = 0
+        self._drop_coin: str | None = None  # drop only this coin's fill pushes (None: any coin's)
         self._drop_keeps_updates = False  # a dropped fill's order update is still pushed
         self._dms_refuse_n = 0
         self._dms_refuse_text = ""
@@ -569,7 +570,7 @@ class FakeExchange:
         fills: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         for fill, update in items:
-            if self._drop_fills > 0:
+            if self._drop_fills > 0 and (self._drop_coin is None or fill["coin"] == self._drop_coin):
                 self._drop_fills -= 1
                 self.stats["fill_pushes_dropped"] += 1
                 if self._drop_keeps_updates and update is not None:
@@ -765,9 +766,10 @@ class FakeExchange:
         self._reject_n = max(0, int(n))
         self._reject_text = str(text)
 
-    def drop_fill_pushes(self, n: int, keep_updates: bool = False) -> None:
+    def drop_fill_pushes(self, n: int, keep_updates: bool = False, coin: str | None = None) -> None:
         self._drop_fills = max(0, int(n))
         self._drop_keeps_updates = bool(keep_updates)
+        self._drop_coin = coin
 
     def exchange_cancel(self, asset: int | str, status: str, t: float) -> int:
         """The exchange cancels our resting orders in ``asset`` on its own (margin,

@@ -313,10 +313,11 @@ class FakeHyperliquid:
         before the answer: the client cannot know whether its action landed."""
         self._call(lambda: setattr(self, "_lose_n", max(0, int(n))))
 
-    def drop_fill_pushes(self, n: int, keep_updates: bool = False) -> None:
-        """The next ``n`` fills are not pushed over the WebSocket (userFills, user and, unless
-        ``keep_updates``, the orderUpdate each caused) but are in REST userFills."""
-        self._call(self.state.drop_fill_pushes, n, keep_updates)
+    def drop_fill_pushes(self, n: int, keep_updates: bool = False, coin: str | None = None) -> None:
+        """The next ``n`` fills (of ``coin`` only, if given) are not pushed over the WebSocket
+        (userFills, user and, unless ``keep_updates``, the orderUpdate each caused) but are in
+        REST userFills."""
+        self._call(self.state.drop_fill_pushes, n, keep_updates, coin)
 
     def exchange_cancel(self, asset: int | str, status: str = "marginCanceled") -> int:
         """The exchange cancels our resting orders in ``asset`` on its own (see

@@ -611,3 +611,15 @@ async def test_an_exhausted_budget_refuses_orders_but_not_cancels_until_it_is_gr
     assert lim["nRequestsUsed"] >= lim["nRequestsCap"]
     fake.grant_budget(100)
     await rest_order(http, is_buy=True, cloid=32)
+
+
+async def test_a_fill_push_dropped_for_one_coin_leaves_the_other_coins_fills_on_the_feed(fake, http):
+    async with open_websocket_url(fake.ws_url) as ws:
+        await subscribe(ws, {"type": "userFills", "user": ADDR})
+        await recv(ws, channel("userFills"))  # the snapshot
+        await rest_order(http, is_buy=False)
+        fake.drop_fill_pushes(1, coin="ETH")
+        (fill,) = fake.cross("BTC", "B", 0.001)
+        pushed = [m for m in await pong_after(ws) if m["channel"] == "userFills"]
+        assert [f["tid"] for m in pushed for f in m["data"]["fills"]] == [fill["tid"]]
+    assert fake.stats["fill_pushes_dropped"] == 0
