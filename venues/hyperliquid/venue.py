@@ -67,6 +67,7 @@ CATCH_UP_TRIES = 4  # a read of missed fills that fails is tried this often in a
 CATCH_UP_RETRY_S = 0.5  # ... after this long, doubling (0.5 + 1 + 2 s: well before the fill sync)
 FILL_OWED_GRACE_S = 1.0  # an order update and its fills race on two channels: wait this long for the fills
 DOOMED_EXTRA_S = 30.0  # an order whose placement outcome is unknown is watched this long past its expiry
+CANCELLED_MEMORY = 4_096  # orders our own answers cancelled, remembered for the feed's stale updates
 
 
 class ConfigMismatch(VenueUnavailable):
@@ -138,6 +139,10 @@ class HyperliquidVenue:
         self._busy: set[str] = set()  # assets with a request in flight
         self._idle = trio.Event()  # set (and replaced) whenever a flush ends
         self._orders: dict[str, list[Any]] = {}  # cloid -> [asset, oid, remaining size]
+        # orders an answer of ours cancelled (a cancel, a modify's old order), oldest first: the
+        # feed's updates from before the cancel can arrive after its answer, and such an update
+        # says "open" of an order that is gone; it is not an untracked order to cancel
+        self._cancelled: dict[str, list[Any]] = {}
         self._by_oid: dict[int, str] = {}
         self._seen_tids: set[int] = set()
         self._warned: set[str] = set()
@@ -425,6 +430,9 @@ class HyperliquidVenue:
             remaining = known[2]
             if remaining <= 0:
                 self._forget(cloid)
+        elif cloid in self._cancelled and f.tid not in self._seen_tids:  # filled before our cancel took it
+            gone = self._cancelled[cloid]
+            gone[2] = round(max(0.0, gone[2] - f.sz), self._szd[asset])
         side = "B" if f.side == "B" else "A"
         return Fill(asset, cloid, f.oid, f.tid, side, f.px, f.sz, f.fee, f.time / 1000.0, remaining, f.crossed)
 
@@ -541,6 +549,7 @@ class HyperliquidVenue:
                 if cloid:
                     by_asset.setdefault(o.coin, []).append(OrderCancelled(o.coin, cloid, now, status))
                 self._forget(cloid)
+                self._cancelled.pop(cloid, None)  # the feed has caught up with our answer
             elif status.endswith("Rejected"):
                 if cloid:
                     by_asset.setdefault(o.coin, []).append(OrderReject(o.coin, cloid, status, now))
@@ -549,6 +558,10 @@ class HyperliquidVenue:
                 self._owes_fills(o, cloid, u.statusTimestamp)
                 self._forget(cloid)  # the fill itself comes on userFills
             elif status == "open" and cloid in self._orders:
+                self._owes_fills(o, cloid, u.statusTimestamp)
+            elif status == "open" and cloid in self._cancelled:
+                # from before our cancel, whose answer came first: the order is gone, but a
+                # smaller size still says a fill happened, which may have been lost
                 self._owes_fills(o, cloid, u.statusTimestamp)
             elif status == "open" and o.cloid and parse_cloid(o.cloid) is not None:
                 # ours, resting, and tracked by nobody: an unknown outcome that landed, an
@@ -562,7 +575,7 @@ class HyperliquidVenue:
         fill is on its way or lost. The two channels race, so the fill gets a grace period;
         one still missing after it is read back at once (_fills_owed). This is the only sign
         of a lost fill that no later fill on the coin follows."""
-        known = self._orders.get(cloid)
+        known = self._orders.get(cloid) or self._cancelled.get(cloid)
         if known is None or cloid in self._owed or self._nursery is None:
             return
         owed = known[2] - o.sz
@@ -615,6 +628,17 @@ class HyperliquidVenue:
         known = self._orders.pop(cloid, None) if cloid else None
         if known is not None:
             self._by_oid.pop(known[1], None)
+
+    def _forget_cancelled(self, cloid: str) -> None:
+        """``_forget`` an order our own answer says is cancelled, remembering it a while:
+        only then may an "open" update of it be the feed's stale news, never when its
+        outcome is unknown (such an order may rest, and is cancelled when it shows up)."""
+        known = self._orders.get(cloid)
+        self._forget(cloid)
+        if known is not None:
+            self._cancelled[cloid] = known
+            if len(self._cancelled) > CANCELLED_MEMORY:
+                del self._cancelled[next(iter(self._cancelled))]
 
     # -- sending: one flusher, cancels first ----------------------------------------------------------
     def send(self, cmds: tuple[CancelOrders | PlaceOrders, ...]) -> None:
@@ -836,7 +860,7 @@ class HyperliquidVenue:
             st = statuses[i] if i < len(statuses) else {"error": whole or "no status returned"}
             parsed, oid = _order_status(st)
             if oid:
-                self._forget(old)
+                self._forget_cancelled(old)
                 self._acked(o.cloid, oid)
                 events += [(asset, OrderCancelled(asset, old, now, "modified")), (asset, OrderAck(asset, o.cloid, oid, now))]
             else:
@@ -955,7 +979,7 @@ class HyperliquidVenue:
             else:
                 if st == "success":
                     ev = OrderCancelled(asset, cloid, now, "cancel")
-                    self._forget(cloid)
+                    self._forget_cancelled(cloid)
                 else:
                     reason = st.get("error") if isinstance(st, dict) and st.get("error") else first_error
                     ev = OrderReject(asset, cloid, str(reason), now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import trio
 from eth_account import Account
 
 from tests.hive_helpers import sim_config, wait_for
@@ -59,6 +60,30 @@ async def test_an_order_whose_outcome_was_unknown_is_cancelled_when_it_shows_up(
     await venue._cancel_pending_unmanaged()
     assert rest.sent[-1] == {"type": "cancel", "cancels": [{"a": 1, "o": 99}]}
     assert venue.stats.unmanaged_cancelled == 1
+
+
+async def test_an_open_update_from_before_our_cancel_answer_is_not_an_untracked_order():
+    """The cancel's answer can come before the feed's update from just before the cancel
+    (a partial fill): that "open" is stale news of an order that is gone. Neither cancelled
+    again nor a reason to reconcile; its smaller size is still a fill owed to us."""
+    venue, gw, rest = _venue()
+    cloid = make_cloid(1, 1, 8)
+    venue._orders[cloid] = ["ETH", 99, 0.01, "B"]
+    venue._by_oid[99] = cloid
+    await venue._cancel_by_cloid([("ETH", cloid)])  # answered "success" first
+    now_ms = int(time.time() * 1000)
+    o = wire.WsBasicOrder("ETH", "B", 3000.0, 0.006, 99, now_ms, 0.01, cloid)
+    async with trio.open_nursery() as nursery:
+        venue._nursery = nursery
+        venue._on_frame(wire.OrderUpdatesFrame((wire.WsOrder(o, "open", now_ms),)), 0)
+        assert venue._owed[cloid][0] == pytest.approx(0.004)  # read back if no fill comes
+        nursery.cancel_scope.cancel()
+    await venue._cancel_pending_unmanaged()
+    assert [a["type"] for a in rest.sent] == ["cancelByCloid"] and venue.stats.unmanaged_cancelled == 0
+    assert gw.resyncs == []
+    # the feed catches up: the order's own "canceled" ends what is remembered of it
+    venue._on_frame(wire.OrderUpdatesFrame((wire.WsOrder(o, "canceled", now_ms),)), 0)
+    assert cloid not in venue._cancelled
 
 
 ASSETS = ("ETH", "SOL")
