@@ -624,17 +624,18 @@ class HyperliquidVenue:
         for asset, events in by_asset.items():
             self.gateway.deliver(asset, VenueBatch(asset, now, tuple(events)))
 
-    def _forget(self, cloid: str) -> None:
+    def _forget(self, cloid: str) -> list[Any] | None:
+        """Stop tracking ``cloid``; what was known of it (None: nothing)."""
         known = self._orders.pop(cloid, None) if cloid else None
         if known is not None:
             self._by_oid.pop(known[1], None)
+        return known
 
     def _forget_cancelled(self, cloid: str) -> None:
         """``_forget`` an order our own answer says is cancelled, remembering it a while:
         only then may an "open" update of it be the feed's stale news, never when its
         outcome is unknown (such an order may rest, and is cancelled when it shows up)."""
-        known = self._orders.get(cloid)
-        self._forget(cloid)
+        known = self._forget(cloid)
         if known is not None:
             self._cancelled[cloid] = known
             if len(self._cancelled) > CANCELLED_MEMORY:
