@@ -11,6 +11,12 @@ mid's move over the next ``horizon_s`` (against the microprice) on
 - the top-three-level imbalance times the spread (bp),
 - the order flow imbalance over the last second and the last three seconds, each
   book's change of touch size in units of the mean level size,
+- the book's weight: the size-weighted mean price of every level it shows, from the mid
+  (bp). Makers who have seen a move add behind the touch on its side and pull on the
+  other before the touch itself moves; on the order-book market this, with the next
+  one, took the out-of-sample R² of the latent fair price's gap from the mid from
+  0.2–0.37 to about 0.7 (README),
+- the ten-level imbalance times the spread (bp), and the spread (bp),
 
 over the books of the last ``window_s``, refitted every ``refit_s``. A book's label is
 known ``horizon_s`` later; until ``min_samples`` labels are in, the forecast is 0 and
@@ -20,6 +26,7 @@ the window, so a bad fit cannot throw the ladder across the book.
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
 from typing import Sequence
 
@@ -27,12 +34,12 @@ import numpy as np
 
 from messages.market import Level
 
-N_FEATURES = 5  # a constant and the four above
+N_FEATURES = 8  # a constant and the seven above
 RIDGE = 1e-3  # keeps the fit defined on a book that never changes
 
 
 class FlowFair:
-    def __init__(self, horizon_s: float = 2.0, window_s: float = 600.0, refit_s: float = 5.0,
+    def __init__(self, horizon_s: float = 4.0, window_s: float = 600.0, refit_s: float = 5.0,
                  min_samples: int = 200, depth: int = 5) -> None:
         self.horizon_s = horizon_s
         self.window_s = window_s
@@ -69,8 +76,10 @@ class FlowFair:
     def _features(self, ts: float, bids: Sequence[Level], asks: Sequence[Level], mid: float,
                   micro: float) -> np.ndarray:
         bb, bq, ba, aq = bids[0].px, bids[0].sz, asks[0].px, asks[0].sz
+        bsz = [lv.sz for lv in bids]
+        asz = [lv.sz for lv in asks]
         d = self.depth
-        sizes = [lv.sz for lv in bids[:d]] + [lv.sz for lv in asks[:d]]
+        sizes = bsz[:d] + asz[:d]
         mean_level = sum(sizes) / len(sizes)
         prev = self._prev
         e = 0.0
@@ -86,11 +95,17 @@ class FlowFair:
             ofi.popleft()
         last_1s = sum(v for t, v in ofi if t >= ts - 1.0)
         last_3s = sum(v for _, v in ofi)
-        b3 = sum(lv.sz for lv in bids[:3])
-        a3 = sum(lv.sz for lv in asks[:3])
+        b3 = sum(bsz[:3])
+        a3 = sum(asz[:3])
         spread = (ba - bb) / mid * 1e4
         imb = (b3 - a3) / (b3 + a3) * spread if b3 + a3 > 0 else 0.0
-        return np.array((1.0, (micro - mid) / mid * 1e4, imb, last_1s, last_3s))
+        weight = sum(bsz) + sum(asz)
+        value = sum(map(operator.mul, (lv.px for lv in bids), bsz)) + sum(map(operator.mul, (lv.px for lv in asks), asz))
+        centre = (value / weight - mid) / mid * 1e4 if weight > 0 else 0.0
+        b10 = sum(bsz[:10])
+        a10 = sum(asz[:10])
+        imb10 = (b10 - a10) / (b10 + a10) * spread if b10 + a10 > 0 else 0.0
+        return np.array((1.0, (micro - mid) / mid * 1e4, imb, last_1s, last_3s, centre, imb10, spread))
 
     def _label(self, ts: float, mid: float) -> None:
         """Books ``horizon_s`` old learn where the mid went; books past the window leave."""
@@ -99,7 +114,7 @@ class FlowFair:
             t0, x, m0 = waiting.popleft()
             y = (mid - m0) / m0 * 1e4
             labelled.append((t0, x, y))
-            self._xtx += np.outer(x, x)
+            self._xtx += x[:, None] * x
             self._xty += x * y
             moves = self._moves
             while moves and moves[-1] < abs(y):
@@ -107,7 +122,7 @@ class FlowFair:
             moves.append(abs(y))
         while labelled and labelled[0][0] < ts - self.window_s:
             _, x, y = labelled.popleft()
-            self._xtx -= np.outer(x, x)
+            self._xtx -= x[:, None] * x
             self._xty -= x * y
             if self._moves and self._moves[0] == abs(y):
                 self._moves.popleft()

@@ -62,6 +62,43 @@ def test_a_book_whose_flow_leans_before_its_touch_moves_is_forecast_out_of_sampl
     assert np.mean((moves[later] - f[later]) ** 2) < 0.85 * np.mean(moves[later] ** 2)
 
 
+def deep_lean_book(seed: int, n: int):
+    """Books every 0.5 s, 20 levels a side, whose touch follows a hidden price with a lag
+    and whose touch sizes are noise: only the depth behind the touch shows where the
+    makers are. Those who have seen the price add behind the touch on its side and pull
+    on the other, so the book's weight sits toward the hidden price (as the
+    order-book market's background makers quote around its latent fair price)."""
+    rng = np.random.default_rng(seed)
+    fair = mid = 10_000.5
+    for i in range(n):
+        fair += rng.normal(0.0, 0.8)
+        if abs(fair - mid) > TICK and rng.random() < 0.4:
+            mid += TICK if fair > mid else -TICK
+        lean = max(-4.0, min(4.0, fair - mid))
+        bids = tuple(Level(mid - 0.5 - k, max(0.5, rng.normal(5.0, 1.5)) if k < 3 else
+                           max(0.5, 5.0 + 1.0 * lean + rng.normal(0.0, 1.0))) for k in range(20))
+        asks = tuple(Level(mid + 0.5 + k, max(0.5, rng.normal(5.0, 1.5)) if k < 3 else
+                           max(0.5, 5.0 - 1.0 * lean + rng.normal(0.0, 1.0))) for k in range(20))
+        yield i * STEP_S, bids, asks, mid
+
+
+def test_depth_behind_the_touch_that_leans_toward_the_hidden_price_is_forecast():
+    ff = FlowFair(horizon_s=2.0, window_s=600.0, refit_s=5.0, min_samples=200)
+    out, mids, micros = [], [], []
+    for ts, bids, asks, mid in deep_lean_book(5, 2400):
+        micro = (bids[0].px * asks[0].sz + asks[0].px * bids[0].sz) / (bids[0].sz + asks[0].sz)
+        out.append(ff.on_book(ts, bids, asks, mid, micro))
+        mids.append(mid)
+        micros.append(micro)
+    ahead = int(2.0 / STEP_S)
+    f = np.array(out[:-ahead])
+    moves = np.array([(mids[i + ahead] - micros[i]) / micros[i] * 1e4 for i in range(len(mids) - ahead)])
+    later = slice(1400, None)
+    # the touch says nothing here; the forecast comes from the book's weight behind it
+    assert np.corrcoef(f[later], moves[later])[0, 1] > 0.4
+    assert np.mean((moves[later] - f[later]) ** 2) < 0.85 * np.mean(moves[later] ** 2)
+
+
 def test_noise_in_the_book_brings_the_fair_price_back_to_the_mid():
     # sizes that say nothing: the microprice's lean is noise, and the fit learns to undo it
     f, moves, _ = forecasts(2, 2400, informative=False)
