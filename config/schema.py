@@ -334,7 +334,7 @@ class FlowFairConfig(_Section, frozen=True):
     """``fair_value = "flow"``: the microprice plus the mid's next move forecast from the
     book's order flow, fitted on the market's own books (strategy/flow_fair.py)."""
 
-    horizon_s: float = 2.0  # the move forecast: the mid this long after the book
+    horizon_s: float = 4.0  # the move forecast: the mid this long after the book (2 s and 8 s did worse, README)
     window_s: float = 600.0  # books of this long ago still teach the fit
     refit_s: float = 5.0
     min_samples: int = 200  # labelled books before the forecast is used (0 until then)

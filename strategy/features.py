@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 FEATURES: dict[str, dict[str, Any]] = {
+    "flow_fair": {"quoting.fair_value": "microprice"},
     "microprice": {"quoting.fair_value": "mid"},
     "glft_calibration": {"quoting.glft.calibrate": False},
     "fee_aware": {"quoting.fee_aware": False},
@@ -32,7 +33,7 @@ FEATURES: dict[str, dict[str, Any]] = {
 # Every feature of the stack on (a few are off by default until they earn their place).
 FULL: dict[str, Any] = {
     "quoting.model": "glft",
-    "quoting.fair_value": "microprice",
+    "quoting.fair_value": "flow",
     "quoting.glft.calibrate": True,
     "quoting.fee_aware": True,
     "quoting.queue.enabled": True,
