@@ -1,4 +1,5 @@
 """The order-flow forecast of the mid (strategy/flow_fair.py) and ``fair_value = "flow"``."""
+import copy
 import math
 import tomllib
 
@@ -97,6 +98,22 @@ def test_depth_behind_the_touch_that_leans_toward_the_hidden_price_is_forecast()
     # the touch says nothing here; the forecast comes from the book's weight behind it
     assert np.corrcoef(f[later], moves[later])[0, 1] > 0.4
     assert np.mean((moves[later] - f[later]) ** 2) < 0.85 * np.mean(moves[later] ** 2)
+
+
+def test_one_outsized_order_deep_in_the_book_barely_moves_the_forecast():
+    # a spoof: an order fifty times the book's largest level, twenty levels from the touch,
+    # where it costs nothing to show; it must not drag the fair price with it
+    ff = FlowFair(horizon_s=2.0, window_s=600.0, refit_s=5.0, min_samples=200)
+    seen = []
+    for ts, bids, asks, mid in deep_lean_book(6, 2400):
+        micro = (bids[0].px * asks[0].sz + asks[0].px * bids[0].sz) / (bids[0].sz + asks[0].sz)
+        seen.append(abs(ff.on_book(ts, bids, asks, mid, micro)))
+    large = float(np.quantile(seen[1400:], 0.99))  # a large forecast of the book's own flow
+    big = 50 * max(lv.sz for lv in bids + asks)
+    for spoofed in ((bids[:-1] + (Level(bids[-1].px, big),), asks), (bids, asks[:-1] + (Level(asks[-1].px, big),))):
+        plain, spoof = copy.deepcopy(ff), copy.deepcopy(ff)
+        moved = spoof.on_book(ts + STEP_S, *spoofed, mid, micro) - plain.on_book(ts + STEP_S, bids, asks, mid, micro)
+        assert abs(moved) < 0.5 * large  # measured: 0.08-0.27 of it (0.9-2.3 before the level cap)
 
 
 def test_noise_in_the_book_brings_the_fair_price_back_to_the_mid():
