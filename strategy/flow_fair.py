@@ -33,7 +33,6 @@ order-book market), 0.25–0.8 bp with them.
 from __future__ import annotations
 
 import math
-import operator
 from collections import deque
 from typing import Sequence
 
@@ -42,6 +41,7 @@ import numpy as np
 from messages.market import Level
 
 N_FEATURES = 8  # a constant and the seven above
+Features = tuple[float, ...]  # one book's, in that order
 RIDGE = 1e-3  # keeps the fit defined on a book that never changes
 # Each feature is held within this many of its standard deviations over the fit's window
 # before it is forecast from: one outsized order (a spoof deep in the book) would otherwise
@@ -62,12 +62,20 @@ class FlowFair:
         self._fitted_at = -math.inf
         self._prev: tuple[float, float, float, float] | None = None
         self._ofi: deque[tuple[float, float]] = deque()  # (ts, the book's flow imbalance)
-        self._waiting: deque[tuple[float, np.ndarray, float]] = deque()  # (ts, features, micro): no label yet
-        self._labelled: deque[tuple[float, np.ndarray, float]] = deque()  # (ts, features, move bp)
+        self._waiting: deque[tuple[float, Features, float]] = deque()  # (ts, features, micro): no label yet
+        self._labelled: deque[tuple[float, Features, float]] = deque()  # (ts, features, move bp)
+        # the fit's running sums; books that entered and left the window since the last fit
+        # are folded in then, in one product each (a book's own outer product cost more)
         self._xtx = np.zeros((N_FEATURES, N_FEATURES))
         self._xty = np.zeros(N_FEATURES)
+        self._entered: list[tuple[Features, float]] = []
+        self._left: list[tuple[Features, float]] = []
         self._moves: deque[float] = deque()  # |label|, for the forecast's bound (monotone max queue)
-        self._lo = self._hi = np.zeros(N_FEATURES)  # the features' clip, set with each fit
+        # the fit, and each feature's clip, as plain floats: a book's forecast is a few
+        # multiplications, cheaper without numpy
+        self._beta: list[float] = []
+        self._lo: list[float] = []
+        self._hi: list[float] = []
 
     @property
     def samples(self) -> int:
@@ -82,12 +90,14 @@ class FlowFair:
             self._fit(ts)
         if self.beta is None or not self._moves:
             return 0.0
-        f = float(np.minimum(np.maximum(x, self._lo), self._hi) @ self.beta)
+        f = 0.0
+        for b, v, lo, hi in zip(self._beta, x, self._lo, self._hi):
+            f += b * (lo if v < lo else hi if v > hi else v)
         bound = self._moves[0]
         return max(-bound, min(bound, f)) if math.isfinite(f) else 0.0
 
     def _features(self, ts: float, bids: Sequence[Level], asks: Sequence[Level], mid: float,
-                  micro: float) -> np.ndarray:
+                  micro: float) -> Features:
         bb, bq, ba, aq = bids[0].px, bids[0].sz, asks[0].px, asks[0].sz
         bsz = [lv.sz for lv in bids]
         asz = [lv.sz for lv in asks]
@@ -106,8 +116,12 @@ class FlowFair:
         ofi.append((ts, e))
         while ofi[0][0] < ts - 3.0:
             ofi.popleft()
-        last_1s = sum(v for t, v in ofi if t >= ts - 1.0)
-        last_3s = sum(v for _, v in ofi)
+        last_1s = last_3s = 0.0
+        since = ts - 1.0
+        for t, v in ofi:
+            last_3s += v
+            if t >= since:
+                last_1s += v
         b3 = sum(bsz[:3])
         a3 = sum(asz[:3])
         spread = (ba - bb) / mid * 1e4
@@ -116,15 +130,20 @@ class FlowFair:
         # one outsized order deep in the book (a spoof costs nothing there) moves it little
         both = sorted(bsz + asz)
         cap = LEVEL_CAP * both[len(both) // 2]
-        wb = [q if q < cap else cap for q in bsz]
-        wa = [q if q < cap else cap for q in asz]
-        weight = sum(wb) + sum(wa)
-        value = sum(map(operator.mul, (lv.px for lv in bids), wb)) + sum(map(operator.mul, (lv.px for lv in asks), wa))
+        weight = value = 0.0
+        for lv in bids:
+            q = lv.sz if lv.sz < cap else cap
+            weight += q
+            value += lv.px * q
+        for lv in asks:
+            q = lv.sz if lv.sz < cap else cap
+            weight += q
+            value += lv.px * q
         centre = (value / weight - mid) / mid * 1e4 if weight > 0 else 0.0
         b10 = sum(bsz[:10])
         a10 = sum(asz[:10])
         imb10 = (b10 - a10) / (b10 + a10) * spread if b10 + a10 > 0 else 0.0
-        return np.array((1.0, (micro - mid) / mid * 1e4, imb, last_1s, last_3s, centre, imb10, spread))
+        return (1.0, (micro - mid) / mid * 1e4, imb, last_1s, last_3s, centre, imb10, spread)
 
     def _label(self, ts: float, mid: float) -> None:
         """Books ``horizon_s`` old learn where the mid went; books past the window leave."""
@@ -133,25 +152,33 @@ class FlowFair:
             t0, x, m0 = waiting.popleft()
             y = (mid - m0) / m0 * 1e4
             labelled.append((t0, x, y))
-            self._xtx += x[:, None] * x
-            self._xty += x * y
+            self._entered.append((x, y))
             moves = self._moves
             while moves and moves[-1] < abs(y):
                 moves.pop()
             moves.append(abs(y))
         while labelled and labelled[0][0] < ts - self.window_s:
             _, x, y = labelled.popleft()
-            self._xtx -= x[:, None] * x
-            self._xty -= x * y
+            self._left.append((x, y))
             if self._moves and self._moves[0] == abs(y):
                 self._moves.popleft()
 
+    def _fold(self, rows: list[tuple[Features, float]], sign: float) -> None:
+        if rows:
+            x = np.array([r[0] for r in rows])
+            self._xtx += sign * (x.T @ x)
+            self._xty += sign * (x.T @ np.array([r[1] for r in rows]))
+            rows.clear()
+
     def _fit(self, ts: float) -> None:
         self._fitted_at = ts
+        self._fold(self._entered, 1.0)
+        self._fold(self._left, -1.0)
         n = self.samples
         xtx = self._xtx / n
         beta = np.linalg.solve(xtx + RIDGE * np.eye(N_FEATURES), self._xty / n)
         self.beta = beta if np.all(np.isfinite(beta)) else None
         mean = xtx[0]  # the first feature is the constant 1: its row holds the means
         sd = np.sqrt(np.maximum(np.diag(xtx) - mean * mean, 0.0))
-        self._lo, self._hi = mean - CLIP_SD * sd, mean + CLIP_SD * sd
+        self._lo, self._hi = (mean - CLIP_SD * sd).tolist(), (mean + CLIP_SD * sd).tolist()
+        self._beta = beta.tolist()
