@@ -1,4 +1,4 @@
-"""The held exit in the backtester (README, "The held exit"; off by default): in a normal
+"""The held exit in the backtester (README, "The held exit"; on by default): in a normal
 market a position the tape edge sees no edge in closing is still held at minute 20
 without it; with it, a position held ten minutes at a loss is priced to close without the
 tape's move and is (nearly) gone, while one the market pays is left to the tape."""
@@ -32,8 +32,8 @@ def _run(market, asset: str, seed: int, on: bool):
 @pytest.mark.parametrize("asset, seed", [("ETH", 1), ("XRP", 3)])
 def test_a_losing_position_held_ten_minutes_is_closed_not_held_to_the_end(market, asset, seed):
     te = market.quoting.tape_edge
-    # off by default (README "The held exit"); its other keys are the measured form
-    assert not te.unwind_free and te.unwind_losing_only and te.unwind_at_fee and te.unwind_after_s == 600.0
+    # on by default (README "The held exit"); its other keys are the measured form
+    assert te.unwind_free and te.unwind_losing_only and te.unwind_at_fee and te.unwind_after_s == 600.0
     held_pnl, held = _run(market, asset, seed, False)
     out_pnl, out = _run(market, asset, seed, True)
     assert abs(held) > 1000.0  # without it: still more than $1,000 of inventory at minute 20
