@@ -40,11 +40,11 @@ def lagging_book(seed: int, n: int, *, informative: bool = True):
         yield i * STEP_S, bids, asks, mid
 
 
-def forecasts(seed: int, n: int, **kw):
+def forecasts(seed: int, n: int, books=lagging_book, **kw):
     """(forecast, the mid's move over the next 2 s from the microprice) per book, bp."""
     ff = FlowFair(horizon_s=2.0, window_s=600.0, refit_s=5.0, min_samples=200)
     out, mids, micros = [], [], []
-    for ts, bids, asks, mid in lagging_book(seed, n, **kw):
+    for ts, bids, asks, mid in books(seed, n, **kw):
         micro = (bids[0].px * asks[0].sz + asks[0].px * bids[0].sz) / (bids[0].sz + asks[0].sz)
         out.append(ff.on_book(ts, bids, asks, mid, micro))
         mids.append(mid)
@@ -84,16 +84,7 @@ def deep_lean_book(seed: int, n: int):
 
 
 def test_depth_behind_the_touch_that_leans_toward_the_hidden_price_is_forecast():
-    ff = FlowFair(horizon_s=2.0, window_s=600.0, refit_s=5.0, min_samples=200)
-    out, mids, micros = [], [], []
-    for ts, bids, asks, mid in deep_lean_book(5, 2400):
-        micro = (bids[0].px * asks[0].sz + asks[0].px * bids[0].sz) / (bids[0].sz + asks[0].sz)
-        out.append(ff.on_book(ts, bids, asks, mid, micro))
-        mids.append(mid)
-        micros.append(micro)
-    ahead = int(2.0 / STEP_S)
-    f = np.array(out[:-ahead])
-    moves = np.array([(mids[i + ahead] - micros[i]) / micros[i] * 1e4 for i in range(len(mids) - ahead)])
+    f, moves, _ = forecasts(5, 2400, books=deep_lean_book)
     later = slice(1400, None)
     # the touch says nothing here; the forecast comes from the book's weight behind it
     assert np.corrcoef(f[later], moves[later])[0, 1] > 0.4
