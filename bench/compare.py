@@ -1,12 +1,13 @@
 """makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
 and what each maker earns (issues 12 and 15).
 
-    python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--keep DIR | --stream DIR]
-                            [--set KEY=VALUE ...]
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--market {orderbook,santafe}]
+                            [--keep DIR | --stream DIR] [--set KEY=VALUE ...]
 
 One recorded-format stream (``bench.stream``: BTC from the order-book simulator, or the
 config's ``--asset``, 20+20 levels every 0.5 s plus trades; 1 hour by default, ``--hours``
-for more) is
+for more; ``--market santafe``: from the zero-intelligence book with informed takers,
+``bench.santafe``, a market the strategy was not built on) is
 - replayed by makerhive exactly as ``makerhive backtest --replay DIR`` does (the
   config's full strategy stack for BTC), with fixed 20 ms order and ack latencies and no
   extra feed latency (the stream carries its own receive times);
@@ -49,7 +50,8 @@ import config as config_mod
 from backtest.overrides import override
 from backtest.replay import ReplayBacktest
 from backtest.report import build_report
-from bench.stream import generate
+from bench.santafe import PROFILES
+from bench.stream import MARKETS, generate
 from venues.replay import asset_files, read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +68,10 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--asset", default=None, metavar="NAME",
                    help="the coin to generate, one of config.toml's assets (default BTC); its own market: "
                         "HYPE's book is wider and thinner than BTC's")
+    p.add_argument("--market", default=None, choices=MARKETS,
+                   help="the generated market: the simulator's order-book market (default), or santafe, the "
+                        "zero-intelligence book with informed takers (bench/santafe.py; BTC and HYPE), built on "
+                        "other assumptions than the simulator's")
     p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
     p.add_argument("--stream", default=None, metavar="DIR",
                    help="replay the stream an earlier --keep DIR wrote instead of generating one (its hours and "
@@ -75,8 +81,9 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
                         "quoting.tape_edge.enabled=false; repeatable")
     a = p.parse_args(argv)
     if a.stream is not None:
-        if a.keep is not None or a.hours is not None or a.seed is not None or a.asset is not None:
-            p.error("--stream replays a kept stream as it is: no --keep, --hours, --seed or --asset with it")
+        if a.keep is not None or a.hours is not None or a.seed is not None or a.asset is not None \
+                or a.market is not None:
+            p.error("--stream replays a kept stream as it is: no --keep, --hours, --seed, --asset or --market with it")
         if not (Path(a.stream) / STREAM_INFO).is_file():
             p.error(f"--stream {a.stream}: no {STREAM_INFO} there (write the stream with --keep DIR first)")
     hours = 1.0 if a.hours is None else a.hours
@@ -98,8 +105,11 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     asset = ASSET if a.asset is None else a.asset.upper()
     if asset not in cfg.assets:
         p.error(f"--asset {a.asset}: not an asset of config.toml ({', '.join(cfg.assets)})")
+    market = a.market or "orderbook"
+    if market == "santafe" and asset not in PROFILES:
+        p.error(f"--market santafe: no profile for {asset} (one of {', '.join(PROFILES)})")
     return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
-            "sets": sets, "asset": asset}
+            "sets": sets, "asset": asset, "market": market}
 
 
 def _makerhive_config(sets: dict[str, Any] | None = None) -> config_mod.Config:
@@ -258,14 +268,14 @@ def run_hftbacktest(root: Path, info: dict[str, Any], order_usd: float) -> dict[
 
 
 def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool,
-                asset: str = ASSET) -> tuple[dict[str, Any], float | None]:
+                asset: str = ASSET, market: str = "orderbook") -> tuple[dict[str, Any], float | None]:
     """The stream under ``root`` and the seconds it took to generate: read back (``reuse``:
     one that ``keep`` wrote earlier), or generated now (with ``keep``, its description is
     written beside it for a later ``--stream``)."""
     if reuse:
         return json.loads((root / STREAM_INFO).read_text()), None
     t0 = time.perf_counter()
-    info = generate(root, hours=hours, seed=seed, asset=asset)
+    info = generate(root, hours=hours, seed=seed, asset=asset, market_model=market)
     gen_s = time.perf_counter() - t0
     if keep:
         (root / STREAM_INFO).write_text(json.dumps(info, indent=2))
@@ -273,12 +283,13 @@ def load_stream(root: Path, *, hours: float, seed: int, keep: bool, reuse: bool,
 
 
 def run(quick: bool = False, hours: float = 1.0, seed: int = 7, keep: str | None = None,
-        sets: dict[str, Any] | None = None, stream_dir: str | None = None, asset: str = ASSET) -> dict[str, Any]:
+        sets: dict[str, Any] | None = None, stream_dir: str | None = None, asset: str = ASSET,
+        market: str = "orderbook") -> dict[str, Any]:
     hours = min(hours, 0.25) if quick else hours
     with tempfile.TemporaryDirectory(prefix="makerhive-compare-") as tmp:
         root = Path(stream_dir or keep or tmp)
         info, gen_s = load_stream(root, hours=hours, seed=seed, keep=bool(keep), reuse=stream_dir is not None,
-                                  asset=asset)
+                                  asset=asset, market=market)
         asset = info["asset"]  # a kept stream's own coin
         mh = run_makerhive(root, info["tick"], sets, asset)
         order_usd = _makerhive_config(sets).assets[asset].quoting.order_size_usd

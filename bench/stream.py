@@ -4,7 +4,8 @@ stream can be replayed by makerhive (``backtest --replay``) and converted for hf
 Why generated: the comparison must run anywhere, offline, and be the same stream every
 time. The market is the simulator's order-book market for BTC from ``config.toml``
 (``venues.sim.orderbook``: a book 1–2 ticks wide, 20+20 levels, heavy-tailed takers,
-informed flow), seeded. Written as Hyperliquid sends it: an l2Book of 20+20 levels every
+informed flow), seeded; or, built on other assumptions, the Santa Fe zero-intelligence
+book with informed takers (``bench.santafe``). Written as Hyperliquid sends it: an l2Book of 20+20 levels every
 0.5 s and a trades frame for each 0.1 s step with prints, venue time ``time`` in the
 data, receive time 25 ms (trades) and 30 ms (books) later.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import config as config_mod
 from exchange_rules.ticks import to_wire
 from venues.hyperliquid.recorder import HourlyWriter, frame_line
+from bench.santafe import PROFILES, SantaFeMarket
 from venues.sim.orderbook import OrderBookMarket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,12 +28,28 @@ LEVELS = 20
 TRADE_DELAY_MS, BOOK_DELAY_MS = 25, 30
 
 
-def generate(root: str | Path, *, hours: float, seed: int, asset: str = "BTC") -> dict[str, Any]:
-    """Write ``hours`` of ``asset`` under ``root``; what was written."""
+MARKETS = ("orderbook", "santafe")
+
+
+def generate(root: str | Path, *, hours: float, seed: int, asset: str = "BTC",
+             market_model: str = "orderbook") -> dict[str, Any]:
+    """Write ``hours`` of ``asset`` under ``root``; what was written. ``market_model``:
+    the simulator's order-book market (config.toml's), or ``"santafe"``, the
+    zero-intelligence book with informed takers (``bench.santafe``, its own profiles)."""
     cfg = config_mod.load(ROOT / "config.toml")
-    market = cfg.assets[asset].market
     step_s = cfg.sim.step_s
-    mkt = OrderBookMarket(asset, market, cfg.sim, seed, compiled=True)
+    mkt: OrderBookMarket | SantaFeMarket
+    if market_model == "santafe":
+        if asset not in PROFILES:
+            raise ValueError(f"santafe: no profile for {asset} (one of {', '.join(PROFILES)})")
+        mkt = SantaFeMarket(PROFILES[asset], seed, step_s)
+        price, szd = PROFILES[asset].price, PROFILES[asset].sz_decimals
+    elif market_model == "orderbook":
+        market = cfg.assets[asset].market
+        mkt = OrderBookMarket(asset, market, cfg.sim, seed, compiled=True)
+        price, szd = market.price, market.sz_decimals
+    else:
+        raise ValueError(f"market_model {market_model!r}: one of {', '.join(MARKETS)}")
     w = HourlyWriter(Path(root), asset)
     steps = round(hours * 3600 / step_s)
     book_every = max(1, round(BOOK_EVERY_S / step_s))
@@ -59,4 +77,4 @@ def generate(root: str | Path, *, hours: float, seed: int, asset: str = "BTC") -
     finally:
         w.close()
     return {"asset": asset, "hours": hours, "seed": seed, "books": books, "trades": trades,
-            "tick": mkt.tick, "lot": 10.0 ** -market.sz_decimals, "start_price": market.price}
+            "tick": mkt.tick, "lot": 10.0 ** -szd, "start_price": price, "market": market_model}
