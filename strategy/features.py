@@ -27,6 +27,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "budget_governor": {"quoting.budget_governor.enabled": False},
     "tape_edge": {"quoting.tape_edge.enabled": False},
     "inventory_risk": {"quoting.inventory_risk_pct": 0.0},
+    "position_cap": {"quoting.position_cap_lots": 0.0},
     "auto_tuner": {"quoting.auto_tuner.enabled": False},
 }
 
@@ -49,6 +50,7 @@ FULL: dict[str, Any] = {
     "quoting.budget_governor.enabled": True,
     "quoting.tape_edge.enabled": True,
     "quoting.inventory_risk_pct": 0.0005,
+    "quoting.position_cap_lots": 6.0,
     "quoting.auto_tuner.enabled": True,
 }
 

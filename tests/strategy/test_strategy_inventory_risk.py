@@ -25,6 +25,7 @@ def _risk(position: float) -> RiskState:
 def _quoter(pct: float) -> QuoterCore:
     q = config.load("config.toml").assets["ETH"].quoting
     q = msgspec.structs.replace(q, model="as", fee_aware=False, inventory_risk_pct=pct,
+                                position_cap_lots=0.0,  # the volatility cap alone (the lot cap stops sooner)
                                 tape_edge=msgspec.structs.replace(q.tape_edge, enabled=False))
     return QuoterCore("ETH", q, 4)
 
