@@ -32,13 +32,14 @@ price a market maker could be scored against: the latent value is the insiders')
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import msgspec
 import numpy as np
 
 from exchange_rules.ticks import tick_at_float
 from messages.market import Level
+from venues.sim.orderbook import Print
 
 WALK_TICKS = 2000  # a market order walks at most this many ticks
 _SPAN = 200_000  # ticks each side of the start the grid holds
@@ -82,12 +83,6 @@ PROFILES: dict[str, SantaFeParams] = {
                           sign_keep=0.6, sigma_bp=2.2, jumps_per_hour=2.0, jump_bp=40.0, informed_rate=2.0,
                           informed_full_ticks=4.0),
 }
-
-
-class Print(NamedTuple):
-    side: Literal["B", "A"]  # the aggressor's
-    px: float
-    sz: float
 
 
 class SantaFeMarket:
@@ -241,7 +236,7 @@ class SantaFeMarket:
                 take = min(q, lots)
                 arr[i] = q - take
                 lots -= take
-                out.append(Print(side, self._px(i), self._sz(take)))
+                out.append(Print(side, self._px(i), self._sz(take), ()))  # none of ours rest here
             if lots > 0:
                 i += step
         if buy:
