@@ -1,13 +1,14 @@
 """makerhive against hftbacktest on one generated stream: throughput of the two backtesters,
 and what each maker earns (issues 12 and 15).
 
-    python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--market {orderbook,santafe}]
+    python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--market {orderbook,santafe,queue_reactive}]
                             [--keep DIR | --stream DIR] [--set KEY=VALUE ...]
 
 One recorded-format stream (``bench.stream``: BTC from the order-book simulator, or the
 config's ``--asset``, 20+20 levels every 0.5 s plus trades; 1 hour by default, ``--hours``
 for more; ``--market santafe``: from the zero-intelligence book with informed takers,
-``bench.santafe``, a market the strategy was not built on) is
+``bench.santafe``, and ``--market queue_reactive``: from the queue-reactive book with
+self-exciting order flow, ``bench.queue_reactive``, markets the strategy was not built on) is
 - replayed by makerhive exactly as ``makerhive backtest --replay DIR`` does (the
   config's full strategy stack for BTC), with fixed 20 ms order and ack latencies and no
   extra feed latency (the stream carries its own receive times);
@@ -50,8 +51,7 @@ import config as config_mod
 from backtest.overrides import override
 from backtest.replay import ReplayBacktest
 from backtest.report import build_report
-from bench.santafe import PROFILES
-from bench.stream import MARKETS, generate
+from bench.stream import GENERATED, MARKETS, generate
 from venues.replay import asset_files, read_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +69,10 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
                    help="the coin to generate, one of config.toml's assets (default BTC); its own market: "
                         "HYPE's book is wider and thinner than BTC's")
     p.add_argument("--market", default=None, choices=MARKETS,
-                   help="the generated market: the simulator's order-book market (default), or santafe, the "
-                        "zero-intelligence book with informed takers (bench/santafe.py; BTC and HYPE), built on "
-                        "other assumptions than the simulator's")
+                   help="the generated market: the simulator's order-book market (default); santafe, the "
+                        "zero-intelligence book with informed takers (bench/santafe.py); or queue_reactive, the "
+                        "queue-reactive book with self-exciting order flow and news (bench/queue_reactive.py); "
+                        "the last two for BTC and HYPE, built on other assumptions than the simulator's")
     p.add_argument("--keep", default=None, metavar="DIR", help="write the stream to DIR and keep it")
     p.add_argument("--stream", default=None, metavar="DIR",
                    help="replay the stream an earlier --keep DIR wrote instead of generating one (its hours and "
@@ -106,8 +107,8 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     if asset not in cfg.assets:
         p.error(f"--asset {a.asset}: not an asset of config.toml ({', '.join(cfg.assets)})")
     market = a.market or "orderbook"
-    if market == "santafe" and asset not in PROFILES:
-        p.error(f"--market santafe: no profile for {asset} (one of {', '.join(PROFILES)})")
+    if market in GENERATED and asset not in GENERATED[market][0]:
+        p.error(f"--market {market}: no profile for {asset} (one of {', '.join(GENERATED[market][0])})")
     return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
             "sets": sets, "asset": asset, "market": market}
 

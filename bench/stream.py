@@ -5,7 +5,8 @@ Why generated: the comparison must run anywhere, offline, and be the same stream
 time. The market is the simulator's order-book market for BTC from ``config.toml``
 (``venues.sim.orderbook``: a book 1–2 ticks wide, 20+20 levels, heavy-tailed takers,
 informed flow), seeded; or, built on other assumptions, the Santa Fe zero-intelligence
-book with informed takers (``bench.santafe``). Written as Hyperliquid sends it: an l2Book of 20+20 levels every
+book with informed takers (``bench.santafe``) or the queue-reactive book with bursts of
+self-exciting order flow (``bench.queue_reactive``). Written as Hyperliquid sends it: an l2Book of 20+20 levels every
 0.5 s and a trades frame for each 0.1 s step with prints, venue time ``time`` in the
 data, receive time 25 ms (trades) and 30 ms (books) later.
 """
@@ -18,7 +19,7 @@ from typing import Any
 import config as config_mod
 from exchange_rules.ticks import to_wire
 from venues.hyperliquid.recorder import HourlyWriter, frame_line
-from bench.santafe import PROFILES, SantaFeMarket
+from bench import queue_reactive, santafe
 from venues.sim.orderbook import OrderBookMarket
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,22 +29,29 @@ LEVELS = 20
 TRADE_DELAY_MS, BOOK_DELAY_MS = 25, 30
 
 
-MARKETS = ("orderbook", "santafe")
+# the markets built on other assumptions than the simulator's: their profiles by coin, and the market
+GENERATED: dict[str, tuple[dict[str, Any], Any]] = {
+    "santafe": (santafe.PROFILES, santafe.SantaFeMarket),
+    "queue_reactive": (queue_reactive.PROFILES, queue_reactive.QueueReactiveMarket),
+}
+MARKETS = ("orderbook", *GENERATED)
 
 
 def generate(root: str | Path, *, hours: float, seed: int, asset: str = "BTC",
              market_model: str = "orderbook") -> dict[str, Any]:
     """Write ``hours`` of ``asset`` under ``root``; what was written. ``market_model``:
-    the simulator's order-book market (config.toml's), or ``"santafe"``, the
-    zero-intelligence book with informed takers (``bench.santafe``, its own profiles)."""
+    the simulator's order-book market (config.toml's), or one of ``GENERATED`` (their own
+    profiles): ``"santafe"``, the zero-intelligence book with informed takers, or
+    ``"queue_reactive"``, the queue-reactive book with self-exciting order flow."""
     cfg = config_mod.load(ROOT / "config.toml")
     step_s = cfg.sim.step_s
-    mkt: OrderBookMarket | SantaFeMarket
-    if market_model == "santafe":
-        if asset not in PROFILES:
-            raise ValueError(f"santafe: no profile for {asset} (one of {', '.join(PROFILES)})")
-        mkt = SantaFeMarket(PROFILES[asset], seed, step_s)
-        price, szd = PROFILES[asset].price, PROFILES[asset].sz_decimals
+    mkt: Any
+    if market_model in GENERATED:
+        profiles, market_cls = GENERATED[market_model]
+        if asset not in profiles:
+            raise ValueError(f"{market_model}: no profile for {asset} (one of {', '.join(profiles)})")
+        mkt = market_cls(profiles[asset], seed, step_s)
+        price, szd = profiles[asset].price, profiles[asset].sz_decimals
     elif market_model == "orderbook":
         market = cfg.assets[asset].market
         mkt = OrderBookMarket(asset, market, cfg.sim, seed, compiled=True)
