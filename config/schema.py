@@ -351,6 +351,7 @@ class TapeEdgeConfig(_Section, frozen=True):
     min_trades: int = 30  # prints a depth needs before its mean is believed
     margin_bp: float = 0.0  # edge a level must keep beyond the fee
     unknown_drift_bp: float = -1.0  # assumed move before the tape knows (learn first, cheaply)
+    confidence_z: float = 0.0  # >0: each depth's mean move less this many standard errors (few prints, less belief)
     book_through: bool = False  # a book gapping through the last touch counts as a print there
     wait_book_after_fill: bool = False  # a side that filled is not quoted again from a book older than the fill
     own_fills: bool = False  # our fills' markouts, where worse than the tape expected, count too (fill_edge.py)

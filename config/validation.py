@@ -95,6 +95,8 @@ def _validate_stack(p: str, q: QuotingConfig) -> None:
         reject(f"{p}.tape_edge.own_min_fills", te.own_min_fills, "must be a whole number from 1 to 100000")
     if not (math.isfinite(te.unwind_after_s) and 0 <= te.unwind_after_s <= 86_400):
         reject(f"{p}.tape_edge.unwind_after_s", te.unwind_after_s, "must be a number of seconds from 0 to 86400")
+    if not (math.isfinite(te.confidence_z) and 0 <= te.confidence_z <= 10):
+        reject(f"{p}.tape_edge.confidence_z", te.confidence_z, "must be a number of standard errors from 0 (off) to 10")
     for name in ("margin_bp", "unknown_drift_bp"):
         v = getattr(te, name)
         if not (math.isfinite(v) and -100 <= v <= 100):

@@ -34,7 +34,7 @@ class BookRole:
             self.core = BookCore(asset, initial_sigma_bp=initial_sigma_bp, calib_window_s=quoting.glft.window_s,
                                  calib_refit_s=quoting.glft.refit_s, tape_models=tape_models_needed(quoting),
                                  tape_edge=TapeEdge(te.horizon_s, te.window_s, te.bin_bp, min_trades=te.min_trades,
-                                                             book_through=te.book_through)
+                                                             book_through=te.book_through, confidence_z=te.confidence_z)
                                  if te.enabled else None,
                                  flow_fair=flow_fair_for(quoting))
         self._risk_marked = -1e18

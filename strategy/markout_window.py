@@ -19,6 +19,7 @@ class MarkoutWindow:
         self._done: deque[tuple[float, str, int, float]] = deque()  # (ts, side, key, markout bp)
         self.sum = {s: [0.0] * keys for s in SIDES}  # settled markouts in the window, per side and key
         self.n = {s: [0] * keys for s in SIDES}
+        self.sq = {s: [0.0] * keys for s in SIDES}  # their squares (a mean's standard error)
 
     def add(self, ts: float, side: str, key: int, mid: float, expected: float = 0.0) -> None:
         """A mark for a maker on ``side`` at ``ts`` with the book's ``mid`` then; its markout
@@ -30,7 +31,7 @@ class MarkoutWindow:
         than the window. True when the sums changed."""
         if not (math.isfinite(ts) and math.isfinite(mid) and mid > 0):
             return False
-        pend, done, sums, ns = self._pending, self._done, self.sum, self.n
+        pend, done, sums, ns, sqs = self._pending, self._done, self.sum, self.n, self.sq
         changed = False
         due = ts - self.horizon_s
         while pend and pend[0][0] <= due:
@@ -39,12 +40,14 @@ class MarkoutWindow:
             markout = (move if side == "B" else -move) - expected  # what the move did to the maker
             done.append((t0, side, key, markout))
             sums[side][key] += markout
+            sqs[side][key] += markout * markout
             ns[side][key] += 1
             changed = True
         cut = ts - self.window_s
         while done and done[0][0] < cut:
             _, side, key, markout = done.popleft()
             sums[side][key] -= markout
+            sqs[side][key] -= markout * markout
             ns[side][key] -= 1
             changed = True
         return changed

@@ -36,13 +36,14 @@ class TapeEdge:
     """Rolling per-depth markouts of the market's prints; ``tail`` reads them."""
 
     def __init__(self, horizon_s: float = 10.0, window_s: float = 900.0, bin_bp: float = 0.5, bins: int = 40,
-                 min_trades: int = MIN_TRADES, book_through: bool = False) -> None:
+                 min_trades: int = MIN_TRADES, book_through: bool = False, confidence_z: float = 0.0) -> None:
         self.horizon_s, self.window_s, self.bin_bp, self.bins = horizon_s, window_s, bin_bp, bins
         self.min_trades = min_trades
         self.book_through = book_through
+        self.confidence_z = confidence_z
         self._top: tuple[float, float, float] | None = None  # the last book's (best bid, best ask, mid)
         self._marks = MarkoutWindow(horizon_s, window_s, keys=bins)  # per maker side and depth bin
-        self._sum, self._n = self._marks.sum, self._marks.n
+        self._sum, self._n, self._sq = self._marks.sum, self._marks.n, self._marks.sq
         self._tails: dict[str, tuple[float, ...]] = {s: () for s in SIDES}
         self._dirty = False
 
@@ -89,13 +90,15 @@ class TapeEdge:
         return self._tails[side]
 
     def _refresh(self) -> None:
-        n0 = self.min_trades
+        n0, z = self.min_trades, self.confidence_z
         for s in SIDES:
             # deepest first: tail sums accumulate inward (from 0.0, as a running total would)
             counts = list(accumulate(reversed(self._n[s])))
             out: list[float] = []
             if counts and counts[-1] >= n0:
                 totals = list(accumulate(reversed(self._sum[s]), initial=0.0))
+                squares = list(accumulate(reversed(self._sq[s]), initial=0.0)) if z > 0 else []
+                var0 = _variance(squares[-1], totals[-1], counts[-1]) if z > 0 else 0.0
                 prev = math.nan
                 for j in range(len(counts) - 1, -1, -1):  # shallowest bin first, out to the last print
                     count = counts[j]
@@ -103,9 +106,19 @@ class TapeEdge:
                         break
                     total = totals[j + 1]
                     prev = total / count if count >= n0 else (total + n0 * prev) / (count + n0)
-                    out.append(prev)
+                    if z > 0:  # a lower bound: a depth few prints reached is not believed on a lucky mean
+                        var = max(var0, _variance(squares[j + 1], total, count))
+                        out.append(prev - z * math.sqrt(var / count))
+                    else:
+                        out.append(prev)
             self._tails[s] = tuple(out)
         self._dirty = False
+
+
+def _variance(squares: float, total: float, count: int) -> float:
+    """A sample's variance from its running sums (never below 0: the sums drift as prints leave)."""
+    mean = total / count
+    return max(0.0, squares / count - mean * mean)
 
 
 def expected_drift(tails: tuple[float, ...], depth_bp: float, bin_bp: float) -> float:

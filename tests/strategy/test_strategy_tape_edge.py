@@ -263,3 +263,28 @@ def test_a_requote_on_the_same_book_answers_as_a_fresh_quoter_would(extra):
         assert got == want
         ladders.append((got.bids, got.asks))
     assert len(set(ladders)) >= 5  # the risk news did change the ladder
+
+
+def _mixed(z: float) -> TapeEdge:
+    """200 shallow prints (0.2 bp) whose bid makers saw +1 +/- 4 bp, and 5 deep ones (3.2 bp)
+    that saw +2 +/- 4: the deep mean is as noisy per print, but rests on 5 prints."""
+    te = TapeEdge(horizon_s=10.0, window_s=10_000.0, bin_bp=0.5, min_trades=30, confidence_z=z)
+    t = 0.0
+    for i in range(205):
+        t += 1.0
+        depth, mean = (3.2, 2.0) if i % 41 == 40 else (0.2, 1.0)
+        te.on_trade(t, 100.0 * (1 - depth / 1e4), "A", 100.0)
+        te.on_mid(t + 10.0, 100.0 * (1 + (mean + (4.0 if i % 2 else -4.0)) / 1e4))
+        te.on_mid(t + 10.5, 100.0)
+    return te
+
+
+def test_with_a_confidence_bound_a_depth_few_prints_reached_is_believed_less():
+    plain, bound = _mixed(0.0).tails("B"), _mixed(1.0).tails("B")
+    assert len(plain) == len(bound) == 7  # out to the 3.2 bp bin
+    shallow_cut, deep_cut = plain[0] - bound[0], plain[-1] - bound[-1]
+    assert 0 < shallow_cut < 0.4  # 205 prints: a fraction of a bp
+    assert deep_cut > 1.5  # 5 prints of the same spread: about 4 / sqrt(5) bp
+    assert math.isclose(deep_cut, math.sqrt(16.0 / 5), rel_tol=0.05)
+    assert bound[-1] < plain[-1] - 1.5 and plain[-1] > plain[0]  # the lucky deep mean no longer looks better
+
