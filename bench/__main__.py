@@ -19,6 +19,7 @@ BENCHES = {
     "decode": "bench.decode",
     "signing": "bench.signing",
     "compare": "bench.compare",
+    "markets": "bench.markets",
     "soak": "bench.soak",
     "learned": "bench.learned",
 }

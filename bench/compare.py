@@ -90,19 +90,8 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     hours = 1.0 if a.hours is None else a.hours
     if not (hours > 0 and hours <= 48):
         p.error(f"--hours {a.hours}: must be in (0, 48]")
-    sets: dict[str, Any] = {}
-    for item in a.set:
-        key, eq, value = item.partition("=")
-        try:
-            if not (eq and key):
-                raise ValueError("expected KEY=VALUE")
-            sets[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except (ValueError, tomllib.TOMLDecodeError) as e:
-            p.error(f"--set {item}: {e}")
-    try:
-        cfg = override(config_mod.load(ROOT / "config.toml"), sets)
-    except config_mod.ConfigError as e:
-        p.error(f"--set: {e}")
+    sets = parse_sets(p, a.set)
+    cfg = override(config_mod.load(ROOT / "config.toml"), sets)
     asset = ASSET if a.asset is None else a.asset.upper()
     if asset not in cfg.assets:
         p.error(f"--asset {a.asset}: not an asset of config.toml ({', '.join(cfg.assets)})")
@@ -111,6 +100,25 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         p.error(f"--market {market}: no profile for {asset} (one of {', '.join(GENERATED[market][0])})")
     return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
             "sets": sets, "asset": asset, "market": market}
+
+
+def parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as config overrides (TOML values), checked against
+    config.toml: a bad one is the parser's error, naming it."""
+    sets: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        try:
+            if not (eq and key):
+                raise ValueError("expected KEY=VALUE")
+            sets[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except (ValueError, tomllib.TOMLDecodeError) as e:
+            p.error(f"--set {item}: {e}")
+    try:
+        override(config_mod.load(ROOT / "config.toml"), sets)
+    except config_mod.ConfigError as e:
+        p.error(f"--set: {e}")
+    return sets
 
 
 def _makerhive_config(sets: dict[str, Any] | None = None) -> config_mod.Config:

@@ -1,0 +1,154 @@
+"""makerhive against hftbacktest on every generated market, coin and seed at once: the
+evidence that the strategy earns (or does not) on markets it was not built around.
+
+    python -m bench markets [--json PATH] [--quick] [--markets orderbook,santafe,queue_reactive]
+                            [--assets BTC,HYPE] [--seeds N] [--first-seed K] [--hours H]
+                            [--streams DIR] [--workers N] [--set KEY=VALUE ...]
+
+Each (market, coin, seed) is one ``python -m bench compare`` run (``bench.compare``: the
+same recorded-format stream replayed by makerhive with ``config.toml`` and traded by
+hftbacktest's GLFT example maker, both paying the 1.5 bp maker fee). The markets
+(``bench.stream``): ``orderbook``, the simulator's own; ``santafe``, the zero-intelligence
+book with informed takers (``bench.santafe``); ``queue_reactive``, the queue-reactive
+book with self-exciting flow and news (``bench.queue_reactive``). The last two share none
+of the simulator's assumptions.
+
+Streams are kept under ``--streams`` (default ``.bench-streams/``; one directory per
+market, coin, seed and length) and reused, and so is hftbacktest's result on each (it
+does not depend on makerhive's config), so a rerun after a strategy change, or with
+``--set``, replays only makerhive. Runs go to ``--workers`` processes (default: the
+usable cores).
+
+Per market and coin: both makers' net $ summed over the seeds, bp per traded notional
+after fees pooled (net / notional), fills, and on how many streams makerhive made more bp
+than hftbacktest (``wins``; a stream where makerhive did not trade is counted in
+``no_trades``, not as a win or a loss).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from backtest.compute import LocalExecutor
+from backtest.parallel import usable_cores
+from bench.compare import STREAM_INFO, _makerhive_config, load_stream, parse_sets, run_hftbacktest, run_makerhive
+from bench.stream import GENERATED, MARKETS
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STREAMS = ROOT / ".bench-streams"
+DEFAULT_MARKETS = MARKETS
+DEFAULT_ASSETS = ("BTC", "HYPE")  # the liquid coin and the alt every market has a profile for
+KEYS = ("net_pnl", "volume_usd", "fills", "bp_per_notional")
+
+
+def parse_args(argv: list[str]) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m bench markets")
+    p.add_argument("--markets", default=",".join(DEFAULT_MARKETS), metavar="A,B",
+                   help=f"generated markets, from {', '.join(MARKETS)} (default: all)")
+    p.add_argument("--assets", default=",".join(DEFAULT_ASSETS), metavar="A,B",
+                   help="coins (default BTC,HYPE); each market must have them (config.toml's for orderbook)")
+    p.add_argument("--seeds", type=int, default=6, metavar="N", help="seeds per market and coin (default 6)")
+    p.add_argument("--first-seed", type=int, default=1, metavar="K", help="the first seed (default 1)")
+    p.add_argument("--hours", type=float, default=1.0, help="hours per stream (default 1)")
+    p.add_argument("--streams", default=str(DEFAULT_STREAMS), metavar="DIR",
+                   help="where streams (and hftbacktest's results on them) are kept and reused")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: the usable cores)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for makerhive (dotted key, TOML value); repeatable")
+    a = p.parse_args(argv)
+    markets = [m.strip() for m in a.markets.split(",") if m.strip()]
+    for m in markets:
+        if m not in MARKETS:
+            p.error(f"--markets {m}: one of {', '.join(MARKETS)}")
+    assets = [x.strip().upper() for x in a.assets.split(",") if x.strip()]
+    if not markets or not assets:
+        p.error("--markets and --assets need at least one name each")
+    sets = parse_sets(p, a.set)
+    cfg_assets = _makerhive_config(sets).assets
+    for m in markets:
+        for asset in assets:
+            have = GENERATED[m][0] if m in GENERATED else cfg_assets
+            if asset not in have:
+                p.error(f"--assets {asset}: market {m} has no profile for it (one of {', '.join(have)})")
+    if not 1 <= a.seeds <= 100:
+        p.error(f"--seeds {a.seeds}: must be from 1 to 100")
+    if not 0 < a.hours <= 48:
+        p.error(f"--hours {a.hours}: must be in (0, 48]")
+    if a.workers is not None and a.workers < 1:
+        p.error(f"--workers {a.workers}: must be at least 1")
+    return {"markets": markets, "assets": assets, "seeds": list(range(a.first_seed, a.first_seed + a.seeds)),
+            "hours": a.hours, "streams": a.streams, "workers": a.workers, "sets": sets}
+
+
+def stream_dir(streams: str | Path, market: str, asset: str, seed: int, hours: float) -> Path:
+    return Path(streams) / f"{market}-{asset}-s{seed}-{hours:g}h"
+
+
+def one(job: tuple[str, str, int, float, str, dict[str, Any]]) -> dict[str, Any]:
+    """One stream: generated (or reused), replayed by makerhive, traded by hftbacktest (or its kept result)."""
+    market, asset, seed, hours, streams, sets = job
+    root = stream_dir(streams, market, asset, seed, hours)
+    reuse = (root / STREAM_INFO).is_file()
+    root.mkdir(parents=True, exist_ok=True)
+    info, _ = load_stream(root, hours=hours, seed=seed, keep=True, reuse=reuse, asset=asset, market=market)
+    mh = run_makerhive(root, info["tick"], sets, asset)
+    order_usd = _makerhive_config(sets).assets[asset].quoting.order_size_usd
+    kept = root / f"hftbacktest-{order_usd:g}usd.json"
+    if kept.is_file():
+        hb = json.loads(kept.read_text())
+    else:
+        hb = run_hftbacktest(root, info, order_usd)
+        kept.write_text(json.dumps(hb, indent=2))
+    return {"market": market, "asset": asset, "seed": seed, "stream": str(root),
+            "makerhive": {k: mh[k] for k in KEYS}, "hftbacktest": {k: hb[k] for k in KEYS}}
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows):
+        rs = [r for r in rows if r["market"] == market and r["asset"] == asset]
+        s: dict[str, Any] = {"market": market, "asset": asset, "streams": len(rs)}
+        for who in ("makerhive", "hftbacktest"):
+            net = sum(r[who]["net_pnl"] for r in rs)
+            vol = sum(r[who]["volume_usd"] for r in rs)
+            s[who] = {"net_pnl": round(net, 2), "volume_usd": round(vol, 2), "fills": sum(r[who]["fills"] for r in rs),
+                      "bp_per_notional": round(net / vol * 1e4, 2) if vol > 0 else None}
+        traded = [r for r in rs if r["makerhive"]["bp_per_notional"] is not None]
+        s["wins"] = sum(1 for r in traded if r["hftbacktest"]["bp_per_notional"] is None
+                        or r["makerhive"]["bp_per_notional"] > r["hftbacktest"]["bp_per_notional"])
+        s["no_trades"] = len(rs) - len(traded)
+        out.append(s)
+    return out
+
+
+def table(summary: list[dict[str, Any]]) -> str:
+    def cell(x: dict[str, Any]) -> str:
+        bp = "-" if x["bp_per_notional"] is None else f"{x['bp_per_notional']:+.2f} bp"
+        return f"{x['net_pnl']:+9.2f} $ {bp:>10} {x['fills']:6d} fills"
+
+    lines = [f"{'market':<15} {'coin':<5} {'makerhive':>36}   {'hftbacktest':>36}   more bp"]
+    for s in summary:
+        lines.append(f"{s['market']:<15} {s['asset']:<5} {cell(s['makerhive']):>36}   {cell(s['hftbacktest']):>36}"
+                     f"   {s['wins']}/{s['streams'] - s['no_trades']}"
+                     + (f" ({s['no_trades']} without a trade)" if s["no_trades"] else ""))
+    return "\n".join(lines)
+
+
+def run(quick: bool = False, markets: list[str] | None = None, assets: list[str] | None = None,
+        seeds: list[int] | None = None, hours: float = 1.0, streams: str = str(DEFAULT_STREAMS),
+        workers: int | None = None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+    markets = list(markets or DEFAULT_MARKETS)
+    assets = list(assets or DEFAULT_ASSETS)
+    seeds = list(seeds or range(1, 7))
+    if quick:  # one seed of a quarter hour: a smoke run
+        seeds, hours = seeds[:1], min(hours, 0.25)
+    jobs = [(m, a, s, hours, streams, dict(sets or {})) for m in markets for a in assets for s in seeds]
+    rows = list(LocalExecutor(workers or usable_cores()).map(one, jobs))
+    summary = summarise(rows)
+    print(table(summary), file=sys.stderr)
+    return {"setup": {"markets": markets, "assets": assets, "seeds": seeds, "hours": hours, "streams": streams,
+                      "makerhive_overrides": dict(sets or {})},
+            "summary": summary, "rows": rows}
