@@ -106,6 +106,16 @@ def one(job: tuple[str, str, int, float, str, dict[str, Any]]) -> dict[str, Any]
             "makerhive": {k: mh[k] for k in KEYS}, "hftbacktest": {k: hb[k] for k in KEYS}}
 
 
+def progress(row: dict[str, Any]) -> str:
+    """One finished stream, for the terminal while the rest run."""
+    def said(x: dict[str, Any]) -> str:
+        bp = "no trade" if x["bp_per_notional"] is None else f"{x['bp_per_notional']:+.2f} bp"
+        return f"{bp} ({x['fills']} fills, {x['net_pnl']:+.2f} $)"
+
+    return (f"{row['market']} {row['asset']} seed {row['seed']}: makerhive {said(row['makerhive'])}, "
+            f"hftbacktest {said(row['hftbacktest'])}")
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows):
@@ -146,7 +156,10 @@ def run(quick: bool = False, markets: list[str] | None = None, assets: list[str]
     if quick:  # one seed of a quarter hour: a smoke run
         seeds, hours = seeds[:1], min(hours, 0.25)
     jobs = [(m, a, s, hours, streams, dict(sets or {})) for m in markets for a in assets for s in seeds]
-    rows = list(LocalExecutor(workers or usable_cores()).map(one, jobs))
+    rows = []
+    for row in LocalExecutor(workers or usable_cores()).map(one, jobs):  # in job order, as they finish
+        rows.append(row)
+        print(f"[{len(rows)}/{len(jobs)}] {progress(row)}", file=sys.stderr, flush=True)
     summary = summarise(rows)
     print(table(summary), file=sys.stderr)
     return {"setup": {"markets": markets, "assets": assets, "seeds": seeds, "hours": hours, "streams": streams,
