@@ -22,9 +22,9 @@ here, and a quote deep in the book fills mostly inside one.
   (self + cross)/decay < 1). Lomax sizes of mean ``taker_usd``; each walks the book.
 - **News**: a latent value moves as a random walk of ``sigma_bp`` a √s with jumps. A
   share ``informed_share`` of the market orders trades toward it while it is beyond the
-  touch, and when a best queue is eaten away with the value beyond the new touch, the
-  makers redraw the book around the value with probability ``redraw_prob`` (HLR's
-  θ_reinit): the price jumps there with no print, as a book does on news.
+  touch, and when a best queue is eaten away with the value more than ``redraw_bp`` from
+  the mid, the makers redraw the book around the value with probability ``redraw_prob``
+  (HLR's θ_reinit): the price jumps there with no print, as a book does on news.
 
 Deterministic per seed. Output like ``bench.santafe.SantaFeMarket``: ``advance(t)``
 returns the step's prints, ``book(levels)`` the book, ``mid`` the book's mid.
@@ -251,8 +251,8 @@ class QueueReactiveMarket:
         self._check()
 
     def _news(self) -> None:
-        """A best queue was eaten: with the value beyond the new touch, the makers may redraw
-        the book around it (the price jumps there with no print)."""
+        """A best queue was eaten: with the value more than ``redraw_bp`` from the mid, the
+        makers may redraw the book around it (the price jumps there with no print)."""
         value = math.exp(self._value)
         if abs(value / self.mid - 1.0) * 1e4 > self.p.redraw_bp and self._rng.random() < self.p.redraw_prob:
             self._redraw(math.floor(value / self.tick + 1e-9) - self._i0)
