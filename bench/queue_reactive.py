@@ -32,18 +32,14 @@ returns the step's prints, ``book(levels)`` the book, ``mid`` the book's mid.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import msgspec
 import numpy as np
 
-from exchange_rules.ticks import tick_at_float
-from messages.market import Level
+from bench.grid_market import SPAN, WALK_TICKS, GridMarket
 from venues.sim.orderbook import Print
 
 LEVELS = 30  # queues a side the makers work, from the side's best
-WALK_TICKS = 2000  # a market order walks at most this many ticks
-_SPAN = 200_000  # ticks each side of the start the grid holds
 
 
 class QueueReactiveParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,35 +82,20 @@ PROFILES: dict[str, QueueReactiveParams] = {
 }
 
 
-class QueueReactiveMarket:
+class QueueReactiveMarket(GridMarket):
     def __init__(self, params: QueueReactiveParams, seed: int, step_s: float = 0.1) -> None:
+        super().__init__(params.price, params.sz_decimals, seed, 0x9E0E, step_s)
         self.p = p = params
-        self.step_s = step_s
-        self.tick = tick_at_float(p.price, p.sz_decimals)
-        self._lot_usd = p.price * 10.0 ** -p.sz_decimals
         self._aes = max(1, round(p.aes_usd / self._lot_usd))  # lots
-        self._dp = max(0, -math.floor(math.log10(self.tick) + 1e-9))
-        self._i0 = round(p.price / self.tick) - _SPAN
-        self._bids = np.zeros(2 * _SPAN, dtype=np.int64)
-        self._asks = np.zeros(2 * _SPAN, dtype=np.int64)
-        self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 0x9E0E])))
         depth = np.array([p.depth_aes[min(i, len(p.depth_aes) - 1)] for i in range(LEVELS)])
         self._depth = depth
         # limit orders at level i on an empty queue: their rate at the mean queue balances its cancels
         self._add0 = p.cancel_rate * depth * (1.0 + depth / p.queue_half_aes)
-        self._value = math.log(p.price)
         self._excite = [0.0, 0.0]  # Hawkes excitation of (buys, sells), a second
-        self._n = 0
         self.redraws = 0
-        self._redraw(_SPAN)
+        self._redraw(SPAN)
 
     # -- the grid ----------------------------------------------------------------------
-    def _px(self, i: int) -> float:
-        return round((self._i0 + i) * self.tick, self._dp)
-
-    def _sz(self, lots: int) -> float:
-        return round(lots * 10.0 ** -self.p.sz_decimals, self.p.sz_decimals)
-
     def _best_bid(self, below: int) -> int:
         seg = self._bids[max(0, below - 4 * WALK_TICKS):below + 1]
         nz = np.flatnonzero(seg)
@@ -128,7 +109,7 @@ class QueueReactiveMarket:
     def _redraw(self, centre: int) -> None:
         """The makers' book drawn afresh with its best bid at ``centre`` (a one-tick touch);
         what rested between the old touch and the new is gone (it would cross)."""
-        old_bb, old_ba = getattr(self, "_bb", centre), getattr(self, "_ba", centre + 1)
+        old_bb, old_ba = (self._bb, self._ba) if self._bb >= 0 else (centre, centre + 1)
         lo = max(0, min(centre, old_bb) - 4 * LEVELS)
         hi = min(len(self._bids), max(centre, old_ba) + 4 * LEVELS)
         self._bids[lo:hi] = 0
@@ -140,38 +121,10 @@ class QueueReactiveMarket:
         self._bb, self._ba = centre, centre + 1
         self.redraws += 1
 
-    # -- the public face ---------------------------------------------------------------
-    @property
-    def mid(self) -> float:
-        return (self._px(self._bb) + self._px(self._ba)) / 2.0
-
-    @property
-    def value(self) -> float:
-        """The latent value news moves."""
-        return math.exp(self._value)
-
-    def book(self, levels: int) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        """(bids best first, asks best first), ``levels`` deep."""
-        bi = np.flatnonzero(self._bids[max(0, self._bb - 4 * WALK_TICKS):self._bb + 1])[::-1][:levels]
-        bi = bi + max(0, self._bb - 4 * WALK_TICKS)
-        ai = np.flatnonzero(self._asks[self._ba:self._ba + 4 * WALK_TICKS])[:levels] + self._ba
-        return (tuple(Level(self._px(int(i)), self._sz(int(self._bids[i]))) for i in bi),
-                tuple(Level(self._px(int(i)), self._sz(int(self._asks[i]))) for i in ai))
-
-    def advance(self, t: float) -> list[Print]:
-        """Steps up to time ``t``; the prints of their market orders, in order."""
-        out: list[Print] = []
-        while (self._n + 1) * self.step_s <= t + 1e-9:
-            self._n += 1
-            self._step(out)
-        return out
-
     # -- one step --------------------------------------------------------------------
     def _step(self, out: list[Print]) -> None:
         p, rng, dt = self.p, self._rng, self.step_s
-        self._value += p.sigma_bp * 1e-4 * math.sqrt(dt) * rng.standard_normal()
-        if rng.random() < p.jumps_per_hour * dt / 3600.0:
-            self._value += rng.laplace(0.0, p.jump_bp) * 1e-4
+        self._move_value(p.sigma_bp, p.jumps_per_hour, p.jump_bp)
         self._queues(dt)
         decay = math.exp(-p.hawkes_decay * dt)
         self._excite = [e * decay for e in self._excite]
@@ -189,7 +142,7 @@ class QueueReactiveMarket:
             s = 0 if buy else 1
             self._excite[s] += p.hawkes_self
             self._excite[1 - s] += p.hawkes_cross
-            self._take(buy, self._taker_lots(), out)
+            self._take(buy, self._lomax_lots(p.taker_usd, p.tail_alpha), out)
 
     def _queues(self, dt: float) -> None:
         """One step of every worked queue: limit orders in (fewer on long queues), cancels out."""
@@ -224,24 +177,9 @@ class QueueReactiveMarket:
             (self._bids if bid else self._asks)[best] = self._aes
         return best
 
-    def _taker_lots(self) -> int:
-        a = self.p.tail_alpha
-        usd = self.p.taker_usd * (a - 1.0) * float(self._rng.pareto(a))  # Lomax, mean taker_usd
-        return max(1, round(usd / self._lot_usd))
-
     def _take(self, buy: bool, lots: int, out: list[Print]) -> None:
-        arr, i, step = (self._asks, self._ba, 1) if buy else (self._bids, self._bb, -1)
-        side: Literal["B", "A"] = "B" if buy else "A"
-        end = i + step * WALK_TICKS
-        while lots > 0 and i != end:
-            q = int(arr[i])
-            if q:
-                take = min(q, lots)
-                arr[i] = q - take
-                lots -= take
-                out.append(Print(side, self._px(i), self._sz(take), ()))  # none of ours rest here
-            if lots > 0:
-                i += step
+        self._walk(buy, lots, out)
+        arr = self._asks if buy else self._bids
         if arr[self._ba if buy else self._bb] == 0:
             if buy:
                 self._ba = self._refill(False)

@@ -32,17 +32,13 @@ price a market maker could be scored against: the latent value is the insiders')
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import msgspec
 import numpy as np
 
-from exchange_rules.ticks import tick_at_float
-from messages.market import Level
+from bench.grid_market import SPAN, WALK_TICKS, GridMarket
 from venues.sim.orderbook import Print
 
-WALK_TICKS = 2000  # a market order walks at most this many ticks
-_SPAN = 200_000  # ticks each side of the start the grid holds
 MAX_STRENGTH = 20.0  # informed flow grows with the value's distance beyond the touch, up to this x
 
 
@@ -85,32 +81,16 @@ PROFILES: dict[str, SantaFeParams] = {
 }
 
 
-class SantaFeMarket:
+class SantaFeMarket(GridMarket):
     def __init__(self, params: SantaFeParams, seed: int, step_s: float = 0.1) -> None:
+        super().__init__(params.price, params.sz_decimals, seed, 0x5AF3, step_s)
         self.p = p = params
-        self.step_s = step_s
-        self.tick = tick_at_float(p.price, p.sz_decimals)
-        self._lot_usd = p.price * 10.0 ** -p.sz_decimals
-        # a price is i ticks on a grid from a base, exact to the wire's decimals
-        self._dp = max(0, -math.floor(math.log10(self.tick) + 1e-9))
-        self._i0 = round(p.price / self.tick) - _SPAN  # the grid's first tick
-        self._bids = np.zeros(2 * _SPAN, dtype=np.int64)
-        self._asks = np.zeros(2 * _SPAN, dtype=np.int64)
-        self._rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), 0x5AF3])))
-        self._value = math.log(p.price)
         self._last_sign = 1
-        self._n = 0
         w = np.arange(1, p.place_ticks + 1, dtype=float) ** -p.place_alpha
         self._place_cdf = np.cumsum(w / w.sum())
         self._seed_book()
 
     # -- the grid ----------------------------------------------------------------------
-    def _px(self, i: int) -> float:
-        return round((self._i0 + i) * self.tick, self._dp)
-
-    def _sz(self, lots: int) -> float:
-        return round(lots * 10.0 ** -self.p.sz_decimals, self.p.sz_decimals)
-
     def _best_bid(self) -> int:
         nz = np.flatnonzero(self._bids[self._lo():self._hi()])
         return self._lo() + int(nz[-1]) if len(nz) else -1
@@ -125,9 +105,12 @@ class SantaFeMarket:
     def _hi(self) -> int:
         return min(len(self._bids), self._centre + 4 * WALK_TICKS)
 
+    def _book_window(self) -> tuple[int, int]:
+        return self._lo(), self._hi()
+
     def _seed_book(self) -> None:
         """A book around the start price, as the makers would have left it."""
-        c = self._centre = _SPAN
+        c = self._centre = SPAN
         rng, p = self._rng, self.p
         share = np.diff(self._place_cdf, prepend=0.0)
         for k in range(1, p.place_ticks + 1):
@@ -141,43 +124,10 @@ class SantaFeMarket:
         usd = self.p.limit_usd * math.exp(self._rng.normal(-0.32, 0.8))  # lognormal, mean limit_usd
         return max(1, round(usd / self._lot_usd))
 
-    def _taker_lots(self) -> int:
-        a = self.p.tail_alpha
-        usd = self.p.taker_usd * (a - 1.0) * float(self._rng.pareto(a))  # Lomax, mean taker_usd
-        return max(1, round(usd / self._lot_usd))
-
-    # -- the public face ---------------------------------------------------------------
-    @property
-    def mid(self) -> float:
-        return (self._px(self._bb) + self._px(self._ba)) / 2.0
-
-    @property
-    def value(self) -> float:
-        """The insiders' latent value."""
-        return math.exp(self._value)
-
-    def book(self, levels: int) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        """(bids best first, asks best first), ``levels`` deep."""
-        lo, hi = self._lo(), self._hi()
-        bi = np.flatnonzero(self._bids[lo:self._bb + 1])[::-1][:levels] + lo
-        ai = np.flatnonzero(self._asks[self._ba:hi])[:levels] + self._ba
-        return (tuple(Level(self._px(int(i)), self._sz(int(self._bids[i]))) for i in bi),
-                tuple(Level(self._px(int(i)), self._sz(int(self._asks[i]))) for i in ai))
-
-    def advance(self, t: float) -> list[Print]:
-        """Steps up to time ``t``; the prints of their market orders, in order."""
-        out: list[Print] = []
-        while (self._n + 1) * self.step_s <= t + 1e-9:
-            self._n += 1
-            self._step(out)
-        return out
-
     # -- one step --------------------------------------------------------------------
     def _step(self, out: list[Print]) -> None:
         p, rng, dt = self.p, self._rng, self.step_s
-        self._value += p.sigma_bp * 1e-4 * math.sqrt(dt) * rng.standard_normal()
-        if rng.random() < p.jumps_per_hour * dt / 3600.0:
-            self._value += rng.laplace(0.0, p.jump_bp) * 1e-4
+        self._move_value(p.sigma_bp, p.jumps_per_hour, p.jump_bp)
         self._cancel(dt)
         for buy in (True, False):
             for _ in range(rng.poisson(p.limit_rate * dt)):
@@ -185,13 +135,13 @@ class SantaFeMarket:
         for _ in range(rng.poisson(p.noise_rate * dt)):
             if rng.random() >= p.sign_keep:
                 self._last_sign = 1 if rng.random() < 0.5 else -1
-            self._take(self._last_sign > 0, self._taker_lots(), out)
+            self._take(self._last_sign > 0, self._lomax_lots(p.taker_usd, p.tail_alpha), out)
         value = math.exp(self._value)
         beyond = (value - self._px(self._ba)) if value > self.mid else (self._px(self._bb) - value)
         if beyond > 0:
             strength = min(MAX_STRENGTH, beyond / (p.informed_full_ticks * self.tick))
             for _ in range(rng.poisson(p.informed_rate * strength * dt)):
-                self._take(value > self.mid, self._taker_lots(), out)
+                self._take(value > self.mid, self._lomax_lots(p.taker_usd, p.tail_alpha), out)
         self._recentre()
 
     def _cancel(self, dt: float) -> None:
@@ -225,20 +175,10 @@ class SantaFeMarket:
                 self._ba = i
 
     def _take(self, buy: bool, lots: int, out: list[Print]) -> None:
-        arr, i, step = (self._asks, self._ba, 1) if buy else (self._bids, self._bb, -1)
-        side: Literal["B", "A"] = "B" if buy else "A"
-        if i < 0:
+        if (self._ba if buy else self._bb) < 0:
             return
-        end = i + step * WALK_TICKS
-        while lots > 0 and i != end:
-            q = int(arr[i])
-            if q:
-                take = min(q, lots)
-                arr[i] = q - take
-                lots -= take
-                out.append(Print(side, self._px(i), self._sz(take), ()))  # none of ours rest here
-            if lots > 0:
-                i += step
+        self._walk(buy, lots, out)
+        arr = self._asks if buy else self._bids
         if buy:
             self._ba = self._best_ask() if arr[self._ba] == 0 else self._ba
         else:

@@ -3,29 +3,19 @@ self-exciting order flow and news that redraws the book, whose streams
 ``python -m bench compare --market queue_reactive`` replays."""
 from __future__ import annotations
 
-import json
-
 import msgspec
 import numpy as np
 import pytest
 
-from backtest.replay import ReplayBacktest
-from bench.compare import _makerhive_config
 from bench.queue_reactive import PROFILES, QueueReactiveMarket
 from bench.stream import generate
-from venues.replay import ReplayStats, asset_events, asset_files, read_lines
+from tests.stream_helpers import sample, two_minutes_of_hype
 
 
 def run(asset: str, seed: int, seconds: float, **changes):
     """(ts, bids, asks, latent value) every 0.5 s, every print with its time, and the market."""
     m = QueueReactiveMarket(msgspec.structs.replace(PROFILES[asset], **changes), seed)
-    out, prints = [], []
-    for n in range(1, round(seconds * 10) + 1):
-        prints.extend((n * 0.1, p) for p in m.advance(n * 0.1))
-        if n % 5 == 0:
-            bids, asks = m.book(20)
-            out.append((n * 0.1, bids, asks, m.value))
-    return out, prints, m
+    return (*sample(m, seconds), m)
 
 
 def test_the_book_is_a_sound_one_tick_market_that_follows_the_news():
@@ -82,16 +72,7 @@ def test_the_thin_side_of_the_touch_is_taken_more():
 def test_a_queue_reactive_stream_is_a_replayable_recording_and_compare_asks_for_it(tmp_path):
     from bench.compare import parse_args
 
-    info = generate(tmp_path, hours=120 / 3600, seed=3, asset="HYPE", market_model="queue_reactive")
-    assert info["market"] == "queue_reactive" and info["books"] == 240 and info["trades"] > 100
-    assert info["tick"] == 0.001 and info["lot"] == 0.01
-    frames = [json.loads(line) for p in asset_files(tmp_path, "HYPE") for line in read_lines(p)]
-    stats = ReplayStats()
-    assert sum(1 for _ in asset_events(tmp_path, "HYPE", stats)) == 240 + info["trades"] and stats.malformed == 0
-    assert [f["t"] for f in frames] == sorted(f["t"] for f in frames)
-    res = ReplayBacktest(_makerhive_config(), tmp_path, assets=["HYPE"]).run()
-    assert res.records["HYPE"].book_events >= 230
-    assert generate(tmp_path / "again", hours=120 / 3600, seed=3, asset="HYPE", market_model="queue_reactive") == info
+    two_minutes_of_hype(tmp_path, "queue_reactive")
     assert parse_args(["--market", "queue_reactive", "--asset", "hype"])["market"] == "queue_reactive"
     for bad in (["--market", "queue_reactive", "--asset", "ETH"],
                 ["--stream", str(tmp_path), "--market", "queue_reactive"]):

@@ -3,30 +3,18 @@ informed takers, a market built on other assumptions than the simulator's, whose
 ``python -m bench compare --market santafe`` replays."""
 from __future__ import annotations
 
-import json
-
 import msgspec
 import numpy as np
 import pytest
 
-from backtest.replay import ReplayBacktest
-from bench.compare import _makerhive_config
 from bench.santafe import PROFILES, SantaFeMarket
-from bench.stream import generate
 from strategy.flow_fair import FlowFair
-from venues.replay import ReplayStats, asset_events, asset_files, read_lines
+from tests.stream_helpers import sample, two_minutes_of_hype
 
 
 def books(asset: str, seed: int, seconds: float, **changes):
     """(ts, bids, asks, latent value) every 0.5 s, and every print, of one run."""
-    m = SantaFeMarket(msgspec.structs.replace(PROFILES[asset], **changes), seed)
-    out, prints = [], []
-    for n in range(1, round(seconds * 10) + 1):
-        prints.extend((n * 0.1, p) for p in m.advance(n * 0.1))
-        if n % 5 == 0:
-            bids, asks = m.book(20)
-            out.append((n * 0.1, bids, asks, m.value))
-    return out, prints
+    return sample(SantaFeMarket(msgspec.structs.replace(PROFILES[asset], **changes), seed), seconds)
 
 
 def test_the_book_is_a_sound_one_tick_market_whose_price_follows_the_insiders_value():
@@ -96,16 +84,7 @@ def test_its_depth_leans_away_from_the_value_and_the_forecast_learns_that_sign()
 def test_a_santafe_stream_is_a_replayable_recording_and_compare_asks_for_it(tmp_path):
     from bench.compare import parse_args
 
-    info = generate(tmp_path, hours=120 / 3600, seed=3, asset="HYPE", market_model="santafe")
-    assert info["market"] == "santafe" and info["books"] == 240 and info["trades"] > 100
-    assert info["tick"] == 0.001 and info["lot"] == 0.01
-    frames = [json.loads(line) for p in asset_files(tmp_path, "HYPE") for line in read_lines(p)]
-    stats = ReplayStats()
-    assert sum(1 for _ in asset_events(tmp_path, "HYPE", stats)) == 240 + info["trades"] and stats.malformed == 0
-    assert [f["t"] for f in frames] == sorted(f["t"] for f in frames)
-    res = ReplayBacktest(_makerhive_config(), tmp_path, assets=["HYPE"]).run()
-    assert res.records["HYPE"].book_events >= 230
-    assert generate(tmp_path / "again", hours=120 / 3600, seed=3, asset="HYPE", market_model="santafe") == info
+    two_minutes_of_hype(tmp_path, "santafe")
     assert parse_args(["--market", "santafe", "--asset", "hype"])["market"] == "santafe"
     assert parse_args([])["market"] == "orderbook"
     for bad in (["--market", "santafe", "--asset", "ETH"], ["--market", "nasdaq"],
