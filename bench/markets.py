@@ -19,10 +19,10 @@ does not depend on makerhive's config), so a rerun after a strategy change, or w
 ``--set``, replays only makerhive. Runs go to ``--workers`` processes (default: the
 usable cores).
 
-Per market and coin: both makers' net $ summed over the seeds, bp per traded notional
-after fees pooled (net / notional), fills, and on how many streams makerhive made more bp
-than hftbacktest (``wins``; a stream where makerhive did not trade is counted in
-``no_trades``, not as a win or a loss).
+Per market and coin, and over every stream (``total``): both makers' net $ summed, bp per
+traded notional after fees pooled (net / notional), fills, and on how many streams
+makerhive made more bp than hftbacktest (``wins``; a stream where makerhive did not trade
+is counted in ``no_trades``, not as a win or a loss).
 """
 from __future__ import annotations
 
@@ -116,31 +116,35 @@ def progress(row: dict[str, Any]) -> str:
             f"hftbacktest {said(row['hftbacktest'])}")
 
 
+def pooled(rows: list[dict[str, Any]], **label: Any) -> dict[str, Any]:
+    """``rows`` in one: both makers' net $, notional and fills summed, bp pooled (net /
+    notional), and the streams where makerhive made more bp (``wins``) or did not trade."""
+    s: dict[str, Any] = {**label, "streams": len(rows)}
+    for who in ("makerhive", "hftbacktest"):
+        net = sum(r[who]["net_pnl"] for r in rows)
+        vol = sum(r[who]["volume_usd"] for r in rows)
+        s[who] = {"net_pnl": round(net, 2), "volume_usd": round(vol, 2), "fills": sum(r[who]["fills"] for r in rows),
+                  "bp_per_notional": round(net / vol * 1e4, 2) if vol > 0 else None}
+    traded = [r for r in rows if r["makerhive"]["bp_per_notional"] is not None]
+    s["wins"] = sum(1 for r in traded if r["hftbacktest"]["bp_per_notional"] is None
+                    or r["makerhive"]["bp_per_notional"] > r["hftbacktest"]["bp_per_notional"])
+    s["no_trades"] = len(rows) - len(traded)
+    return s
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows):
-        rs = [r for r in rows if r["market"] == market and r["asset"] == asset]
-        s: dict[str, Any] = {"market": market, "asset": asset, "streams": len(rs)}
-        for who in ("makerhive", "hftbacktest"):
-            net = sum(r[who]["net_pnl"] for r in rs)
-            vol = sum(r[who]["volume_usd"] for r in rs)
-            s[who] = {"net_pnl": round(net, 2), "volume_usd": round(vol, 2), "fills": sum(r[who]["fills"] for r in rs),
-                      "bp_per_notional": round(net / vol * 1e4, 2) if vol > 0 else None}
-        traded = [r for r in rs if r["makerhive"]["bp_per_notional"] is not None]
-        s["wins"] = sum(1 for r in traded if r["hftbacktest"]["bp_per_notional"] is None
-                        or r["makerhive"]["bp_per_notional"] > r["hftbacktest"]["bp_per_notional"])
-        s["no_trades"] = len(rs) - len(traded)
-        out.append(s)
-    return out
+    """One pooled line per market and coin, in the order they ran."""
+    return [pooled([r for r in rows if r["market"] == market and r["asset"] == asset], market=market, asset=asset)
+            for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows)]
 
 
-def table(summary: list[dict[str, Any]]) -> str:
+def table(summary: list[dict[str, Any]], total: dict[str, Any] | None = None) -> str:
     def cell(x: dict[str, Any]) -> str:
         bp = "-" if x["bp_per_notional"] is None else f"{x['bp_per_notional']:+.2f} bp"
         return f"{x['net_pnl']:+9.2f} $ {bp:>10} {x['fills']:6d} fills"
 
     lines = [f"{'market':<15} {'coin':<5} {'makerhive':>36}   {'hftbacktest':>36}   more bp"]
-    for s in summary:
+    for s in summary + ([{**total, "market": "all", "asset": ""}] if total else []):
         lines.append(f"{s['market']:<15} {s['asset']:<5} {cell(s['makerhive']):>36}   {cell(s['hftbacktest']):>36}"
                      f"   {s['wins']}/{s['streams'] - s['no_trades']}"
                      + (f" ({s['no_trades']} without a trade)" if s["no_trades"] else ""))
@@ -161,7 +165,8 @@ def run(quick: bool = False, markets: list[str] | None = None, assets: list[str]
         rows.append(row)
         print(f"[{len(rows)}/{len(jobs)}] {progress(row)}", file=sys.stderr, flush=True)
     summary = summarise(rows)
-    print(table(summary), file=sys.stderr)
+    total = pooled(rows)
+    print(table(summary, total), file=sys.stderr)
     return {"setup": {"markets": markets, "assets": assets, "seeds": seeds, "hours": hours, "streams": streams,
                       "makerhive_overrides": dict(sets or {})},
-            "summary": summary, "rows": rows}
+            "total": total, "summary": summary, "rows": rows}

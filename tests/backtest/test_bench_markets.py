@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.compare import _makerhive_config
-from bench.markets import one, parse_args, progress, stream_dir, summarise, table
+from bench.markets import one, parse_args, pooled, progress, stream_dir, summarise, table
 
 
 def test_its_options_name_what_is_wrong():
@@ -64,5 +64,9 @@ def test_the_summary_pools_each_market_and_counts_streams_won_and_not_traded():
     assert s[0]["hftbacktest"]["bp_per_notional"] == pytest.approx(-5 / 3, abs=0.01)
     assert progress(rows[2]) == ("santafe BTC seed 3: makerhive no trade (0 fills, +0.00 $), "
                                  "hftbacktest -1.00 bp (10 fills, -0.10 $)")
-    text = table(s)
+    total = pooled(rows)
+    assert (total["streams"], total["wins"], total["no_trades"]) == (4, 2, 1)
+    assert total["makerhive"]["bp_per_notional"] == pytest.approx(-5 / 3, abs=0.01)  # -0.5 $ on $3,000
+    text = table(s, total)
     assert "santafe" in text and "1/2 (1 without a trade)" in text and "-3.00 bp" in text
+    assert text.splitlines()[-1].startswith("all") and "2/3 (1 without a trade)" in text
