@@ -10,6 +10,7 @@ draws be (each market's streams are fixed per seed).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Literal
 
 import numpy as np
@@ -22,7 +23,7 @@ WALK_TICKS = 2000  # a market order walks at most this many ticks
 SPAN = 200_000  # ticks each side of the start the grid holds
 
 
-class GridMarket:
+class GridMarket(ABC):
     """The grid (``_bids``, ``_asks``: lots per tick; ``_bb``, ``_ba``: the best indexes,
     which a subclass keeps), the value and the clock; a subclass supplies ``_step``."""
 
@@ -78,8 +79,9 @@ class GridMarket:
             self._step(out)
         return out
 
+    @abstractmethod
     def _step(self, out: list[Print]) -> None:
-        raise NotImplementedError
+        """One step of ``step_s``: the makers', the takers' and the value's moves; prints to ``out``."""
 
     # -- what every step may use ---------------------------------------------------------
     def _move_value(self, sigma_bp: float, jumps_per_hour: float, jump_bp: float) -> None:

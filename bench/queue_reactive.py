@@ -135,7 +135,7 @@ class QueueReactiveMarket(GridMarket):
         orders = [True] * counts[0] + [False] * counts[1]
         rng.shuffle(orders)
         for buy in orders:
-            value = math.exp(self._value)
+            value = self.value
             if value > self._px(self._ba) or value < self._px(self._bb):
                 if rng.random() < p.informed_share:
                     buy = value > self._px(self._ba)
@@ -191,7 +191,7 @@ class QueueReactiveMarket(GridMarket):
     def _news(self) -> None:
         """A best queue was eaten: with the value more than ``redraw_bp`` from the mid, the
         makers may redraw the book around it (the price jumps there with no print)."""
-        value = math.exp(self._value)
+        value = self.value
         if abs(value / self.mid - 1.0) * 1e4 > self.p.redraw_bp and self._rng.random() < self.p.redraw_prob:
             self._redraw(math.floor(value / self.tick + 1e-9) - self._i0)
 

@@ -136,7 +136,7 @@ class SantaFeMarket(GridMarket):
             if rng.random() >= p.sign_keep:
                 self._last_sign = 1 if rng.random() < 0.5 else -1
             self._take(self._last_sign > 0, self._lomax_lots(p.taker_usd, p.tail_alpha), out)
-        value = math.exp(self._value)
+        value = self.value
         beyond = (value - self._px(self._ba)) if value > self.mid else (self._px(self._bb) - value)
         if beyond > 0:
             strength = min(MAX_STRENGTH, beyond / (p.informed_full_ticks * self.tick))
