@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import statistics
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import msgspec
 
@@ -181,7 +181,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _stratified_se(by_scenario: dict[str, list[float]]) -> float | None:
+def stratified_se(by_scenario: Mapping[Any, list[float]]) -> float | None:
     """Standard error of the sum of the values, from their spread between seeds within each
     scenario (scenarios differ by design, not by chance). None: a scenario with one seed."""
     var = 0.0
@@ -193,11 +193,11 @@ def _stratified_se(by_scenario: dict[str, list[float]]) -> float | None:
 
 
 def pnl_se(rows: list[dict[str, Any]]) -> float | None:
-    """Standard error of the rows' summed net PnL (``_stratified_se``)."""
+    """Standard error of the rows' summed net PnL (``stratified_se``)."""
     by: dict[str, list[float]] = {}
     for r in rows:
         by.setdefault(r["scenario"], []).append(r["net_pnl"])
-    return _stratified_se(by)
+    return stratified_se(by)
 
 
 def versus(rows: list[dict[str, Any]], variant: str, base: str = BASELINE) -> dict[str, Any] | None:
@@ -216,7 +216,7 @@ def versus(rows: list[dict[str, Any]], variant: str, base: str = BASELINE) -> di
     if not by:
         return None
     diffs = [d for ds in by.values() for d in ds]
-    se, total = _stratified_se(by), sum(diffs)
+    se, total = stratified_se(by), sum(diffs)
     return {"base": base, "pairs": len(diffs), "net_pnl_diff": total, "diff_se": se,
             "t": total / se if se else None, "wins": sum(d > 0 for d in diffs)}
 

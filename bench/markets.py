@@ -3,7 +3,7 @@ evidence that the strategy earns (or does not) on markets it was not built aroun
 
     python -m bench markets [--json PATH] [--quick] [--markets orderbook,santafe,queue_reactive]
                             [--assets BTC,HYPE] [--seeds N] [--first-seed K] [--hours H]
-                            [--streams DIR] [--workers N] [--set KEY=VALUE ...]
+                            [--streams DIR] [--workers N] [--set KEY=VALUE ...] [--baseline PATH]
 
 Each (market, coin, seed) is one ``python -m bench compare`` run (``bench.compare``: the
 same recorded-format stream replayed by makerhive with ``config.toml`` and traded by
@@ -22,7 +22,17 @@ usable cores).
 Per market and coin, and over every stream (``total``): both makers' net $ summed, bp per
 traded notional after fees pooled (net / notional), fills, and on how many streams
 makerhive made more bp than hftbacktest (``wins``; a stream where makerhive did not trade
-is counted in ``no_trades``, not as a win or a loss).
+is counted in ``no_trades``, not as a win or a loss). makerhive's bp also comes split in
+two (``bench.compare``): ``capture_bp``, the spread its fills caught against the book's mid
+at the fill, and ``inventory_bp``, what the position then made or lost while held; the fee
+is the rest.
+
+``--baseline PATH`` pairs this run with an earlier one's JSON on the same streams (say, the
+default config before a ``--set``): per market and coin, and over all, makerhive's net $
+difference summed, its standard error from the spread of the per-stream differences
+between seeds (strata: market and coin, as the evaluation's ``vs full``), ``t`` (|t| < 2:
+within the seed-to-seed noise) and on how many streams it did better. One market's
+hour is too noisy to judge a change by; this says how noisy.
 """
 from __future__ import annotations
 
@@ -33,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from backtest.compute import LocalExecutor
+from backtest.evaluate import stratified_se
 from backtest.parallel import usable_cores
 from bench.compare import STREAM_INFO, _makerhive_config, load_stream, parse_sets, run_hftbacktest, run_makerhive
 from bench.stream import GENERATED, MARKETS
@@ -42,6 +53,8 @@ DEFAULT_STREAMS = ROOT / ".bench-streams"
 DEFAULT_MARKETS = MARKETS
 DEFAULT_ASSETS = ("BTC", "HYPE")  # the liquid coin and the alt every market has a profile for
 KEYS = ("net_pnl", "volume_usd", "fills", "bp_per_notional")
+SPLIT = ("capture_bp", "inventory_bp", "fills_book_through")  # makerhive's only (bench.compare's split)
+Key = tuple[str, str, int]  # market, coin, seed
 
 
 def parse_args(argv: list[str]) -> dict[str, Any]:
@@ -58,6 +71,9 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: the usable cores)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for makerhive (dotted key, TOML value); repeatable")
+    p.add_argument("--baseline", default=None, metavar="PATH",
+                   help="an earlier run's --json on the same streams: print makerhive's paired difference from "
+                        "it, with its standard error and t, per market and coin and over all")
     a = p.parse_args(argv)
     markets = [m.strip() for m in a.markets.split(",") if m.strip()]
     for m in markets:
@@ -79,8 +95,37 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         p.error(f"--hours {a.hours}: must be in (0, 48]")
     if a.workers is not None and a.workers < 1:
         p.error(f"--workers {a.workers}: must be at least 1")
-    return {"markets": markets, "assets": assets, "seeds": list(range(a.first_seed, a.first_seed + a.seeds)),
-            "hours": a.hours, "streams": a.streams, "workers": a.workers, "sets": sets}
+    seeds = list(range(a.first_seed, a.first_seed + a.seeds))
+    baseline = None
+    if a.baseline is not None:
+        try:
+            baseline = load_baseline(a.baseline, [(m, x, s) for m in markets for x in assets for s in seeds], a.hours)
+        except ValueError as e:
+            p.error(f"--baseline {a.baseline}: {e}")
+    return {"markets": markets, "assets": assets, "seeds": seeds,
+            "hours": a.hours, "streams": a.streams, "workers": a.workers, "sets": sets, "baseline": baseline}
+
+
+def load_baseline(path: str | Path, wanted: list[Key], hours: float) -> dict[str, Any]:
+    """An earlier run's JSON, checked to hold every stream of this run (same market, coin,
+    seed and length): ``{"path", "rows"}``. ValueError says what does not fit."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        setup, rows = doc["setup"], doc["rows"]
+        have = {(r["market"], r["asset"], int(r["seed"])): r for r in rows
+                if isinstance(r["makerhive"]["net_pnl"], (int, float))}
+    except FileNotFoundError:
+        raise ValueError("no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"not the JSON of a `python -m bench markets --json` run ({type(e).__name__}: {e})") from None
+    if setup.get("hours") != hours:
+        raise ValueError(f"its streams are {setup.get('hours')} h long, this run's {hours:g} h (--hours)")
+    missing = [k for k in wanted if k not in have]
+    if missing:
+        m, x, sd = missing[0]
+        raise ValueError(f"no row for {m} {x} seed {sd} ({len(missing)} of this run's {len(wanted)} streams "
+                         f"missing; it ran seeds {sorted({k[2] for k in have})})")
+    return {"path": str(path), "hours": hours, "rows": [have[k] for k in wanted]}
 
 
 def stream_dir(streams: str | Path, market: str, asset: str, seed: int, hours: float) -> Path:
@@ -103,7 +148,7 @@ def one(job: tuple[str, str, int, float, str, dict[str, Any]]) -> dict[str, Any]
         hb = run_hftbacktest(root, info, order_usd)
         kept.write_text(json.dumps(hb, indent=2))
     return {"market": market, "asset": asset, "seed": seed, "stream": str(root),
-            "makerhive": {k: mh[k] for k in KEYS}, "hftbacktest": {k: hb[k] for k in KEYS}}
+            "makerhive": {k: mh[k] for k in KEYS + SPLIT}, "hftbacktest": {k: hb[k] for k in KEYS}}
 
 
 def progress(row: dict[str, Any]) -> str:
@@ -125,6 +170,12 @@ def pooled(rows: list[dict[str, Any]], **label: Any) -> dict[str, Any]:
         vol = sum(r[who]["volume_usd"] for r in rows)
         s[who] = {"net_pnl": round(net, 2), "volume_usd": round(vol, 2), "fills": sum(r[who]["fills"] for r in rows),
                   "bp_per_notional": round(net / vol * 1e4, 2) if vol > 0 else None}
+    split = [r["makerhive"] for r in rows if r["makerhive"].get("capture_bp") is not None]
+    split_vol = sum(x["volume_usd"] for x in split)
+    for k in ("capture_bp", "inventory_bp"):  # pooled as the bp are: by notional
+        s["makerhive"][k] = round(sum(x[k] * x["volume_usd"] for x in split) / split_vol, 2) if split_vol > 0 else None
+    if split:
+        s["makerhive"]["fills_book_through"] = sum(x["fills_book_through"] for x in split)
     traded = [r for r in rows if r["makerhive"]["bp_per_notional"] is not None]
     s["wins"] = sum(1 for r in traded if r["hftbacktest"]["bp_per_notional"] is None
                     or r["makerhive"]["bp_per_notional"] > r["hftbacktest"]["bp_per_notional"])
@@ -132,10 +183,41 @@ def pooled(rows: list[dict[str, Any]], **label: Any) -> dict[str, Any]:
     return s
 
 
-def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One pooled line per market and coin, in the order they ran."""
-    return [pooled([r for r in rows if r["market"] == market and r["asset"] == asset], market=market, asset=asset)
-            for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows)]
+def versus(rows: list[dict[str, Any]], base: dict[Key, dict[str, Any]]) -> dict[str, Any] | None:
+    """makerhive on ``rows`` against ``base`` (an earlier run's rows by market, coin and
+    seed) on the same streams: the summed difference of net $, its standard error from the
+    spread of the differences between seeds of one market and coin, ``t``, and on how
+    many streams it did better or worse. None: no stream in common."""
+    by: dict[tuple[str, str], list[float]] = {}
+    theirs = []
+    for r in rows:
+        b = base.get((r["market"], r["asset"], r["seed"]))
+        if b is not None:
+            by.setdefault((r["market"], r["asset"]), []).append(r["makerhive"]["net_pnl"] - b["makerhive"]["net_pnl"])
+            theirs.append(b["makerhive"])
+    if not theirs:
+        return None
+    diffs = [d for ds in by.values() for d in ds]
+    total, se = sum(diffs), stratified_se(by)
+    net, vol = sum(x["net_pnl"] for x in theirs), sum(x["volume_usd"] for x in theirs)
+    return {"pairs": len(diffs), "baseline_net_pnl": round(net, 2),
+            "baseline_bp_per_notional": round(net / vol * 1e4, 2) if vol > 0 else None,
+            "net_pnl_diff": round(total, 2), "diff_se": None if se is None else round(se, 2),
+            "t": round(total / se, 2) if se else None,
+            "better": sum(d > 0 for d in diffs), "worse": sum(d < 0 for d in diffs)}
+
+
+def summarise(rows: list[dict[str, Any]], base: dict[Key, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One pooled line per market and coin, in the order they ran (with ``base``, an
+    earlier run's rows by stream: each line's ``vs_baseline``)."""
+    out = []
+    for market, asset in dict.fromkeys((r["market"], r["asset"]) for r in rows):
+        mine = [r for r in rows if r["market"] == market and r["asset"] == asset]
+        s = pooled(mine, market=market, asset=asset)
+        if base is not None:
+            s["vs_baseline"] = versus(mine, base)
+        out.append(s)
+    return out
 
 
 def table(summary: list[dict[str, Any]], total: dict[str, Any] | None = None) -> str:
@@ -143,30 +225,45 @@ def table(summary: list[dict[str, Any]], total: dict[str, Any] | None = None) ->
         bp = "-" if x["bp_per_notional"] is None else f"{x['bp_per_notional']:+.2f} bp"
         return f"{x['net_pnl']:+9.2f} $ {bp:>10} {x['fills']:6d} fills"
 
+    def against(v: dict[str, Any] | None) -> str:
+        if v is None:
+            return "   vs baseline: no stream in common"
+        noise = "" if v["diff_se"] is None else f" ± {v['diff_se']:.2f}" + ("" if v["t"] is None else f", t {v['t']:+.1f}")
+        return f"   vs baseline {v['net_pnl_diff']:+.2f} ${noise} ({v['better']}/{v['pairs']} better)"
+
     lines = [f"{'market':<15} {'coin':<5} {'makerhive':>36}   {'hftbacktest':>36}   more bp"]
     for s in summary + ([{**total, "market": "all", "asset": ""}] if total else []):
         lines.append(f"{s['market']:<15} {s['asset']:<5} {cell(s['makerhive']):>36}   {cell(s['hftbacktest']):>36}"
                      f"   {s['wins']}/{s['streams'] - s['no_trades']}"
-                     + (f" ({s['no_trades']} without a trade)" if s["no_trades"] else ""))
+                     + (f" ({s['no_trades']} without a trade)" if s["no_trades"] else "")
+                     + (against(s["vs_baseline"]) if "vs_baseline" in s else ""))
     return "\n".join(lines)
 
 
 def run(quick: bool = False, markets: list[str] | None = None, assets: list[str] | None = None,
         seeds: list[int] | None = None, hours: float = 1.0, streams: str = str(DEFAULT_STREAMS),
-        workers: int | None = None, sets: dict[str, Any] | None = None) -> dict[str, Any]:
+        workers: int | None = None, sets: dict[str, Any] | None = None,
+        baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     markets = list(markets or DEFAULT_MARKETS)
     assets = list(assets or DEFAULT_ASSETS)
     seeds = list(seeds or range(1, 7))
     if quick:  # one seed of a quarter hour: a smoke run
         seeds, hours = seeds[:1], min(hours, 0.25)
+    if baseline is not None and baseline["hours"] != hours:
+        raise SystemExit(f"--baseline {baseline['path']}: its streams are {baseline['hours']:g} h long, "
+                         f"this run's {hours:g} h (--quick replays a quarter hour)")
     jobs = [(m, a, s, hours, streams, dict(sets or {})) for m in markets for a in assets for s in seeds]
     rows = []
     for row in LocalExecutor(workers or usable_cores()).map(one, jobs):  # in job order, as they finish
         rows.append(row)
         print(f"[{len(rows)}/{len(jobs)}] {progress(row)}", file=sys.stderr, flush=True)
-    summary = summarise(rows)
+    base = None if baseline is None else {(r["market"], r["asset"], r["seed"]): r for r in baseline["rows"]}
+    summary = summarise(rows, base)
     total = pooled(rows)
+    if base is not None:
+        total["vs_baseline"] = versus(rows, base)
     print(table(summary, total), file=sys.stderr)
     return {"setup": {"markets": markets, "assets": assets, "seeds": seeds, "hours": hours, "streams": streams,
-                      "makerhive_overrides": dict(sets or {})},
+                      "makerhive_overrides": dict(sets or {}),
+                      "baseline": None if baseline is None else baseline["path"]},
             "total": total, "summary": summary, "rows": rows}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.compare import _makerhive_config
-from bench.markets import one, parse_args, pooled, progress, stream_dir, summarise, table
+from bench.markets import one, parse_args, pooled, progress, run, stream_dir, summarise, table
 
 
 def test_its_options_name_what_is_wrong():
@@ -70,3 +70,73 @@ def test_the_summary_pools_each_market_and_counts_streams_won_and_not_traded():
     text = table(s, total)
     assert "santafe" in text and "1/2 (1 without a trade)" in text and "-3.00 bp" in text
     assert text.splitlines()[-1].startswith("all") and "2/3 (1 without a trade)" in text
+
+
+def _row(market, seed, net, vol=1000.0, capture=None, inventory=None, asset="BTC"):
+    ours = {"net_pnl": net, "volume_usd": vol, "fills": 10, "bp_per_notional": net / vol * 1e4}
+    if capture is not None:
+        ours.update(capture_bp=capture, inventory_bp=inventory, fills_book_through=2)
+    theirs = {"net_pnl": -1.0, "volume_usd": 1000.0, "fills": 10, "bp_per_notional": -10.0}
+    return {"market": market, "asset": asset, "seed": seed, "makerhive": ours, "hftbacktest": theirs}
+
+
+def _baseline(tmp_path, rows, hours=1.0):
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps({"setup": {"hours": hours}, "total": {}, "summary": [], "rows": rows}))
+    return str(path)
+
+
+def test_a_baseline_must_hold_every_stream_of_the_run_and_says_which_is_missing(tmp_path, capsys):
+    rows = [_row(m, s, 1.0) for m in ("santafe", "queue_reactive") for s in (1, 2)]
+    a = parse_args(["--markets", "santafe,queue_reactive", "--assets", "BTC", "--seeds", "2",
+                    "--baseline", _baseline(tmp_path, rows)])
+    assert [(r["market"], r["seed"]) for r in a["baseline"]["rows"]] == [
+        ("santafe", 1), ("santafe", 2), ("queue_reactive", 1), ("queue_reactive", 2)]
+    for argv, said in (
+            (["--seeds", "3"], "no row for santafe BTC seed 3 (2 of this run's 6 streams missing; it ran seeds [1, 2])"),
+            (["--seeds", "2", "--hours", "2"], "its streams are 1.0 h long, this run's 2 h"),
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(["--markets", "santafe,queue_reactive", "--assets", "BTC", "--baseline",
+                        _baseline(tmp_path, rows), *argv])
+        assert said in capsys.readouterr().err
+    for text, said in (("{", "not the JSON of a `python -m bench markets --json` run"),
+                       (json.dumps({"rows": []}), "not the JSON of a `python -m bench markets --json` run")):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(SystemExit):
+            parse_args(["--baseline", str(tmp_path / "bad.json")])
+        assert said in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--baseline", str(tmp_path / "absent.json")])
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="quarter hour"):  # --quick replays shorter streams than the baseline's
+        run(quick=True, markets=["santafe"], assets=["BTC"], seeds=[1, 2], streams=str(tmp_path),
+            baseline={"path": "base.json", "hours": 1.0, "rows": rows})
+
+
+def test_the_baseline_difference_is_paired_by_stream_with_its_noise_per_market():
+    base = {(r["market"], r["asset"], r["seed"]): r for r in
+            [_row("santafe", 1, 1.0), _row("santafe", 2, 2.0), _row("santafe", 3, 3.0), _row("queue_reactive", 1, 5.0)]}
+    rows = [_row("santafe", 1, 2.0), _row("santafe", 2, 4.0), _row("santafe", 3, 3.0), _row("queue_reactive", 1, 4.0)]
+    s = summarise(rows, base)
+    sf, qr = s[0]["vs_baseline"], s[1]["vs_baseline"]
+    # santafe: differences +1, +2, 0: summed +3, the sum's standard error sqrt(3 x var) = sqrt(3)
+    assert (sf["pairs"], sf["net_pnl_diff"], sf["better"], sf["worse"]) == (3, 3.0, 2, 0)
+    assert sf["diff_se"] == pytest.approx(3 ** 0.5, abs=0.01) and sf["t"] == pytest.approx(3 / 3 ** 0.5, abs=0.01)
+    assert sf["baseline_net_pnl"] == 6.0 and sf["baseline_bp_per_notional"] == 20.0
+    assert (qr["pairs"], qr["net_pnl_diff"], qr["diff_se"], qr["t"], qr["worse"]) == (1, -1.0, None, None, 1)
+    text = table(s)
+    assert "vs baseline +3.00 $ ± 1.73, t +1.7 (2/3 better)" in text
+    assert "vs baseline -1.00 $ (0/1 better)" in text  # one seed: no noise to give
+    assert summarise(rows, {})[0]["vs_baseline"] is None and "no stream in common" in table(summarise(rows, {}))
+
+
+def test_makerhives_bp_split_into_capture_and_holding_is_pooled_by_notional():
+    rows = [_row("santafe", 1, -0.5, 1000.0, capture=1.0, inventory=-4.0),
+            _row("santafe", 2, 0.3, 3000.0, capture=3.0, inventory=0.5)]
+    mh = pooled(rows)["makerhive"]
+    assert mh["capture_bp"] == pytest.approx((1.0 * 1000 + 3.0 * 3000) / 4000, abs=0.01)
+    assert mh["inventory_bp"] == pytest.approx((-4.0 * 1000 + 0.5 * 3000) / 4000, abs=0.01)
+    assert mh["fills_book_through"] == 4
+    unsplit = pooled([_row("santafe", 1, 1.0)])["makerhive"]  # rows of an older run: no split to pool
+    assert unsplit["capture_bp"] is None and unsplit["inventory_bp"] is None
