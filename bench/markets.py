@@ -108,7 +108,8 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
 
 def load_baseline(path: str | Path, wanted: list[Key], hours: float) -> dict[str, Any]:
     """An earlier run's JSON, checked to hold every stream of this run (same market, coin,
-    seed and length): ``{"path", "rows"}``. ValueError says what does not fit."""
+    seed and length): ``{"path", "hours", "rows"}``, the rows in this run's order. ValueError
+    says what does not fit."""
     try:
         doc = json.loads(Path(path).read_text())
         setup, rows = doc["setup"], doc["rows"]
