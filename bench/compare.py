@@ -2,7 +2,7 @@
 and what each maker earns (issues 12 and 15).
 
     python -m bench compare [--json PATH] [--hours H] [--seed N] [--asset NAME] [--market {orderbook,santafe,queue_reactive}]
-                            [--keep DIR | --stream DIR] [--set KEY=VALUE ...]
+                            [--keep DIR | --stream DIR] [--params FILE] [--set KEY=VALUE ...]
 
 One recorded-format stream (``bench.stream``: BTC from the order-book simulator, or the
 config's ``--asset``, 20+20 levels every 0.5 s plus trades; 1 hour by default, ``--hours``
@@ -48,6 +48,7 @@ import numpy as np
 import tomllib
 
 import config as config_mod
+from backtest.optimize_space import read_overlay
 from backtest.overrides import override
 from backtest.replay import ReplayBacktest
 from backtest.report import build_report
@@ -80,6 +81,9 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for makerhive (dotted key, TOML value), e.g. "
                         "quoting.tape_edge.enabled=false; repeatable")
+    p.add_argument("--params", default=None, metavar="FILE",
+                   help="a parameter overlay for makerhive (TOML or JSON, as `makerhive run --params` takes: "
+                        "makerhive optimize's best.toml, say); --set keys win over it")
     a = p.parse_args(argv)
     if a.stream is not None:
         if a.keep is not None or a.hours is not None or a.seed is not None or a.asset is not None \
@@ -90,7 +94,7 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     hours = 1.0 if a.hours is None else a.hours
     if not (hours > 0 and hours <= 48):
         p.error(f"--hours {a.hours}: must be in (0, 48]")
-    sets = parse_sets(p, a.set)
+    sets = parse_sets(p, a.set, a.params)
     cfg = override(config_mod.load(ROOT / "config.toml"), sets)
     asset = ASSET if a.asset is None else a.asset.upper()
     if asset not in cfg.assets:
@@ -102,10 +106,16 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
             "sets": sets, "asset": asset, "market": market}
 
 
-def parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
-    """``--set KEY=VALUE`` items as config overrides (TOML values), checked against
+def parse_sets(p: argparse.ArgumentParser, items: list[str], params: str | None = None) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as config overrides (TOML values), over the overlay file
+    ``params`` (``--params``: ``makerhive optimize``'s best.toml, say), checked against
     config.toml: a bad one is the parser's error, naming it."""
     sets: dict[str, Any] = {}
+    if params is not None:
+        try:
+            sets.update(read_overlay(params))
+        except config_mod.ConfigError as e:
+            p.error(f"--params: {e}")
     for item in items:
         key, eq, value = item.partition("=")
         try:
@@ -117,7 +127,7 @@ def parse_sets(p: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
     try:
         override(config_mod.load(ROOT / "config.toml"), sets)
     except config_mod.ConfigError as e:
-        p.error(f"--set: {e}")
+        p.error(f"{'--params/--set' if params is not None else '--set'}: {e}")
     return sets
 
 

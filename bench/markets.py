@@ -3,7 +3,8 @@ evidence that the strategy earns (or does not) on markets it was not built aroun
 
     python -m bench markets [--json PATH] [--quick] [--markets orderbook,santafe,queue_reactive]
                             [--assets BTC,HYPE] [--seeds N] [--first-seed K] [--hours H]
-                            [--streams DIR] [--workers N] [--set KEY=VALUE ...] [--baseline PATH]
+                            [--streams DIR] [--workers N] [--params FILE] [--set KEY=VALUE ...]
+                            [--baseline PATH]
 
 Each (market, coin, seed) is one ``python -m bench compare`` run (``bench.compare``: the
 same recorded-format stream replayed by makerhive with ``config.toml`` and traded by
@@ -71,6 +72,9 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: the usable cores)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key for makerhive (dotted key, TOML value); repeatable")
+    p.add_argument("--params", default=None, metavar="FILE",
+                   help="a parameter overlay for makerhive (TOML or JSON, as `makerhive run --params` takes: "
+                        "makerhive optimize's best.toml, say); --set keys win over it")
     p.add_argument("--baseline", default=None, metavar="PATH",
                    help="an earlier run's --json on the same streams: print makerhive's paired difference from "
                         "it, with its standard error and t, per market and coin and over all")
@@ -82,7 +86,7 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     assets = [x.strip().upper() for x in a.assets.split(",") if x.strip()]
     if not markets or not assets:
         p.error("--markets and --assets need at least one name each")
-    sets = parse_sets(p, a.set)
+    sets = parse_sets(p, a.set, a.params)
     cfg_assets = _makerhive_config(sets).assets
     for m in markets:
         for asset in assets:

@@ -26,6 +26,16 @@ def test_its_options_name_what_is_wrong():
     assert parse_args(["--markets", "orderbook", "--assets", "SOL"])["assets"] == ["SOL"]  # config.toml's market
 
 
+def test_it_takes_an_optimizers_overlay_under_the_set_keys(tmp_path):
+    best = tmp_path / "best.toml"
+    best.write_text("[quoting]\nposition_cap_lots = 4.0\n[quoting.glft]\nskew_adj = 0.2\n")
+    a = parse_args(["--params", str(best), "--set", "quoting.glft.skew_adj=0.5"])
+    assert a["sets"] == {"quoting.position_cap_lots": 4.0, "quoting.glft.skew_adj": 0.5}
+    best.write_text("[quoting]\nno_such_key = 1\n")
+    with pytest.raises(SystemExit):
+        parse_args(["--params", str(best)])
+
+
 def test_a_stream_and_hftbacktests_result_on_it_are_made_once_then_reused(tmp_path):
     hours = 90 / 3600
     root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, hours)

@@ -45,6 +45,26 @@ def test_compare_takes_config_overrides_for_makerhive_and_refuses_unknown_keys()
         parse_args(["--set", "quoting.tape_edge.enabled"])
 
 
+def test_compare_takes_an_optimizers_overlay_and_set_keys_win_over_it(tmp_path, capsys):
+    import pytest
+
+    from bench.compare import parse_args
+
+    best = tmp_path / "best.toml"
+    best.write_text("[quoting]\nlevel_spacing_bp = 2.0\nmin_spread_bp = 3.0\n")
+    a = parse_args(["--params", str(best), "--set", "quoting.min_spread_bp=2.5"])
+    assert a["sets"] == {"quoting.level_spacing_bp": 2.0, "quoting.min_spread_bp": 2.5}
+    assert _makerhive_config(a["sets"]).assets["HYPE"].quoting.level_spacing_bp == 2.0  # every asset's
+    for text, said in (("[quoting]\nlevel_spacing_bp = -2.0\n", "level_spacing_bp"), ("[quoting\n", "not a valid params file")):
+        best.write_text(text)
+        with pytest.raises(SystemExit):
+            parse_args(["--params", str(best)])
+        assert said in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--params", str(tmp_path / "absent.toml")])
+    assert "no such params file" in capsys.readouterr().err
+
+
 def test_compare_splits_makerhive_pnl_and_counts_fills_the_book_made(tmp_path):
     from bench.compare import run_makerhive
 
