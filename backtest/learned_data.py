@@ -1,6 +1,9 @@
-"""Training rows for the learned fill and adverse-selection model, from backtests.
+"""Training rows for the learned fill and adverse-selection model, from backtests and
+from recordings.
 
-``LabelledBacktest`` is the backtester with a notebook: every ladder the quoter sends
+``LabelledBacktest`` is the backtester with a notebook (``LabelledReplay``, the replay of a
+recording with the same notebook: a run's own recording, or any recorder-format stream,
+labels as the simulator's markets do): every ladder the quoter sends
 gives one row per side (its L1 quote, ``strategy.learned.features`` on the MarketState
 the quoter saw; a retreat-only ladder places nothing, so it gives none), and after the
 run each row is labelled from what the engine did:
@@ -11,15 +14,19 @@ run each row is labelled from what the engine did:
   wrong side of the fill price (we bought and it fell, we sold and it rose).
 
 ``rows_for`` (a top-level function: workers import and call it) runs one scenario and
-seed and returns plain lists, so datasets build on the executor like any sweep.
+seed, ``rows_for_replay`` one recording, and each returns plain lists, so datasets build
+on the executor like any sweep.
 """
 from __future__ import annotations
 
 import bisect
 from typing import Any
 
+from pathlib import Path
+
 from backtest.engine import Backtest
 from backtest.evaluate import scenario_config
+from backtest.replay import ReplayBacktest
 from config import Config
 from messages.market import MarketState
 from messages.orders import QuoteLadder
@@ -28,9 +35,14 @@ from strategy.learned import features
 NS = 1_000_000_000
 
 
-class LabelledBacktest(Backtest):
-    def __init__(self, cfg: Config, *, seed: int | None = None) -> None:
-        super().__init__(cfg, seed=seed)
+class Notebook:
+    """What a labelled run notes on top of its backtester (a mixin before ``Backtest`` or
+    ``ReplayBacktest``): the quotes with their features, our fills, the mid each step."""
+
+    assets: list[str]
+    sim: Any
+
+    def _open_notebook(self) -> None:
         self._market: dict[str, MarketState] = {}
         self.quotes: list[tuple[str, float, str, float, list[float]]] = []  # asset, ts, side, px, x
         self.fills: dict[tuple[str, str], list[tuple[float, float]]] = {}  # (asset, side) -> [(ts, px)]
@@ -45,14 +57,14 @@ class LabelledBacktest(Backtest):
                 for side, levels in (("B", msg.bids), ("A", msg.asks)):
                     if levels:
                         self.quotes.append((asset, msg.ts, side, levels[0].px, features(m, side, levels[0].px, 0)))
-        super()._deliver(asset, role, msg)
+        super()._deliver(asset, role, msg)  # type: ignore[misc]
 
     def _record_fill(self, t: int, f: Any) -> None:
-        super()._record_fill(t, f)
+        super()._record_fill(t, f)  # type: ignore[misc]
         self.fills.setdefault((f.asset, f.side), []).append((t / NS, f.px))
 
     def _step(self, t: int, j: int) -> None:
-        super()._step(t, j)
+        super()._step(t, j)  # type: ignore[misc]
         for a in self.assets:
             ts, mids = self.mids[a]
             ts.append(t / NS)
@@ -85,6 +97,18 @@ class LabelledBacktest(Backtest):
         return {"X": X, "filled": filled, "adverse_X": adverse_x, "adverse": adverse}
 
 
+class LabelledBacktest(Notebook, Backtest):
+    def __init__(self, cfg: Config, *, seed: int | None = None) -> None:
+        super().__init__(cfg, seed=seed)
+        self._open_notebook()
+
+
+class LabelledReplay(Notebook, ReplayBacktest):
+    def __init__(self, cfg: Config, root: str | Path) -> None:
+        super().__init__(cfg, root)
+        self._open_notebook()
+
+
 def rows_for(job: tuple[Config, str, int, float, float, float]) -> dict[str, Any]:
     """One scenario and seed: the labelled rows (the job tuple: config, scenario, seed,
     duration, fill horizon, markout horizon)."""
@@ -92,3 +116,14 @@ def rows_for(job: tuple[Config, str, int, float, float, float]) -> dict[str, Any
     bt = LabelledBacktest(scenario_config(cfg, scenario, duration_s), seed=seed)
     bt.run(duration_s)
     return {"scenario": scenario, "seed": seed, **bt.labelled(horizon_s, markout_s)}
+
+
+def rows_for_replay(job: tuple[Config, str, int, float | None, float, float]) -> dict[str, Any]:
+    """One recording: the labelled rows of replaying it, the whole or its first
+    ``duration`` seconds (the job tuple: config, recording directory, its index, which
+    stands for the seed when rows are split for training and testing, duration or None,
+    fill horizon, markout horizon)."""
+    cfg, root, index, duration_s, horizon_s, markout_s = job
+    bt = LabelledReplay(cfg, root)
+    bt.run(duration_s)
+    return {"scenario": f"replay {root}", "seed": index, "replay": str(root), **bt.labelled(horizon_s, markout_s)}

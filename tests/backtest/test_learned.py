@@ -137,6 +137,34 @@ def test_train_model_cli_writes_a_versioned_model_and_the_switch_loads_it(tmp_pa
     assert "evaluation:" in capsys.readouterr().out  # the table
 
 
+def test_train_model_learns_from_recordings_and_judges_the_model_on_the_held_out_one(tmp_path, capsys):
+    from bench.stream import generate
+
+    recs = [tmp_path / f"rec{seed}" for seed in (1, 2)]  # recorder-format streams, as a live run records
+    for seed, rec in zip((1, 2), recs):
+        generate(rec, hours=600 / 3600, seed=seed, asset="HYPE", market_model="queue_reactive")
+    out = tmp_path / "models"
+    args = ["train-model", "--config", CONFIG, "--replay", str(recs[0]), "--replay", str(recs[1]),
+            "--workers", "1", "--out", str(out), "--json", str(tmp_path / "r.json")]
+    assert main(args + ["--evaluate"]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["model"] == str(out / "fill-v1.json")
+    assert report["replay"] == [str(r) for r in recs] and report["test_replay"] == [str(recs[1])]
+    assert report["rows"]["train"] > 0 and report["rows"]["test"] > 0 and report["rows"]["train_fills"] > 0
+    assert report["auc"]["fill"] is not None and 0.0 <= report["auc"]["fill"] <= 1.0
+    ev = report["evaluation"]
+    assert ev["replay"] == str(recs[1]) and set(ev) == {"replay", "full", "full+learned"}
+    assert ev["full"]["fills"] > 0
+    said = capsys.readouterr().out
+    assert "held out" in said and "the learned model on the held-out recording" in said
+    for bad, why in ((["--replay", str(recs[0])], "at least two recordings"),
+                     (["--replay", str(recs[0]), "--replay", str(recs[1]), "--seeds", "2"], "--seeds and --scenarios"),
+                     (["--replay", str(recs[0]), "--replay", str(tmp_path / "nowhere")], "no such directory"),
+                     (["--replay", str(recs[0]), "--replay", str(out)], "holds no recorded coin")):
+        assert main(["train-model", "--config", CONFIG, "--out", str(out), *bad]) == 2
+        assert why in capsys.readouterr().err
+
+
 def test_a_backtest_with_the_switch_on_runs_and_differs(tmp_path):
     from backtest.engine import run_backtest
     from backtest.report import build_report
