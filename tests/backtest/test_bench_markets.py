@@ -150,3 +150,22 @@ def test_makerhives_bp_split_into_capture_and_holding_is_pooled_by_notional():
     assert mh["fills_book_through"] == 4
     unsplit = pooled([_row("santafe", 1, 1.0)])["makerhive"]  # rows of an older run: no split to pool
     assert unsplit["capture_bp"] is None and unsplit["inventory_bp"] is None
+
+
+def test_a_rerun_against_its_baseline_reports_the_paired_difference(tmp_path):
+    hours = 90 / 3600
+    root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, hours)
+    root.mkdir(parents=True)
+    usd = _makerhive_config().assets["HYPE"].quoting.order_size_usd
+    kept = {"net_pnl": -1.25, "volume_usd": 500.0, "fills": 4, "bp_per_notional": -25.0}
+    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))  # hftbacktest is not what is tested here
+    setup = dict(markets=["queue_reactive"], assets=["HYPE"], seeds=[3], hours=hours, streams=str(tmp_path), workers=1)
+    first = run(**setup)
+    same = run(**setup, baseline={"path": "first.json", "hours": hours, "rows": first["rows"]})
+    assert same["total"]["vs_baseline"]["net_pnl_diff"] == 0.0 and same["summary"][0]["vs_baseline"]["pairs"] == 1
+    assert same["setup"]["baseline"] == "first.json"
+    wider = run(**setup, sets={"quoting.min_spread_bp": 6.0},
+                baseline={"path": "first.json", "hours": hours, "rows": first["rows"]})
+    diff = wider["rows"][0]["makerhive"]["net_pnl"] - first["rows"][0]["makerhive"]["net_pnl"]
+    assert wider["total"]["vs_baseline"]["net_pnl_diff"] == pytest.approx(diff, abs=0.01)
+    assert wider["total"]["vs_baseline"]["baseline_net_pnl"] == pytest.approx(first["total"]["makerhive"]["net_pnl"])
