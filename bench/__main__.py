@@ -1,7 +1,9 @@
 """Benchmarks: ``.venv/bin/python -m bench NAME [--json PATH]``.
 
 Speed and memory targets live here, never in unit tests. Each benchmark prints its
-figures and, with --json, writes them.
+figures and, with --json, writes them. A benchmark whose figures run long (``markets``:
+a row per stream) prints only its ``brief`` of them, so its table is not scrolled away;
+--json writes them all.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
     extra = mod.parse_args(rest) if hasattr(mod, "parse_args") else {}  # a benchmark's own options
     result = mod.run(quick=args.quick, **extra)
-    print(json.dumps(result, indent=2))
+    print(json.dumps(mod.brief(result) if hasattr(mod, "brief") else result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

@@ -245,6 +245,11 @@ def table(summary: list[dict[str, Any]], total: dict[str, Any] | None = None) ->
     return "\n".join(lines)
 
 
+def brief(result: dict[str, Any]) -> dict[str, Any]:
+    """What ``python -m bench markets`` prints: all but the per-stream rows (--json has them)."""
+    return {k: v for k, v in result.items() if k != "rows"}
+
+
 def run(quick: bool = False, markets: list[str] | None = None, assets: list[str] | None = None,
         seeds: list[int] | None = None, hours: float = 1.0, streams: str = str(DEFAULT_STREAMS),
         workers: int | None = None, sets: dict[str, Any] | None = None,

@@ -169,3 +169,20 @@ def test_a_rerun_against_its_baseline_reports_the_paired_difference(tmp_path):
     diff = wider["rows"][0]["makerhive"]["net_pnl"] - first["rows"][0]["makerhive"]["net_pnl"]
     assert wider["total"]["vs_baseline"]["net_pnl_diff"] == pytest.approx(diff, abs=0.01)
     assert wider["total"]["vs_baseline"]["baseline_net_pnl"] == pytest.approx(first["total"]["makerhive"]["net_pnl"])
+
+
+def test_the_command_prints_the_summary_and_writes_every_stream_with_json(tmp_path, capsys):
+    from bench.__main__ import main
+
+    root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, 0.025)
+    root.mkdir(parents=True)
+    usd = _makerhive_config().assets["HYPE"].quoting.order_size_usd
+    kept = {"net_pnl": -1.25, "volume_usd": 500.0, "fills": 4, "bp_per_notional": -25.0}
+    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))
+    out = tmp_path / "m.json"
+    assert main(["markets", "--markets", "queue_reactive", "--assets", "HYPE", "--seeds", "1", "--first-seed", "3",
+                 "--hours", "0.025", "--streams", str(tmp_path), "--workers", "1", "--json", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)  # the table is on stderr; a row per stream would bury it
+    assert set(printed) == {"setup", "total", "summary"} and printed["total"]["streams"] == 1
+    written = json.loads(out.read_text())
+    assert len(written["rows"]) == 1 and written["total"] == printed["total"]
