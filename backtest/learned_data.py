@@ -20,9 +20,8 @@ on the executor like any sweep.
 from __future__ import annotations
 
 import bisect
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from backtest.engine import Backtest
 from backtest.evaluate import scenario_config
@@ -57,14 +56,14 @@ class Notebook:
                 for side, levels in (("B", msg.bids), ("A", msg.asks)):
                     if levels:
                         self.quotes.append((asset, msg.ts, side, levels[0].px, features(m, side, levels[0].px, 0)))
-        super()._deliver(asset, role, msg)  # type: ignore[misc]
+        super()._deliver(asset, role, msg)
 
     def _record_fill(self, t: int, f: Any) -> None:
-        super()._record_fill(t, f)  # type: ignore[misc]
+        super()._record_fill(t, f)
         self.fills.setdefault((f.asset, f.side), []).append((t / NS, f.px))
 
     def _step(self, t: int, j: int) -> None:
-        super()._step(t, j)  # type: ignore[misc]
+        super()._step(t, j)
         for a in self.assets:
             ts, mids = self.mids[a]
             ts.append(t / NS)
