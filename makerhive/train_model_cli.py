@@ -53,10 +53,8 @@ def _fail(msg: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     import config as config_mod
-    from backtest.compute import make_executor, run_all
+    from backtest.compute import run_all
     from backtest.evaluate import BASE, SCENARIOS
     from backtest.learned_data import rows_for
     from backtest.overrides import override
@@ -81,11 +79,9 @@ def run(args: argparse.Namespace) -> int:
     if [x for x in names if x not in SCENARIOS]:
         return _fail(f"unknown scenario in {names}; have {list(SCENARIOS)}")
     seeds = list(range(1, args.seeds + 1))
-    console = Console(width=None if sys.stdout.isatty() else 140)
-    try:
-        executor = make_executor(workers=args.workers, ray_address=args.ray, compute=cfg.compute)
-    except RuntimeError as e:
-        return _fail(str(e))
+    console, executor = _console_and_executor(args, cfg)
+    if isinstance(executor, str):
+        return _fail(executor)
     t0 = time.perf_counter()
     try:
         jobs = [(cfg, s, seed, args.duration, args.horizon_s, args.markout_s) for seed in seeds for s in names]
@@ -105,10 +101,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_replay(args: argparse.Namespace, cfg) -> int:
     """``--replay``: rows from replaying each recording; the last one held out."""
-    from rich.console import Console
-
     import config as config_mod
-    from backtest.compute import make_executor, run_all
+    from backtest.compute import run_all
     from backtest.learned_data import rows_for_replay
     from backtest.replay import ReplayError
     from venues.replay import recorded_assets
@@ -119,11 +113,9 @@ def _run_replay(args: argparse.Namespace, cfg) -> int:
             return _fail(f"--replay {d}: no such directory")
         if not recorded_assets(Path(d)):
             return _fail(f"--replay {d}: holds no recorded coin (a recording has one directory per coin)")
-    console = Console(width=None if sys.stdout.isatty() else 140)
-    try:
-        executor = make_executor(workers=args.workers, ray_address=args.ray, compute=cfg.compute)
-    except RuntimeError as e:
-        return _fail(str(e))
+    console, executor = _console_and_executor(args, cfg)
+    if isinstance(executor, str):
+        return _fail(executor)
     t0 = time.perf_counter()
     held_out = len(dirs) - 1
     try:
@@ -143,6 +135,20 @@ def _run_replay(args: argparse.Namespace, cfg) -> int:
     finally:
         executor.close()
     return _report(args, report, t0)
+
+
+def _console_and_executor(args: argparse.Namespace, cfg):
+    """The console to report on and the executor the rows are made on (local processes or
+    Ray); in the executor's place, the text of what is wrong when it cannot start."""
+    from rich.console import Console
+
+    from backtest.compute import make_executor
+
+    console = Console(width=None if sys.stdout.isatty() else 140)
+    try:
+        return console, make_executor(workers=args.workers, ray_address=args.ray, compute=cfg.compute)
+    except RuntimeError as e:
+        return console, str(e)
 
 
 def _train(args: argparse.Namespace, cfg, parts: list, test: list, meta: dict, held: str, console) -> dict | None:

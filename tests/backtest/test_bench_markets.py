@@ -36,13 +36,20 @@ def test_it_takes_an_optimizers_overlay_under_the_set_keys(tmp_path):
         parse_args(["--params", str(best)])
 
 
-def test_a_stream_and_hftbacktests_result_on_it_are_made_once_then_reused(tmp_path):
-    hours = 90 / 3600
-    root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, hours)
+def _kept_hftbacktest(streams, hours):
+    """The queue-reactive HYPE seed 3 stream's directory with hftbacktest's result already
+    in it, as an earlier run leaves it (hftbacktest is not what these tests are about)."""
+    root = stream_dir(streams, "queue_reactive", "HYPE", 3, hours)
     root.mkdir(parents=True)
     usd = _makerhive_config().assets["HYPE"].quoting.order_size_usd
     kept = {"net_pnl": -1.25, "volume_usd": 500.0, "fills": 4, "bp_per_notional": -25.0}
-    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))  # as an earlier run left it
+    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))
+    return root, kept
+
+
+def test_a_stream_and_hftbacktests_result_on_it_are_made_once_then_reused(tmp_path):
+    hours = 90 / 3600
+    root, kept = _kept_hftbacktest(tmp_path, hours)
     job = ("queue_reactive", "HYPE", 3, hours, str(tmp_path), {})
     first = one(job)
     assert first["hftbacktest"] == kept  # not traded again: it does not depend on makerhive's config
@@ -154,11 +161,7 @@ def test_makerhives_bp_split_into_capture_and_holding_is_pooled_by_notional():
 
 def test_a_rerun_against_its_baseline_reports_the_paired_difference(tmp_path):
     hours = 90 / 3600
-    root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, hours)
-    root.mkdir(parents=True)
-    usd = _makerhive_config().assets["HYPE"].quoting.order_size_usd
-    kept = {"net_pnl": -1.25, "volume_usd": 500.0, "fills": 4, "bp_per_notional": -25.0}
-    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))  # hftbacktest is not what is tested here
+    _kept_hftbacktest(tmp_path, hours)
     setup = dict(markets=["queue_reactive"], assets=["HYPE"], seeds=[3], hours=hours, streams=str(tmp_path), workers=1)
     first = run(**setup)
     same = run(**setup, baseline={"path": "first.json", "hours": hours, "rows": first["rows"]})
@@ -174,11 +177,7 @@ def test_a_rerun_against_its_baseline_reports_the_paired_difference(tmp_path):
 def test_the_command_prints_the_summary_and_writes_every_stream_with_json(tmp_path, capsys):
     from bench.__main__ import main
 
-    root = stream_dir(tmp_path, "queue_reactive", "HYPE", 3, 0.025)
-    root.mkdir(parents=True)
-    usd = _makerhive_config().assets["HYPE"].quoting.order_size_usd
-    kept = {"net_pnl": -1.25, "volume_usd": 500.0, "fills": 4, "bp_per_notional": -25.0}
-    (root / f"hftbacktest-{usd:g}usd.json").write_text(json.dumps(kept))
+    _kept_hftbacktest(tmp_path, 0.025)
     out = tmp_path / "m.json"
     assert main(["markets", "--markets", "queue_reactive", "--assets", "HYPE", "--seeds", "1", "--first-seed", "3",
                  "--hours", "0.025", "--streams", str(tmp_path), "--workers", "1", "--json", str(out)]) == 0
