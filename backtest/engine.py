@@ -35,7 +35,7 @@ fault) is answered as the live venue answers it: a reject per order and per canc
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, Callable, Iterable
+from typing import AbstractSet, Any, Callable, Iterable
 
 import msgspec
 
@@ -55,7 +55,7 @@ STEP, PUSH, TICK, BOOK, ARRIVE, REPLY, MSG = range(7)
 _PRIO = {STEP: 0, PUSH: 1, TICK: 2, BOOK: 3, ARRIVE: 3, REPLY: 3, MSG: 3}
 SAMPLE_S = 1.0  # equity and inventory are sampled once per simulated second
 _PX = attrgetter("px")
-_NO_LEVELS: tuple[frozenset, frozenset] = (frozenset(), frozenset())
+_NO_LEVELS: tuple[AbstractSet, AbstractSet] = (frozenset(), frozenset())
 _NEVER = 1 << 62  # ns
 
 
@@ -188,7 +188,7 @@ class Backtest:
         self._book_seq = 0
         self._steps = 0
         # per asset, the last snapshot the book core received, per side: (its levels, its prices)
-        self._seen: dict[str, tuple[tuple[frozenset, frozenset], tuple[frozenset, frozenset]]] = {
+        self._seen: dict[str, tuple[tuple[AbstractSet, AbstractSet], tuple[AbstractSet, AbstractSet]]] = {
             a: (_NO_LEVELS, _NO_LEVELS) for a in self.assets}
         self._sample_ts: list[float] = []
         self._next_sample = 0
@@ -317,7 +317,7 @@ class Backtest:
         bids, asks = set(snap.bids), set(snap.asks)  # Level is frozen: (px, sz) by value
         bpx, apx = set(map(_PX, snap.bids)), set(map(_PX, snap.asks))
         rec.level_events += len(bids - bid_lv) + len(bid_px - bpx) + len(asks - ask_lv) + len(ask_px - apx)
-        self._seen[snap.asset] = ((bids, bpx), (asks, apx))  # type: ignore[assignment]
+        self._seen[snap.asset] = ((bids, bpx), (asks, apx))
 
     def _push_book(self, asset: str, t: int) -> None:
         self._book_seq += 1
