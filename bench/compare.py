@@ -78,12 +78,7 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--stream", default=None, metavar="DIR",
                    help="replay the stream an earlier --keep DIR wrote instead of generating one (its hours and "
                         "seed are its own): the very same market, even after the simulator's code has changed")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key for makerhive (dotted key, TOML value), e.g. "
-                        "quoting.tape_edge.enabled=false; repeatable")
-    p.add_argument("--params", default=None, metavar="FILE",
-                   help="a parameter overlay for makerhive (TOML or JSON, as `makerhive run --params` takes: "
-                        "makerhive optimize's best.toml, say); --set keys win over it")
+    add_config_options(p)
     a = p.parse_args(argv)
     if a.stream is not None:
         if a.keep is not None or a.hours is not None or a.seed is not None or a.asset is not None \
@@ -104,6 +99,16 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         p.error(f"--market {market}: no profile for {asset} (one of {', '.join(GENERATED[market][0])})")
     return {"hours": hours, "seed": 7 if a.seed is None else a.seed, "keep": a.keep, "stream_dir": a.stream,
             "sets": sets, "asset": asset, "market": market}
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """``--set`` and ``--params``, makerhive's config for the run (``parse_sets`` reads them)."""
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key for makerhive (dotted key, TOML value), e.g. "
+                        "quoting.tape_edge.enabled=false; repeatable")
+    p.add_argument("--params", default=None, metavar="FILE",
+                   help="a parameter overlay for makerhive (TOML or JSON, as `makerhive run --params` takes: "
+                        "makerhive optimize's best.toml, say); --set keys win over it")
 
 
 def parse_sets(p: argparse.ArgumentParser, items: list[str], params: str | None = None) -> dict[str, Any]:

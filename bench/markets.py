@@ -46,7 +46,8 @@ from typing import Any
 from backtest.compute import LocalExecutor
 from backtest.evaluate import stratified_se
 from backtest.parallel import usable_cores
-from bench.compare import STREAM_INFO, _makerhive_config, load_stream, parse_sets, run_hftbacktest, run_makerhive
+from bench.compare import STREAM_INFO, _makerhive_config, add_config_options, load_stream, parse_sets, \
+    run_hftbacktest, run_makerhive
 from bench.stream import GENERATED, MARKETS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,11 +71,7 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--streams", default=str(DEFAULT_STREAMS), metavar="DIR",
                    help="where streams (and hftbacktest's results on them) are kept and reused")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="processes (default: the usable cores)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key for makerhive (dotted key, TOML value); repeatable")
-    p.add_argument("--params", default=None, metavar="FILE",
-                   help="a parameter overlay for makerhive (TOML or JSON, as `makerhive run --params` takes: "
-                        "makerhive optimize's best.toml, say); --set keys win over it")
+    add_config_options(p)
     p.add_argument("--baseline", default=None, metavar="PATH",
                    help="an earlier run's --json on the same streams: print makerhive's paired difference from "
                         "it, with its standard error and t, per market and coin and over all")
